@@ -1,0 +1,48 @@
+/* Pairwise feature reductions over row-major matrices (no Python API).
+ *
+ * A "reduce tile" computes, for rows i < nx of X and rows j < ny of Y (both with d
+ * contiguous features),
+ *       out[i * ldo + j] = post( REDUCE_k op(X[i, k], Y[j, k]) )
+ * and, when outT is not NULL, also outT[j * ldo + i] (the mirrored entry, for the
+ * symmetric case). The loops are written so that GCC vectorises them (4 x 4 register
+ * tiles, `omp simd` reductions) and compiles one clone per instruction set
+ * (FASTML_CLONES), chosen at load time.
+ *
+ * Reductions (op, reduce):
+ *   min   sum_k min(x, y)                 histogram intersection
+ *   l1    sum_k |x - y|                   Manhattan / Laplacian
+ *   chi2  sum_k (x - y)^2 / (x + y)       chi-squared (a term with x + y == 0 is 0)
+ *
+ * post:  FASTML_POST_NONE  v
+ *        FASTML_POST_NEG   -v
+ *        FASTML_POST_EXP   exp(scale * v)
+ */
+#ifndef FASTML_PAIRWISE_H
+#define FASTML_PAIRWISE_H
+#include <stdint.h>
+
+enum { FASTML_POST_NONE = 0, FASTML_POST_NEG = 1, FASTML_POST_EXP = 2 };
+
+#define FASTML_DECLARE_TILE(NAME, T)                                                       \
+    void fastml_tile_##NAME(const T *X, int64_t nx, const T *Y, int64_t ny, int64_t d,     \
+                            T *out, T *outT, int64_t ldo, int post, T scale);
+
+FASTML_DECLARE_TILE(min_f32, float)
+FASTML_DECLARE_TILE(min_f64, double)
+FASTML_DECLARE_TILE(l1_f32, float)
+FASTML_DECLARE_TILE(l1_f64, double)
+FASTML_DECLARE_TILE(chi2_f32, float)
+FASTML_DECLARE_TILE(chi2_f64, double)
+
+/* In-place element-wise maps over n contiguous values (vectorised). */
+void fastml_exp_scaled_f32(float *v, int64_t n, float scale);   /* v = exp(scale * v) */
+void fastml_exp_scaled_f64(double *v, int64_t n, double scale);
+/* v[j] = exp(-gamma * max(a + b[j] - 2 v[j], 0)): the RBF kernel from a GEMM row */
+void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a, float gamma);
+void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a, double gamma);
+
+/* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
+float fastml_expf(float x);
+double fastml_exp(double x);
+
+#endif

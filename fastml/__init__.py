@@ -1,0 +1,13 @@
+"""fastml: fast CPU kernels, distances and a small CNN trainer for scikit-learn users."""
+__version__ = "0.1.0"
+
+try:
+    from fastml.utils import _openmp  # noqa: F401  (the smallest compiled module)
+except ImportError as _e:  # pragma: no cover - exercised by tests/test_build.py in a subprocess
+    from fastml._check_build import raise_build_error
+
+    raise_build_error(_e)
+
+from fastml._config import show_config  # noqa: E402
+
+__all__ = ["show_config", "__version__"]

@@ -1,0 +1,172 @@
+"""Read MNIST's IDX files and the SMS Spam Collection from a directory the user names.
+
+Where to look, in order: the ``data_home`` / ``path`` argument, the ``FASTML_DATA``
+environment variable, then ``../shared/data`` next to the current directory (the layout of
+this project's checkouts). A data directory holds ``mnist/`` and ``sms_spam/``; the
+MNIST files may also sit directly in ``data_home``.
+"""
+import gzip
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
+}
+# SHA-256 of the uncompressed files (as published with the data set).
+MNIST_SHA256 = {
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+}
+MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _candidates(data_home, sub):
+    roots = []
+    if data_home is not None:
+        roots.append(os.fspath(data_home))
+    if os.environ.get("FASTML_DATA"):
+        roots.append(os.environ["FASTML_DATA"])
+    roots.append(os.path.join(os.getcwd(), "..", "shared", "data"))
+    out = []
+    for r in roots:
+        out += [os.path.join(r, sub), r]
+    return out
+
+
+def find_data_home(data_home=None):
+    """The first existing data directory (argument, $FASTML_DATA, ../shared/data) or None."""
+    for r in _candidates(data_home, "")[::2]:
+        if os.path.isdir(r):
+            return os.path.abspath(r)
+    return None
+
+
+def read_idx(path):
+    """Read one IDX file (gzipped or not) into a numpy array, checking its header."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number).")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(f"{path}: header says {dims} of {dtype}, i.e. {expected} bytes, but "
+                         f"the file has {len(raw)} bytes (truncated or corrupt).")
+    arr = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _find_file(dirs, name):
+    for d in dirs:
+        for cand in (name, name + ".gz"):
+            p = os.path.join(d, cand)
+            if os.path.isfile(p):
+                return p
+    return None
+
+
+def _download(name, target_dir):
+    """Fetch one gzipped MNIST file and check its SHA-256; return the path or None."""
+    os.makedirs(target_dir, exist_ok=True)
+    dest = os.path.join(target_dir, name + ".gz")
+    try:
+        with urllib.request.urlopen(MNIST_MIRROR + name + ".gz", timeout=20) as r, \
+                open(dest + ".part", "wb") as f:
+            shutil.copyfileobj(r, f)
+    except (urllib.error.URLError, OSError, TimeoutError):
+        if os.path.exists(dest + ".part"):
+            os.remove(dest + ".part")
+        return None
+    with gzip.open(dest + ".part", "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != MNIST_SHA256[name]:
+        os.remove(dest + ".part")
+        raise OSError(f"Downloaded {name}.gz has SHA-256 {digest}, expected "
+                      f"{MNIST_SHA256[name]}; the download is corrupt, try again.")
+    os.replace(dest + ".part", dest)
+    return dest
+
+
+def load_mnist(data_home=None, subset="train", download=True):
+    """MNIST as ``(X, y)``: X uint8 of shape (n, 28, 28), y uint8 labels 0-9.
+
+    ``subset`` is "train" (60000 images), "test" (10000) or "all" (train then test).
+    The IDX files (``train-images-idx3-ubyte[.gz]`` etc.) are looked up in
+    ``data_home``, ``data_home/mnist``, ``$FASTML_DATA[/mnist]`` and
+    ``../shared/data/mnist``. If they are absent and ``download`` is true they are
+    fetched (checksummed) into ``data_home/mnist`` (or ``~/.fastml_data/mnist``);
+    without network an error says where to put them.
+    """
+    if subset == "all":
+        Xa, ya = load_mnist(data_home, "train", download)
+        Xb, yb = load_mnist(data_home, "test", download)
+        return np.concatenate([Xa, Xb]), np.concatenate([ya, yb])
+    if subset not in MNIST_FILES:
+        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}.")
+    img_name, lab_name, n = MNIST_FILES[subset]
+    dirs = _candidates(data_home, "mnist")
+    paths = []
+    for name in (img_name, lab_name):
+        p = _find_file(dirs, name)
+        if p is None and download:
+            target = os.path.join(
+                os.fspath(data_home) if data_home is not None
+                else os.environ.get("FASTML_DATA", os.path.expanduser("~/.fastml_data")),
+                "mnist")
+            p = _download(name, target)
+        if p is None:
+            raise FileNotFoundError(
+                f"MNIST file {name}[.gz] not found in any of {dirs} and it could not be "
+                "downloaded. Put the four IDX files (gzipped or not) in a folder and pass "
+                "it as data_home=..., or set FASTML_DATA to its parent."
+            )
+        paths.append(p)
+    X, y = read_idx(paths[0]), read_idx(paths[1])
+    if X.shape != (n, 28, 28) or y.shape != (n,):
+        raise ValueError(f"MNIST {subset}: expected images ({n}, 28, 28) and labels ({n},), "
+                         f"got {X.shape} and {y.shape}.")
+    if y.max() > 9:
+        raise ValueError(f"MNIST {subset}: labels must be 0-9, found {int(y.max())}.")
+    return X, y
+
+
+def load_sms_spam(path=None):
+    """The SMS Spam Collection as ``(texts, labels)``: a list of str and an array of
+    "ham"/"spam". ``path`` is the ``SMSSpamCollection`` file or a folder holding it
+    (default: ``$FASTML_DATA/sms_spam``, then ``../shared/data/sms_spam``)."""
+    if path is not None and os.path.isfile(os.fspath(path)):
+        file = os.fspath(path)
+    else:
+        file = _find_file(_candidates(path, "sms_spam"), "SMSSpamCollection")
+    if file is None:
+        raise FileNotFoundError(
+            "SMSSpamCollection not found; download the SMS Spam Collection v.1 (UCI "
+            "Machine Learning Repository) and pass the file or its folder as path=..., or "
+            "put it in $FASTML_DATA/sms_spam/."
+        )
+    texts, labels = [], []
+    with open(file, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line:
+                continue
+            label, sep, text = line.partition("\t")
+            if not sep or label not in ("ham", "spam"):
+                raise ValueError(f"{file}:{lineno}: expected 'ham<TAB>text' or "
+                                 f"'spam<TAB>text', got {line[:40]!r}.")
+            texts.append(text)
+            labels.append(label)
+    return texts, np.array(labels)

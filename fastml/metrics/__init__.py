@@ -1,0 +1,39 @@
+"""Pairwise kernels (and, with the distances issue, distances): ``fastml.metrics``.
+
+Also importable as ``fastml.metrics.pairwise``, mirroring ``sklearn.metrics.pairwise``.
+"""
+from fastml.metrics.pairwise import (
+    PAIRWISE_KERNEL_FUNCTIONS,
+    additive_chi2_kernel,
+    chi2_kernel,
+    cosine_similarity,
+    hellinger_kernel,
+    intersection_kernel,
+    kernel_metrics,
+    laplacian_kernel,
+    linear_kernel,
+    normalize_kernel,
+    pairwise_kernels,
+    polynomial_kernel,
+    pq_kernel,
+    rbf_kernel,
+    sigmoid_kernel,
+)
+
+__all__ = [
+    "PAIRWISE_KERNEL_FUNCTIONS",
+    "additive_chi2_kernel",
+    "chi2_kernel",
+    "cosine_similarity",
+    "hellinger_kernel",
+    "intersection_kernel",
+    "kernel_metrics",
+    "laplacian_kernel",
+    "linear_kernel",
+    "normalize_kernel",
+    "pairwise_kernels",
+    "polynomial_kernel",
+    "pq_kernel",
+    "rbf_kernel",
+    "sigmoid_kernel",
+]

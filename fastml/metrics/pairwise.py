@@ -1,0 +1,502 @@
+"""Kernel matrices: drop-in replacements for ``sklearn.metrics.pairwise``'s kernels, plus
+histogram intersection, Hellinger and PQ rank kernels, sums and normalisation.
+
+All functions share these rules:
+
+* ``X`` of shape (n, d) and ``Y`` of shape (m, d) give an (n, m) matrix; ``Y=None`` (or
+  ``Y is X``) computes K(X, X) using symmetry: each pair is computed once;
+* float32 inputs give float32 results; any other real dtype is converted to float64
+  once (mixed float32/float64 gives float64);
+* ``n_jobs`` has scikit-learn's meaning (None = 1 outside a joblib context, -1 = all
+  cores) and also caps the BLAS threads of the GEMM-based kernels; results do not
+  depend on it beyond float rounding;
+* ``out=`` receives the result (C-contiguous, exact shape and dtype) instead of a new
+  array;
+* NaN/inf, empty or non-2-D input, mismatched feature counts, bad parameter values and
+  negative entries for kernels defined on non-negative data raise a ValueError (or a
+  TypeError for wrong types) that names the argument.
+"""
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastml.metrics import _pairwise_fast as _fast
+from fastml.utils import (
+    blas_threads,
+    check_kernel_input,
+    check_non_negative,
+    check_out,
+    check_scalar_range,
+    effective_n_threads,
+)
+
+__all__ = [
+    "additive_chi2_kernel",
+    "chi2_kernel",
+    "cosine_similarity",
+    "hellinger_kernel",
+    "intersection_kernel",
+    "kernel_metrics",
+    "laplacian_kernel",
+    "linear_kernel",
+    "normalize_kernel",
+    "pairwise_kernels",
+    "polynomial_kernel",
+    "pq_kernel",
+    "rbf_kernel",
+    "sigmoid_kernel",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# shared plumbing
+# ----------------------------------------------------------------------------------------
+def _setup(X, Y, out, *, accept_sparse, non_negative=None):
+    """Validate inputs and ``out``; return (X, Y, out, symmetric)."""
+    if Y is X:
+        Y = None
+    X, Y, dtype = check_kernel_input(X, Y, accept_sparse=accept_sparse)
+    if non_negative is not None:
+        check_non_negative(X, "X", non_negative)
+        if Y is not None:
+            check_non_negative(Y, "Y", non_negative)
+    symmetric = Y is None
+    m = X.shape[0] if symmetric else Y.shape[0]
+    out = check_out(out, (X.shape[0], m), dtype, X, Y)
+    return X, Y, out, symmetric
+
+
+def _gamma(gamma, X, name="gamma", allow_zero=True):
+    if gamma is None:
+        return 1.0 / X.shape[1]
+    return check_scalar_range(gamma, name, low=0.0, low_inclusive=allow_zero)
+
+
+def _gram(X, Y, out, symmetric, n_threads):
+    """out = X @ Y.T. Returns True if only the upper triangle was filled (symmetric BLAS
+    path); the caller transforms that triangle and then mirrors it."""
+    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
+        Yt = X if symmetric else Y
+        prod = X @ Yt.T
+        if sp.issparse(prod):
+            prod.toarray(out=out)
+        else:
+            out[...] = prod
+        return False
+    with blas_threads(n_threads):
+        if symmetric:
+            _fast.syrk_upper(X, out, 1.0)
+        else:
+            _fast.gemm_xyt(X, Y, out, 1.0)
+    return symmetric
+
+
+def _row_sq_norms(A):
+    if sp.issparse(A):
+        return np.asarray(A.multiply(A).sum(axis=1), dtype=A.dtype).ravel()
+    return np.einsum("ij,ij->i", A, A)
+
+
+def _reduce(X, Y, out, symmetric, op, post, scale, n_threads):
+    _fast.reduce_dense(X, X if symmetric else Y, out, op, post, float(scale), symmetric,
+                       n_threads)
+    return out
+
+
+def _as_csr(A, dtype):
+    """CSR with int32 indices and int64 indptr (validated input is already canonical)."""
+    A = A if sp.issparse(A) else sp.csr_matrix(A)
+    A = sp.csr_matrix(A, dtype=dtype)
+    A.indices = A.indices.astype(np.int32, copy=False)
+    A.indptr = A.indptr.astype(np.int64, copy=False)
+    return A
+
+
+def _sparse_common(X, Y, out, symmetric, op, post, scale, n_threads):
+    """Intersection / chi-squared on CSR input (only common non-zeros are visited)."""
+    X = _as_csr(X, out.dtype)
+    Yc = X if symmetric else _as_csr(Y, out.dtype)
+    xs = np.asarray(X.sum(axis=1), dtype=out.dtype).ravel()
+    ys = xs if symmetric else np.asarray(Yc.sum(axis=1), dtype=out.dtype).ravel()
+    _fast.sparse_common(X.data, X.indices, X.indptr, Yc.data, Yc.indices, Yc.indptr, xs, ys,
+                        X.shape[1], out, op, post, float(scale), symmetric, n_threads)
+    if symmetric:
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# GEMM-based kernels
+# ----------------------------------------------------------------------------------------
+def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
+    """k(x, y) = <x, y>. Dense or CSR input; with ``dense_output=False`` and sparse input
+    the result stays sparse (``out`` must then be None)."""
+    n_threads = effective_n_threads(n_jobs)
+    if not dense_output and (sp.issparse(X) or sp.issparse(Y)):
+        if out is not None:
+            raise ValueError("out= needs dense_output=True.")
+        X, Y, _ = check_kernel_input(X, Y, accept_sparse=True)
+        return X @ (X if Y is None else Y).T
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
+    if _gram(X, Y, out, symmetric, n_threads):
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, out=None):
+    """k(x, y) = (gamma <x, y> + coef0) ** degree; gamma=None means 1 / n_features."""
+    degree = check_scalar_range(degree, "degree", low=1.0)
+    coef0 = check_scalar_range(coef0, "coef0")
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
+    gamma = _gamma(gamma, X)
+    upper = _gram(X, Y, out, symmetric, n_threads)
+    _fast.affine_power_post(out, gamma, coef0, degree, 0, upper, n_threads)
+    if upper:
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
+    """k(x, y) = tanh(gamma <x, y> + coef0); gamma=None means 1 / n_features."""
+    coef0 = check_scalar_range(coef0, "coef0")
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
+    gamma = _gamma(gamma, X)
+    upper = _gram(X, Y, out, symmetric, n_threads)
+    _fast.affine_power_post(out, gamma, coef0, 1.0, 1, upper, n_threads)
+    if upper:
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
+    """k(x, y) = exp(-gamma ||x - y||^2); gamma=None means 1 / n_features.
+
+    One GEMM (SYRK when Y is None) then a fused, vectorised pass computing the squared
+    distances and their exponential row by row; the diagonal of K(X, X) is exactly 1.
+    """
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
+    gamma = _gamma(gamma, X)
+    xx = _row_sq_norms(X).astype(out.dtype, copy=False)
+    yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
+    upper = _gram(X, Y, out, symmetric, n_threads)
+    _fast.rbf_post(out, xx, yy, gamma, symmetric, n_threads)
+    if upper:
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def _l2_normalize(A):
+    if sp.issparse(A):
+        norms = np.sqrt(_row_sq_norms(A))
+        norms[norms == 0] = 1
+        return sp.csr_matrix(sp.diags(1.0 / norms).astype(A.dtype) @ A)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    norms[norms == 0] = 1  # zero rows stay zero, as in sklearn.preprocessing.normalize
+    return A / norms[:, None]
+
+
+def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
+    """k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row (not NaN)."""
+    n_threads = effective_n_threads(n_jobs)
+    if not dense_output and (sp.issparse(X) or sp.issparse(Y)):
+        if out is not None:
+            raise ValueError("out= needs dense_output=True.")
+        X, Y, _ = check_kernel_input(X, Y if Y is not X else None, accept_sparse=True)
+        Xn = _l2_normalize(X)
+        return Xn @ (Xn if Y is None else _l2_normalize(Y)).T
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
+    Xn = _l2_normalize(X)
+    Yn = None if symmetric else _l2_normalize(Y)
+    if _gram(Xn, Yn, out, symmetric, n_threads):
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
+    """k(x, z) = sum_i sqrt(x_i z_i) on non-negative data (dense or CSR).
+
+    Computed as the linear kernel of sqrt(X) and sqrt(Z): one GEMM (SYRK for Y=None)."""
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
+                                  non_negative="Hellinger kernel")
+    Xs = X.sqrt() if sp.issparse(X) else np.sqrt(X)
+    Ys = None if symmetric else (Y.sqrt() if sp.issparse(Y) else np.sqrt(Y))
+    if _gram(Xs, Ys, out, symmetric, n_threads):
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# feature-reduction kernels (SIMD tiles in csrc/pairwise.c)
+# ----------------------------------------------------------------------------------------
+def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
+    """Histogram intersection k(x, z) = sum_i min(x_i, z_i) on non-negative data (dense or
+    CSR; on CSR only the features both rows have are visited)."""
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
+                                  non_negative="intersection kernel")
+    if sp.issparse(X) or sp.issparse(Y):
+        return _sparse_common(X, Y, out, symmetric, _fast.OP_MIN, _fast.POST_NONE, 0.0,
+                              n_threads)
+    return _reduce(X, Y, out, symmetric, _fast.OP_MIN, _fast.POST_NONE, 0.0, n_threads)
+
+
+def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
+    """k(x, y) = -sum_i (x_i - y_i)^2 / (x_i + y_i) on non-negative data (a term with
+    x_i + y_i = 0 counts 0). Dense or CSR."""
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
+                                  non_negative="additive chi-squared kernel")
+    if sp.issparse(X) or sp.issparse(Y):
+        return _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0,
+                              n_threads)
+    return _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0, n_threads)
+
+
+def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
+    """k(x, y) = exp(-gamma sum_i (x_i - y_i)^2 / (x_i + y_i)) on non-negative data."""
+    gamma = check_scalar_range(gamma, "gamma", low=0.0, low_inclusive=False)
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
+                                  non_negative="chi-squared kernel")
+    if sp.issparse(X) or sp.issparse(Y):
+        return _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma,
+                              n_threads)
+    return _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma, n_threads)
+
+
+def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
+    """k(x, y) = exp(-gamma ||x - y||_1); gamma=None means 1 / n_features."""
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
+    gamma = _gamma(gamma, X)
+    return _reduce(X, Y, out, symmetric, _fast.OP_L1, _fast.POST_EXP, -gamma, n_threads)
+
+
+def _ranks_and_order(A):
+    """Per row: the stable argsort, the starts of tie groups in sorted order, the dense
+    rank of every entry and the number of distinct values."""
+    order = np.argsort(A, axis=1, kind="stable")
+    sorted_ = np.take_along_axis(A, order, axis=1)
+    new = np.ones(A.shape, dtype=np.uint8)
+    new[:, 1:] = sorted_[:, 1:] != sorted_[:, :-1]
+    new[:, 0] = 0
+    rank_sorted = np.cumsum(new, axis=1, dtype=np.int32)
+    ranks = np.empty(A.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, rank_sorted, axis=1)
+    ncat = (rank_sorted[:, -1] + 1).astype(np.int32)
+    new[:, 0] = 1
+    return order.astype(np.int32), new, ranks, ncat
+
+
+def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
+    """The PQ rank-correlation kernel (Ionescu & Popescu, "PQ kernel: a rank correlation
+    kernel for visual word histograms", Pattern Recognition Letters 55, 2015).
+
+    k(x, z) = 2 (P - Q), where P (Q) counts the pairs of features i < j that x and z
+    order the same way, (x_i - x_j)(z_i - z_j) > 0 (the opposite way, < 0); ties count
+    in neither. Each pair of rows costs O(d log d) (a Fenwick-tree inversion count with
+    ties), not O(d^2).
+    """
+    n_threads = effective_n_threads(n_jobs)
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
+    xorder, xstart, xranks, xncat = _ranks_and_order(X)
+    if symmetric:
+        zranks, zncat = xranks, xncat
+    else:
+        _, _, zranks, zncat = _ranks_and_order(Y)
+    _fast.pq_dense(xorder, xstart, zranks, zncat, out, symmetric, n_threads)
+    if symmetric:
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# normalisation, dispatch, sums
+# ----------------------------------------------------------------------------------------
+def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
+    """K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
+
+    ``diag_X`` (n,) holds k(x_i, x_i); ``diag_Y`` (m,) k(y_j, y_j), or None when K is
+    K(X, X) (then ``diag_Y = diag_X``). A zero self-similarity gives a zero row / column,
+    never NaN. float32 K stays float32.
+    """
+    from sklearn.utils import check_array
+
+    K = check_array(K, dtype=[np.float64, np.float32], ensure_all_finite=True,
+                    input_name="K", order="C")
+    n, m = K.shape
+    dX = np.asarray(diag_X, dtype=K.dtype)
+    if diag_Y is None:
+        if n != m:
+            raise ValueError(
+                f"K has shape {K.shape}; without diag_Y it must be square K(X, X). "
+                "Pass diag_Y = k(y_j, y_j) for a rectangular K(X, Y)."
+            )
+        dY = dX
+    else:
+        dY = np.asarray(diag_Y, dtype=K.dtype)
+    for d, name, size in ((dX, "diag_X", n), (dY, "diag_Y", m)):
+        if d.ndim != 1 or d.shape[0] != size:
+            raise ValueError(f"{name} must have shape ({size},) to match K {K.shape}, "
+                             f"got {d.shape}.")
+        if not np.all(np.isfinite(d)):
+            raise ValueError(f"{name} contains NaN or infinity.")
+        if np.any(d < 0):
+            raise ValueError(f"{name} has negative entries: self-similarities of a "
+                             "positive semi-definite kernel are >= 0.")
+    with np.errstate(divide="ignore"):
+        sx = np.where(dX > 0, 1.0 / np.sqrt(dX), 0).astype(K.dtype)
+        sy = sx if diag_Y is None else np.where(dY > 0, 1.0 / np.sqrt(dY), 0).astype(K.dtype)
+    out = check_out(out, K.shape, K.dtype, dX, dY)
+    np.multiply(K, sx[:, None], out=out)
+    out *= sy[None, :]
+    return out
+
+
+PAIRWISE_KERNEL_FUNCTIONS = {
+    "additive_chi2": additive_chi2_kernel,
+    "chi2": chi2_kernel,
+    "linear": linear_kernel,
+    "polynomial": polynomial_kernel,
+    "poly": polynomial_kernel,
+    "rbf": rbf_kernel,
+    "laplacian": laplacian_kernel,
+    "sigmoid": sigmoid_kernel,
+    "cosine": cosine_similarity,
+    "intersection": intersection_kernel,
+    "hellinger": hellinger_kernel,
+    "pq": pq_kernel,
+}
+
+KERNEL_PARAMS = {
+    "additive_chi2": (),
+    "chi2": ("gamma",),
+    "cosine": (),
+    "linear": (),
+    "poly": ("gamma", "degree", "coef0"),
+    "polynomial": ("gamma", "degree", "coef0"),
+    "rbf": ("gamma",),
+    "laplacian": ("gamma",),
+    "sigmoid": ("gamma", "coef0"),
+    "intersection": (),
+    "hellinger": (),
+    "pq": (),
+}
+
+
+def kernel_metrics():
+    """The kernel names ``pairwise_kernels`` accepts, and their functions."""
+    return dict(PAIRWISE_KERNEL_FUNCTIONS)
+
+
+def _callable_kernel(X, Y, func, out, n_jobs, kwds):
+    X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
+    Yr = X if symmetric else Y
+    for i in range(X.shape[0]):
+        for j in range(i if symmetric else 0, Yr.shape[0]):
+            out[i, j] = func(X[i], Yr[j], **kwds)
+            if symmetric:
+                out[j, i] = out[i, j]
+    return out
+
+
+def _one_kernel(X, Y, metric, n_jobs, out, filter_params, kwds):
+    if callable(metric):
+        return _callable_kernel(X, Y, metric, out, n_jobs, kwds)
+    if not isinstance(metric, str) or metric not in PAIRWISE_KERNEL_FUNCTIONS:
+        raise ValueError(
+            f"Unknown kernel {metric!r}; expected one of "
+            f"{sorted(PAIRWISE_KERNEL_FUNCTIONS) + ['precomputed']}, a callable, or a list "
+            "of (metric, weight[, params])."
+        )
+    if filter_params:
+        kwds = {k: v for k, v in kwds.items() if k in KERNEL_PARAMS[metric]}
+    else:
+        unknown = set(kwds) - set(KERNEL_PARAMS[metric])
+        if unknown:
+            raise TypeError(
+                f"Kernel {metric!r} takes the parameters {list(KERNEL_PARAMS[metric])}, "
+                f"got unexpected {sorted(unknown)}."
+            )
+    return PAIRWISE_KERNEL_FUNCTIONS[metric](X, Y, n_jobs=n_jobs, out=out, **kwds)
+
+
+def _parse_component(item, index):
+    if isinstance(item, (str,)) or callable(item):
+        return item, 1.0, {}
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        metric, weight = item[0], item[1]
+        params = item[2] if len(item) == 3 else {}
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) \
+                or not np.isfinite(weight):
+            raise ValueError(f"metric[{index}]: the weight must be a finite number, "
+                             f"got {weight!r}.")
+        if not isinstance(params, dict):
+            raise TypeError(f"metric[{index}]: params must be a dict, got "
+                            f"{type(params).__name__}.")
+        return metric, float(weight), params
+    raise TypeError(
+        f"metric[{index}] must be a kernel name, a callable, or a tuple "
+        f"(metric, weight) / (metric, weight, params); got {item!r}."
+    )
+
+
+def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=None,
+                     out=None, **kwds):
+    """The kernel between the rows of X and Y (scikit-learn's dispatcher, extended).
+
+    ``metric`` is one of :func:`kernel_metrics` ("linear", "polynomial"/"poly", "rbf",
+    "laplacian", "sigmoid", "cosine", "chi2", "additive_chi2", "intersection",
+    "hellinger", "pq"), ``"precomputed"`` (X is returned, validated), a callable
+    ``f(x, y, **kwds) -> float`` (evaluated per pair, slow), or a list whose items are
+    metrics or tuples ``(metric, weight)`` / ``(metric, weight, params)``: the result
+    is then the weighted sum ``sum_k weight_k K_k`` (``kwds`` apply to every component,
+    filtered to the parameters each one takes).
+    """
+    if isinstance(metric, str) and metric == "precomputed":
+        from sklearn.utils import check_array
+
+        K = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True,
+                        input_name="X")
+        if Y is not None and K.shape[1] != np.shape(Y)[0]:
+            raise ValueError(
+                f"Precomputed kernel: X has {K.shape[1]} columns but Y has "
+                f"{np.shape(Y)[0]} rows; K(X, Y) must have one column per row of Y."
+            )
+        if out is not None:
+            out = check_out(out, K.shape, K.dtype)
+            out[...] = K
+            return out
+        return K
+    if isinstance(metric, (list, tuple)) and not (
+        isinstance(metric, tuple) and len(metric) in (2, 3) and isinstance(metric[1], numbers.Real)
+        and not isinstance(metric[0], (list, tuple))
+        and (isinstance(metric[0], str) or callable(metric[0]))
+    ):
+        items = [_parse_component(it, k) for k, it in enumerate(metric)]
+        if not items:
+            raise ValueError("metric is an empty list; give at least one kernel.")
+        total = None
+        for k, (m, w, params) in enumerate(items):
+            if isinstance(m, str) and m == "precomputed":
+                raise ValueError(f"metric[{k}]: 'precomputed' cannot be part of a sum.")
+            kw = {**{a: b for a, b in kwds.items()
+                     if not isinstance(m, str) or a in KERNEL_PARAMS.get(m, ())}, **params}
+            Kk = _one_kernel(X, Y, m, n_jobs, out if total is None else None,
+                             False, kw)
+            if total is None:
+                total = Kk
+                if w != 1.0:
+                    total *= w
+            else:
+                total += w * Kk if w != 1.0 else Kk
+        return total
+    if isinstance(metric, tuple):  # a single (metric, weight[, params])
+        return pairwise_kernels(X, Y, [metric], filter_params=filter_params, n_jobs=n_jobs,
+                                out=out, **kwds)
+    return _one_kernel(X, Y, metric, n_jobs, out, filter_params, kwds)

@@ -1,0 +1,152 @@
+"""Validation at the boundary: everything the compiled loops rely on is checked here.
+
+The Cython code runs with bounds checks off, so these helpers guarantee 2-D,
+C-contiguous, finite, non-empty float32/float64 arrays (or canonical CSR matrices) with
+matching feature counts before any compiled loop sees them. Messages follow
+``sklearn/utils/validation.py``: what was given, what was expected, what to do.
+"""
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def result_dtype(*arrays):
+    """float32 if every array is float32, else float64 (scikit-learn's rule)."""
+    if arrays and all(a is not None and a.dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _check_one(A, name, accept_sparse, dtype):
+    if A is None:
+        raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got None.")
+    if isinstance(A, (str, bytes)):
+        raise TypeError(
+            f"{name} must be a 2-D numeric array-like of shape (n_samples, n_features), "
+            f"got a {type(A).__name__}."
+        )
+    if sp.issparse(A) and not accept_sparse:
+        raise TypeError(
+            f"{name} is a sparse matrix, but this function needs dense input; "
+            "use X.toarray() or a kernel that accepts CSR input "
+            "(linear, cosine, intersection, hellinger, chi2, additive_chi2)."
+        )
+    dt = getattr(A, "dtype", None)
+    if dt is not None and dt.kind in "cUSO" and not sp.issparse(A):
+        if dt.kind == "c":
+            raise TypeError(f"{name} has complex dtype {dt}; fastml kernels need real numbers.")
+        if dt.kind in "US":
+            raise TypeError(
+                f"{name} holds strings (dtype {dt}); numeric kernels need numbers. "
+                "For text use fastml.text.string_kernel."
+            )
+    A = check_array(
+        A,
+        accept_sparse="csr" if accept_sparse else False,
+        dtype=list(FLOAT_DTYPES) if dtype is None else dtype,
+        order="C",
+        ensure_all_finite=True,
+        ensure_2d=True,
+        allow_nd=False,
+        ensure_min_samples=1,
+        ensure_min_features=1,
+        input_name=name,
+    )
+    if sp.issparse(A):
+        A = sp.csr_matrix(A) if not isinstance(A, sp.csr_matrix) else A
+        if not A.has_canonical_format:
+            A = A.copy()
+            A.sum_duplicates()  # also sorts the indices
+        if A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31:
+            A.indices = A.indices.astype(np.int32)
+        A.indptr = A.indptr.astype(np.int64, copy=False)
+        A.data = np.ascontiguousarray(A.data)
+    return A
+
+
+def check_kernel_input(X, Y=None, *, accept_sparse=False, dtype=None, x_name="X", y_name="Y"):
+    """Validate the inputs of a pairwise function.
+
+    Returns ``(X, Y, dtype)``: both float32 when both were float32, otherwise both float64
+    (integers and booleans are converted once, here); ``Y`` is None when it was None.
+    ``dtype`` forces a result dtype instead.
+    """
+    X = _check_one(X, x_name, accept_sparse, dtype)
+    if Y is None:
+        out_dtype = np.dtype(X.dtype) if dtype is None else np.dtype(dtype)
+        return X, None, out_dtype
+    Y = _check_one(Y, y_name, accept_sparse, dtype)
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"Incompatible dimension for {x_name} and {y_name} matrices: "
+            f"{x_name}.shape[1] == {X.shape[1]} while {y_name}.shape[1] == {Y.shape[1]}."
+        )
+    out_dtype = result_dtype(X, Y) if dtype is None else np.dtype(dtype)
+    if X.dtype != out_dtype:
+        X = X.astype(out_dtype)
+    if Y.dtype != out_dtype:
+        Y = Y.astype(out_dtype)
+    return X, Y, out_dtype
+
+
+def check_non_negative(A, name, what):
+    """Raise a ValueError naming ``name`` if ``A`` (dense or sparse) has a negative entry."""
+    data = A.data if sp.issparse(A) else A
+    if data.size and data.min() < 0:
+        raise ValueError(
+            f"{name} contains negative values, but the {what} is only defined on "
+            "non-negative data (histograms, counts, pixel intensities). "
+            f"Shift or rescale {name} first."
+        )
+
+
+def check_out(out, shape, dtype, *inputs):
+    """Check a caller's ``out=`` array; return it, or a new empty array when None."""
+    shape = tuple(int(s) for s in shape)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}.")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, but the result has shape {shape}.")
+    if out.dtype != dtype:
+        raise ValueError(
+            f"out has dtype {out.dtype}, but the result has dtype {np.dtype(dtype)} "
+            "(float32 inputs give float32, anything else float64)."
+        )
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable, C-contiguous array.")
+    for A in inputs:
+        if isinstance(A, np.ndarray) and np.shares_memory(out, A):
+            raise ValueError("out must not share memory with the inputs.")
+    return out
+
+
+def check_scalar_range(value, name, *, low=None, high=None, low_inclusive=True,
+                       high_inclusive=True, allow_none=False, integer=False):
+    """Check a real (or integer) parameter against a range; return it as float/int."""
+    if value is None and allow_none:
+        return None
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an int" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {value!r} of type {type(value).__name__}.")
+    if not integer and not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    bad_low = low is not None and (value < low if low_inclusive else value <= low)
+    bad_high = high is not None and (value > high if high_inclusive else value >= high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else repr(low)
+        hi = "inf" if high is None else repr(high)
+        lb = "[" if low_inclusive and low is not None else "("
+        hb = "]" if high_inclusive and high is not None else ")"
+        raise ValueError(f"{name} must be in {lb}{lo}, {hi}{hb}, got {value!r}.")
+    return int(value) if integer else float(value)
+
+
+def check_positive_int(value, name):
+    return check_scalar_range(value, name, low=1, integer=True)
