@@ -41,6 +41,10 @@ void fastml_exp_scaled_f64(double *v, int64_t n, double scale);
 void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a, float gamma);
 void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a, double gamma);
 
+/* v = tanh(gamma * v + coef0): the sigmoid kernel from a GEMM row */
+void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0);
+void fastml_affine_tanh_f64(double *v, int64_t n, double gamma, double coef0);
+
 /* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
 float fastml_expf(float x);
 double fastml_exp(double x);

@@ -7,7 +7,7 @@ floating dtype; the Python layer guarantees that before calling.
 cimport cython
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport pow, tanh
+from libc.math cimport pow
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm, ssyrk
@@ -44,6 +44,9 @@ cdef extern from "fastml_pairwise.h":
                             float gamma) noexcept nogil
     void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a,
                             double gamma) noexcept nogil
+    void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0) noexcept nogil
+    void fastml_affine_tanh_f64(double *v, int64_t n, double gamma,
+                                double coef0) noexcept nogil
     float fastml_expf(float x) noexcept nogil
     double fastml_exp(double x) noexcept nogil
 
@@ -219,11 +222,15 @@ def affine_power_post(floating[:, ::1] K, double gamma, double coef0, double deg
     with nogil:
         for i in prange(n, schedule="dynamic", chunksize=16, num_threads=n_threads):
             j0 = i if symmetric else 0
+            if kind == 1:
+                if floating is float:
+                    fastml_affine_tanh_f32(&K[i, j0], m - j0, <float>gamma, <float>coef0)
+                else:
+                    fastml_affine_tanh_f64(&K[i, j0], m - j0, gamma, coef0)
+                continue
             for j in range(j0, m):
                 v = <floating>(gamma * K[i, j] + coef0)
-                if kind == 1:
-                    K[i, j] = <floating>tanh(v)
-                elif int_degree:
+                if int_degree:
                     # binary exponentiation: exact for small integer degrees, vectorisable
                     r = 1
                     base = v

@@ -37,6 +37,7 @@ __all__ = [
     "cosine_similarity",
     "hellinger_kernel",
     "intersection_kernel",
+    "kernel_diagonal",
     "kernel_metrics",
     "laplacian_kernel",
     "linear_kernel",
@@ -387,6 +388,71 @@ KERNEL_PARAMS = {
     "hellinger": (),
     "pq": (),
 }
+
+
+def _diag_one(X, metric, params):
+    """k(x_i, x_i) for every row, in closed form where there is one."""
+    dense = not sp.issparse(X)
+    if callable(metric):
+        Xd = X.toarray() if not dense else X
+        return np.array([metric(r, r, **params) for r in Xd], dtype=X.dtype)
+    if metric not in PAIRWISE_KERNEL_FUNCTIONS:
+        raise ValueError(f"Unknown kernel {metric!r}.")
+    unknown = set(params) - set(KERNEL_PARAMS[metric])
+    if unknown:
+        raise TypeError(f"Kernel {metric!r} takes the parameters {list(KERNEL_PARAMS[metric])}, "
+                        f"got unexpected {sorted(unknown)}.")
+    n = X.shape[0]
+    sq = _row_sq_norms(X)
+    if metric in ("rbf", "laplacian", "chi2"):
+        return np.ones(n, dtype=X.dtype)
+    if metric == "additive_chi2":
+        return np.zeros(n, dtype=X.dtype)
+    if metric == "linear":
+        return sq
+    if metric == "cosine":
+        return (sq > 0).astype(X.dtype)
+    if metric in ("intersection", "hellinger"):
+        return np.asarray(X.sum(axis=1), dtype=X.dtype).ravel()
+    if metric in ("poly", "polynomial"):
+        gamma = _gamma(params.get("gamma"), X)
+        return ((gamma * sq + params.get("coef0", 1)) ** params.get("degree", 3)).astype(X.dtype)
+    if metric == "sigmoid":
+        gamma = _gamma(params.get("gamma"), X)
+        return np.tanh(gamma * sq + params.get("coef0", 1)).astype(X.dtype)
+    if metric == "pq":
+        # 2 (P - Q) with z = x: every pair of bins with different values is concordant.
+        d = X.shape[1]
+        srt = np.sort(X, axis=1)
+        new = np.ones(srt.shape, dtype=bool)
+        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        ties = np.zeros(n, dtype=np.float64)
+        for i in range(n):  # sum over tie groups of t (t - 1) / 2
+            sizes = np.diff(np.append(np.flatnonzero(new[i]), d))
+            ties[i] = np.sum(sizes * (sizes - 1) / 2)
+        return (2 * (d * (d - 1) / 2 - ties)).astype(X.dtype)
+    raise AssertionError(metric)  # pragma: no cover
+
+
+def kernel_diagonal(X, metric="linear", **params):
+    """The self-similarities k(x_i, x_i) of the rows of X, without computing K(X, X).
+
+    ``metric`` and ``params`` as in :func:`pairwise_kernels` (a name, a callable or a
+    list of (metric, weight[, params]) for a weighted sum)."""
+    X, _, _ = check_kernel_input(X, None, accept_sparse=True)
+    if isinstance(metric, (list, tuple)) and not (
+            isinstance(metric, tuple) and len(metric) in (2, 3)
+            and isinstance(metric[1], numbers.Real)):
+        items = [_parse_component(it, k) for k, it in enumerate(metric)]
+        total = np.zeros(X.shape[0], dtype=X.dtype)
+        for m, w, p in items:
+            kw = {**{a: b for a, b in params.items()
+                     if not isinstance(m, str) or a in KERNEL_PARAMS.get(m, ())}, **p}
+            total += w * _diag_one(X, m, kw)
+        return total
+    if isinstance(metric, tuple):
+        return kernel_diagonal(X, [metric], **params)
+    return _diag_one(X, metric, params)
 
 
 def kernel_metrics():

@@ -1,0 +1,19 @@
+"""Benchmark data: real files from a data directory when present, else synthetic data of
+the same shape and value range (so every case runs anywhere)."""
+import numpy as np
+
+from fastml.datasets import load_mnist
+
+
+def mnist_pixels(data_dir, n, subset="train", dtype=np.float64, seed=0):
+    """``n`` MNIST images as (n, 784) pixels in [0, 1] and their labels; synthetic sparse
+    blobs with the same shape and sparsity when the files are absent."""
+    try:
+        X, y = load_mnist(data_dir, subset=subset, download=False)
+        X = X[:n].reshape(min(n, len(X)), -1).astype(dtype) / 255.0
+        return X.astype(dtype, copy=False), y[:n].astype(np.int64)
+    except (FileNotFoundError, OSError):
+        rng = np.random.default_rng(seed + (subset == "test"))
+        X = rng.random((n, 784)) * (rng.random((n, 784)) < 0.19)
+        y = rng.integers(0, 10, n)
+        return X.astype(dtype), y

@@ -1,0 +1,73 @@
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+# area name -> module that registers its cases
+AREAS = {
+    "kernels": "fastml.benchmarks.kernels",
+}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A reference implementation of the same task.
+
+    ``run(inputs, n_threads)`` returns a result comparable with fastml's; ``requires``
+    lists importable modules (a missing one means the peer is skipped, not a failure);
+    ``own_process`` marks peers that must run in a separate process because they disturb
+    others (faiss shares the OpenMP runtime and makes scikit-learn single-threaded).
+    """
+
+    name: str
+    run: Callable[[dict, int], Any]
+    requires: tuple = ()
+    own_process: bool = False
+
+    def available(self):
+        for mod in self.requires:
+            try:
+                importlib.import_module(mod)
+            except Exception:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: ``make_inputs(data_dir, quick) -> dict``; ``run(inputs, n_threads)``
+    is the fastml call; ``check(fastml_result, peer_result) -> bool`` says whether they
+    agree; ``flops(inputs)`` (optional) gives the operation count for a GFLOP/s column."""
+
+    area: str
+    task: str
+    shape: str
+    dtype: str
+    make_inputs: Callable[[Optional[str], bool], dict]
+    run: Callable[[dict, int], Any]
+    peers: tuple = ()
+    check: Callable[[Any, Any], bool] = field(default=lambda a, b: True)
+    quick: bool = False
+    flops: Optional[Callable[[dict], float]] = None
+
+    @property
+    def id(self):
+        return f"{self.area}:{self.task}[{self.shape},{self.dtype}]"
+
+
+_CASES = []
+
+
+def register(case):
+    _CASES.append(case)
+    return case
+
+
+def get_cases(areas=None, quick=False):
+    """The registered cases of the given areas (all areas by default); with ``quick``
+    only the quick ones (small shapes, for CI and ``fastml bench --quick``)."""
+    names = list(AREAS) if areas is None else list(areas)
+    for a in names:
+        if a not in AREAS:
+            raise ValueError(f"Unknown benchmark area {a!r}; known areas: {sorted(AREAS)}.")
+        importlib.import_module(AREAS[a])
+    return [c for c in _CASES if c.area in names and (c.quick or not quick)]

@@ -1,0 +1,4 @@
+"""Transformers (``fastml.preprocessing``)."""
+from fastml.preprocessing._kernel_transformer import KernelTransformer
+
+__all__ = ["KernelTransformer"]

@@ -1,0 +1,76 @@
+"""KernelTransformer: rows -> their kernel against the training rows, for precomputed-kernel
+estimators (``SVC(kernel="precomputed")``, ``KernelRidge(kernel="precomputed")``)."""
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fastml.metrics.pairwise import kernel_diagonal, normalize_kernel
+from fastml.kernel_ridge._kernel_ridge import _KernelMixin
+
+
+class KernelTransformer(_KernelMixin, TransformerMixin, BaseEstimator):
+    """``fit`` keeps the training rows; ``transform(X)`` returns K(X, X_fit_).
+
+    With ``normalize=True`` the kernel is normalised with both diagonals,
+    K_ij / sqrt(k(x_i, x_i) k(z_j, z_j)) (a zero self-similarity gives zeros, not NaN).
+    So ``make_pipeline(KernelTransformer("intersection"), SVC(kernel="precomputed"))``
+    trains and predicts on raw features, and works in ``GridSearchCV``.
+
+    Parameters
+    ----------
+    kernel : str, callable or list, default="linear"
+        As in :func:`fastml.metrics.pairwise_kernels` (not "precomputed").
+    gamma, degree, coef0, kernel_params : kernel parameters (scikit-learn estimators
+        cannot take ``**params``, so they are named, as in ``KernelRidge``).
+    normalize : bool, default=False
+    n_jobs : int, default=None
+
+    Attributes
+    ----------
+    X_fit_ : the training rows; diag_fit_ : their self-similarities (when normalize)
+    n_features_in_ : int
+    """
+
+    def __init__(self, kernel="linear", *, gamma=None, degree=3, coef0=1, kernel_params=None,
+                 normalize=False, n_jobs=None):
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+
+    def _check_params(self):
+        if isinstance(self.kernel, str) and self.kernel == "precomputed":
+            raise ValueError("KernelTransformer computes kernels; kernel='precomputed' makes "
+                             "no sense here.")
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be True or False, got {self.normalize!r}.")
+
+    def _diag(self, X):
+        return kernel_diagonal(X, self.kernel, **self._kernel_params())
+
+    def fit(self, X, y=None):
+        self._check_params()
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        # Check the kernel and its parameters now (bad values raise here, not at transform).
+        self._kernel_params()
+        self.X_fit_ = X
+        self.diag_fit_ = self._diag(X) if self.normalize else None
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False,
+                          dtype=[np.float64, np.float32])
+        K = self._get_kernel(X, self.X_fit_)
+        if self.normalize:
+            K = normalize_kernel(K, self._diag(X).astype(K.dtype), self.diag_fit_.astype(K.dtype),
+                                 out=K)
+        return K
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = False
+        return tags

@@ -1,0 +1,16 @@
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastml.kernel_ridge import KernelRidge, KernelRidgeClassifier
+from fastml.preprocessing import KernelTransformer
+
+
+@parametrize_with_checks([
+    KernelRidge(),
+    KernelRidge(kernel="rbf", alpha=0.5),
+    KernelRidgeClassifier(),
+    KernelRidgeClassifier(kernel="laplacian"),
+    KernelTransformer(),
+    KernelTransformer(kernel="rbf", normalize=True),
+])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
