@@ -184,9 +184,11 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
     upper = _gram(X, Y, out, symmetric, n_threads)
-    _fast.rbf_post(out, xx, yy, gamma, symmetric, n_threads)
+    _fast.rbf_post(out, xx, yy, gamma, upper, n_threads)
     if upper:
         _fast.mirror_upper(out, n_threads)
+    elif symmetric:  # sparse input: the full matrix was computed
+        np.fill_diagonal(out, 1)
     return out
 
 
