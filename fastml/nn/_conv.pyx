@@ -1,0 +1,228 @@
+# distutils: sources = csrc/nn_conv.c
+"""Compiled convolution loops of fastml.nn (inputs validated by fastml.nn.functional).
+
+Convolution is computed as GEMM over im2col tiles (Chellapilla et al., 2006): a tile of
+``B`` samples is unfolded into a per-thread buffer ``col`` of shape (K, B*P), with
+K = C_in*kh*kw and P = H_out*W_out, and multiplied by the (C_out, K) weight matrix with
+one BLAS call. Tiles are spread over OpenMP threads; each thread calls a single-threaded
+BLAS (the caller caps BLAS at one thread), so the batch loop is the only parallelism.
+Buffers are allocated once per call, per thread and per tile, never for the whole batch.
+
+Every function assumes C-contiguous arrays of one floating dtype with consistent shapes;
+the Python layer guarantees that before calling.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from fastml.utils._openmp_helpers cimport omp_get_thread_num
+
+import numpy as np
+
+cdef extern from "fastml_nn.h":
+    void fastml_im2col_f32(const float *x, int64_t C, int64_t H, int64_t W, int64_t kh,
+                           int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                           int64_t Ho, int64_t Wo, float *col, int64_t ldcol) noexcept nogil
+    void fastml_im2col_f64(const double *x, int64_t C, int64_t H, int64_t W, int64_t kh,
+                           int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                           int64_t Ho, int64_t Wo, double *col, int64_t ldcol) noexcept nogil
+    void fastml_col2im_f32(const float *col, int64_t ldcol, int64_t C, int64_t H, int64_t W,
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                           int64_t pw, int64_t Ho, int64_t Wo, float *x) noexcept nogil
+    void fastml_col2im_f64(const double *col, int64_t ldcol, int64_t C, int64_t H, int64_t W,
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                           int64_t pw, int64_t Ho, int64_t Wo, double *x) noexcept nogil
+    void fastml_rows_add_bias_f32(const float *src, int64_t lds, float *out, int64_t ldo,
+                                  int64_t nr, int64_t n, const float *bias) noexcept nogil
+    void fastml_rows_add_bias_f64(const double *src, int64_t lds, double *out, int64_t ldo,
+                                  int64_t nr, int64_t n, const double *bias) noexcept nogil
+    void fastml_rows_copy_sum_f32(const float *src, int64_t lds, float *dst, int64_t ldd,
+                                  int64_t nr, int64_t n, double *acc) noexcept nogil
+    void fastml_rows_copy_sum_f64(const double *src, int64_t lds, double *dst, int64_t ldd,
+                                  int64_t nr, int64_t n, double *acc) noexcept nogil
+
+# Bytes of one thread's im2col tile: small enough to stay in L2 while BLAS reads it.
+TILE_BYTES = 1 << 20
+
+
+def plan_tile(int64_t n_samples, int64_t K, int64_t P, int64_t itemsize, int n_threads,
+              bint direct):
+    """Samples per tile: as many as fit TILE_BYTES, but enough tiles to keep every thread
+    busy (a multiple of the thread count where the batch allows). ``direct`` (1x1 kernel,
+    stride 1, no padding: the image already is the col matrix) means one sample per tile."""
+    if direct or n_samples <= 1:
+        return 1
+    cdef int64_t bmax = max(1, TILE_BYTES // max(1, K * P * itemsize))
+    cdef int64_t ntiles = (n_samples + bmax - 1) // bmax
+    if n_samples >= n_threads:
+        ntiles = ((ntiles + n_threads - 1) // n_threads) * n_threads
+    ntiles = min(n_samples, ntiles)
+    return int((n_samples + ntiles - 1) // ntiles)
+
+
+cdef inline void _gemm_rm(bint ta, bint tb, int M, int N, int K, const floating *A, int lda,
+                          const floating *B, int ldb, floating beta, floating *C,
+                          int ldc) noexcept nogil:
+    # Row-major C (M x N) = op(A) op(B) + beta C. A row-major matrix is the transposed
+    # column-major one, so this is the column-major C^T = op(B)^T op(A)^T: swap the
+    # operands (and their transpose flags) and the sizes M, N.
+    cdef char cta = b'T' if ta else b'N'
+    cdef char ctb = b'T' if tb else b'N'
+    cdef floating one = 1
+    if floating is float:
+        sgemm(&ctb, &cta, &N, &M, &K, &one, <float *>B, &ldb, <float *>A, &lda, &beta, C,
+              &ldc)
+    else:
+        dgemm(&ctb, &cta, &N, &M, &K, &one, <double *>B, &ldb, <double *>A, &lda, &beta, C,
+              &ldc)
+
+
+cdef inline void _im2col(const floating *x, int64_t C, int64_t H, int64_t W, int64_t kh,
+                         int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                         int64_t Ho, int64_t Wo, floating *col, int64_t ldcol) noexcept nogil:
+    if floating is float:
+        fastml_im2col_f32(x, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, col, ldcol)
+    else:
+        fastml_im2col_f64(x, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, col, ldcol)
+
+
+cdef inline void _col2im(const floating *col, int64_t ldcol, int64_t C, int64_t H, int64_t W,
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                         int64_t pw, int64_t Ho, int64_t Wo, floating *x) noexcept nogil:
+    if floating is float:
+        fastml_col2im_f32(col, ldcol, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, x)
+    else:
+        fastml_col2im_f64(col, ldcol, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, x)
+
+
+cdef inline void _add_bias(const floating *src, int64_t lds, floating *out, int64_t ldo,
+                           int64_t nr, int64_t n, const floating *bias) noexcept nogil:
+    if floating is float:
+        fastml_rows_add_bias_f32(src, lds, out, ldo, nr, n, bias)
+    else:
+        fastml_rows_add_bias_f64(src, lds, out, ldo, nr, n, bias)
+
+
+cdef inline void _copy_sum(const floating *src, int64_t lds, floating *dst, int64_t ldd,
+                           int64_t nr, int64_t n, double *acc) noexcept nogil:
+    if floating is float:
+        fastml_rows_copy_sum_f32(src, lds, dst, ldd, nr, n, acc)
+    else:
+        fastml_rows_copy_sum_f64(src, lds, dst, ldd, nr, n, acc)
+
+
+def conv_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] w2,
+                 const floating[::1] bias, bint has_bias, floating[:, :, :, ::1] out,
+                 int kh, int kw, int sh, int sw, int ph, int pw, int n_threads):
+    """out[n] = w2 @ im2col(x[n]) (+ bias): x (N, C_in, H, W), w2 (C_out, C_in*kh*kw),
+    out (N, C_out, H_out, W_out). BLAS must be capped at one thread by the caller."""
+    cdef int64_t N = x.shape[0], Ci = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int64_t Co = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef int64_t P = Ho * Wo, K = Ci * kh * kw
+    cdef bint direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+    cdef int64_t B = plan_tile(N, K, P, sizeof(floating), n_threads, direct)
+    cdef int64_t ntiles = (N + B - 1) // B
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] colbuf = np.empty((n_threads, 1 if direct else K * B * P), dtype)
+    cdef floating[:, ::1] ybuf = np.empty((n_threads, Co * B * P if B > 1 else 1), dtype)
+    cdef const floating *bp = &bias[0] if has_bias else NULL
+    cdef int64_t t, b, n0, nb, tid
+    cdef floating *col
+    cdef floating *y
+    cdef floating zero = 0
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            n0 = t * B
+            nb = min(B, N - n0)
+            if direct:
+                _gemm_rm(False, False, <int>Co, <int>P, <int>K, &w2[0, 0], <int>K, &x[n0, 0, 0, 0],
+                         <int>P, zero, &out[n0, 0, 0, 0], <int>P)
+                _add_bias(&out[n0, 0, 0, 0], P, &out[n0, 0, 0, 0], P, Co, P, bp)
+                continue
+            col = &colbuf[tid, 0]
+            for b in range(nb):
+                _im2col(&x[n0 + b, 0, 0, 0], Ci, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo,
+                        col + b * P, nb * P)
+            if nb == 1:
+                _gemm_rm(False, False, <int>Co, <int>P, <int>K, &w2[0, 0], <int>K, col, <int>P,
+                         zero, &out[n0, 0, 0, 0], <int>P)
+                _add_bias(&out[n0, 0, 0, 0], P, &out[n0, 0, 0, 0], P, Co, P, bp)
+            else:
+                y = &ybuf[tid, 0]
+                _gemm_rm(False, False, <int>Co, <int>(nb * P), <int>K, &w2[0, 0], <int>K, col,
+                         <int>(nb * P), zero, y, <int>(nb * P))
+                for b in range(nb):
+                    _add_bias(y + b * P, nb * P, &out[n0 + b, 0, 0, 0], P, Co, P, bp)
+
+
+def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1] x,
+                  const floating[:, ::1] w2, floating[:, :, :, ::1] dx, bint need_dx,
+                  bint need_dw, int kh, int kw, int sh, int sw, int ph, int pw,
+                  int n_threads):
+    """Gradients of out = conv(x, w2): returns (dw2 or None, db) and fills dx when
+    need_dx. gout (N, C_out, H_out, W_out); x and dx (N, C_in, H, W) (only their shape is
+    used when not needed); db is sum_{n, p} gout. BLAS capped at one thread by the caller.
+
+    Per tile: gather gout into G (C_out, B*P) while summing db; dw_thread += G col^T
+    (col = im2col(x)); dcol = w2^T G into the same col buffer; col2im onto dx.
+    Per-thread dw / db partials are summed in thread order at the end."""
+    cdef int64_t N = gout.shape[0], Co = gout.shape[1], Ho = gout.shape[2], Wo = gout.shape[3]
+    cdef int64_t Ci = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef int64_t P = Ho * Wo, K = Ci * kh * kw
+    cdef bint direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+    cdef int64_t B = plan_tile(N, K, P, sizeof(floating), n_threads, direct)
+    cdef int64_t ntiles = (N + B - 1) // B
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] colbuf = np.empty(
+        (n_threads, 1 if direct else K * B * P), dtype)
+    cdef floating[:, ::1] gbuf = np.empty((n_threads, Co * B * P if B > 1 else 1), dtype)
+    dw_part = np.zeros((n_threads, Co if need_dw else 1, K if need_dw else 1), dtype)
+    db_part = np.zeros((n_threads, Co), np.float64)
+    cdef floating[:, :, ::1] dwp = dw_part
+    cdef double[:, ::1] dbp = db_part
+    cdef int64_t t, b, n0, nb, tid, ldg
+    cdef floating *col
+    cdef const floating *G
+    cdef floating one = 1, zero = 0
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            n0 = t * B
+            nb = min(B, N - n0)
+            ldg = nb * P
+            if nb == 1:
+                G = &gout[n0, 0, 0, 0]
+                _copy_sum(G, P, NULL, 0, Co, P, &dbp[tid, 0])
+            else:
+                for b in range(nb):
+                    _copy_sum(&gout[n0 + b, 0, 0, 0], P, &gbuf[tid, b * P], ldg, Co, P,
+                              &dbp[tid, 0])
+                G = &gbuf[tid, 0]
+            if direct:  # one sample; the image is its own col matrix
+                if need_dw:
+                    _gemm_rm(False, True, <int>Co, <int>K, <int>P, G, <int>P, &x[n0, 0, 0, 0],
+                             <int>P, one, &dwp[tid, 0, 0], <int>K)
+                if need_dx:
+                    _gemm_rm(True, False, <int>K, <int>P, <int>Co, &w2[0, 0], <int>K, G, <int>P,
+                             zero, &dx[n0, 0, 0, 0], <int>P)
+                continue
+            col = &colbuf[tid, 0]
+            if need_dw:
+                for b in range(nb):
+                    _im2col(&x[n0 + b, 0, 0, 0], Ci, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo,
+                            col + b * P, ldg)
+                _gemm_rm(False, True, <int>Co, <int>K, <int>ldg, G, <int>ldg, col, <int>ldg,
+                         one, &dwp[tid, 0, 0], <int>K)
+            if need_dx:
+                _gemm_rm(True, False, <int>K, <int>ldg, <int>Co, &w2[0, 0], <int>K, G,
+                         <int>ldg, zero, col, <int>ldg)
+                for b in range(nb):
+                    memset(&dx[n0 + b, 0, 0, 0], 0, Ci * H * W * sizeof(floating))
+                    _col2im(col + b * P, ldg, Ci, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo,
+                            &dx[n0 + b, 0, 0, 0])
+    db = db_part.sum(axis=0)
+    dw = dw_part.sum(axis=0) if need_dw else None
+    return dw, db

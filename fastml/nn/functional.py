@@ -1,0 +1,506 @@
+"""Forward and backward primitives of convolutional networks, NCHW layout.
+
+Every function takes NumPy arrays of shape (N, C, H, W), validates them here (shapes,
+parameters, dtypes) and returns new arrays: float32 inputs give float32 results, float64
+give float64; integer or boolean arrays are converted to the floating dtype of the other
+operands (float64 if there is none); float32 mixed with float64 is an error. Values are
+not checked for finiteness: NaN and inf propagate as in IEEE arithmetic (a NaN in a
+pooling window is its maximum).
+
+Per spatial axis, an input of size n, kernel f, stride s and padding p gives
+``floor((n + 2p - f) / s) + 1`` outputs (convolution, pooling) and a transposed
+convolution gives ``(n - 1) s + f - 2p``.
+
+``n_jobs`` has scikit-learn's meaning (None: 1 unless in a joblib ``parallel_config``;
+-1: all cores); threads split the batch (or the N*C planes for pooling), BLAS runs one
+thread per OpenMP thread, and results agree within rounding for any thread count.
+"""
+import numbers
+
+import numpy as np
+
+from fastml.nn import _conv, _pool
+from fastml.utils import blas_threads, effective_n_threads
+
+__all__ = [
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "conv2d",
+    "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
+    "global_max_pool2d",
+    "global_max_pool2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+]
+
+_INT_MAX = 2**31 - 1  # BLAS sizes are 32-bit ints
+
+
+# ---------------------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------------------
+def _as_array(a, name, ndim, what):
+    if a is None:
+        raise TypeError(f"{name} must be an array of shape {what}, got None.")
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array of shape {what}, got a "
+                        f"{type(a).__name__}.")
+    try:
+        a = np.asarray(a)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from None
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} has dtype {a.dtype}, but fastml.nn needs real numbers "
+                        "(float32 or float64).")
+    if a.dtype.kind == "f" and a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} has dtype {a.dtype}; fastml.nn supports float32 and "
+                        "float64. Convert it with .astype(np.float32).")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D of shape {what}, got an array of shape "
+                         f"{a.shape} ({a.ndim}-D).")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {a.shape}.")
+    return a
+
+
+def _as_4d(a, name):
+    return _as_array(a, name, 4, "(N, C, H, W)")
+
+
+def _unify(named):
+    """Cast the (name, array) pairs to one floating dtype; float32 + float64 is an error."""
+    floats = [(n, a) for n, a in named if a is not None and a.dtype.kind == "f"]
+    dtypes = {a.dtype for _, a in floats}
+    if len(dtypes) > 1:
+        desc = ", ".join(f"{n} is {a.dtype}" for n, a in floats)
+        raise TypeError(f"Mixed floating dtypes: {desc}. Pass all arrays as float32 or all "
+                        "as float64 (e.g. with .astype(np.float32)).")
+    dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+    out = [None if a is None else np.ascontiguousarray(a, dtype=dtype) for _, a in named]
+    return out, dtype
+
+
+def _int(v, name, low):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}.")
+    v = int(v)
+    if v < low:
+        raise ValueError(f"{name} must be >= {low}, got {v}.")
+    return v
+
+
+def _pair(v, name, low):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}.")
+        return _int(v[0], name, low), _int(v[1], name, low)
+    v = _int(v, name, low)
+    return v, v
+
+
+def _padding(padding, kh, kw, allow_same):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        if padding == "same" and allow_same:
+            if kh % 2 == 0 or kw % 2 == 0:
+                raise ValueError(f'padding="same" needs odd kernel sizes, got a {kh}x{kw} '
+                                 "kernel; pass an explicit padding instead.")
+            return (kh - 1) // 2, (kw - 1) // 2
+        choices = '"valid", "same"' if allow_same else '"valid"'
+        raise ValueError(f"padding must be an int, a pair of ints or one of {choices}, "
+                         f"got {padding!r}.")
+    return _pair(padding, "padding", 0)
+
+
+def _out_size(n, f, s, p, axis, what="kernel"):
+    if f > n + 2 * p:
+        raise ValueError(f"The {what} {axis} {f} is larger than the padded input {axis} "
+                         f"{n + 2 * p} (input {n} + 2 * padding {p}).")
+    return (n + 2 * p - f) // s + 1
+
+
+def _check_blas_sizes(*sizes):
+    if max(sizes) > _INT_MAX:
+        raise ValueError("The problem is too large for 32-bit BLAS sizes (a matrix "
+                         f"dimension exceeds {_INT_MAX}); split the batch or the image.")
+
+
+def _x_shape(x_shape):
+    if (not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                       for s in x_shape)):
+        raise TypeError(f"x_shape must be a tuple of 4 ints (N, C, H, W), got {x_shape!r}.")
+    if any(int(s) < 1 for s in x_shape):
+        raise ValueError(f"x_shape must hold positive sizes, got {tuple(x_shape)}.")
+    return tuple(int(s) for s in x_shape)
+
+
+def _check_grad_shape(g, expected, name="grad_out"):
+    if g.shape != tuple(expected):
+        raise ValueError(f"{name} has shape {g.shape}, but the forward output has shape "
+                         f"{tuple(expected)}.")
+
+
+# ---------------------------------------------------------------------------------------
+# convolution
+# ---------------------------------------------------------------------------------------
+def _conv_setup(x, w, stride, padding, allow_same=True):
+    kh, kw = w.shape[2], w.shape[3]
+    sh, sw = _pair(stride, "stride", 1)
+    ph, pw = _padding(padding, kh, kw, allow_same)
+    return kh, kw, sh, sw, ph, pw
+
+
+def _check_conv_operands(x, w, b=None):
+    x = _as_4d(x, "x")
+    w = _as_4d(w, "w")
+    if b is not None:
+        b = _as_array(b, "b", 1, "(C_out,)")
+    return x, w, b
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    Parameters
+    ----------
+    x : array of shape (N, C_in, H, W)
+    w : array of shape (C_out, C_in, kh, kw)
+    b : None or array of shape (C_out,)
+    stride : int or (int, int), >= 1
+    padding : int, (int, int), "valid" (0) or "same" ((f - 1) / 2 per axis, odd kernels
+        only: the output has the input's size at stride 1, ceil(n / s) otherwise)
+    n_jobs : int or None
+
+    Returns
+    -------
+    out : array of shape (N, C_out, H_out, W_out), H_out = (H + 2 ph - kh) // sh + 1
+    """
+    x, w, b = _check_conv_operands(x, w, b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels but w expects {w.shape[1]} "
+                         f"(w has shape {w.shape} = (C_out, C_in, kh, kw)).")
+    if b is not None and b.shape[0] != w.shape[0]:
+        raise ValueError(f"b has {b.shape[0]} entries but w has {w.shape[0]} output "
+                         "channels.")
+    (x, w, b), dtype = _unify([("x", x), ("w", w), ("b", b)])
+    kh, kw, sh, sw, ph, pw = _conv_setup(x, w, stride, padding)
+    N, Ci, H, W = x.shape
+    Co = w.shape[0]
+    Ho = _out_size(H, kh, sh, ph, "height")
+    Wo = _out_size(W, kw, sw, pw, "width")
+    _check_blas_sizes(Co, Ci * kh * kw, Ho * Wo)
+    n_threads = effective_n_threads(n_jobs)
+    out = np.empty((N, Co, Ho, Wo), dtype=dtype)
+    bias = b if b is not None else np.zeros(1, dtype=dtype)
+    with blas_threads(1):
+        _conv.conv_forward(x, w.reshape(Co, -1), bias, b is not None, out, kh, kw, sh, sw,
+                           ph, pw, n_threads)
+    return out
+
+
+def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *,
+                    n_jobs=None):
+    """Gradients of :func:`conv2d` with respect to x, w and b.
+
+    Parameters
+    ----------
+    grad_out : array of shape (N, C_out, H_out, W_out), the gradient of the output
+    x, w, stride, padding : as given to :func:`conv2d`
+    need_input_grad : bool; when False, dx is not computed and None is returned for it
+        (the first layer of a network).
+
+    Returns
+    -------
+    dx : array like x, or None
+    dw : array like w
+    db : array of shape (C_out,)
+    """
+    grad_out = _as_4d(grad_out, "grad_out")
+    x, w, _ = _check_conv_operands(x, w)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels but w expects {w.shape[1]} "
+                         f"(w has shape {w.shape} = (C_out, C_in, kh, kw)).")
+    (grad_out, x, w), dtype = _unify([("grad_out", grad_out), ("x", x), ("w", w)])
+    kh, kw, sh, sw, ph, pw = _conv_setup(x, w, stride, padding)
+    N, Ci, H, W = x.shape
+    Co = w.shape[0]
+    Ho = _out_size(H, kh, sh, ph, "height")
+    Wo = _out_size(W, kw, sw, pw, "width")
+    _check_grad_shape(grad_out, (N, Co, Ho, Wo))
+    _check_blas_sizes(Co, Ci * kh * kw, Ho * Wo)
+    n_threads = effective_n_threads(n_jobs)
+    need_dx = bool(need_input_grad)
+    dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
+    with blas_threads(1):
+        dw, db = _conv.conv_backward(grad_out, x, w.reshape(Co, -1), dx, need_dx, True, kh,
+                                     kw, sh, sw, ph, pw, n_threads)
+    return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
+
+
+def _transpose_setup(x, w, stride, padding):
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {x.shape[1]} channels but w expects {w.shape[0]} "
+                         f"(w has shape {w.shape} = (C_in, C_out, kh, kw) for a transposed "
+                         "convolution).")
+    kh, kw = w.shape[2], w.shape[3]
+    sh, sw = _pair(stride, "stride", 1)
+    ph, pw = _padding(padding, kh, kw, allow_same=False)
+    N, Ci, H, W = x.shape
+    Ho = (H - 1) * sh + kh - 2 * ph
+    Wo = (W - 1) * sw + kw - 2 * pw
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"The padding ({ph}, {pw}) is too large: the transposed "
+                         f"convolution output would be {Ho}x{Wo}; it must be at least 1x1 "
+                         "((n - 1) * stride + kernel - 2 * padding >= 1).")
+    Co = w.shape[1]
+    _check_blas_sizes(Ci, Co * kh * kw, H * W)
+    return kh, kw, sh, sw, ph, pw, Ho, Wo
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
+    """Transposed 2-D convolution (the adjoint of :func:`conv2d` with respect to its input;
+    "deconvolution" for upsampling).
+
+    Parameters
+    ----------
+    x : array of shape (N, C_in, H, W)
+    w : array of shape (C_in, C_out, kh, kw) (torch's layout for transposed convolution)
+    b : None or array of shape (C_out,)
+    stride : int or (int, int), >= 1
+    padding : int, (int, int) or "valid" (0)
+
+    Returns
+    -------
+    out : array of shape (N, C_out, H_out, W_out), H_out = (H - 1) sh + kh - 2 ph
+    """
+    x, w, b = _check_conv_operands(x, w, b)
+    if b is not None and b.shape[0] != w.shape[1]:
+        raise ValueError(f"b has {b.shape[0]} entries but w has {w.shape[1]} output "
+                         "channels (w is (C_in, C_out, kh, kw)).")
+    (x, w, b), dtype = _unify([("x", x), ("w", w), ("b", b)])
+    kh, kw, sh, sw, ph, pw, Ho, Wo = _transpose_setup(x, w, stride, padding)
+    N, Ci = x.shape[:2]
+    Co = w.shape[1]
+    n_threads = effective_n_threads(n_jobs)
+    out = np.empty((N, Co, Ho, Wo), dtype=dtype)
+    with blas_threads(1):
+        # out = col2im(w^T x): the input gradient of the convolution out -> x.
+        _conv.conv_backward(x, out, w.reshape(Ci, -1), out, True, False, kh, kw, sh, sw,
+                            ph, pw, n_threads)
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def conv_transpose2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *,
+                              n_jobs=None):
+    """Gradients of :func:`conv_transpose2d` with respect to x, w and b.
+
+    Returns
+    -------
+    dx : array like x, or None when need_input_grad is False
+    dw : array like w
+    db : array of shape (C_out,)
+    """
+    grad_out = _as_4d(grad_out, "grad_out")
+    x, w, _ = _check_conv_operands(x, w)
+    (grad_out, x, w), dtype = _unify([("grad_out", grad_out), ("x", x), ("w", w)])
+    kh, kw, sh, sw, ph, pw, Ho, Wo = _transpose_setup(x, w, stride, padding)
+    N, Ci, H, W = x.shape
+    Co = w.shape[1]
+    _check_grad_shape(grad_out, (N, Co, Ho, Wo))
+    n_threads = effective_n_threads(n_jobs)
+    w2 = w.reshape(Ci, -1)
+    dx = None
+    with blas_threads(1):
+        if need_input_grad:
+            # dx is the convolution of grad_out with w (no bias).
+            dx = np.empty(x.shape, dtype=dtype)
+            _conv.conv_forward(grad_out, w2, np.zeros(1, dtype), False, dx, kh, kw, sh, sw,
+                               ph, pw, n_threads)
+        # dw is the weight gradient of that convolution with "output gradient" x.
+        dummy = np.empty((0, Co, Ho, Wo), dtype=dtype)
+        dw, _ = _conv.conv_backward(x, grad_out, w2, dummy, False, True, kh, kw, sh, sw,
+                                    ph, pw, n_threads)
+    db = grad_out.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)
+    return dx, dw.reshape(w.shape), db
+
+
+# ---------------------------------------------------------------------------------------
+# pooling
+# ---------------------------------------------------------------------------------------
+def _pool_setup(x, kernel_size, stride, padding):
+    kh, kw = _pair(kernel_size, "kernel_size", 1)
+    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride", 1)
+    ph, pw = _padding(padding, kh, kw, allow_same=False)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"padding ({ph}, {pw}) must be at most half the kernel size "
+                         f"({kh}, {kw}), so that every window holds an input value.")
+    H, W = x[2], x[3]
+    Ho = _out_size(H, kh, sh, ph, "height", "kernel_size")
+    Wo = _out_size(W, kw, sw, pw, "width", "kernel_size")
+    return kh, kw, sh, sw, ph, pw, Ho, Wo
+
+
+def _float_4d(x, name):
+    x = _as_4d(x, name)
+    (x,), dtype = _unify([(name, x)])
+    return x, dtype
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, n_jobs=None):
+    """Max pooling.
+
+    Parameters
+    ----------
+    x : array of shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int, (int, int) or None (= kernel_size)
+    padding : int or (int, int), at most half the kernel size (padding never wins)
+
+    Returns
+    -------
+    out : array of shape (N, C, H_out, W_out)
+    argmax : int64 array of the same shape, the flat index (h * W + w) in its (H, W)
+        plane of each maximum (the first one in a tie), for :func:`max_pool2d_backward`.
+    """
+    x, dtype = _float_4d(x, "x")
+    kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup(x.shape, kernel_size, stride, padding)
+    N, C, H, W = x.shape
+    n_threads = effective_n_threads(n_jobs)
+    out = np.empty((N, C, Ho, Wo), dtype=dtype)
+    argmax = np.empty((N, C, Ho, Wo), dtype=np.int64)
+    _pool.max_pool(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo),
+                   argmax.reshape(N * C, Ho, Wo), kh, kw, sh, sw, ph, pw, n_threads)
+    return out, argmax
+
+
+def _check_argmax(argmax, shape, hw, name="argmax"):
+    if argmax is None:
+        raise TypeError(f"{name} must be the integer array returned by the forward pass, "
+                        "got None.")
+    argmax = np.asarray(argmax)
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers (the forward pass returns int64), got "
+                        f"dtype {argmax.dtype}.")
+    if argmax.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {argmax.shape}, but grad_out has shape "
+                         f"{tuple(shape)}; they must match.")
+    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= hw):
+        raise ValueError(f"{name} holds indices outside [0, H*W) = [0, {hw}); it does not "
+                         "come from a forward pass over an input of shape x_shape.")
+    return argmax
+
+
+def max_pool2d_backward(grad_out, argmax, x_shape, *, n_jobs=None):
+    """Gradient of :func:`max_pool2d` with respect to x: each output gradient goes to the
+    input position of its maximum (summed where windows overlap).
+
+    Parameters
+    ----------
+    grad_out : array of shape (N, C, H_out, W_out)
+    argmax : the int array returned by :func:`max_pool2d`
+    x_shape : the shape (N, C, H, W) of the pooled input
+    """
+    grad_out, dtype = _float_4d(grad_out, "grad_out")
+    N, C, H, W = _x_shape(x_shape)
+    if grad_out.shape[:2] != (N, C):
+        raise ValueError(f"grad_out has shape {grad_out.shape}, which does not match "
+                         f"x_shape {(N, C, H, W)} in (N, C).")
+    argmax = _check_argmax(argmax, grad_out.shape, H * W)
+    n_threads = effective_n_threads(n_jobs)
+    dx = np.empty((N, C, H, W), dtype=dtype)
+    _pool.max_pool_backward(grad_out.reshape(N * C, -1), argmax.reshape(N * C, -1),
+                            dx.reshape(N * C, H * W), n_threads)
+    return dx
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, *,
+               n_jobs=None):
+    """Average pooling (torch's defaults: zero padding counts in the divisor unless
+    count_include_pad is False).
+
+    Returns
+    -------
+    out : array of shape (N, C, H_out, W_out)
+    """
+    x, dtype = _float_4d(x, "x")
+    kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup(x.shape, kernel_size, stride, padding)
+    N, C, H, W = x.shape
+    n_threads = effective_n_threads(n_jobs)
+    out = np.empty((N, C, Ho, Wo), dtype=dtype)
+    _pool.avg_pool(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo), kh, kw, sh, sw, ph,
+                   pw, bool(count_include_pad), n_threads)
+    return out
+
+
+def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
+                        count_include_pad=True, *, n_jobs=None):
+    """Gradient of :func:`avg_pool2d` with respect to x (same pooling parameters)."""
+    grad_out, dtype = _float_4d(grad_out, "grad_out")
+    N, C, H, W = _x_shape(x_shape)
+    kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup((N, C, H, W), kernel_size, stride, padding)
+    _check_grad_shape(grad_out, (N, C, Ho, Wo))
+    n_threads = effective_n_threads(n_jobs)
+    dx = np.empty((N, C, H, W), dtype=dtype)
+    _pool.avg_pool_backward(grad_out.reshape(N * C, Ho, Wo), dx.reshape(N * C, H, W), kh,
+                            kw, sh, sw, ph, pw, bool(count_include_pad), n_threads)
+    return dx
+
+
+def global_avg_pool2d(x, *, n_jobs=None):
+    """Mean over each (H, W) plane: (N, C, H, W) -> (N, C)."""
+    x, dtype = _float_4d(x, "x")
+    N, C, H, W = x.shape
+    out = np.empty(N * C, dtype=dtype)
+    _pool.global_avg_pool(x.reshape(N * C, H * W), out, effective_n_threads(n_jobs))
+    return out.reshape(N, C)
+
+
+def _global_grad(grad_out, x_shape):
+    N, C, H, W = _x_shape(x_shape)
+    ndim = 4 if np.ndim(grad_out) == 4 else 2
+    grad_out = _as_array(grad_out, "grad_out", ndim, "(N, C)")
+    if grad_out.shape not in ((N, C), (N, C, 1, 1)):
+        raise ValueError(f"grad_out has shape {grad_out.shape}, but the global pooling of "
+                         f"an input of shape {(N, C, H, W)} has shape {(N, C)}.")
+    (grad_out,), dtype = _unify([("grad_out", grad_out)])
+    return grad_out.reshape(N * C), dtype, (N, C, H, W)
+
+
+def global_avg_pool2d_backward(grad_out, x_shape, *, n_jobs=None):
+    """Gradient of :func:`global_avg_pool2d`: grad_out (N, C) spread evenly over each
+    plane of x_shape."""
+    g, dtype, (N, C, H, W) = _global_grad(grad_out, x_shape)
+    dx = np.empty((N, C, H, W), dtype=dtype)
+    _pool.global_avg_pool_backward(g, dx.reshape(N * C, H * W), effective_n_threads(n_jobs))
+    return dx
+
+
+def global_max_pool2d(x, *, n_jobs=None):
+    """Maximum over each (H, W) plane: returns out (N, C) and argmax (N, C), the int64 flat
+    index of the maximum in its plane (the first one in a tie)."""
+    x, dtype = _float_4d(x, "x")
+    N, C, H, W = x.shape
+    out = np.empty(N * C, dtype=dtype)
+    argmax = np.empty(N * C, dtype=np.int64)
+    _pool.global_max_pool(x.reshape(N * C, H * W), out, argmax, effective_n_threads(n_jobs))
+    return out.reshape(N, C), argmax.reshape(N, C)
+
+
+def global_max_pool2d_backward(grad_out, argmax, x_shape, *, n_jobs=None):
+    """Gradient of :func:`global_max_pool2d`: each plane of x_shape gets grad_out at its
+    argmax and zero elsewhere."""
+    g, dtype, (N, C, H, W) = _global_grad(grad_out, x_shape)
+    argmax = _check_argmax(argmax, np.shape(grad_out), H * W)
+    dx = np.empty((N, C, H, W), dtype=dtype)
+    _pool.global_max_pool_backward(g, argmax.reshape(N * C), dx.reshape(N * C, H * W),
+                                   effective_n_threads(n_jobs))
+    return dx
