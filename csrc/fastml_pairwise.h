@@ -12,6 +12,12 @@
  *   min   sum_k min(x, y)                 histogram intersection
  *   l1    sum_k |x - y|                   Manhattan / Laplacian
  *   chi2  sum_k (x - y)^2 / (x + y)       chi-squared (a term with x + y == 0 is 0)
+ *   sql2  sum_k (x - y)^2                 squared Euclidean (exact, no GEMM)
+ *   linf  max_k |x - y|                   Chebyshev
+ *   neq   sum_k [x != y]                  Hamming (count of differing components)
+ *   l3    sum_k |x - y|^3                 Minkowski p = 3 (before the root)
+ *   l4    sum_k (x - y)^4                 Minkowski p = 4 (before the root)
+ * fastml_reduce_tile_* dispatches on FASTML_OP_* (the one numbering of these ops).
  *
  * post:  FASTML_POST_NONE  v
  *        FASTML_POST_NEG   -v
@@ -22,6 +28,16 @@
 #include <stdint.h>
 
 enum { FASTML_POST_NONE = 0, FASTML_POST_NEG = 1, FASTML_POST_EXP = 2 };
+enum {
+    FASTML_OP_MIN = 0,
+    FASTML_OP_L1 = 1,
+    FASTML_OP_CHI2 = 2,
+    FASTML_OP_SQL2 = 3,
+    FASTML_OP_LINF = 4,
+    FASTML_OP_NEQ = 5,
+    FASTML_OP_L3 = 6,
+    FASTML_OP_L4 = 7
+};
 
 #define FASTML_DECLARE_TILE(NAME, T)                                                       \
     void fastml_tile_##NAME(const T *X, int64_t nx, const T *Y, int64_t ny, int64_t d,     \
@@ -33,6 +49,24 @@ FASTML_DECLARE_TILE(l1_f32, float)
 FASTML_DECLARE_TILE(l1_f64, double)
 FASTML_DECLARE_TILE(chi2_f32, float)
 FASTML_DECLARE_TILE(chi2_f64, double)
+FASTML_DECLARE_TILE(sql2_f32, float)
+FASTML_DECLARE_TILE(sql2_f64, double)
+FASTML_DECLARE_TILE(linf_f32, float)
+FASTML_DECLARE_TILE(linf_f64, double)
+FASTML_DECLARE_TILE(neq_f32, float)
+FASTML_DECLARE_TILE(neq_f64, double)
+FASTML_DECLARE_TILE(l3_f32, float)
+FASTML_DECLARE_TILE(l3_f64, double)
+FASTML_DECLARE_TILE(l4_f32, float)
+FASTML_DECLARE_TILE(l4_f64, double)
+
+/* The tile of reduction `op` (FASTML_OP_*); same arguments as the tiles above. */
+void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y, int64_t ny,
+                            int64_t d, float *out, float *outT, int64_t ldo, int post,
+                            float scale);
+void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
+                            int64_t ny, int64_t d, double *out, double *outT, int64_t ldo,
+                            int post, double scale);
 
 /* In-place element-wise maps over n contiguous values (vectorised). */
 void fastml_exp_scaled_f32(float *v, int64_t n, float scale);   /* v = exp(scale * v) */

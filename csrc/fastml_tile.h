@@ -80,14 +80,28 @@ static inline float exp_f32(float x)
     return p * s1 * s2;
 }
 
-static inline void store_post_f32(float *o, float v, int post, float scale)
-{
-    *o = post == FASTML_POST_NONE ? v : (post == FASTML_POST_NEG ? -v : exp_f32(scale * v));
-}
-static inline void store_post_f64(double *o, double v, int post, double scale)
-{
-    *o = post == FASTML_POST_NONE ? v : (post == FASTML_POST_NEG ? -v : exp_f64(scale * v));
-}
+/* Apply the post-transform to an nr x nc block with row stride ld (vectorised). */
+#define DEFINE_POST_BLOCK(T, SFX, EXP)                                                     \
+    static inline void post_block_##SFX(T *o, int64_t nr, int64_t nc, int64_t ld, int post, \
+                                        T scale)                                           \
+    {                                                                                      \
+        if (post == FASTML_POST_NONE)                                                      \
+            return;                                                                        \
+        for (int64_t r = 0; r < nr; r++) {                                                 \
+            T *row = o + r * ld;                                                           \
+            if (post == FASTML_POST_NEG) {                                                 \
+                FASTML_PRAGMA(omp simd)                                                    \
+                for (int64_t c = 0; c < nc; c++)                                           \
+                    row[c] = -row[c];                                                      \
+            } else {                                                                       \
+                FASTML_PRAGMA(omp simd)                                                    \
+                for (int64_t c = 0; c < nc; c++)                                           \
+                    row[c] = EXP(scale * row[c]);                                          \
+            }                                                                              \
+        }                                                                                  \
+    }
+DEFINE_POST_BLOCK(float, f32, exp_f32)
+DEFINE_POST_BLOCK(double, f64, exp_f64)
 
 #define COMB_SUM(acc, t) ((acc) + (t))
 #define COMB_MAX(acc, t) ((acc) > (t) ? (acc) : (t))
@@ -139,8 +153,7 @@ static inline void store_post_f64(double *o, double v, int post, double scale)
                              a20, a21, a22, a23, a30, a31, a32, a33};                      \
                 for (int a = 0; a < 4; a++)                                                \
                     for (int b = 0; b < 4; b++) {                                          \
-                        store_post_##SFX(out + (i0 + a) * ldo + j0 + b, acc[4 * a + b],    \
-                                         post, scale);                                     \
+                        out[(i0 + a) * ldo + j0 + b] = acc[4 * a + b];                     \
                         if (outT)                                                          \
                             outT[(j0 + b) * ldo + i0 + a] = out[(i0 + a) * ldo + j0 + b];  \
                     }                                                                      \
@@ -148,8 +161,7 @@ static inline void store_post_f64(double *o, double v, int post, double scale)
             for (; j0 < ny; j0++) /* column tail */                                        \
                 for (int a = 0; a < 4; a++) {                                              \
                     T *o = out + (i0 + a) * ldo + j0;                                      \
-                    store_post_##SFX(o, one_##NAME##_##SFX(x0 + a * d, Y + j0 * d, d),     \
-                                     post, scale);                                         \
+                    *o = one_##NAME##_##SFX(x0 + a * d, Y + j0 * d, d);                    \
                     if (outT)                                                              \
                         outT[j0 * ldo + i0 + a] = *o;                                      \
                 }                                                                          \
@@ -157,11 +169,13 @@ static inline void store_post_f64(double *o, double v, int post, double scale)
         for (; i0 < nx; i0++) /* row tail */                                               \
             for (int64_t j = 0; j < ny; j++) {                                             \
                 T *o = out + i0 * ldo + j;                                                 \
-                store_post_##SFX(o, one_##NAME##_##SFX(X + i0 * d, Y + j * d, d), post,    \
-                                 scale);                                                   \
+                *o = one_##NAME##_##SFX(X + i0 * d, Y + j * d, d);                         \
                 if (outT)                                                                  \
                     outT[j * ldo + i0] = *o;                                               \
             }                                                                              \
+        post_block_##SFX(out, nx, ny, ldo, post, scale);                                   \
+        if (outT)                                                                          \
+            post_block_##SFX(outT, ny, nx, ldo, post, scale);                              \
     }
 
 #endif

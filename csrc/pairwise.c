@@ -72,6 +72,21 @@ DEFINE_TILE(min, float, f32, OP_MIN, +, COMB_SUM)
 DEFINE_TILE(min, double, f64, OP_MIN, +, COMB_SUM)
 DEFINE_TILE(l1, float, f32, OP_L1, +, COMB_SUM)
 DEFINE_TILE(l1, double, f64, OP_L1, +, COMB_SUM)
+/* Distances (used by fastml.metrics.distance and fastml.neighbors). */
+#define OP_SQL2(x, y) (((x) - (y)) * ((x) - (y)))
+#define OP_NEQ(x, y) ((x) != (y) ? 1 : 0)
+#define OP_L3(x, y) (OP_SQL2(x, y) * OP_L1(x, y))
+#define OP_L4(x, y) (OP_SQL2(x, y) * OP_SQL2(x, y))
+DEFINE_TILE(sql2, float, f32, OP_SQL2, +, COMB_SUM)
+DEFINE_TILE(sql2, double, f64, OP_SQL2, +, COMB_SUM)
+DEFINE_TILE(linf, float, f32, OP_L1, max, COMB_MAX)
+DEFINE_TILE(linf, double, f64, OP_L1, max, COMB_MAX)
+DEFINE_TILE(neq, float, f32, OP_NEQ, +, COMB_SUM)
+DEFINE_TILE(neq, double, f64, OP_NEQ, +, COMB_SUM)
+DEFINE_TILE(l3, float, f32, OP_L3, +, COMB_SUM)
+DEFINE_TILE(l3, double, f64, OP_L3, +, COMB_SUM)
+DEFINE_TILE(l4, float, f32, OP_L4, +, COMB_SUM)
+DEFINE_TILE(l4, double, f64, OP_L4, +, COMB_SUM)
 /* The portable chi-squared tiles; fastml_tile_chi2_* below prefer the AVX-512 ones. */
 DEFINE_TILE(chi2gen, float, f32, chi2_term_float, +, COMB_SUM)
 DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
@@ -130,7 +145,7 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
                 for (int a = 0; a < 4; a++)                                                \
                     for (int b = 0; b < 4; b++) {                                          \
                         T *o = out + (i0 + a) * ldo + j0 + b;                              \
-                        store_post_##SFX(o, REDUCE(acc[a][b]), post, scale);               \
+                        *o = REDUCE(acc[a][b]);                                            \
                         if (outT)                                                          \
                             outT[(j0 + b) * ldo + i0 + a] = *o;                            \
                     }                                                                      \
@@ -140,11 +155,14 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
                     fastml_tile_chi2gen_##SFX(x[a], 1, Y + j0 * d, ny - j0, d,             \
                                               out + (i0 + a) * ldo + j0,                   \
                                               outT ? outT + j0 * ldo + i0 + a : 0, ldo,    \
-                                              post, scale);                                \
+                                              FASTML_POST_NONE, scale);                    \
         }                                                                                  \
         if (i0 < nx) /* row tail */                                                        \
             fastml_tile_chi2gen_##SFX(X + i0 * d, nx - i0, Y, ny, d, out + i0 * ldo,       \
-                                      outT ? outT + i0 : 0, ldo, post, scale);             \
+                                      outT ? outT + i0 : 0, ldo, FASTML_POST_NONE, scale); \
+        post_block_##SFX(out, nx, ny, ldo, post, scale);                                   \
+        if (outT)                                                                          \
+            post_block_##SFX(outT, ny, nx, ldo, post, scale);                              \
     }
 
 CHI2_AVX512(double, f64, __m512d, 8, _mm512_loadu_pd, _mm512_maskz_loadu_pd, _mm512_set1_pd,
@@ -185,3 +203,23 @@ static int have_avx512(void)
 #endif
 DEFINE_CHI2_DISPATCH(float, f32)
 DEFINE_CHI2_DISPATCH(double, f64)
+
+#define DEFINE_REDUCE_DISPATCH(T, SFX)                                                     \
+    void fastml_reduce_tile_##SFX(int op, const T *X, int64_t nx, const T *Y, int64_t ny,  \
+                                  int64_t d, T *out, T *outT, int64_t ldo, int post,       \
+                                  T scale)                                                 \
+    {                                                                                      \
+        switch (op) {                                                                      \
+        case FASTML_OP_MIN: fastml_tile_min_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break; \
+        case FASTML_OP_L1: fastml_tile_l1_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break;   \
+        case FASTML_OP_CHI2: fastml_tile_chi2_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break; \
+        case FASTML_OP_SQL2: fastml_tile_sql2_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break; \
+        case FASTML_OP_LINF: fastml_tile_linf_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break; \
+        case FASTML_OP_NEQ: fastml_tile_neq_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break; \
+        case FASTML_OP_L3: fastml_tile_l3_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break;   \
+        case FASTML_OP_L4: fastml_tile_l4_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale); break;   \
+        default: break;                                                                    \
+        }                                                                                  \
+    }
+DEFINE_REDUCE_DISPATCH(float, f32)
+DEFINE_REDUCE_DISPATCH(double, f64)

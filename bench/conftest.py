@@ -1,0 +1,80 @@
+"""pytest-benchmark over the registry in fastml.benchmarks.
+
+Each bench file sets ``AREA = "<area>"`` and has one test taking ``case_impl`` and
+``run_case``; every registered case of that area is run once for fastml and once per
+available peer, in the same run, grouped by case, and the results are checked for
+agreement. Options: --fastml-data DIR, --fastml-quick, --fastml-threads N (default 2).
+Example:
+    pytest bench/test_kernels.py --benchmark-only --fastml-threads 2 \
+        --benchmark-columns=min,median,rounds --benchmark-sort=name
+"""
+import os
+import time
+
+import pytest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_RESULTS = {}
+_INPUTS = {}
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("fastml")
+    g.addoption("--fastml-data", default=os.environ.get("FASTML_DATA") or os.path.normpath(
+        os.path.join(_HERE, "..", "..", "shared", "data")), help="data directory")
+    g.addoption("--fastml-quick", action="store_true", help="only the quick (small) cases")
+    g.addoption("--fastml-threads", type=int, default=2, help="threads for every side")
+
+
+def pytest_generate_tests(metafunc):
+    if "case_impl" not in metafunc.fixturenames:
+        return
+    from fastml.benchmarks import get_cases
+
+    area = getattr(metafunc.module, "AREA")
+    quick = metafunc.config.getoption("--fastml-quick")
+    params, ids = [], []
+    for case in get_cases([area], quick=quick):
+        for impl in ["fastml"] + [p.name for p in case.peers]:
+            params.append((case, impl))
+            ids.append(f"{case.task}[{case.shape},{case.dtype}]-{impl}")
+    metafunc.parametrize("case_impl", params, ids=ids)
+
+
+@pytest.fixture
+def run_case(benchmark, request):
+    cfg = request.config
+    data_dir = cfg.getoption("--fastml-data")
+    threads = cfg.getoption("--fastml-threads")
+
+    def run(case, impl):
+        key = case.id
+        if key not in _INPUTS:
+            _INPUTS.clear()  # keep one case's data in memory at a time
+            _INPUTS[key] = case.make_inputs(data_dir, cfg.getoption("--fastml-quick"))
+        inp = _INPUTS[key]
+        if impl == "fastml":
+            fn = case.run
+        else:
+            peer = next(p for p in case.peers if p.name == impl)
+            if not peer.available():
+                pytest.skip(f"peer {impl} not installed ({', '.join(peer.requires)})")
+            fn = peer.run
+        t0 = time.perf_counter()
+        result = fn(inp, threads)  # warm-up, also the result that is checked
+        first = time.perf_counter() - t0
+        rounds = 1 if first > 3 else (3 if first > 0.5 else 7)
+        benchmark.group = case.id
+        benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape,
+                                    dtype=case.dtype)
+        if case.flops is not None:
+            benchmark.extra_info["flops"] = case.flops(inp)
+        benchmark.pedantic(fn, args=(inp, threads), rounds=rounds, iterations=1)
+        if impl == "fastml":
+            _RESULTS[key] = result
+        elif key in _RESULTS:
+            agree = case.check(_RESULTS[key], result)
+            benchmark.extra_info["agree"] = agree
+            assert agree, f"{case.id}: fastml and {impl} disagree"
+
+    return run

@@ -1,0 +1,118 @@
+/* Hamming on packed bits, Minkowski with a general p and dynamic time warping; see
+ * fastml_distances.h. (The feature-reduction distances, L1, Chebyshev, squared L2,
+ * Hamming on values and Minkowski p = 3, 4, are tiles in pairwise.c.) */
+#include <math.h>
+#include <stdint.h>
+
+#include "fastml_cpu.h"
+#include "fastml_distances.h"
+
+/* 4 x 4 tiles of rows, one popcount per word and pair. */
+FASTML_CLONES void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y,
+                                         int64_t ny, int64_t w, int32_t *out, int64_t ldo)
+{
+    int64_t i0 = 0;
+    for (; i0 + 2 <= nx; i0 += 2) {
+        const uint64_t *x0 = X + i0 * w, *x1 = x0 + w;
+        int64_t j0 = 0;
+        for (; j0 + 4 <= ny; j0 += 4) {
+            const uint64_t *y0 = Y + j0 * w, *y1 = y0 + w, *y2 = y1 + w, *y3 = y2 + w;
+            int64_t a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
+            for (int64_t k = 0; k < w; k++) {
+                uint64_t p = x0[k], q = x1[k];
+                uint64_t u = y0[k], v = y1[k], s = y2[k], z = y3[k];
+                a00 += __builtin_popcountll(p ^ u);
+                a01 += __builtin_popcountll(p ^ v);
+                a02 += __builtin_popcountll(p ^ s);
+                a03 += __builtin_popcountll(p ^ z);
+                a10 += __builtin_popcountll(q ^ u);
+                a11 += __builtin_popcountll(q ^ v);
+                a12 += __builtin_popcountll(q ^ s);
+                a13 += __builtin_popcountll(q ^ z);
+            }
+            int32_t *o0 = out + i0 * ldo + j0, *o1 = o0 + ldo;
+            o0[0] = (int32_t)a00; o0[1] = (int32_t)a01; o0[2] = (int32_t)a02; o0[3] = (int32_t)a03;
+            o1[0] = (int32_t)a10; o1[1] = (int32_t)a11; o1[2] = (int32_t)a12; o1[3] = (int32_t)a13;
+        }
+        for (; j0 < ny; j0++) {
+            const uint64_t *y = Y + j0 * w;
+            int64_t a0 = 0, a1 = 0;
+            for (int64_t k = 0; k < w; k++) {
+                a0 += __builtin_popcountll(x0[k] ^ y[k]);
+                a1 += __builtin_popcountll(x1[k] ^ y[k]);
+            }
+            out[i0 * ldo + j0] = (int32_t)a0;
+            out[(i0 + 1) * ldo + j0] = (int32_t)a1;
+        }
+    }
+    for (; i0 < nx; i0++)
+        for (int64_t j = 0; j < ny; j++) {
+            const uint64_t *x = X + i0 * w, *y = Y + j * w;
+            int64_t a = 0;
+            for (int64_t k = 0; k < w; k++)
+                a += __builtin_popcountll(x[k] ^ y[k]);
+            out[i0 * ldo + j] = (int32_t)a;
+        }
+}
+
+#define DEFINE_LP(T, SFX, POW, FABS)                                                       \
+    FASTML_CLONES void fastml_tile_lp_##SFX(const T *X, int64_t nx, const T *Y, int64_t ny, \
+                                            int64_t d, T *out, int64_t ldo, T p)           \
+    {                                                                                      \
+        for (int64_t i = 0; i < nx; i++)                                                   \
+            for (int64_t j = 0; j < ny; j++) {                                             \
+                const T *x = X + i * d, *y = Y + j * d;                                    \
+                T a = 0;                                                                   \
+                for (int64_t k = 0; k < d; k++) {                                          \
+                    T t = FABS(x[k] - y[k]);                                               \
+                    a += t > 0 ? POW(t, p) : 0;                                            \
+                }                                                                          \
+                out[i * ldo + j] = a;                                                      \
+            }                                                                              \
+    }
+DEFINE_LP(float, f32, powf, fabsf)
+DEFINE_LP(double, f64, pow, fabs)
+
+#define DEFINE_DTW(T, SFX, SQRT, INF)                                                      \
+    T fastml_dtw_##SFX(const T *a, int64_t n, const T *b, int64_t m, int64_t dim,          \
+                       int64_t window, T *buf)                                             \
+    {                                                                                      \
+        int64_t w = window < 0 ? (n > m ? n : m) : window;                                 \
+        int64_t diff = n > m ? n - m : m - n;                                              \
+        if (w < diff)                                                                      \
+            w = diff;                                                                      \
+        T *prev = buf, *cur = buf + (m + 1);                                               \
+        for (int64_t j = 0; j <= m; j++)                                                   \
+            prev[j] = INF;                                                                 \
+        prev[0] = 0;                                                                       \
+        for (int64_t i = 1; i <= n; i++) {                                                 \
+            int64_t jlo = i - w > 1 ? i - w : 1, jhi = i + w < m ? i + w : m;              \
+            cur[jlo - 1] = INF;                                                            \
+            if (jhi < m)                                                                   \
+                cur[jhi + 1] = INF;                                                        \
+            const T *x = a + (i - 1) * dim;                                                \
+            T left = INF;                                                                  \
+            for (int64_t j = jlo; j <= jhi; j++) {                                         \
+                const T *y = b + (j - 1) * dim;                                            \
+                T cost;                                                                    \
+                if (dim == 1) {                                                            \
+                    cost = x[0] > y[0] ? x[0] - y[0] : y[0] - x[0];                        \
+                } else {                                                                   \
+                    T s = 0;                                                               \
+                    for (int64_t k = 0; k < dim; k++)                                      \
+                        s += (x[k] - y[k]) * (x[k] - y[k]);                                \
+                    cost = SQRT(s);                                                        \
+                }                                                                          \
+                T best = prev[j - 1] < prev[j] ? prev[j - 1] : prev[j];                    \
+                best = left < best ? left : best;                                          \
+                left = cost + best;                                                        \
+                cur[j] = left;                                                             \
+            }                                                                              \
+            T *tmp = prev;                                                                 \
+            prev = cur;                                                                    \
+            cur = tmp;                                                                     \
+        }                                                                                  \
+        return prev[m];                                                                    \
+    }
+DEFINE_DTW(float, f32, sqrtf, INFINITY)
+DEFINE_DTW(double, f64, sqrt, (double)INFINITY)

@@ -1,0 +1,51 @@
+/* Distances that are not feature reductions of fastml_pairwise.h (no Python API):
+ * Hamming on bit-packed rows, Minkowski with a general p, dynamic time warping and
+ * Levenshtein (bit-parallel, csrc/levenshtein.c).
+ */
+#ifndef FASTML_DISTANCES_H
+#define FASTML_DISTANCES_H
+#include <stdint.h>
+
+/* out[i * ldo + j] = popcount(X[i] ^ Y[j]) for rows of w 64-bit words. */
+void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
+                           int64_t w, int32_t *out, int64_t ldo);
+
+/* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
+void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
+                        float *out, int64_t ldo, float p);
+void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
+                        int64_t d, double *out, int64_t ldo, double p);
+
+/* Dynamic time warping between a (n x dim) and b (m x dim), rows contiguous: the least
+ * sum over a warping path of the Euclidean distances between matched frames, with the
+ * path kept within |i - j| <= max(window, |n - m|) (window < 0: no limit). buf holds
+ * 2 * (m + 1) values. n, m >= 1. */
+float fastml_dtw_f32(const float *a, int64_t n, const float *b, int64_t m, int64_t dim,
+                     int64_t window, float *buf);
+double fastml_dtw_f64(const double *a, int64_t n, const double *b, int64_t m, int64_t dim,
+                      int64_t window, double *buf);
+
+/* ------------------------------------------------------------------------------------
+ * Levenshtein distance (unit costs) between sequences of uint32 symbols.
+ *
+ * A pattern is built once per string (the bit masks of every symbol, 64 positions per
+ * word) and then compared with many texts: fastml_lev_build, then fastml_lev_distance.
+ * The scratch is caller-owned (fastml_lev_scratch_words(max_len) uint64 words, one per
+ * thread), so no allocation happens in the loops.
+ * ------------------------------------------------------------------------------------ */
+typedef struct {
+    const uint32_t *s; /* the pattern's symbols */
+    int64_t m;         /* its length */
+    int64_t nb;        /* 64-bit words per mask: ceil(m / 64) */
+    uint64_t *ascii;   /* masks of symbols < 256: ascii[c * nb + b] */
+    uint32_t *keys;    /* per word b: 128 hash slots keys[b * 128 + h] (0 = empty) */
+    uint64_t *ext;     /* and their masks ext[b * 128 + h] */
+    uint64_t *work;    /* 3 * nb words of work space (VP, VN, gathered masks) */
+} fastml_lev_pattern;
+
+int64_t fastml_lev_scratch_words(int64_t max_len);
+void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
+                      int64_t m);
+int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
+
+#endif

@@ -1,0 +1,193 @@
+/* Levenshtein distance, bit-parallel (Myers 1999, in the formulation of Hyyro 2003).
+ *
+ * Column j of the DP matrix D (pattern s of length m down, text t across) is kept as
+ * two bit vectors of vertical differences, VP (D[i][j] - D[i-1][j] = +1) and VN (= -1);
+ * one text symbol updates all m cells with a handful of word operations. Patterns
+ * longer than 64 symbols use ceil(m / 64) words, with the horizontal difference at the
+ * last row of a word carried into the next word (the "blocks" of Myers' paper).
+ *
+ * Before the DP the common prefix and suffix of the pair are skipped (they never change
+ * the distance). Skipping a prefix of length p of the pattern means reading its masks
+ * from bit p on, which is a shift of the prebuilt masks; bits above the shortened
+ * pattern only ever influence higher bits (carries and shifts go upwards), so they are
+ * harmless.
+ *
+ * Symbol masks: code points < 256 in a direct table, every other symbol in a per-word
+ * open-addressing hash table of 128 slots (a word covers at most 64 distinct symbols).
+ */
+#include <string.h>
+
+#include "fastml_cpu.h"
+#include "fastml_distances.h"
+
+#define HASH_SLOTS 128
+
+static inline int64_t nblocks(int64_t m) { return (m + 63) / 64; }
+
+int64_t fastml_lev_scratch_words(int64_t max_len)
+{
+    int64_t nb = nblocks(max_len > 0 ? max_len : 1);
+    /* ascii + ext masks + keys (two uint32 per word) + work */
+    return nb * 256 + nb * HASH_SLOTS + nb * HASH_SLOTS / 2 + 3 * nb + 8;
+}
+
+static inline uint32_t slot_of(uint32_t c) { return (c * 2654435761u) >> 25; }
+
+void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
+                      int64_t m)
+{
+    int64_t nb = nblocks(m > 0 ? m : 1);
+    P->s = s;
+    P->m = m;
+    P->nb = nb;
+    P->ascii = scratch;
+    P->ext = scratch + nb * 256;
+    P->keys = (uint32_t *)(scratch + nb * 256 + nb * HASH_SLOTS);
+    P->work = scratch + nb * 256 + nb * HASH_SLOTS + nb * HASH_SLOTS / 2;
+    memset(P->ascii, 0, (size_t)(nb * 256) * sizeof(uint64_t));
+    memset(P->keys, 0, (size_t)(nb * HASH_SLOTS) * sizeof(uint32_t));
+    for (int64_t i = 0; i < m; i++) {
+        uint32_t c = s[i];
+        int64_t b = i >> 6;
+        uint64_t bit = (uint64_t)1 << (i & 63);
+        if (c < 256) {
+            P->ascii[(int64_t)c * nb + b] |= bit;
+        } else {
+            uint32_t *keys = P->keys + b * HASH_SLOTS;
+            uint64_t *ext = P->ext + b * HASH_SLOTS;
+            uint32_t h = slot_of(c);
+            while (keys[h] != 0 && keys[h] != c)
+                h = (h + 1) & (HASH_SLOTS - 1);
+            if (keys[h] == 0) {
+                keys[h] = c;
+                ext[h] = 0;
+            }
+            ext[h] |= bit;
+        }
+    }
+}
+
+/* The mask of symbol c in word b of the full pattern. */
+static inline uint64_t mask_of(const fastml_lev_pattern *P, uint32_t c, int64_t b)
+{
+    if (c < 256)
+        return P->ascii[(int64_t)c * P->nb + b];
+    const uint32_t *keys = P->keys + b * HASH_SLOTS;
+    uint32_t h = slot_of(c);
+    while (keys[h] != 0) {
+        if (keys[h] == c)
+            return P->ext[b * HASH_SLOTS + h];
+        h = (h + 1) & (HASH_SLOTS - 1);
+    }
+    return 0;
+}
+
+/* One word of the pattern, m2 <= 64 symbols starting at bit `pre`. */
+FASTML_CLONES static int64_t lev_one_word(const fastml_lev_pattern *P, int64_t pre,
+                                          int64_t m2, const uint32_t *t, int64_t n2)
+{
+    uint64_t VP = ~(uint64_t)0, VN = 0;
+    const uint64_t last = (uint64_t)1 << (m2 - 1);
+    int64_t score = m2;
+    const int64_t nb = P->nb;
+    const int64_t w0 = pre >> 6, sh = pre & 63;
+    const int two = sh != 0 && w0 + 1 < nb;
+    for (int64_t j = 0; j < n2; j++) {
+        uint32_t c = t[j];
+        uint64_t eq;
+        if (c < 256) {
+            const uint64_t *row = P->ascii + (int64_t)c * nb + w0;
+            eq = row[0] >> sh;
+            if (two)
+                eq |= row[1] << (64 - sh);
+        } else {
+            eq = mask_of(P, c, w0) >> sh;
+            if (two)
+                eq |= mask_of(P, c, w0 + 1) << (64 - sh);
+        }
+        uint64_t X = eq | VN;
+        uint64_t D0 = (((X & VP) + VP) ^ VP) | X;
+        uint64_t HP = VN | ~(D0 | VP);
+        uint64_t HN = VP & D0;
+        score += (HP & last) != 0;
+        score -= (HN & last) != 0;
+        HP = (HP << 1) | 1;
+        HN = HN << 1;
+        VP = HN | ~(D0 | HP);
+        VN = HP & D0;
+    }
+    return score;
+}
+
+/* Several words: pattern bits [pre, pre + m2), text t[0 .. n2). */
+FASTML_CLONES static int64_t lev_blocks(const fastml_lev_pattern *P, int64_t pre, int64_t m2,
+                                        const uint32_t *t, int64_t n2)
+{
+    const int64_t nb = P->nb, nb2 = nblocks(m2);
+    const int64_t w0 = pre >> 6, sh = pre & 63;
+    uint64_t *VP = P->work, *VN = P->work + nb, *eqbuf = P->work + 2 * nb;
+    const uint64_t lastbit = (uint64_t)1 << ((m2 - 1) & 63);
+    int64_t score = m2;
+    for (int64_t b = 0; b < nb2; b++) {
+        VP[b] = ~(uint64_t)0;
+        VN[b] = 0;
+    }
+    for (int64_t j = 0; j < n2; j++) {
+        uint32_t c = t[j];
+        const uint64_t *row;
+        if (c < 256 && sh == 0) {
+            row = P->ascii + (int64_t)c * nb + w0;
+        } else {
+            /* gather (and shift) the masks of this symbol for the used words */
+            for (int64_t b = 0; b < nb2; b++) {
+                int64_t w = w0 + b;
+                uint64_t e = mask_of(P, c, w) >> sh;
+                if (sh && w + 1 < nb)
+                    e |= mask_of(P, c, w + 1) << (64 - sh);
+                eqbuf[b] = e;
+            }
+            row = eqbuf;
+        }
+        /* hin: horizontal difference entering the word from above (+1 on row 0) */
+        uint64_t hp_in = 1, hn_in = 0;
+        for (int64_t b = 0; b < nb2; b++) {
+            uint64_t Pv = VP[b], Mv = VN[b], eq = row[b];
+            uint64_t Xv = eq | Mv;
+            eq |= hn_in;
+            uint64_t Xh = (((eq & Pv) + Pv) ^ Pv) | eq;
+            uint64_t Ph = Mv | ~(Xh | Pv);
+            uint64_t Mh = Pv & Xh;
+            uint64_t hibit = b == nb2 - 1 ? lastbit : ((uint64_t)1 << 63);
+            uint64_t hp_out = (Ph & hibit) != 0, hn_out = (Mh & hibit) != 0;
+            Ph = (Ph << 1) | hp_in;
+            Mh = (Mh << 1) | hn_in;
+            VP[b] = Mh | ~(Xv | Ph);
+            VN[b] = Ph & Xv;
+            hp_in = hp_out;
+            hn_in = hn_out;
+        }
+        score += (int64_t)hp_in - (int64_t)hn_in;
+    }
+    return score;
+}
+
+int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
+{
+    const uint32_t *s = P->s;
+    int64_t m = P->m;
+    int64_t lim = m < n ? m : n;
+    int64_t pre = 0;
+    while (pre < lim && s[pre] == t[pre])
+        pre++;
+    int64_t suf = 0;
+    while (suf < lim - pre && s[m - 1 - suf] == t[n - 1 - suf])
+        suf++;
+    int64_t m2 = m - pre - suf, n2 = n - pre - suf;
+    if (m2 == 0)
+        return n2;
+    if (n2 == 0)
+        return m2;
+    if (m2 <= 64)
+        return lev_one_word(P, pre, m2, t + pre, n2);
+    return lev_blocks(P, pre, m2, t + pre, n2);
+}
