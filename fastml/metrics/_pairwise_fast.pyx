@@ -49,11 +49,29 @@ cdef extern from "fastml_pairwise.h":
                                 double coef0) noexcept nogil
     float fastml_expf(float x) noexcept nogil
     double fastml_exp(double x) noexcept nogil
+    int FASTML_OP_SQL2
+    int FASTML_OP_LINF
+    int FASTML_OP_NEQ
+    int FASTML_OP_L3
+    int FASTML_OP_L4
+    void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y,
+                                int64_t ny, int64_t d, float *out, float *outT, int64_t ldo,
+                                int post, float scale) noexcept nogil
+    void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
+                                int64_t ny, int64_t d, double *out, double *outT,
+                                int64_t ldo, int post, double scale) noexcept nogil
 
 # Reductions understood by reduce_dense (names used by the Python layer).
 OP_MIN = 0
 OP_L1 = 1
 OP_CHI2 = 2
+# Distance reductions (fastml.metrics.distance): sum (x-y)^2, max |x-y|, sum [x != y],
+# sum |x-y|^3, sum (x-y)^4; numbering from FASTML_OP_* in csrc/fastml_pairwise.h.
+OP_SQL2 = FASTML_OP_SQL2
+OP_LINF = FASTML_OP_LINF
+OP_NEQ = FASTML_OP_NEQ
+OP_L3 = FASTML_OP_L3
+OP_L4 = FASTML_OP_L4
 POST_NONE = FASTML_POST_NONE
 POST_NEG = FASTML_POST_NEG
 POST_EXP = FASTML_POST_EXP
@@ -75,15 +93,19 @@ cdef inline void _tile(int op, const floating *X, int64_t nx, const floating *Y,
             fastml_tile_min_f32(X, nx, Y, ny, d, out, outT, ldo, post, scale)
         elif op == 1:
             fastml_tile_l1_f32(X, nx, Y, ny, d, out, outT, ldo, post, scale)
-        else:
+        elif op == 2:
             fastml_tile_chi2_f32(X, nx, Y, ny, d, out, outT, ldo, post, scale)
+        else:
+            fastml_reduce_tile_f32(op, X, nx, Y, ny, d, out, outT, ldo, post, scale)
     else:
         if op == 0:
             fastml_tile_min_f64(X, nx, Y, ny, d, out, outT, ldo, post, scale)
         elif op == 1:
             fastml_tile_l1_f64(X, nx, Y, ny, d, out, outT, ldo, post, scale)
-        else:
+        elif op == 2:
             fastml_tile_chi2_f64(X, nx, Y, ny, d, out, outT, ldo, post, scale)
+        else:
+            fastml_reduce_tile_f64(op, X, nx, Y, ny, d, out, outT, ldo, post, scale)
 
 
 def _block_rows(int64_t d, int64_t itemsize):

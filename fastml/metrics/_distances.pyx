@@ -1,0 +1,431 @@
+# distutils: sources = csrc/pairwise.c csrc/distances.c csrc/levenshtein.c
+"""Compiled loops of fastml.metrics.distance and fastml.neighbors.
+
+Inputs are validated by the Python layer (C-contiguous, finite, one floating dtype,
+offsets consistent with the concatenated sequences). Two families:
+
+* full matrices (``*_matrix``): parallel over rows (or row blocks);
+* k nearest neighbours (``knn_*``): parallel over chunks of query rows; each query row's
+  top-k lives in its row of the output arrays as a max-heap, so no thread shares a heap
+  and nothing of size n_query x n_train is ever allocated. Train rows are scanned in
+  increasing order and a candidate only enters a full heap if it is strictly closer
+  than the current worst, so among equal distances the smaller train index wins and the
+  result does not depend on the thread count.
+"""
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt, pow, INFINITY
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from fastml.utils._openmp_helpers cimport omp_get_thread_num
+
+import numpy as np
+
+cdef extern from "fastml_pairwise.h":
+    int FASTML_POST_NONE
+    int FASTML_OP_SQL2
+    void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y,
+                                int64_t ny, int64_t d, float *out, float *outT, int64_t ldo,
+                                int post, float scale) noexcept nogil
+    void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
+                                int64_t ny, int64_t d, double *out, double *outT,
+                                int64_t ldo, int post, double scale) noexcept nogil
+
+cdef extern from "fastml_distances.h":
+    void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
+                               int64_t w, int32_t *out, int64_t ldo) noexcept nogil
+    void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
+                            int64_t d, float *out, int64_t ldo, float p) noexcept nogil
+    void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
+                            int64_t d, double *out, int64_t ldo, double p) noexcept nogil
+    float fastml_dtw_f32(const float *a, int64_t n, const float *b, int64_t m, int64_t dim,
+                         int64_t window, float *buf) noexcept nogil
+    double fastml_dtw_f64(const double *a, int64_t n, const double *b, int64_t m,
+                          int64_t dim, int64_t window, double *buf) noexcept nogil
+    ctypedef struct fastml_lev_pattern:
+        pass
+    int64_t fastml_lev_scratch_words(int64_t max_len) noexcept nogil
+    void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
+                          int64_t m) noexcept nogil
+    int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t,
+                                int64_t n) noexcept nogil
+
+# bytes of one pattern header, rounded up to 64 (one cache line per thread)
+cdef int64_t PSIZE = ((<int64_t>sizeof(fastml_lev_pattern) + 63) // 64) * 64
+
+# Kinds of dense kNN blocks.
+KIND_SQEUCLIDEAN_GEMM = 0   # ||y||^2 - 2 <x, y> from a GEMM, exact recompute of the k kept
+KIND_COSINE_GEMM = 1        # -<x, y> on unit rows, 1 - <x, y> for the k kept
+KIND_TILE = 2               # a reduction tile (op) from csrc/pairwise.c
+KIND_LP = 3                 # sum |x - y|^p, general p
+
+ctypedef fused dist_t:
+    float
+    double
+    int32_t
+
+
+# ----------------------------------------------------------------------------------------
+# top-k max-heap on (dist, index); the root holds the current worst
+# ----------------------------------------------------------------------------------------
+cdef inline void heap_replace_top(dist_t *hd, int64_t *hi, int64_t k, dist_t v,
+                                  int64_t idx) noexcept nogil:
+    cdef int64_t i = 0, l, r, c
+    while True:
+        l = 2 * i + 1
+        if l >= k:
+            break
+        r = l + 1
+        c = l
+        if r < k and (hd[r] > hd[l] or (hd[r] == hd[l] and hi[r] > hi[l])):
+            c = r
+        if hd[c] > v or (hd[c] == v and hi[c] > idx):
+            hd[i] = hd[c]
+            hi[i] = hi[c]
+            i = c
+        else:
+            break
+    hd[i] = v
+    hi[i] = idx
+
+
+cdef inline void sort_pairs(dist_t *hd, int64_t *hi, int64_t k) noexcept nogil:
+    """Insertion sort by (dist, index) (k is small)."""
+    cdef int64_t a, b
+    cdef dist_t v
+    cdef int64_t vi
+    for a in range(1, k):
+        v = hd[a]
+        vi = hi[a]
+        b = a - 1
+        while b >= 0 and (hd[b] > v or (hd[b] == v and hi[b] > vi)):
+            hd[b + 1] = hd[b]
+            hi[b + 1] = hi[b]
+            b = b - 1
+        hd[b + 1] = v
+        hi[b + 1] = vi
+
+
+cdef inline void push_row(const dist_t *row, int64_t nj, int64_t j0, dist_t *hd,
+                          int64_t *hi, int64_t k) noexcept nogil:
+    cdef int64_t b
+    cdef dist_t v
+    for b in range(nj):
+        v = row[b]
+        if v < hd[0]:
+            heap_replace_top(hd, hi, k, v, j0 + b)
+
+
+cdef inline void gemm_block(const floating *X, int ni, const floating *Y, int nj, int d,
+                            floating *out, double alpha) noexcept nogil:
+    """out (ni x nj, row-major) = alpha X Y^T, on the calling thread's BLAS."""
+    cdef char ta = b'T', tb = b'N'
+    cdef double a64 = alpha, b64 = 0.0
+    cdef float a32 = <float>alpha, b32 = 0.0
+    if floating is float:
+        sgemm(&ta, &tb, &nj, &ni, &d, &a32, <float *>Y, &d, <float *>X, &d, &b32, out, &nj)
+    else:
+        dgemm(&ta, &tb, &nj, &ni, &d, &a64, <double *>Y, &d, <double *>X, &d, &b64, out,
+              &nj)
+
+
+cdef inline floating exact_sql2(const floating *x, const floating *y, int64_t d) noexcept nogil:
+    cdef floating out = 0
+    if floating is float:
+        fastml_reduce_tile_f32(FASTML_OP_SQL2, x, 1, y, 1, d, &out, NULL, 1,
+                               FASTML_POST_NONE, 0)
+    else:
+        fastml_reduce_tile_f64(FASTML_OP_SQL2, x, 1, y, 1, d, &out, NULL, 1,
+                               FASTML_POST_NONE, 0)
+    return out
+
+
+def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] yy,
+              floating[:, ::1] dist, int64_t[:, ::1] ind, int kind, int op, double p,
+              int64_t bx, int64_t by, int n_threads):
+    """The k = dist.shape[1] nearest rows of Y for every row of X.
+
+    Chunks of bx query rows are handed to threads; each computes (bx x by) blocks of
+    its chunk against Y in order into its own scratch block and pushes them into the
+    heaps. Returns in ``dist`` the value the kind ranks by, sorted: squared distances
+    (KIND_SQEUCLIDEAN_GEMM, recomputed exactly), 1 - cos (KIND_COSINE_GEMM), the tile's
+    reduction (KIND_TILE) or sum |x - y|^p (KIND_LP); the caller applies roots.
+    """
+    cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1], k = dist.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx
+    cdef int64_t c, i0, ni, j0, nj, a, b, tid
+    cdef floating *buf
+    cdef floating *hd
+    cdef int64_t *hi
+    cdef floating fp = <floating>p
+    dtype = np.float32 if floating is float else np.float64
+    # one scratch block per thread, allocated before the parallel region
+    cdef floating[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=dtype)
+    dist[:, :] = INFINITY
+    ind[:, :] = -1
+    if n == 0 or m == 0:
+        return
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            buf = &scratch[tid, 0]
+            i0 = c * bx
+            ni = min(bx, n - i0)
+            j0 = 0
+            while j0 < m:
+                nj = min(by, m - j0)
+                if kind == 0:
+                    gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -2.0)
+                    for a in range(ni):
+                        for b in range(nj):
+                            buf[a * nj + b] = buf[a * nj + b] + yy[j0 + b]
+                elif kind == 1:
+                    gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -1.0)
+                elif kind == 2:
+                    if floating is float:
+                        fastml_reduce_tile_f32(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                               NULL, nj, FASTML_POST_NONE, 0)
+                    else:
+                        fastml_reduce_tile_f64(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                               NULL, nj, FASTML_POST_NONE, 0)
+                else:
+                    if floating is float:
+                        fastml_tile_lp_f32(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                    else:
+                        fastml_tile_lp_f64(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                for a in range(ni):
+                    push_row(buf + a * nj, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
+                j0 = j0 + nj
+            for a in range(i0, i0 + ni):
+                hd = &dist[a, 0]
+                hi = &ind[a, 0]
+                if kind == 0:
+                    for b in range(k):
+                        if hi[b] >= 0:
+                            hd[b] = exact_sql2(&X[a, 0], &Y[hi[b], 0], d)
+                elif kind == 1:
+                    for b in range(k):
+                        hd[b] = 1 + hd[b]
+                        if hd[b] < 0:
+                            hd[b] = 0
+                sort_pairs(hd, hi, k)
+
+
+def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y,
+                       int32_t[:, ::1] dist, int64_t[:, ::1] ind, int64_t bx, int64_t by,
+                       int n_threads):
+    """Like knn_dense for bit-packed rows: dist = number of differing bits."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], w = X.shape[1], k = dist.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx
+    cdef int64_t c, i0, ni, j0, nj, a, tid
+    cdef int32_t *buf
+    cdef int32_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=np.int32)
+    dist[:, :] = np.iinfo(np.int32).max
+    ind[:, :] = -1
+    if n == 0 or m == 0:
+        return
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            buf = &scratch[tid, 0]
+            i0 = c * bx
+            ni = min(bx, n - i0)
+            j0 = 0
+            while j0 < m:
+                nj = min(by, m - j0)
+                fastml_hamming_packed(&X[i0, 0], ni, &Y[j0, 0], nj, w, buf, nj)
+                for a in range(ni):
+                    push_row(buf + a * nj, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
+                j0 = j0 + nj
+            for a in range(i0, i0 + ni):
+                sort_pairs(&dist[a, 0], &ind[a, 0], k)
+
+
+def hamming_packed_matrix(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y,
+                          int32_t[:, ::1] out, int64_t bx, int n_threads):
+    """out[i, j] = number of differing bits, parallel over blocks of bx rows of X."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], w = X.shape[1]
+    cdef int64_t c, i0, nchunks = (n + bx - 1) // bx
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            i0 = c * bx
+            fastml_hamming_packed(&X[i0, 0], min(bx, n - i0), &Y[0, 0], m, w, &out[i0, 0], m)
+
+
+def lp_matrix(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:, ::1] out,
+              double p, int64_t bx, int n_threads):
+    """out[i, j] = sum_k |X[i, k] - Y[j, k]|^p (no root)."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1]
+    cdef int64_t c, i0, nchunks = (n + bx - 1) // bx
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            i0 = c * bx
+            if floating is float:
+                fastml_tile_lp_f32(&X[i0, 0], min(bx, n - i0), &Y[0, 0], m, d, &out[i0, 0],
+                                   m, <float>p)
+            else:
+                fastml_tile_lp_f64(&X[i0, 0], min(bx, n - i0), &Y[0, 0], m, d, &out[i0, 0],
+                                   m, p)
+
+
+def sqeuclidean_matrix(const floating[:, ::1] X, const floating[:, ::1] Y,
+                       const floating[::1] xx, const floating[::1] yy, floating[:, ::1] out,
+                       int64_t bx, int n_threads):
+    """out = squared Euclidean distances: ||x||^2 + ||y||^2 - 2 <x, y> by GEMM on blocks
+    of bx rows (one BLAS thread each), then every entry that lost more than ~3 decimal
+    digits to cancellation (d^2 < 1e-3 (||x||^2 + ||y||^2)) recomputed exactly."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1]
+    cdef int64_t c, i0, ni, a, b, nchunks = (n + bx - 1) // bx
+    cdef floating v, s
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            i0 = c * bx
+            ni = min(bx, n - i0)
+            gemm_block(&X[i0, 0], <int>ni, &Y[0, 0], <int>m, <int>d, &out[i0, 0], -2.0)
+            for a in range(i0, i0 + ni):
+                for b in range(m):
+                    s = xx[a] + yy[b]
+                    v = out[a, b] + s
+                    if v < 1e-3 * s:
+                        v = exact_sql2(&X[a, 0], &Y[b, 0], d)
+                    out[a, b] = v
+
+
+# ----------------------------------------------------------------------------------------
+# Sequences: concatenated symbols (or frames) with offsets, seq i = data[off[i]:off[i+1]]
+# ----------------------------------------------------------------------------------------
+def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
+                       const int64_t[::1] yo, int32_t[:, ::1] out, bint symmetric,
+                       int n_threads):
+    """out[i, j] = Levenshtein distance; each row's pattern masks are built once. In the
+    symmetric case (ys is xs) only j > i is computed and mirrored."""
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, i, j, j0, tid, L = 0
+    cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
+    cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
+    for i in range(n):
+        L = max(L, xo[i + 1] - xo[i])
+    cdef int64_t W = fastml_lev_scratch_words(L)
+    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, W), dtype=np.uint64)
+    # per-thread pattern headers as raw bytes (the struct is opaque to Python)
+    cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
+    cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
+    with nogil:
+        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[i], xo[i + 1] - xo[i])
+            if symmetric:
+                out[i, i] = 0
+                j0 = i + 1
+            else:
+                j0 = 0
+            for j in range(j0, m):
+                out[i, j] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j],
+                                                         yo[j + 1] - yo[j])
+                if symmetric:
+                    out[j, i] = out[i, j]
+
+
+def levenshtein_pair(const uint32_t[::1] a, const uint32_t[::1] b):
+    """One distance; the longer sequence is the text, the shorter the pattern."""
+    if a.shape[0] > b.shape[0]:
+        a, b = b, a
+    cdef int64_t m = a.shape[0], n = b.shape[0]
+    if m == 0:
+        return int(n)
+    cdef uint64_t[::1] scratch = np.empty(fastml_lev_scratch_words(m), dtype=np.uint64)
+    cdef fastml_lev_pattern P
+    cdef int64_t r
+    with nogil:
+        fastml_lev_build(&P, &scratch[0], &a[0], m)
+        r = fastml_lev_distance(&P, &b[0] if n > 0 else NULL, n)
+    return int(r)
+
+
+def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
+                    const int64_t[::1] yo, int32_t[:, ::1] dist, int64_t[:, ::1] ind,
+                    int n_threads):
+    """The k nearest train sequences (ys) of every query (xs), parallel over queries."""
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1]
+    cdef int64_t i, j, tid, L = 0
+    cdef int32_t v
+    cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
+    cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
+    for i in range(n):
+        L = max(L, xo[i + 1] - xo[i])
+    cdef int64_t W = fastml_lev_scratch_words(L)
+    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, W), dtype=np.uint64)
+    # per-thread pattern headers as raw bytes (the struct is opaque to Python)
+    cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
+    cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
+    dist[:, :] = np.iinfo(np.int32).max
+    ind[:, :] = -1
+    with nogil:
+        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[i], xo[i + 1] - xo[i])
+            for j in range(m):
+                v = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j], yo[j + 1] - yo[j])
+                if v < dist[i, 0]:
+                    heap_replace_top(&dist[i, 0], &ind[i, 0], k, v, j)
+            sort_pairs(&dist[i, 0], &ind[i, 0], k)
+
+
+cdef inline floating _dtw(const floating *xs, const int64_t *xo, int64_t i,
+                          const floating *ys, const int64_t *yo, int64_t j, int64_t dim,
+                          int64_t window, floating *buf) noexcept nogil:
+    if floating is float:
+        return fastml_dtw_f32(xs + xo[i] * dim, xo[i + 1] - xo[i], ys + yo[j] * dim,
+                              yo[j + 1] - yo[j], dim, window, buf)
+    else:
+        return fastml_dtw_f64(xs + xo[i] * dim, xo[i + 1] - xo[i], ys + yo[j] * dim,
+                              yo[j + 1] - yo[j], dim, window, buf)
+
+
+def dtw_matrix(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[:, ::1] ys,
+               const int64_t[::1] yo, floating[:, ::1] out, int64_t window, bint symmetric,
+               int n_threads):
+    """out[i, j] = DTW(x_i, y_j); frames are rows of xs / ys (dim columns)."""
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, dim = xs.shape[1]
+    cdef int64_t i, j, j0, tid, L = 0
+    for j in range(m):
+        L = max(L, yo[j + 1] - yo[j])
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] scratch = np.empty((n_threads, 2 * (L + 1)), dtype=dtype)
+    with nogil:
+        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            if symmetric:
+                out[i, i] = 0
+                j0 = i + 1
+            else:
+                j0 = 0
+            for j in range(j0, m):
+                out[i, j] = _dtw(&xs[0, 0], &xo[0], i, &ys[0, 0], &yo[0], j, dim, window,
+                                 &scratch[tid, 0])
+                if symmetric:
+                    out[j, i] = out[i, j]
+
+
+def knn_dtw(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[:, ::1] ys,
+            const int64_t[::1] yo, floating[:, ::1] dist, int64_t[:, ::1] ind,
+            int64_t window, int n_threads):
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, dim = xs.shape[1]
+    cdef int64_t k = dist.shape[1], i, j, tid, L = 0
+    cdef floating v
+    for j in range(m):
+        L = max(L, yo[j + 1] - yo[j])
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] scratch = np.empty((n_threads, 2 * (L + 1)), dtype=dtype)
+    dist[:, :] = INFINITY
+    ind[:, :] = -1
+    with nogil:
+        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            for j in range(m):
+                v = _dtw(&xs[0, 0], &xo[0], i, &ys[0, 0], &yo[0], j, dim, window,
+                         &scratch[tid, 0])
+                if v < dist[i, 0]:
+                    heap_replace_top(&dist[i, 0], &ind[i, 0], k, v, j)
+            sort_pairs(&dist[i, 0], &ind[i, 0], k)
