@@ -2,6 +2,7 @@
 
 Also importable as ``fastml.metrics.pairwise``, mirroring ``sklearn.metrics.pairwise``.
 """
+from fastml.metrics.distance import DISTANCE_METRICS, dtw, levenshtein, pairwise_distances
 from fastml.metrics.pairwise import (
     PAIRWISE_KERNEL_FUNCTIONS,
     additive_chi2_kernel,
@@ -22,6 +23,10 @@ from fastml.metrics.pairwise import (
 )
 
 __all__ = [
+    "DISTANCE_METRICS",
+    "dtw",
+    "levenshtein",
+    "pairwise_distances",
     "PAIRWISE_KERNEL_FUNCTIONS",
     "additive_chi2_kernel",
     "chi2_kernel",

@@ -31,7 +31,10 @@ from fastml.utils import (
     effective_n_threads,
 )
 
+from fastml.metrics.distance import pairwise_distances  # as in sklearn.metrics.pairwise
+
 __all__ = [
+    "pairwise_distances",
     "additive_chi2_kernel",
     "chi2_kernel",
     "cosine_similarity",

@@ -1,0 +1,297 @@
+"""k-nearest-neighbour estimators on fastml's chunked, parallel distance kernels."""
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from fastml.metrics import distance as _distance
+
+_SEQUENCE_ONLY = ("levenshtein", "dtw")
+
+
+def _metric_name(metric):
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"metric must be a str, one of {list(_distance.DISTANCE_METRICS)}; got "
+            f"{metric!r} of type {type(metric).__name__}."
+        )
+    name = _distance._ALIASES.get(metric, metric)
+    if name not in _distance.NUMERIC_METRICS and name not in _distance.SEQUENCE_METRICS:
+        raise ValueError(
+            f"Unknown metric {metric!r}; expected one of {list(_distance.DISTANCE_METRICS)}."
+        )
+    return name
+
+
+class _NeighborsBase(BaseEstimator):
+    """Shared fit / kneighbors. Subclasses add what they predict."""
+
+    def __init__(self, n_neighbors=5, *, metric="minkowski", p=2, metric_params=None,
+                 n_jobs=None):
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.p = p
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+
+    # -- parameters ---------------------------------------------------------------------
+    def _metric_params(self):
+        name = _metric_name(self.metric)
+        params = dict(self.metric_params or {})
+        if self.metric_params is not None and not isinstance(self.metric_params, dict):
+            raise TypeError(f"metric_params must be a dict or None, got "
+                            f"{type(self.metric_params).__name__}.")
+        if name == "minkowski":
+            params.setdefault("p", self.p)
+        _distance._check_metric(self.metric, params)  # raises on bad p / window / extras
+        return name, params
+
+    def _check_n_neighbors(self, n_neighbors):
+        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
+            raise TypeError(f"n_neighbors does not take {type(n_neighbors).__name__} value, "
+                            "enter integer value")
+        if n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
+        return int(n_neighbors)
+
+    def _is_sequence_input(self, X):
+        name = _metric_name(self.metric)
+        return name in _SEQUENCE_ONLY or (name == "hamming" and _distance._holds_strings(X))
+
+    # -- fit / kneighbors ---------------------------------------------------------------
+    def _fit(self, X, y=None, supervised=False, y_numeric=False):
+        name, params = self._metric_params()
+        self._check_n_neighbors(self.n_neighbors)
+        if self._is_sequence_input(X):
+            if supervised and y is None:
+                validate_data(self, X, y, skip_check_array=True)  # raises: y required
+            validate_data(self, X, skip_check_array=True, reset=True)
+            self._fit_X = _distance.check_fit_data(X, self.metric, params)
+            self._sequence = True
+            n = len(self._fit_X)
+        else:
+            _distance._reject_strings_for_numeric(X, "X", self.metric)
+            if not supervised:
+                X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
+                                  ensure_all_finite=True, reset=True)
+            else:
+                X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+                                     ensure_all_finite=True, multi_output=True,
+                                     y_numeric=y_numeric, reset=True)
+            self._fit_X = X
+            self._sequence = False
+            n = X.shape[0]
+        self.n_samples_fit_ = n
+        self.effective_metric_ = name
+        self.effective_metric_params_ = params
+        return y
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """The ``n_neighbors`` nearest training samples of each row (item) of X.
+
+        With ``X=None`` the neighbours of the training samples themselves are returned,
+        each sample excluded from its own list. Returns ``(dist, ind)`` (or ``ind``),
+        both (n_queries, n_neighbors), sorted by distance; equal distances are ordered
+        by training index. The search is chunked: no n_queries x n_train matrix is built.
+        """
+        check_is_fitted(self, "_fit_X")
+        k = self._check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
+        name, params = self.effective_metric_, self.effective_metric_params_
+        query_is_train = X is None
+        if query_is_train:
+            X = self._fit_X
+            k_search = k + 1
+        else:
+            k_search = k
+            if self._sequence:
+                validate_data(self, X, skip_check_array=True, reset=False)
+            else:
+                _distance._reject_strings_for_numeric(X, "X", self.metric)
+                X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
+                                  ensure_all_finite=True, reset=False)
+        if k_search > self.n_samples_fit_:
+            raise ValueError(
+                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k_search}, "
+                f"n_samples_fit = {self.n_samples_fit_}, n_samples = "
+                f"{len(X) if self._sequence else X.shape[0]}"
+                + (" (n_neighbors + 1, as X=None excludes each sample from its own "
+                   "neighbours)" if query_is_train else "") + "."
+            )
+        dist, ind = _distance.kneighbors(X, self._fit_X, k_search, self.metric,
+                                         n_jobs=self.n_jobs, **params)
+        if query_is_train:
+            # drop each sample from its own list (or the last one when duplicates tie)
+            n = ind.shape[0]
+            is_self = ind == np.arange(n)[:, None]
+            drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k_search - 1)
+            keep = np.ones(ind.shape, dtype=bool)
+            keep[np.arange(n), drop] = False
+            ind = ind[keep].reshape(n, k)
+            dist = dist[keep].reshape(n, k)
+        return (dist, ind) if return_distance else ind
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            name = _metric_name(self.metric)
+        except (TypeError, ValueError):
+            return tags
+        if name == "levenshtein":
+            tags.input_tags.string = True
+            tags.input_tags.two_d_array = False
+        elif name == "hamming":
+            tags.input_tags.string = True
+        elif name == "dtw":
+            tags.input_tags.two_d_array = True
+        return tags
+
+
+def _weights(dist, weights):
+    """Vote weights (n, k) from distances: 'uniform', 'distance' (1/d; rows with an exact
+    match give weight 1 to the exact matches and 0 to the others) or a callable."""
+    if weights is None or (isinstance(weights, str) and weights == "uniform"):
+        return None
+    if isinstance(weights, str) and weights == "distance":
+        d = np.asarray(dist, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            w = 1.0 / d
+        exact = d == 0
+        rows = exact.any(axis=1)
+        w[rows] = exact[rows]
+        return w
+    if callable(weights):
+        w = np.asarray(weights(dist), dtype=np.float64)
+        if w.shape != np.shape(dist):
+            raise ValueError(f"weights callable returned shape {w.shape}; it must return "
+                             f"the shape of its input distances {np.shape(dist)}.")
+        return w
+    raise ValueError(f"weights must be 'uniform', 'distance' or a callable, got {weights!r}.")
+
+
+class NearestNeighbors(_NeighborsBase):
+    """Unsupervised k-nearest-neighbour search (scikit-learn's API).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+    metric : str, default="minkowski"
+        Any metric of :func:`fastml.metrics.pairwise_distances`: "euclidean",
+        "sqeuclidean", "manhattan" ("cityblock", "l1"), "minkowski" (with ``p``),
+        "chebyshev", "cosine", "hamming" (numeric rows or equal-length strings),
+        "levenshtein" (strings or integer sequences), "dtw" (numeric sequences).
+    p : float >= 1, default=2
+        Minkowski power (2 = Euclidean, computed with GEMM).
+    metric_params : dict, optional
+        e.g. ``{"window": 10}`` for dtw.
+    n_jobs : int, optional
+        Threads (scikit-learn's meaning); results do not depend on it.
+    """
+
+    def fit(self, X, y=None):
+        self._fit(X)
+        return self
+
+
+class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
+    """k-nearest-neighbour vote.
+
+    Ties in the vote are broken as textbooks teach: among the classes with the most
+    votes, the class of the nearest neighbour (first in distance order, equal distances
+    by training index) wins. With ``weights="distance"`` a neighbour at distance 0
+    decides alone (exact matches share the vote).
+
+    Parameters as :class:`NearestNeighbors`, plus ``weights``: "uniform", "distance"
+    or a callable mapping the (n, k) distances to weights.
+    """
+
+    def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
+                 metric_params=None, n_jobs=None):
+        super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
+                         n_jobs=n_jobs)
+        self.weights = weights
+
+    def fit(self, X, y):
+        _weights(np.ones((1, 1)), self.weights)  # validates weights
+        y = self._fit(X, y, supervised=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        n = self.n_samples_fit_
+        if len(y) != n:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{n}, {len(y)}]")
+        self.classes_, self._y = np.unique(y, return_inverse=True)
+        return self
+
+    def _votes(self, X):
+        dist, ind = self.kneighbors(X)
+        labels = self._y[ind]
+        w = _weights(dist, self.weights)
+        n, k = labels.shape
+        votes = np.zeros((n, len(self.classes_)))
+        rows = np.arange(n)
+        for j in range(k):
+            votes[rows, labels[:, j]] += 1.0 if w is None else w[:, j]
+        return votes, labels
+
+    def predict(self, X):
+        votes, labels = self._votes(X)
+        best = votes.max(axis=1, keepdims=True)
+        tied = np.isclose(votes, best, rtol=1e-12, atol=0) & (votes > 0)
+        rows = np.arange(votes.shape[0])
+        # the first neighbour (nearest) whose class is among the tied winners
+        nb_tied = tied[rows[:, None], labels]
+        first = np.where(nb_tied.any(axis=1), nb_tied.argmax(axis=1), 0)
+        return self.classes_[labels[rows, first]]
+
+    def predict_proba(self, X):
+        votes, _ = self._votes(X)
+        norm = votes.sum(axis=1, keepdims=True)
+        norm[norm == 0] = 1.0
+        return votes / norm
+
+
+class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
+    """k-nearest-neighbour regression: the (weighted) mean of the neighbours' targets.
+
+    Parameters as :class:`KNeighborsClassifier`. With ``weights="distance"`` neighbours
+    at distance 0 decide alone."""
+
+    def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
+                 metric_params=None, n_jobs=None):
+        super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
+                         n_jobs=n_jobs)
+        self.weights = weights
+
+    def fit(self, X, y):
+        _weights(np.ones((1, 1)), self.weights)
+        y = self._fit(X, y, supervised=True, y_numeric=True)
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise ValueError(f"y must be numeric for regression, got dtype {y.dtype}.")
+        y = y.astype(np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        if len(y) != self.n_samples_fit_:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{self.n_samples_fit_}, {len(y)}]")
+        self._y = y
+        return self
+
+    def predict(self, X):
+        dist, ind = self.kneighbors(X)
+        Yn = self._y[ind]  # (n, k) or (n, k, n_outputs)
+        w = _weights(dist, self.weights)
+        if w is None:
+            return Yn.mean(axis=1)
+        if Yn.ndim == 3:
+            w = w[:, :, None]
+        den = w.sum(axis=1)
+        den = np.where(den == 0, 1.0, den)
+        return (Yn * w).sum(axis=1) / den
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
