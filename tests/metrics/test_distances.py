@@ -1,0 +1,279 @@
+"""fastml.metrics.pairwise_distances / levenshtein / dtw against independent references:
+scipy's cdist, naive dynamic programmes, and invariants (hypothesis)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
+
+from fastml.metrics import dtw, levenshtein, pairwise_distances
+from fastml.metrics.distance import kneighbors
+
+NUMERIC = [
+    ("euclidean", {}, "euclidean", {}),
+    ("l2", {}, "euclidean", {}),
+    ("sqeuclidean", {}, "sqeuclidean", {}),
+    ("manhattan", {}, "cityblock", {}),
+    ("cityblock", {}, "cityblock", {}),
+    ("l1", {}, "cityblock", {}),
+    ("chebyshev", {}, "chebyshev", {}),
+    ("cosine", {}, "cosine", {}),
+    ("hamming", {}, "hamming", {}),
+    ("minkowski", {}, "minkowski", {"p": 2}),
+    ("minkowski", {"p": 1}, "minkowski", {"p": 1}),
+    ("minkowski", {"p": 3}, "minkowski", {"p": 3}),
+    ("minkowski", {"p": 4}, "minkowski", {"p": 4}),
+    ("minkowski", {"p": 1.5}, "minkowski", {"p": 1.5}),
+    ("minkowski", {"p": np.inf}, "chebyshev", {}),
+]
+
+
+# ----------------------------------------------------------------------------------------
+# independent references
+# ----------------------------------------------------------------------------------------
+def naive_levenshtein(a, b):
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def numpy_levenshtein(a, b):
+    """The same DP, one row at a time with numpy (for long strings): the in-row
+    dependency cur[j] = min(cur[j-1] + 1, t[j]) is a running minimum of t[l] - l."""
+    a = np.array([ord(c) for c in a])
+    b = np.array([ord(c) for c in b])
+    j = np.arange(len(b) + 1)
+    prev = j.copy()
+    for i in range(1, len(a) + 1):
+        t = np.empty(len(b) + 1, dtype=np.int64)
+        t[0] = i
+        t[1:] = np.minimum(prev[1:] + 1, prev[:-1] + (b != a[i - 1]))
+        prev = np.minimum.accumulate(t - j) + j
+    return int(prev[-1])
+
+
+def naive_dtw(a, b, window=None):
+    a = np.asarray(a, dtype=float).reshape(len(a), -1)
+    b = np.asarray(b, dtype=float).reshape(len(b), -1)
+    n, m = len(a), len(b)
+    w = max(n, m) if window is None else max(window, abs(n - m))
+    D = np.full((n + 1, m + 1), np.inf)
+    D[0, 0] = 0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            if abs(i - j) > w:
+                continue
+            c = np.sqrt(((a[i - 1] - b[j - 1]) ** 2).sum())
+            D[i, j] = c + min(D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])
+    return D[n, m]
+
+
+# ----------------------------------------------------------------------------------------
+# numeric metrics vs scipy
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("metric,params,smetric,sparams", NUMERIC)
+def test_numeric_vs_cdist(metric, params, smetric, sparams, dtype, rng):
+    X = rng.normal(size=(41, 19)).astype(dtype)
+    Y = rng.normal(size=(23, 19)).astype(dtype)
+    if metric == "hamming":  # few values so that components agree often
+        X, Y = np.round(X), np.round(Y)
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    for A, B in ((X, Y), (X, None)):
+        D = pairwise_distances(A, B, metric, **params)
+        ref = cdist(A.astype(np.float64), (A if B is None else B).astype(np.float64), smetric,
+                    **sparams)
+        assert D.dtype == dtype
+        np.testing.assert_allclose(D, ref, rtol=rtol, atol=rtol * 10)
+        if B is None:
+            np.testing.assert_array_equal(np.diag(D), 0)
+
+
+@pytest.mark.parametrize("d", [1, 63, 64, 65, 200])
+def test_hamming_binary_packed_vs_cdist(d, rng):
+    X = rng.random((30, d)) < 0.4
+    Y = rng.random((17, d)) < 0.4
+    np.testing.assert_allclose(pairwise_distances(X, Y, "hamming"), cdist(X, Y, "hamming"))
+    Xf = X.astype(np.float32)
+    D = pairwise_distances(Xf, metric="hamming")
+    assert D.dtype == np.float32
+    np.testing.assert_allclose(D, cdist(X, X, "hamming"), rtol=1e-6)
+    dist, ind = kneighbors(Xf, Y.astype(np.float32), 3, "hamming")
+    ref = cdist(X, Y, "hamming")
+    np.testing.assert_allclose(dist, np.sort(ref, axis=1)[:, :3], rtol=1e-6)
+
+
+def test_euclidean_close_points_float32(rng):
+    """GEMM cancellation: near-identical rows far from the origin keep their digits."""
+    base = rng.normal(size=(1, 50)) * 1000
+    X = (base + rng.normal(size=(20, 50)) * 1e-2).astype(np.float32)
+    D = pairwise_distances(X, X[::-1].copy())
+    ref = cdist(X.astype(np.float64), X[::-1].astype(np.float64))
+    np.testing.assert_allclose(D, ref, rtol=1e-3)
+
+
+def test_out_and_n_jobs_invariance(rng):
+    X = rng.normal(size=(70, 9)).astype(np.float32)
+    Y = rng.normal(size=(33, 9)).astype(np.float32)
+    for metric, params in [("euclidean", {}), ("manhattan", {}), ("minkowski", {"p": 3}),
+                           ("chebyshev", {}), ("cosine", {})]:
+        a = pairwise_distances(X, Y, metric, n_jobs=1, **params)
+        out = np.empty_like(a)
+        b = pairwise_distances(X, Y, metric, n_jobs=2, out=out, **params)
+        assert b is out
+        np.testing.assert_array_equal(a, b)
+    S = ["".join(rng.choice(list("abc"), rng.integers(0, 90))) for _ in range(40)]
+    np.testing.assert_array_equal(pairwise_distances(S, metric="levenshtein", n_jobs=1),
+                                  pairwise_distances(S, metric="levenshtein", n_jobs=2))
+
+
+# ----------------------------------------------------------------------------------------
+# Levenshtein
+# ----------------------------------------------------------------------------------------
+ALPHABETS = st.sampled_from(["ab", "abcdefghijklmnopqrstuvwxyz", "aé€😀\U00010348",
+                             "ab\u4e00\u4e01\U0001f600"])
+
+
+@st.composite
+def string_pairs(draw, max_size=150):
+    alphabet = draw(ALPHABETS)
+    a = draw(st.text(alphabet=alphabet, max_size=max_size))
+    b = draw(st.text(alphabet=alphabet, max_size=max_size))
+    if draw(st.booleans()):  # shared prefix / suffix
+        pre = draw(st.text(alphabet=alphabet, max_size=70))
+        suf = draw(st.text(alphabet=alphabet, max_size=70))
+        a, b = pre + a + suf, pre + b + suf
+    return a, b
+
+
+@settings(max_examples=300, deadline=None)
+@given(string_pairs())
+def test_levenshtein_vs_naive(pair):
+    a, b = pair
+    ref = naive_levenshtein(a, b)
+    assert levenshtein(a, b) == ref
+    assert levenshtein(b, a) == ref
+    D = pairwise_distances([a, b], [b, a, a], metric="levenshtein")
+    assert D.dtype == np.int32
+    np.testing.assert_array_equal(D, [[ref, 0, 0], [0, ref, ref]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="abc😀", max_size=80), min_size=3, max_size=8))
+def test_levenshtein_metric_axioms(words):
+    D = pairwise_distances(words, metric="levenshtein")
+    np.testing.assert_array_equal(D, D.T)
+    for i in range(len(words)):
+        for j in range(len(words)):
+            assert (D[i, j] == 0) == (words[i] == words[j])
+            assert np.all(D[i, j] <= D[i, :] + D[:, j])  # triangle inequality
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("", "", 0), ("", "abc", 3), ("abc", "", 3), ("a", "a", 0), ("a", "b", 1),
+    ("kitten", "sitting", 3), ("😀", "😁", 1), ("😀x", "x", 1), ("naïve", "naive", 1),
+])
+def test_levenshtein_known(a, b, expected):
+    assert levenshtein(a, b) == expected
+
+
+@pytest.mark.parametrize("n,m", [(10000, 10000), (10000, 9000), (64, 10000)])
+def test_levenshtein_long_strings(n, m, rng):
+    a = "".join(rng.choice(list("acgt"), n))
+    b = list(a[:m])
+    for pos in rng.integers(0, len(b), 300):  # edits keep part of the alignment
+        b[pos] = "acgt"[rng.integers(4)]
+    b = "".join(b)
+    assert levenshtein(a, b) == numpy_levenshtein(a, b)
+
+
+def test_levenshtein_integer_sequences(rng):
+    seqs = [rng.integers(-5, 10**12, rng.integers(0, 100)) for _ in range(12)]
+    seqs[3] = seqs[2][::-1]
+    D = pairwise_distances(seqs, metric="levenshtein")
+    for i, a in enumerate(seqs):
+        for j, b in enumerate(seqs):
+            assert D[i, j] == naive_levenshtein(list(a), list(b))
+    assert levenshtein([1, 2, 3], np.array([1, 3], dtype=np.uint8)) == 1
+
+
+def test_string_hamming():
+    X = ["karolin", "kathrin", "kerstin", "😀athrin"]
+    D = pairwise_distances(X, metric="hamming")
+    ref = np.array([[sum(a != b for a, b in zip(s, t)) / 7 for t in X] for s in X])
+    np.testing.assert_allclose(D, ref)
+    assert D.dtype == np.float64
+
+
+# ----------------------------------------------------------------------------------------
+# DTW
+# ----------------------------------------------------------------------------------------
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(1, 3),
+       st.one_of(st.none(), st.integers(0, 10)), st.integers(0, 2**31))
+def test_dtw_vs_naive(n, m, dim, window, seed):
+    r = np.random.default_rng(seed)
+    a = r.normal(size=(n, dim)) if dim > 1 else r.normal(size=n)
+    b = r.normal(size=(m, dim)) if dim > 1 else r.normal(size=m)
+    ref = naive_dtw(a, b, window)
+    assert dtw(a, b, window=window) == pytest.approx(ref, rel=1e-12)
+    D = pairwise_distances([a, b], [b], metric="dtw", window=window)
+    assert D[0, 0] == pytest.approx(ref, rel=1e-12)
+    assert D[1, 0] == 0
+
+
+def test_dtw_float32_and_knn(rng):
+    S = [rng.normal(size=rng.integers(5, 40)).astype(np.float32) for _ in range(25)]
+    D = pairwise_distances(S, metric="dtw", window=5)
+    assert D.dtype == np.float32
+    ref = np.array([[naive_dtw(a, b, 5) for b in S] for a in S])
+    np.testing.assert_allclose(D, ref, rtol=1e-5)
+    dist, ind = kneighbors(S[:5], S, 3, "dtw", window=5)
+    np.testing.assert_allclose(dist, np.sort(ref[:5], axis=1)[:, :3], rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------------------
+def test_errors(rng):
+    X = rng.normal(size=(5, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        pairwise_distances(np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="Incompatible dimension"):
+        pairwise_distances(X, rng.normal(size=(4, 2)), "manhattan")
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        pairwise_distances(X, metric="minkowski", p=0.5)
+    with pytest.raises(TypeError, match="p must be a real"):
+        pairwise_distances(X, metric="minkowski", p="2")
+    with pytest.raises(ValueError, match="window must be None or >= 0"):
+        pairwise_distances([[1.0, 2.0]], metric="dtw", window=-1)
+    with pytest.raises(TypeError, match=r"X\[1\] is a int"):
+        pairwise_distances(["abc", 5], metric="levenshtein")
+    with pytest.raises(TypeError, match=r"Y\[0\] is a NoneType"):
+        pairwise_distances(["abc"], [None], metric="levenshtein")
+    with pytest.raises(TypeError, match="holds strings, but metric='euclidean' is numeric"):
+        pairwise_distances(["abc", "abd"], metric="euclidean")
+    with pytest.raises(TypeError, match="single str"):
+        pairwise_distances("abc", metric="levenshtein")
+    with pytest.raises(ValueError, match=r"X\[2\] has length 2 .* equal length"):
+        pairwise_distances(["abc", "abd", "ab"], metric="hamming")
+    with pytest.raises(ValueError, match="Unknown metric 'foo'"):
+        pairwise_distances(X, metric="foo")
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        pairwise_distances(X, metric="euclidean", p=3)
+    with pytest.raises(ValueError, match="frame sizes"):
+        pairwise_distances([np.zeros((3, 2)), np.zeros((3, 3))], metric="dtw")
+    with pytest.raises(ValueError, match="NaN"):
+        dtw([1.0, np.nan], [1.0])
+    with pytest.raises(ValueError, match="empty"):
+        dtw([], [1.0])
+    with pytest.raises(TypeError, match="both be str"):
+        levenshtein("abc", [1, 2])
+    with pytest.raises(ValueError, match="n_neighbors"):
+        kneighbors(X, X, 6)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        kneighbors(X, X, 0)
