@@ -37,7 +37,7 @@ def pytest_generate_tests(metafunc):
     for case in get_cases([area], quick=quick):
         for impl in ["fastml"] + [p.name for p in case.peers]:
             params.append((case, impl))
-            ids.append(f"{case.task}[{case.shape},{case.dtype}]-{impl}")
+            ids.append(f"{case.task}[{case.shape_for(quick)},{case.dtype}]-{impl}")
     metafunc.parametrize("case_impl", params, ids=ids)
 
 
@@ -65,7 +65,8 @@ def run_case(benchmark, request):
         first = time.perf_counter() - t0
         rounds = 1 if first > 3 else (3 if first > 0.5 else 7)
         benchmark.group = case.id
-        benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape,
+        benchmark.extra_info.update(impl=impl, threads=threads,
+                                    shape=case.shape_for(cfg.getoption("--fastml-quick")),
                                     dtype=case.dtype)
         if case.flops is not None:
             benchmark.extra_info["flops"] = case.flops(inp)

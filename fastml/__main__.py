@@ -1,5 +1,6 @@
 """The ``fastml`` command line (also ``python -m fastml``)."""
 import argparse
+import os
 import sys
 
 
@@ -8,11 +9,47 @@ def build_parser():
                                 "distances and a small CNN trainer for scikit-learn users.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="print how fastml was built (show_config)")
+    b = sub.add_parser("bench", help="run the benchmark cases against their peers")
+    b.add_argument("--quick", action="store_true", help="small shapes (under two minutes)")
+    b.add_argument("--only", default=None, metavar="AREA,...",
+                   help="comma-separated areas (default: all)")
+    b.add_argument("--threads", type=int, default=2, help="threads for every side (default 2)")
+    b.add_argument("--data", default=None, metavar="DIR", help="data directory (mnist/, sms_spam/)")
+    b.add_argument("--out", default="bench_out", metavar="DIR",
+                   help="where report.md, report.json and speedups.png go")
+    b.add_argument("--repeats", type=int, default=None, help="timed repeats (default: by duration)")
     d = sub.add_parser("demo", help="an end-to-end tour on scikit-learn's digits (offline)")
     d.add_argument("--data", default=None, metavar="DIR",
                    help="data directory with mnist/ and sms_spam/ (optional)")
     d.add_argument("--threads", type=int, default=-1, help="threads (n_jobs), default all")
     return p
+
+
+def _bench(parser, args, argv):
+    from fastml.benchmarks import AREAS
+    from fastml.benchmarks._runner import format_table, run_benchmarks, write_reports
+
+    areas = None
+    if args.only:
+        areas = [a.strip() for a in args.only.split(",") if a.strip()]
+        unknown = [a for a in areas if a not in AREAS]
+        if unknown or not areas:
+            parser.error(f"--only: unknown area(s) {unknown or args.only!r}; choose from "
+                         f"{', '.join(sorted(AREAS))}")
+    if args.threads == 0 or args.threads < -1:
+        parser.error("--threads must be a positive number or -1 (all cores)")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.data is not None and not os.path.isdir(args.data):
+        parser.error(f"--data: {args.data!r} is not a directory")
+    rows = run_benchmarks(areas, quick=args.quick, threads=args.threads, data_dir=args.data,
+                          repeats=args.repeats)
+    print(format_table(rows))
+    command = "fastml " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_reports(rows, args.out, command)
+    print(f"\nreports written to {os.path.abspath(args.out)}/ (report.md, report.json, "
+          "speedups.png)")
+    return 0 if all(r["agree"] is not False for r in rows) else 1
 
 
 def main(argv=None):
@@ -23,6 +60,8 @@ def main(argv=None):
 
         show_config()
         return 0
+    if args.command == "bench":
+        return _bench(parser, args, argv)
     if args.command == "demo":
         if args.threads == 0:
             parser.error("--threads must be a positive number or -1 (all cores), not 0")

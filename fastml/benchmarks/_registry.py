@@ -48,6 +48,10 @@ class Case:
     check: Callable[[Any, Any], bool] = field(default=lambda a, b: True)
     quick: bool = False
     flops: Optional[Callable[[dict], float]] = None
+    quick_shape: str = ""  # the shape used with --quick, when it differs
+
+    def shape_for(self, quick):
+        return self.quick_shape if quick and self.quick_shape else self.shape
 
     @property
     def id(self):

@@ -94,7 +94,7 @@ for _dtype in ("float64", "float32"):
                 peers=(Peer("scikit-learn", _sklearn_kernel(_name)),),
                 check=_close(_dtype),
                 quick=(_name in ("rbf_kernel", "chi2_kernel") and _dtype == "float32"),
-                flops=_gemm_flops,
+                flops=_gemm_flops, quick_shape="500x500x784" if _sym else "200x500x784",
             ))
         register(Case(
             area="kernels", task="intersection_kernel" + (" K(X,X)" if _sym else " K(T,X)"),
@@ -102,6 +102,7 @@ for _dtype in ("float64", "float32"):
             run=_fastml_kernel("intersection_kernel"),
             peers=(Peer("numpy (blocked broadcast)", _numpy_intersection),),
             check=_close(_dtype), quick=_dtype == "float32" and _sym, flops=_gemm_flops,
+            quick_shape="500x500x784" if _sym else "200x500x784",
         ))
         register(Case(
             area="kernels", task="hellinger_kernel" + (" K(X,X)" if _sym else " K(T,X)"),
@@ -109,6 +110,7 @@ for _dtype in ("float64", "float32"):
             run=_fastml_kernel("hellinger_kernel"),
             peers=(Peer("numpy (sqrt + GEMM)", _numpy_hellinger),),
             check=_close(_dtype), flops=_gemm_flops,
+            quick_shape="500x500x784" if _sym else "200x500x784",
         ))
 
 
@@ -118,7 +120,8 @@ def _pq_inputs(data_dir, quick):
 
 
 register(Case(area="kernels", task="pq_kernel K(X,X)", shape="1000x1000x784", dtype="float64",
-              make_inputs=_pq_inputs, run=_fastml_kernel("pq_kernel"), peers=(), quick=True))
+              make_inputs=_pq_inputs, run=_fastml_kernel("pq_kernel"), peers=(), quick=True,
+              quick_shape="200x200x784"))
 
 
 # Kernel Ridge: fit on 10000 MNIST images (one-vs-all +-1 targets), predict 2000.
@@ -152,4 +155,5 @@ def _krr_check(a, b):
 
 register(Case(area="kernels", task="KernelRidge rbf fit+predict", shape="10000x784 -> 2000",
               dtype="float64", make_inputs=_krr_inputs, run=_krr_fastml,
-              peers=(Peer("scikit-learn", _krr_sklearn),), check=_krr_check, quick=True))
+              peers=(Peer("scikit-learn", _krr_sklearn),), check=_krr_check, quick=True,
+              quick_shape="1000x784 -> 300"))

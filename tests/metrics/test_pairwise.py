@@ -209,9 +209,10 @@ def test_compiled_loops_bitwise_thread_invariant(name, rng):
                                   "rbf_kernel", "polynomial_kernel", "sigmoid_kernel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sparse_matches_dense(name, dtype, rng):
-    X = sp.random(40, 300, density=0.05, random_state=1, format="csr", dtype=dtype)
-    Y = sp.random(25, 300, density=0.05, random_state=2, format="csr", dtype=dtype)
+    X = sp.random(40, 300, density=0.05, random_state=1, format="lil", dtype=dtype)
     X[3] = 0  # an empty row
+    X = X.tocsr()
+    Y = sp.random(25, 300, density=0.05, random_state=2, format="csr", dtype=dtype)
     f = getattr(fm, name)
     for a, b in ((X, Y), (X, None), (X, Y.toarray())):
         dense = f(X.toarray(), None if b is None else (b.toarray() if sp.issparse(b) else b))

@@ -1,0 +1,60 @@
+"""The `fastml` command line: argument errors, `bench --quick`, `demo`, `info`."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fastml.__main__ import main
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["bench", "--only", "nope"], "unknown area"),
+    (["bench", "--only", ","], "unknown area"),
+    (["bench", "--threads", "0"], "--threads"),
+    (["bench", "--repeats", "0"], "--repeats"),
+    (["bench", "--data", "/does/not/exist"], "not a directory"),
+    (["bench", "--threads", "two"], "invalid int"),
+    (["demo", "--threads", "0"], "--threads"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_argument_errors_are_clear(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "bench" in capsys.readouterr().out
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    assert "OpenMP compiled in" in capsys.readouterr().out
+
+
+def test_bench_quick_kernels_writes_valid_report(tmp_path, data_dir, capsys):
+    out = tmp_path / "report"
+    rc = main(["bench", "--quick", "--only", "kernels", "--repeats", "1", "--data", data_dir,
+               "--out", str(out)])
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    rows = report["rows"]
+    assert rows and all(r["area"] == "kernels" for r in rows)
+    assert all(r["agree"] in (True, None) for r in rows)
+    assert any(r["peer"] == "scikit-learn" for r in rows)
+    assert all(r["fastml_s"] > 0 for r in rows)
+    md = (out / "report.md").read_text()
+    assert "| task |" in md and "speedup" in md
+    plt = pytest.importorskip("matplotlib.pyplot")
+    img = plt.imread(out / "speedups.png")
+    assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50
+
+
+def test_demo_runs_on_digits_alone(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fastml", "demo", "--data", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "accuracy" in proc.stdout and "Done." in proc.stdout
