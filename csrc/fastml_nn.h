@@ -58,37 +58,38 @@ FASTML_NN_DECLARE(double, f64)
 /* ------------------------------------------------------------------------------------
  * Direct convolution at stride 1 (for few channels, where GEMM tiles are too thin).
  *
- * The padded sample xp holds C planes of Hp x Wp (plane = Hp*Wp values apart, then at
- * least FASTML_NN_TAIL zeros). Seen flat, the convolution output at f = oh*Wp + ow is
+ * The padded sample xp holds C planes of Hp x Wp (plane = Hp*Wp values apart). Seen
+ * flat, the convolution output at f = oh*Wp + ow is
  *     sum_{c, ki, kj} w[c, ki, kj] * xp[c*plane + ki*Wp + kj + f],
  * a 1-D correlation; positions with ow >= Wo are computed and discarded. The kernels take
- * FASTML_NN_COB output channels at once with weights packed as wpk[tap*COB + j],
+ * nc (8, 4, 2 or 1) output channels at once, weights packed as wpk[tap*nc + j],
  * tap = (c*kh + ki)*kw + kj, zero for missing channels. After the last plane xp needs at
- * least kw + 2*16 readable values (zeros): the vector loops run past nflat.
- *   fwd: obuf[j*ldo + f] = sum_tap wpk[tap*COB + j] * xp[off(tap) + f], f < nflat
- *        (written up to nflat rounded up to the vector length; ldo >= that)
- *   dw:  dwacc[tap*COB + j] += sum_f g[j*ldg + f] * xp[off(tap) + f], f < nflat
- *        (g zero at discarded positions and up to the rounded length)
+ * least kw + 2*16 readable values: the vector loops run past nflat.
+ *   fwd: obuf[j*ldo + f] = sum_tap wpk[tap*nc + j] * xp[off(tap) + f], f < nflat
+ *        (written up to nflat rounded up to 16 values; ldo >= that)
+ *   dw:  dwacc[(tap*nc + j)*VL + l] += sum_{f = l mod VL} g[j*ldg + f] * xp[off(tap) + f]
+ *        over f < nflat, VL = 64 / sizeof(T) lanes (summed over l by the caller); g is
+ *        zero at discarded positions and up to the rounded length
  * ------------------------------------------------------------------------------------ */
-#define FASTML_NN_COB 8
 #define FASTML_NN_DECLARE_DIRECT(T, SFX)                                                   \
     void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,        \
-                                 int64_t kh, int64_t kw, const T *wpk, int64_t nflat,      \
-                                 T *obuf, int64_t ldo);                                    \
+                                 int64_t kh, int64_t kw, const T *wpk, int nc,             \
+                                 int64_t nflat, T *obuf, int64_t ldo);                     \
     void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,         \
-                                int64_t kh, int64_t kw, const T *g, int64_t ldg,           \
+                                int64_t kh, int64_t kw, const T *g, int nc, int64_t ldg,   \
                                 int64_t nflat, T *dwacc);                                  \
-    /* xp[c*plane + (ih+ph)*Wp + iw+pw] = x[c, ih, iw], zero elsewhere (incl. the tail) */ \
+    /* xp[c*plane + (ih+ph)*Wp + iw+pw] = x[c, ih, iw], zero elsewhere */                  \
     void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t ph,  \
                                  int64_t pw, int64_t Hp, int64_t Wp, T *xp);               \
     /* out[j, oh, ow] = obuf[j*ldo + oh*Wp + ow] + (bias ? bias[j] : 0), j < nc */         \
     void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc, int64_t Ho,           \
                              int64_t Wo, int64_t Wp, const T *bias, T *out);               \
     /* g[j*ldg + oh*Wp + ow] = gout[j, oh, ow] (zero for ow >= Wo and up to ldg), j < nc, \
-     * rows nc..COB-1 zero; acc[j] += sum gout[j] (acc may be NULL) */                     \
-    void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t Ho, int64_t Wo,         \
-                                int64_t Wp, T *g, int64_t ldg, double *acc);
+     * rows nc..nrows-1 zero; acc[j] += sum gout[j] (acc may be NULL) */                   \
+    void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows, int64_t Ho,      \
+                                int64_t Wo, int64_t Wp, T *g, int64_t ldg, double *acc);
 
 FASTML_NN_DECLARE_DIRECT(float, f32)
 FASTML_NN_DECLARE_DIRECT(double, f64)
+
 #endif

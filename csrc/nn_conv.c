@@ -142,128 +142,151 @@ DEFINE_CONV(double, f64)
 
 /* ------------------------------------------------------------------------------------
  * Direct convolution at stride 1; see fastml_nn.h. Written with GCC vector extensions
- * (64-byte vectors: one AVX-512 register, split by the compiler on older targets): a
- * block of 2 x 8 output vectors (two flat positions-vectors x FASTML_NN_COB channels)
- * stays in registers while the taps stream through, so each tap costs two unaligned loads
- * of the input and 16 fused multiply-adds with broadcast weights. The weight gradient
- * works on pairs of taps with the 8 gradient rows, again 16 accumulators.
+ * (64-byte vectors: one AVX-512 register, split by the compiler on older targets). A
+ * block of 16 accumulators stays in registers while the taps stream through:
+ *   forward: NV consecutive output vectors x NC output channels (NV * NC = 16), so each
+ *            tap costs NV unaligned input loads, NC weight broadcasts and 16 FMAs;
+ *   dw:      NT taps x NC channels (NT * NC = 16): per output vector NT input loads,
+ *            NC gradient loads and 16 FMAs; the accumulators are added, still as vectors,
+ *            to per-thread partial sums (reduced across lanes once, by the caller).
+ * NC is chosen by the caller from the channel count (less zero padding).
  * ------------------------------------------------------------------------------------ */
-#define COB FASTML_NN_COB
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-#define DEFINE_DIRECT(T, SFX)                                                              \
-    typedef T vec_##SFX __attribute__((vector_size(64)));                                  \
-    enum { VL_##SFX = 64 / sizeof(T) };                                                    \
-                                                                                           \
-    FASTML_CLONES void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane,      \
+#define DEFINE_DIRECT_NC(T, SFX, NC)                                                       \
+    ALWAYS_INLINE void direct_fwd_##SFX##_##NC(const T *xp, int64_t C, int64_t plane,      \
                                                int64_t Wp, int64_t kh, int64_t kw,         \
                                                const T *wpk, int64_t nflat, T *obuf,       \
                                                int64_t ldo)                                \
     {                                                                                      \
-        const int64_t V = VL_##SFX;                                                        \
+        enum { V = 64 / sizeof(T), NV = 16 / NC };                                         \
         int64_t f = 0;                                                                     \
-        for (; f + V < nflat; f += 2 * V) {                                                \
-            vec_##SFX a[2][COB];                                                           \
-            for (int j = 0; j < COB; j++)                                                  \
-                a[0][j] = a[1][j] = (vec_##SFX){0};                                        \
+        for (; f + (NV - 1) * V < nflat; f += NV * V) {                                    \
+            vec_##SFX a[NV][NC];                                                           \
+            for (int v = 0; v < NV; v++)                                                   \
+                for (int j = 0; j < NC; j++)                                               \
+                    a[v][j] = (vec_##SFX){0};                                              \
             const T *wt = wpk;                                                             \
             for (int64_t c = 0; c < C; c++)                                                \
                 for (int64_t ki = 0; ki < kh; ki++) {                                      \
                     const T *xr = xp + c * plane + ki * Wp + f;                            \
-                    for (int64_t kj = 0; kj < kw; kj++, wt += COB) {                       \
-                        vec_##SFX x0, x1;                                                  \
-                        memcpy(&x0, xr + kj, sizeof x0);                                   \
-                        memcpy(&x1, xr + kj + V, sizeof x1);                               \
-                        FASTML_PRAGMA(GCC unroll 8)                                        \
-                        for (int j = 0; j < COB; j++) {                                    \
-                            a[0][j] += wt[j] * x0;                                         \
-                            a[1][j] += wt[j] * x1;                                         \
+                    for (int64_t kj = 0; kj < kw; kj++, wt += NC) {                        \
+                        FASTML_PRAGMA(GCC unroll 16)                                       \
+                        for (int v = 0; v < NV; v++) {                                     \
+                            vec_##SFX xv;                                                  \
+                            memcpy(&xv, xr + kj + v * V, sizeof xv);                       \
+                            FASTML_PRAGMA(GCC unroll 8)                                    \
+                            for (int j = 0; j < NC; j++)                                   \
+                                a[v][j] += wt[j] * xv;                                     \
                         }                                                                  \
                     }                                                                      \
                 }                                                                          \
-            for (int j = 0; j < COB; j++) {                                                \
-                memcpy(obuf + j * ldo + f, &a[0][j], sizeof a[0][j]);                      \
-                memcpy(obuf + j * ldo + f + V, &a[1][j], sizeof a[1][j]);                  \
-            }                                                                              \
+            for (int v = 0; v < NV; v++)                                                   \
+                for (int j = 0; j < NC; j++)                                               \
+                    memcpy(obuf + j * ldo + f + v * V, &a[v][j], sizeof a[v][j]);          \
         }                                                                                  \
-        for (; f < nflat; f += V) {                                                        \
-            vec_##SFX a[COB];                                                              \
-            for (int j = 0; j < COB; j++)                                                  \
+        for (; f < nflat; f += V) { /* tail: one vector at a time */                       \
+            vec_##SFX a[NC];                                                               \
+            for (int j = 0; j < NC; j++)                                                   \
                 a[j] = (vec_##SFX){0};                                                     \
             const T *wt = wpk;                                                             \
             for (int64_t c = 0; c < C; c++)                                                \
                 for (int64_t ki = 0; ki < kh; ki++) {                                      \
                     const T *xr = xp + c * plane + ki * Wp + f;                            \
-                    for (int64_t kj = 0; kj < kw; kj++, wt += COB) {                       \
-                        vec_##SFX x0;                                                      \
-                        memcpy(&x0, xr + kj, sizeof x0);                                   \
+                    for (int64_t kj = 0; kj < kw; kj++, wt += NC) {                        \
+                        vec_##SFX xv;                                                      \
+                        memcpy(&xv, xr + kj, sizeof xv);                                   \
                         FASTML_PRAGMA(GCC unroll 8)                                        \
-                        for (int j = 0; j < COB; j++)                                      \
-                            a[j] += wt[j] * x0;                                            \
+                        for (int j = 0; j < NC; j++)                                       \
+                            a[j] += wt[j] * xv;                                            \
                     }                                                                      \
                 }                                                                          \
-            for (int j = 0; j < COB; j++)                                                  \
+            for (int j = 0; j < NC; j++)                                                   \
                 memcpy(obuf + j * ldo + f, &a[j], sizeof a[j]);                            \
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    static inline T hsum_##SFX(const vec_##SFX *v)                                         \
-    {                                                                                      \
-        T s = 0;                                                                           \
-        for (int i = 0; i < VL_##SFX; i++)                                                 \
-            s += (*v)[i];                                                                  \
-        return s;                                                                          \
-    }                                                                                      \
-                                                                                           \
-    FASTML_CLONES void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane,       \
+    ALWAYS_INLINE void direct_dw_##SFX##_##NC(const T *xp, int64_t C, int64_t plane,       \
                                               int64_t Wp, int64_t kh, int64_t kw,          \
                                               const T *g, int64_t ldg, int64_t nflat,      \
                                               T *dwacc)                                    \
     {                                                                                      \
-        const int64_t V = VL_##SFX;                                                        \
-        T *dt = dwacc;                                                                     \
-        for (int64_t c = 0; c < C; c++)                                                    \
-            for (int64_t ki = 0; ki < kh; ki++) {                                          \
-                const T *xr = xp + c * plane + ki * Wp;                                    \
-                int64_t kj = 0;                                                            \
-                for (; kj + 1 < kw; kj += 2, dt += 2 * COB) {                              \
-                    vec_##SFX s[2][COB];                                                   \
-                    for (int j = 0; j < COB; j++)                                          \
-                        s[0][j] = s[1][j] = (vec_##SFX){0};                                \
-                    for (int64_t f = 0; f < nflat; f += V) {                               \
-                        vec_##SFX x0, x1;                                                  \
-                        memcpy(&x0, xr + kj + f, sizeof x0);                               \
-                        memcpy(&x1, xr + kj + 1 + f, sizeof x1);                           \
-                        FASTML_PRAGMA(GCC unroll 8)                                        \
-                        for (int j = 0; j < COB; j++) {                                    \
-                            vec_##SFX gv;                                                  \
-                            memcpy(&gv, g + j * ldg + f, sizeof gv);                       \
-                            s[0][j] += gv * x0;                                            \
-                            s[1][j] += gv * x1;                                            \
-                        }                                                                  \
-                    }                                                                      \
-                    for (int j = 0; j < COB; j++) {                                        \
-                        dt[j] += hsum_##SFX(&s[0][j]);                                     \
-                        dt[COB + j] += hsum_##SFX(&s[1][j]);                               \
+        enum { V = 64 / sizeof(T), NT = 16 / NC };                                         \
+        int64_t K = C * kh * kw, c = 0, ki = 0, kj = 0;                                    \
+        for (int64_t t0 = 0; t0 < K; t0 += NT) {                                           \
+            int64_t off[NT];                                                               \
+            int nt = (int)(K - t0 < NT ? K - t0 : NT);                                     \
+            for (int t = 0; t < NT; t++) {                                                 \
+                off[t] = c * plane + ki * Wp + kj;                                         \
+                if (t < nt && ++kj == kw) {                                                \
+                    kj = 0;                                                                \
+                    if (++ki == kh) {                                                      \
+                        ki = 0;                                                            \
+                        c++;                                                               \
                     }                                                                      \
                 }                                                                          \
-                for (; kj < kw; kj++, dt += COB) {                                         \
-                    vec_##SFX s[COB];                                                      \
-                    for (int j = 0; j < COB; j++)                                          \
-                        s[j] = (vec_##SFX){0};                                             \
-                    for (int64_t f = 0; f < nflat; f += V) {                               \
-                        vec_##SFX x0;                                                      \
-                        memcpy(&x0, xr + kj + f, sizeof x0);                               \
-                        FASTML_PRAGMA(GCC unroll 8)                                        \
-                        for (int j = 0; j < COB; j++) {                                    \
-                            vec_##SFX gv;                                                  \
-                            memcpy(&gv, g + j * ldg + f, sizeof gv);                       \
-                            s[j] += gv * x0;                                               \
-                        }                                                                  \
-                    }                                                                      \
-                    for (int j = 0; j < COB; j++)                                          \
-                        dt[j] += hsum_##SFX(&s[j]);                                        \
+                if (t >= nt)                                                               \
+                    off[t] = 0;                                                            \
+            }                                                                              \
+            vec_##SFX s[NT][NC];                                                           \
+            for (int t = 0; t < NT; t++)                                                   \
+                for (int j = 0; j < NC; j++)                                               \
+                    s[t][j] = (vec_##SFX){0};                                              \
+            for (int64_t f = 0; f < nflat; f += V) {                                       \
+                vec_##SFX gv[NC];                                                          \
+                for (int j = 0; j < NC; j++)                                               \
+                    memcpy(&gv[j], g + j * ldg + f, sizeof gv[j]);                         \
+                FASTML_PRAGMA(GCC unroll 16)                                               \
+                for (int t = 0; t < NT; t++) {                                             \
+                    vec_##SFX xv;                                                          \
+                    memcpy(&xv, xp + off[t] + f, sizeof xv);                               \
+                    FASTML_PRAGMA(GCC unroll 8)                                            \
+                    for (int j = 0; j < NC; j++)                                           \
+                        s[t][j] += gv[j] * xv;                                             \
                 }                                                                          \
             }                                                                              \
+            for (int t = 0; t < nt; t++)                                                   \
+                for (int j = 0; j < NC; j++) {                                             \
+                    T *d = dwacc + ((t0 + t) * NC + j) * V;                                \
+                    vec_##SFX acc;                                                         \
+                    memcpy(&acc, d, sizeof acc);                                           \
+                    acc += s[t][j];                                                        \
+                    memcpy(d, &acc, sizeof acc);                                           \
+                }                                                                          \
+        }                                                                                  \
+    }
+
+#define DEFINE_DIRECT(T, SFX)                                                              \
+    typedef T vec_##SFX __attribute__((vector_size(64)));                                  \
+    DEFINE_DIRECT_NC(T, SFX, 8)                                                            \
+    DEFINE_DIRECT_NC(T, SFX, 4)                                                            \
+    DEFINE_DIRECT_NC(T, SFX, 2)                                                            \
+    DEFINE_DIRECT_NC(T, SFX, 1)                                                            \
+                                                                                           \
+    FASTML_CLONES void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane,      \
+                                               int64_t Wp, int64_t kh, int64_t kw,         \
+                                               const T *wpk, int nc, int64_t nflat,        \
+                                               T *obuf, int64_t ldo)                       \
+    {                                                                                      \
+        switch (nc) {                                                                      \
+        case 8: direct_fwd_##SFX##_8(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
+        case 4: direct_fwd_##SFX##_4(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
+        case 2: direct_fwd_##SFX##_2(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
+        default: direct_fwd_##SFX##_1(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo);    \
+        }                                                                                  \
+    }                                                                                      \
+                                                                                           \
+    FASTML_CLONES void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane,       \
+                                              int64_t Wp, int64_t kh, int64_t kw,          \
+                                              const T *g, int nc, int64_t ldg,             \
+                                              int64_t nflat, T *dwacc)                     \
+    {                                                                                      \
+        switch (nc) {                                                                      \
+        case 8: direct_dw_##SFX##_8(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
+        case 4: direct_dw_##SFX##_4(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
+        case 2: direct_dw_##SFX##_2(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
+        default: direct_dw_##SFX##_1(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc);      \
+        }                                                                                  \
     }                                                                                      \
                                                                                            \
     FASTML_CLONES void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H,           \
@@ -300,11 +323,11 @@ DEFINE_CONV(double, f64)
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t Ho,       \
-                                              int64_t Wo, int64_t Wp, T *g, int64_t ldg,   \
-                                              double *acc)                                 \
+    FASTML_CLONES void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows,    \
+                                              int64_t Ho, int64_t Wo, int64_t Wp, T *g,    \
+                                              int64_t ldg, double *acc)                    \
     {                                                                                      \
-        for (int64_t j = 0; j < COB; j++) {                                                \
+        for (int64_t j = 0; j < nrows; j++) {                                              \
             T *gj = g + j * ldg;                                                           \
             if (j >= nc) {                                                                 \
                 memset(gj, 0, (size_t)ldg * sizeof(T));                                    \

@@ -42,6 +42,33 @@ cdef extern from "fastml_nn.h":
                                   int64_t nr, int64_t n, double *acc) noexcept nogil
     void fastml_rows_copy_sum_f64(const double *src, int64_t lds, double *dst, int64_t ldd,
                                   int64_t nr, int64_t n, double *acc) noexcept nogil
+    void fastml_direct_fwd_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
+                               int64_t kh, int64_t kw, const float *wpk, int nc,
+                               int64_t nflat, float *obuf, int64_t ldo) noexcept nogil
+    void fastml_direct_fwd_f64(const double *xp, int64_t C, int64_t plane, int64_t Wp,
+                               int64_t kh, int64_t kw, const double *wpk, int nc,
+                               int64_t nflat, double *obuf, int64_t ldo) noexcept nogil
+    void fastml_direct_dw_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
+                              int64_t kh, int64_t kw, const float *g, int nc, int64_t ldg,
+                              int64_t nflat, float *dwacc) noexcept nogil
+    void fastml_direct_dw_f64(const double *xp, int64_t C, int64_t plane, int64_t Wp,
+                              int64_t kh, int64_t kw, const double *g, int nc, int64_t ldg,
+                              int64_t nflat, double *dwacc) noexcept nogil
+    void fastml_pad_planes_f32(const float *x, int64_t C, int64_t H, int64_t W, int64_t ph,
+                               int64_t pw, int64_t Hp, int64_t Wp, float *xp) noexcept nogil
+    void fastml_pad_planes_f64(const double *x, int64_t C, int64_t H, int64_t W, int64_t ph,
+                               int64_t pw, int64_t Hp, int64_t Wp, double *xp) noexcept nogil
+    void fastml_unflat_f32(const float *obuf, int64_t ldo, int64_t nc, int64_t Ho, int64_t Wo,
+                           int64_t Wp, const float *bias, float *out) noexcept nogil
+    void fastml_unflat_f64(const double *obuf, int64_t ldo, int64_t nc, int64_t Ho,
+                           int64_t Wo, int64_t Wp, const double *bias,
+                           double *out) noexcept nogil
+    void fastml_flat_grad_f32(const float *gout, int64_t nc, int64_t nrows, int64_t Ho,
+                              int64_t Wo, int64_t Wp, float *g, int64_t ldg,
+                              double *acc) noexcept nogil
+    void fastml_flat_grad_f64(const double *gout, int64_t nc, int64_t nrows, int64_t Ho,
+                              int64_t Wo, int64_t Wp, double *g, int64_t ldg,
+                              double *acc) noexcept nogil
 
 # Bytes of one thread's im2col tile: small enough to stay in L2 while BLAS reads it.
 TILE_BYTES = 1 << 20
@@ -226,3 +253,147 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
     db = db_part.sum(axis=0)
     dw = dw_part.sum(axis=0) if need_dw else None
     return dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# Direct convolution at stride 1 (csrc/nn_conv.c): for few channels, where the GEMM
+# operands are too thin for BLAS to run at speed. One sample per OpenMP iteration; the
+# padded sample, the flat output / gradient block and the weight-gradient accumulators
+# are per-thread buffers allocated before the loop.
+# ----------------------------------------------------------------------------------------
+cdef int64_t VPAD = 16  # the longest vector (float32) in values
+
+
+cdef inline int64_t _round_up(int64_t n, int64_t m) noexcept nogil:
+    return (n + m - 1) // m * m
+
+
+def channel_block(int64_t n):
+    """Output channels per kernel call (8, 4, 2 or 1): the largest with at most 1/8 of
+    zero-padded channels, so that few FMAs are wasted."""
+    cdef int64_t nc
+    for nc in (8, 4, 2):
+        if ((n + nc - 1) // nc * nc - n) * 8 <= n:
+            return int(nc)
+    return 1
+
+
+def pack_weights(w2, int64_t n_out, int64_t nc):
+    """(n_out, K) weights -> (chunks, K, nc), zero-padded to whole chunks of nc."""
+    chunks = (n_out + nc - 1) // nc
+    K = w2.shape[1]
+    wp = np.zeros((chunks * nc, K), dtype=w2.dtype)
+    wp[:n_out] = w2
+    return np.ascontiguousarray(wp.reshape(chunks, nc, K).transpose(0, 2, 1))
+
+
+def unpack_weights(wpk, int64_t n_out):
+    """Inverse of pack_weights: (chunks, K, nc) -> (n_out, K)."""
+    chunks, K, nc = wpk.shape
+    return np.ascontiguousarray(wpk.transpose(0, 2, 1).reshape(chunks * nc, K)[:n_out])
+
+
+cdef inline void _pad(const floating *x, int64_t C, int64_t H, int64_t W, int64_t ph,
+                      int64_t pw, int64_t Hp, int64_t Wp, floating *xp) noexcept nogil:
+    if floating is float:
+        fastml_pad_planes_f32(x, C, H, W, ph, pw, Hp, Wp, xp)
+    else:
+        fastml_pad_planes_f64(x, C, H, W, ph, pw, Hp, Wp, xp)
+
+
+cdef void _direct_sample(const floating *x, int64_t C, int64_t H, int64_t W, int64_t ph,
+                         int64_t pw, int64_t kh, int64_t kw, const floating *wpk, int nc,
+                         int64_t n_out, const floating *bias, floating *xp, floating *obuf,
+                         int64_t ldo, floating *out) noexcept nogil:
+    """out (n_out, Ho, Wo) = stride-1 convolution of one sample, padded into xp."""
+    cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp
+    cdef int64_t Ho = Hp - kh + 1, Wo = Wp - kw + 1, K = C * kh * kw, ch, m
+    _pad(x, C, H, W, ph, pw, Hp, Wp, xp)
+    memset(xp + C * plane, 0, (kw + 2 * VPAD) * sizeof(floating))
+    for ch in range((n_out + nc - 1) // nc):
+        m = min(nc, n_out - ch * nc)
+        if floating is float:
+            fastml_direct_fwd_f32(xp, C, plane, Wp, kh, kw, wpk + ch * K * nc, nc, Ho * Wp,
+                                  obuf, ldo)
+            fastml_unflat_f32(obuf, ldo, m, Ho, Wo, Wp, bias + ch * nc if bias else NULL,
+                              out + ch * nc * Ho * Wo)
+        else:
+            fastml_direct_fwd_f64(xp, C, plane, Wp, kh, kw, wpk + ch * K * nc, nc, Ho * Wp,
+                                  obuf, ldo)
+            fastml_unflat_f64(obuf, ldo, m, Ho, Wo, Wp, bias + ch * nc if bias else NULL,
+                              out + ch * nc * Ho * Wo)
+
+
+def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk,
+                   const floating[::1] bias, bint has_bias, floating[:, :, :, ::1] out,
+                   int kh, int kw, int ph, int pw, int n_threads):
+    """out = conv(x) at stride 1 with packed weights wpk = pack_weights(w2, C_out, nc)."""
+    cdef int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int64_t Co = out.shape[1], Ho = out.shape[2]
+    cdef int nc = wpk.shape[2]
+    cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw
+    cdef int64_t ldo = _round_up(Ho * Wp, VPAD)
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] xps = np.empty((n_threads, C * Hp * Wp + kw + 2 * VPAD), dtype)
+    cdef floating[:, ::1] obs = np.empty((n_threads, nc * ldo), dtype)
+    cdef const floating *bp = &bias[0] if has_bias else NULL
+    cdef int64_t n, tid
+    with nogil:
+        for n in prange(N, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            _direct_sample(&x[n, 0, 0, 0], C, H, W, ph, pw, kh, kw, &wpk[0, 0, 0], nc, Co,
+                           bp, &xps[tid, 0], &obs[tid, 0], ldo, &out[n, 0, 0, 0])
+
+
+def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1] x,
+                    const floating[:, :, ::1] wfpk, floating[:, :, :, ::1] dx, bint need_dx,
+                    int kh, int kw, int ph, int pw, int n_threads):
+    """Stride-1 gradients: returns (dw (C_out, K), db) and fills dx when need_dx. dx is
+    the "full" convolution of gout (padded by k-1-p) with the flipped, transposed weights
+    wfpk = pack_weights(flip(w).T, C_in, nc); needs ph <= kh - 1 and pw <= kw - 1."""
+    cdef int64_t N = gout.shape[0], Co = gout.shape[1], Ho = gout.shape[2], Wo = gout.shape[3]
+    cdef int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp, K = C * kh * kw
+    cdef int64_t ldg = _round_up(Ho * Wp, VPAD)
+    cdef int64_t qh = kh - 1 - ph, qw = kw - 1 - pw        # padding of the full convolution
+    cdef int64_t Wq = Wo + 2 * qw, Hq = Ho + 2 * qh
+    cdef int64_t ldq = _round_up(H * Wq, VPAD)
+    cdef int nco = channel_block(Co), nci = wfpk.shape[2]
+    cdef int64_t chunks = (Co + nco - 1) // nco
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] xps = np.empty((n_threads, C * plane + kw + 2 * VPAD), dtype)
+    cdef floating[:, ::1] gbs = np.empty((n_threads, nco * ldg), dtype)
+    cdef floating[:, ::1] qps = np.empty(
+        (n_threads, Co * Hq * Wq + kw + 2 * VPAD if need_dx else 1), dtype)
+    cdef floating[:, ::1] obs = np.empty((n_threads, nci * ldq if need_dx else 1), dtype)
+    cdef int64_t VL = 64 // sizeof(floating)   # lanes of the C kernels' vectors
+    dw_part = np.zeros((n_threads, chunks, K, nco, VL), dtype)
+    db_part = np.zeros((n_threads, chunks * nco), np.float64)
+    cdef floating[:, :, :, :, ::1] dwp = dw_part
+    cdef double[:, ::1] dbp = db_part
+    cdef int64_t n, tid, ch, m
+    cdef floating *xp
+    cdef floating *gb
+    with nogil:
+        for n in prange(N, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            xp = &xps[tid, 0]
+            gb = &gbs[tid, 0]
+            _pad(&x[n, 0, 0, 0], C, H, W, ph, pw, Hp, Wp, xp)
+            memset(xp + C * plane, 0, (kw + 2 * VPAD) * sizeof(floating))
+            for ch in range(chunks):
+                m = min(nco, Co - ch * nco)
+                if floating is float:
+                    fastml_flat_grad_f32(&gout[n, ch * nco, 0, 0], m, nco, Ho, Wo, Wp, gb,
+                                         ldg, &dbp[tid, ch * nco])
+                    fastml_direct_dw_f32(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
+                                         &dwp[tid, ch, 0, 0, 0])
+                else:
+                    fastml_flat_grad_f64(&gout[n, ch * nco, 0, 0], m, nco, Ho, Wo, Wp, gb,
+                                         ldg, &dbp[tid, ch * nco])
+                    fastml_direct_dw_f64(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
+                                         &dwp[tid, ch, 0, 0, 0])
+            if need_dx:
+                _direct_sample(&gout[n, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw, &wfpk[0, 0, 0],
+                               nci, C, NULL, &qps[tid, 0], &obs[tid, 0], ldq, &dx[n, 0, 0, 0])
+    return unpack_weights(dw_part.sum(axis=(0, 4)), Co), db_part.sum(axis=0)[:Co]

@@ -149,6 +149,32 @@ def _check_grad_shape(g, expected, name="grad_out"):
 # ---------------------------------------------------------------------------------------
 # convolution
 # ---------------------------------------------------------------------------------------
+# Which algorithm conv2d uses: None lets _conv_path decide per shape; tests set "gemm"
+# or "direct" to exercise both.
+_force_path = None
+
+
+def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, backward=False):
+    """"direct" (stride-1 loops over the padded image, 16 accumulators in registers) or
+    "gemm" (im2col tiles + BLAS), whichever is faster for the shape. Measured on AVX-512
+    (bench/test_nn_functional.py and the shape sweep in its module doc): the direct
+    forward beats GEMM at every stride-1 shape tried (1 to 64 channels); the direct
+    backward (weight gradient as a correlation, input gradient as a "full" convolution)
+    wins while the weight matrix is small, GEMM once C_in*kh*kw and C_out feed BLAS well."""
+    direct_ok = sh == 1 and sw == 1 and ph <= kh - 1 and pw <= kw - 1
+    if _force_path is not None:
+        return _force_path if direct_ok else "gemm"
+    if not direct_ok:
+        return "gemm"
+    if backward and (Ci * kh * kw > _DIRECT_BWD_MAX_K or Co > _DIRECT_BWD_MAX_COUT):
+        return "gemm"
+    return "direct"
+
+
+_DIRECT_BWD_MAX_K = 256
+_DIRECT_BWD_MAX_COUT = 32
+
+
 def _conv_setup(x, w, stride, padding, allow_same=True):
     kh, kw = w.shape[2], w.shape[3]
     sh, sw = _pair(stride, "stride", 1)
@@ -198,6 +224,10 @@ def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
     n_threads = effective_n_threads(n_jobs)
     out = np.empty((N, Co, Ho, Wo), dtype=dtype)
     bias = b if b is not None else np.zeros(1, dtype=dtype)
+    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw) == "direct":
+        wpk = _conv.pack_weights(w.reshape(Co, -1), Co, _conv.channel_block(Co))
+        _conv.direct_forward(x, wpk, bias, b is not None, out, kh, kw, ph, pw, n_threads)
+        return out
     with blas_threads(1):
         _conv.conv_forward(x, w.reshape(Co, -1), bias, b is not None, out, kh, kw, sh, sw,
                            ph, pw, n_threads)
@@ -237,6 +267,13 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     n_threads = effective_n_threads(n_jobs)
     need_dx = bool(need_input_grad)
     dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
+    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, backward=True) == "direct":
+        # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
+        wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
+        wfpk = _conv.pack_weights(wf, Ci, _conv.channel_block(Ci))
+        dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
+                                       n_threads)
+        return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
     with blas_threads(1):
         dw, db = _conv.conv_backward(grad_out, x, w.reshape(Co, -1), dx, need_dx, True, kh,
                                      kw, sh, sw, ph, pw, n_threads)

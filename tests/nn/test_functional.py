@@ -117,6 +117,15 @@ def _same(kh, kw):
 # ---------------------------------------------------------------------------------------
 # convolution vs naive loops
 # ---------------------------------------------------------------------------------------
+@pytest.fixture(params=["auto", "gemm", "direct"])
+def conv_path(request, monkeypatch):
+    """Run a test with conv2d's automatic choice and with each algorithm forced (the
+    direct loops only apply at stride 1 with padding <= kernel - 1; GEMM elsewhere)."""
+    if request.param != "auto":
+        monkeypatch.setattr(F, "_force_path", request.param)
+    return request.param
+
+
 KERNELS = [(1, 1), (3, 3), (2, 3), (5, 5), (3, 1)]
 STRIDES = [1, 2, 3, (1, 2)]
 PADDINGS = [0, 1, 2, "same", (2, 0)]
@@ -138,7 +147,7 @@ def _conv_case(rng, kernel, stride, padding, N=2, Ci=3, Co=4, H=9, W=7):
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("stride", STRIDES)
 @pytest.mark.parametrize("padding", PADDINGS)
-def test_conv2d_matches_naive(rng, kernel, stride, padding):
+def test_conv2d_matches_naive(rng, kernel, stride, padding, conv_path):
     x, w, b, s, p = _conv_case(rng, kernel, stride, padding)
     out = F.conv2d(x, w, b, stride=stride, padding=padding)
     assert out.dtype == np.float64
@@ -200,7 +209,7 @@ def _fd_grad(f, a, eps=1e-6):
 
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 1, (3, 3)), (2, 0, (2, 3)),
                                                    (3, 2, (3, 3)), (1, "same", (1, 5))])
-def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel):
+def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel, conv_path):
     x = rng.standard_normal((2, 2, 6, 7))
     w = rng.standard_normal((3, 2) + kernel)
     b = rng.standard_normal(3)
@@ -234,7 +243,7 @@ def test_conv_transpose2d_gradients_finite_differences(rng, stride, padding, ker
     assert_allclose(db, _fd_grad(loss, b), rtol=1e-6, atol=1e-7)
 
 
-def test_conv_float32_stays_float32(rng):
+def test_conv_float32_stays_float32(rng, conv_path):
     x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
@@ -252,16 +261,20 @@ def test_conv_float32_stays_float32(rng):
                F.conv_transpose2d_backward(np.ones_like(out), x, wt, 2))
 
 
-def test_conv_larger_batches_use_several_tiles(rng):
-    # Enough samples for multi-sample tiles and the last, partial tile.
-    x = rng.standard_normal((37, 2, 12, 11))
-    w = rng.standard_normal((5, 2, 3, 3))
+@pytest.mark.parametrize("stride,Ci,Co", [(2, 2, 5), (1, 11, 19), (1, 3, 1)])
+def test_conv_larger_batches_use_several_tiles(rng, conv_path, stride, Ci, Co):
+    # Enough samples for multi-sample tiles and the last, partial tile; channel counts
+    # that leave partial channel blocks in the direct loops.
+    x = rng.standard_normal((37, Ci, 12, 11))
+    w = rng.standard_normal((Co, Ci, 3, 3))
+    b = rng.standard_normal(Co)
+    s = (stride, stride)
     for n_jobs in (1, 2):
-        out = F.conv2d(x, w, None, 2, 1, n_jobs=n_jobs)
-        assert_allclose(out, ref_conv2d(x, w, None, (2, 2), (1, 1)), rtol=1e-12, atol=1e-12)
+        out = F.conv2d(x, w, b, stride, 1, n_jobs=n_jobs)
+        assert_allclose(out, ref_conv2d(x, w, b, s, (1, 1)), rtol=1e-11, atol=1e-11)
         g = rng.standard_normal(out.shape)
-        for got, ref in zip(F.conv2d_backward(g, x, w, 2, 1, n_jobs=n_jobs),
-                            ref_conv2d_backward(g, x, w, (2, 2), (1, 1))):
+        for got, ref in zip(F.conv2d_backward(g, x, w, stride, 1, n_jobs=n_jobs),
+                            ref_conv2d_backward(g, x, w, s, (1, 1))):
             assert_allclose(got, ref, rtol=1e-11, atol=1e-11)
 
 
@@ -387,7 +400,7 @@ def test_max_pool_nan_propagates():
 # n_jobs invariance
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_n_jobs_invariance(rng, dtype):
+def test_n_jobs_invariance(rng, dtype, conv_path):
     x = rng.standard_normal((13, 3, 11, 10)).astype(dtype)
     w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
     wt = rng.standard_normal((3, 4, 3, 3)).astype(dtype)
@@ -422,7 +435,7 @@ def test_n_jobs_invariance(rng, dtype):
 @pytest.mark.parametrize("kernel,stride,padding", [((5, 5), 1, 2), ((3, 3), 2, 1),
                                                    ((1, 1), 1, 0), ((2, 3), (2, 1), (1, 0))])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_against_torch_conv(rng, kernel, stride, padding, dtype):
+def test_against_torch_conv(rng, kernel, stride, padding, dtype, conv_path):
     torch = pytest.importorskip("torch")
     tf = torch.nn.functional
     x = rng.standard_normal((4, 3, 11, 9)).astype(dtype)
