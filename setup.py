@@ -8,6 +8,7 @@
   set at run time (GCC ``target_clones``). ``FASTML_NATIVE=1`` opts in to ``-march=native``
   for a local build only.
 * A ``.pyx`` names the C files it needs in its ``# distutils: sources = ...`` header.
+* ``FASTML_DISABLE_OPENMP=1`` builds serially on purpose (to test the fallback).
 * ``FASTML_ONLY=substring`` builds only the extensions whose module name contains it
   (handy while developing one area; a normal install builds everything).
 """
@@ -54,6 +55,9 @@ def _compiler_flag_for_openmp(compiler_type):
 
 def check_openmp_support():
     """Return (compile_args, link_args) for OpenMP, or None if it does not work."""
+    if os.environ.get("FASTML_DISABLE_OPENMP", "0") not in ("", "0"):
+        warnings.warn("fastml: FASTML_DISABLE_OPENMP is set: building SERIALLY.")
+        return None
     from setuptools._distutils.ccompiler import new_compiler
     from setuptools._distutils.sysconfig import customize_compiler
 

@@ -80,6 +80,13 @@ def _gemm_flops(inp):
     return 2.0 * X.shape[0] * Y.shape[0] * X.shape[1]
 
 
+def _numpy_gemm(inp, n_threads):
+    """The GEMM floor: numpy's X @ Y.T (SYRK for X @ X.T), same BLAS thread count."""
+    X, Y = inp["X"], inp["X"] if inp["Y"] is None else inp["Y"]
+    with _blas(n_threads):
+        return X @ Y.T
+
+
 SK_NAMES = ["linear_kernel", "polynomial_kernel", "rbf_kernel", "sigmoid_kernel",
             "cosine_similarity", "chi2_kernel", "additive_chi2_kernel", "laplacian_kernel"]
 
@@ -91,7 +98,8 @@ for _dtype in ("float64", "float32"):
                 shape=_shape, dtype=_dtype,
                 make_inputs=_inputs(5000, 2000, _dtype, _sym),
                 run=_fastml_kernel(_name),
-                peers=(Peer("scikit-learn", _sklearn_kernel(_name)),),
+                peers=(Peer("scikit-learn", _sklearn_kernel(_name)),)
+                + ((Peer("numpy GEMM", _numpy_gemm),) if _name == "linear_kernel" else ()),
                 check=_close(_dtype),
                 quick=(_name in ("rbf_kernel", "chi2_kernel") and _dtype == "float32"),
                 flops=_gemm_flops, quick_shape="500x500x784" if _sym else "200x500x784",
