@@ -5,6 +5,7 @@ from typing import Any, Callable, Optional
 # area name -> module that registers its cases
 AREAS = {
     "kernels": "fastml.benchmarks.kernels",
+    "nn": "fastml.benchmarks.nn",
 }
 
 
