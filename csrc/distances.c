@@ -116,3 +116,80 @@ DEFINE_LP(double, f64, pow, fabs)
     }
 DEFINE_DTW(float, f32, sqrtf, INFINITY)
 DEFINE_DTW(double, f64, sqrt, (double)INFINITY)
+
+/* ------------------------------------------------------------------------------------
+ * Hamming on packed bits against train rows stored 8 at a time, word-major
+ * (Yt[(jb * w + k) * 8 + lane] = word k of row 8 jb + lane): one 512-bit register holds
+ * word k of 8 train rows, so a query word is broadcast, XORed and counted (VPOPCNTQ)
+ * against 8 rows at once with no horizontal sums. 4 queries share every load.
+ * ------------------------------------------------------------------------------------ */
+static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt,
+                               int64_t nyb, int64_t w, int32_t *out, int64_t ldo)
+{
+    for (int64_t i = 0; i < nx; i++)
+        for (int64_t jb = 0; jb < nyb; jb++) {
+            int64_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            const uint64_t *yb = Yt + jb * w * 8;
+            for (int64_t k = 0; k < w; k++)
+                for (int l = 0; l < 8; l++)
+                    acc[l] += __builtin_popcountll(X[i * w + k] ^ yb[k * 8 + l]);
+            for (int l = 0; l < 8; l++)
+                out[i * ldo + jb * 8 + l] = (int32_t)acc[l];
+        }
+}
+
+#if FASTML_DISPATCH
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512vpopcntdq"))) static void hamming_t8_avx512(
+    const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb, int64_t w, int32_t *out,
+    int64_t ldo)
+{
+    int64_t i = 0;
+    for (; i + 4 <= nx; i += 4) {
+        const uint64_t *x0 = X + i * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
+        for (int64_t jb = 0; jb < nyb; jb++) {
+            const uint64_t *yb = Yt + jb * w * 8;
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t k = 0; k < w; k++) {
+                __m512i y = _mm512_loadu_si512((const void *)(yb + k * 8));
+                a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(
+                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x0[k]))));
+                a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(
+                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x1[k]))));
+                a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(
+                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x2[k]))));
+                a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(
+                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x3[k]))));
+            }
+            _mm256_storeu_si256((__m256i *)(out + i * ldo + jb * 8), _mm512_cvtepi64_epi32(a0));
+            _mm256_storeu_si256((__m256i *)(out + (i + 1) * ldo + jb * 8), _mm512_cvtepi64_epi32(a1));
+            _mm256_storeu_si256((__m256i *)(out + (i + 2) * ldo + jb * 8), _mm512_cvtepi64_epi32(a2));
+            _mm256_storeu_si256((__m256i *)(out + (i + 3) * ldo + jb * 8), _mm512_cvtepi64_epi32(a3));
+        }
+    }
+    if (i < nx)
+        hamming_t8_generic(X + i * w, nx - i, Yt, nyb, w, out + i * ldo, ldo);
+}
+
+static int have_vpopcntdq(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+    }
+    return cached;
+}
+#endif
+
+void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb,
+                              int64_t w, int32_t *out, int64_t ldo)
+{
+#if FASTML_DISPATCH
+    if (have_vpopcntdq()) {
+        hamming_t8_avx512(X, nx, Yt, nyb, w, out, ldo);
+        return;
+    }
+#endif
+    hamming_t8_generic(X, nx, Yt, nyb, w, out, ldo);
+}

@@ -10,6 +10,12 @@
 void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
                            int64_t w, int32_t *out, int64_t ldo);
 
+/* The same for train rows stored in groups of 8, word-major: Yt[(jb * w + k) * 8 + l]
+ * is word k of row 8 jb + l (nyb groups; out gets 8 nyb columns). AVX-512 VPOPCNTQ when
+ * the CPU has it (checked at run time), portable C otherwise. */
+void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb,
+                              int64_t w, int32_t *out, int64_t ldo);
+
 /* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
 void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
                         float *out, int64_t ldo, float p);

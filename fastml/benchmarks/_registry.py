@@ -6,6 +6,7 @@ from typing import Any, Callable, Optional
 AREAS = {
     "kernels": "fastml.benchmarks.kernels",
     "nn": "fastml.benchmarks.nn",
+    "neighbors": "fastml.benchmarks.neighbors",
 }
 
 

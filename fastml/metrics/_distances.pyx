@@ -36,6 +36,9 @@ cdef extern from "fastml_pairwise.h":
 cdef extern from "fastml_distances.h":
     void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
                                int64_t w, int32_t *out, int64_t ldo) noexcept nogil
+    void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
+                                  int64_t nyb, int64_t w, int32_t *out,
+                                  int64_t ldo) noexcept nogil
     void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
                             int64_t d, float *out, int64_t ldo, float p) noexcept nogil
     void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
@@ -213,13 +216,15 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
                 sort_pairs(hd, hi, k)
 
 
-def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y,
+def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
                        int32_t[:, ::1] dist, int64_t[:, ::1] ind, int64_t bx, int64_t by,
                        int n_threads):
-    """Like knn_dense for bit-packed rows: dist = number of differing bits."""
-    cdef int64_t n = X.shape[0], m = Y.shape[0], w = X.shape[1], k = dist.shape[1]
+    """Like knn_dense for bit-packed rows: dist = number of differing bits. The m train
+    rows come in groups of 8, word-major (Yt row jb = words of rows 8 jb .. 8 jb + 7,
+    see fastml_hamming_packed_t8); by is a multiple of 8."""
+    cdef int64_t n = X.shape[0], w = X.shape[1], k = dist.shape[1]
     cdef int64_t nchunks = (n + bx - 1) // bx
-    cdef int64_t c, i0, ni, j0, nj, a, tid
+    cdef int64_t c, i0, ni, j0, nj, nyb, a, tid
     cdef int32_t *buf
     cdef int32_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=np.int32)
     dist[:, :] = np.iinfo(np.int32).max
@@ -235,9 +240,10 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y,
             j0 = 0
             while j0 < m:
                 nj = min(by, m - j0)
-                fastml_hamming_packed(&X[i0, 0], ni, &Y[j0, 0], nj, w, buf, nj)
+                nyb = (nj + 7) // 8
+                fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nyb, w, buf, by)
                 for a in range(ni):
-                    push_row(buf + a * nj, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
+                    push_row(buf + a * by, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
                 j0 = j0 + nj
             for a in range(i0, i0 + ni):
                 sort_pairs(&dist[a, 0], &ind[a, 0], k)

@@ -520,6 +520,16 @@ def kneighbors(Q, F, k, metric="euclidean", *, n_jobs=None, **params):
         dist, ind = _knn_dense(A, B, k, "hamming", {}, n_threads)
         return dist.astype(np.float64), ind
     _reject_strings_for_numeric(Q, "X", metric)
+    if name == "hamming":
+        Qb, Fb = _as_bool_2d(Q), _as_bool_2d(F)
+        if Qb is not None and Fb is not None and Qb.size and Fb.size:
+            if Qb.shape[1] != Fb.shape[1]:
+                raise ValueError(
+                    f"Incompatible dimension for X and the training data matrices: "
+                    f"X.shape[1] == {Qb.shape[1]} while the training data have "
+                    f"{Fb.shape[1]} features.")
+            _check_k(k, Fb.shape[0])
+            return _knn_packed_hamming(Qb, Fb, k, np.dtype(np.float64), n_threads)
     Q, F, _ = check_kernel_input(Q, F, x_name="X", y_name="the training data")
     return _knn_dense(Q, F, k, name, prm, n_threads)
 
@@ -538,12 +548,7 @@ def _knn_dense(Q, F, k, name, prm, n_threads):
     _check_k(k, m)
     dtype = Q.dtype
     if name == "hamming" and _is_binary(Q) and _is_binary(F):
-        Qb, Fb = _pack_bits(Q), _pack_bits(F)
-        bx, by = _chunks(n, n_threads, 64, 1024)
-        cnt = np.empty((n, k), dtype=np.int32)
-        ind = np.empty((n, k), dtype=np.int64)
-        _dist.knn_hamming_packed(Qb, Fb, cnt, ind, bx, by, n_threads)
-        return (cnt / np.asarray(d, dtype=dtype)).astype(dtype, copy=False), ind
+        return _knn_packed_hamming(Q, F, k, dtype, n_threads)
     dist = np.empty((n, k), dtype=dtype)
     ind = np.empty((n, k), dtype=np.int64)
     yy = np.zeros(1, dtype=dtype)
@@ -583,6 +588,29 @@ def _knn_dense(Q, F, k, name, prm, n_threads):
     elif root != 1.0:
         np.power(dist, 1.0 / root, out=dist)
     return dist, ind
+
+
+def _knn_packed_hamming(Q, F, k, dtype, n_threads):
+    """0/1 rows: bit-packed, train rows in word-major groups of 8 (AVX-512 popcount)."""
+    n, d = Q.shape
+    Qb, Fb = _pack_bits(Q), _pack_bits(F)
+    m, w = Fb.shape
+    pad = (-m) % 8
+    if pad:
+        Fb = np.concatenate([Fb, np.zeros((pad, w), dtype=np.uint64)])
+    Ft = np.ascontiguousarray(Fb.reshape(-1, 8, w).transpose(0, 2, 1)).reshape(-1, 8 * w)
+    bx, by = _chunks(n, n_threads, 64, 1024)
+    cnt = np.empty((n, k), dtype=np.int32)
+    ind = np.empty((n, k), dtype=np.int64)
+    _dist.knn_hamming_packed(Qb, Ft, m, cnt, ind, bx, by, n_threads)
+    return (cnt / np.asarray(d, dtype=dtype)).astype(dtype, copy=False), ind
+
+
+def _as_bool_2d(A):
+    """A boolean 2-D array as is (no float copy), else None."""
+    if isinstance(A, np.ndarray) and A.dtype == np.bool_ and A.ndim == 2:
+        return np.ascontiguousarray(A)
+    return None
 
 
 def _chunks(n, n_threads, bx, by):

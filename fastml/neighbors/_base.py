@@ -56,6 +56,13 @@ class _NeighborsBase(BaseEstimator):
             raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
         return int(n_neighbors)
 
+    def _numeric_dtype(self, X):
+        # Boolean data stays boolean for Hamming (bit-packed as is, no float copy);
+        # everything else is float32 or float64.
+        if _metric_name(self.metric) == "hamming" and getattr(X, "dtype", None) == np.bool_:
+            return None
+        return [np.float64, np.float32]
+
     def _is_sequence_input(self, X):
         name = _metric_name(self.metric)
         return name in _SEQUENCE_ONLY or (name == "hamming" and _distance._holds_strings(X))
@@ -73,11 +80,12 @@ class _NeighborsBase(BaseEstimator):
             n = len(self._fit_X)
         else:
             _distance._reject_strings_for_numeric(X, "X", self.metric)
+            dtype = self._numeric_dtype(X)
             if not supervised:
-                X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                                  ensure_all_finite=True, reset=True)
+                X = validate_data(self, X, dtype=dtype, order="C", ensure_all_finite=True,
+                                  reset=True)
             else:
-                X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+                X, y = validate_data(self, X, y, dtype=dtype, order="C",
                                      ensure_all_finite=True, multi_output=True,
                                      y_numeric=y_numeric, reset=True)
             self._fit_X = X
@@ -109,7 +117,7 @@ class _NeighborsBase(BaseEstimator):
                 validate_data(self, X, skip_check_array=True, reset=False)
             else:
                 _distance._reject_strings_for_numeric(X, "X", self.metric)
-                X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
+                X = validate_data(self, X, dtype=self._numeric_dtype(X), order="C",
                                   ensure_all_finite=True, reset=False)
         if k_search > self.n_samples_fit_:
             raise ValueError(

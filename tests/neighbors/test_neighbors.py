@@ -52,12 +52,14 @@ def test_kneighbors_vs_sklearn(metric, params, dtype, rng):
     assert_same_neighbours(d1, i1, d2, i2, rtol)
 
 
-def test_hamming_binary_vs_sklearn(rng):
-    X = (rng.random((400, 70)) < 0.5).astype(np.float32)
-    Q = (rng.random((50, 70)) < 0.5).astype(np.float32)
-    d1, i1 = NearestNeighbors(n_neighbors=5, metric="hamming").fit(X).kneighbors(Q)
+@pytest.mark.parametrize("n,d,dtype", [(400, 70, np.float32), (403, 129, np.bool_),
+                                       (13, 784, np.bool_), (1000, 64, np.float64)])
+def test_hamming_binary_vs_sklearn(n, d, dtype, rng):
+    X = (rng.random((n, d)) < 0.5).astype(dtype)
+    Q = (rng.random((50, d)) < 0.5).astype(dtype)
+    d1, i1 = NearestNeighbors(n_neighbors=5, metric="hamming", n_jobs=2).fit(X).kneighbors(Q)
     d2, i2 = skn.NearestNeighbors(n_neighbors=5, metric="hamming").fit(X).kneighbors(Q)
-    assert d1.dtype == np.float32
+    assert d1.dtype == (np.float32 if dtype == np.float32 else np.float64)
     np.testing.assert_allclose(d1, d2, rtol=1e-6)
     # integer distances: sklearn's order among ties is not specified, ours is by index
     assert_same_neighbours(d1, i1, d2, i2, 1e-6)
