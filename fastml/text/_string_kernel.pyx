@@ -1,0 +1,370 @@
+"""Compiled core of fastml.text: p-gram interning and inverted-index string kernels.
+
+Inputs are validated by fastml.text._api (texts are UCS-4 code points in
+one uint32 buffer with int64 document offsets); nothing here re-checks them.
+
+Interning: one open-addressing hash table per p (the p of a range are interned in
+parallel). For p <= 6 the 128-bit key is the p-gram itself (code points are < 2^21, so
+three pack exactly into 63 bits); for larger p it is two 64-bit hashes and a key match
+is confirmed by comparing the code points with the feature's first occurrence, so
+distinct p-grams never share an id (no silent collision). Ids are in first-seen order
+per p, offset so that the whole range shares one feature space.
+
+Kernels: the postings (document, count) of every feature of B, built by a counting sort;
+each row of A scatters its features' postings into a per-thread dense accumulator of
+length |B| (presence: +1, spectrum: +count*count, intersection: +min), so the work is the
+sum over shared features of the postings products. In the symmetric case each row only
+visits the postings after its own entry (j >= i): every pair once.
+"""
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp
+
+from fastml.utils._openmp_helpers cimport omp_get_thread_num
+
+import numpy as np
+
+KIND_PRESENCE = 0
+KIND_SPECTRUM = 1
+KIND_INTERSECTION = 2
+
+# p-grams up to this length are packed exactly into a 64-bit key (21 bits per code point)
+cdef enum:
+    EXACT_P = 3
+
+ctypedef fused acc_t:
+    int32_t
+    int64_t
+
+
+cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
+    # finaliser of MurmurHash3 (public domain, Austin Appleby)
+    h ^= h >> 33
+    h *= 0xff51afd7ed558ccdULL
+    h ^= h >> 33
+    h *= 0xc4ceb9fe1a85ec53ULL
+    h ^= h >> 33
+    return h
+
+
+cdef struct Entry:
+    uint64_t k0
+    uint64_t k1
+    int64_t id
+
+
+cdef inline uint64_t _pack(const uint32_t *s, int p) noexcept nogil:
+    cdef uint64_t k = 0
+    cdef int q
+    for q in range(p):
+        k = (k << 21) | s[q]
+    return k
+
+
+cdef inline void _keys(const uint32_t *s, int p, uint64_t *k0, uint64_t *k1) noexcept nogil:
+    """The p-gram as a 128-bit key: exact for p <= 6 (three 21-bit code points per word),
+    else two independent 64-bit hashes (a match is then confirmed by the caller)."""
+    cdef uint64_t a, b
+    cdef int q
+    if p <= 3:
+        k0[0] = _pack(s, p)
+        k1[0] = 0
+    elif p <= 2 * EXACT_P:
+        k0[0] = _pack(s, 3)
+        k1[0] = _pack(s + 3, p - 3)
+    else:
+        a = 0xcbf29ce484222325ULL
+        b = 0x84222325cbf29ce4ULL
+        for q in range(p):
+            a = (a ^ s[q]) * 0x100000001b3ULL
+            b = (b + s[q]) * 0x9E3779B97F4A7C15ULL
+        k0[0] = _mix(a)
+        k1[0] = _mix(b ^ <uint64_t>p)
+
+
+def _table_bits(int64_t n_entries):
+    """log2 of a power-of-two capacity of at least 2 * n_entries (at least 16 slots)."""
+    cdef int b = 4
+    while (<int64_t>1 << b) < 2 * n_entries:
+        b += 1
+    return b
+
+
+cdef void _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs, int p,
+                        Entry *table, int bits, int64_t *first_pos, int32_t *last_doc,
+                        int32_t *slot, int32_t *ids, int32_t *counts, int64_t *row_nnz,
+                        int64_t *n_feat_out) noexcept nogil:
+    """Intern the p-grams of every document into ids 0, 1, ... (first-seen order); per
+    document its distinct ids (in first-occurrence order) and counts, appended to
+    ids/counts, with row_nnz[d] entries for document d."""
+    cdef uint64_t mask = (<uint64_t>1 << bits) - 1, k0, k1
+    cdef int shift = 64 - bits
+    cdef int64_t d, pos, h, n_feat = 0, nnz = 0, row0, fid
+    cdef bint exact = p <= 2 * EXACT_P
+    cdef Entry *en
+    for d in range(n_docs):
+        row0 = nnz
+        for pos in range(offsets[d], offsets[d + 1] - p + 1):
+            _keys(c + pos, p, &k0, &k1)
+            h = <int64_t>(((k0 ^ (k1 * 0xc4ceb9fe1a85ec53ULL)) * 0x9E3779B97F4A7C15ULL) >> shift)
+            while True:
+                en = &table[h]
+                if en.id < 0:
+                    fid = n_feat
+                    n_feat += 1
+                    en.id = fid
+                    en.k0 = k0
+                    en.k1 = k1
+                    first_pos[fid] = pos
+                    last_doc[fid] = -1
+                    break
+                if en.k0 == k0 and en.k1 == k1 and (
+                        exact or memcmp(c + first_pos[en.id], c + pos,
+                                        p * sizeof(uint32_t)) == 0):
+                    fid = en.id
+                    break
+                h = <int64_t>((<uint64_t>h + 1) & mask)
+            if last_doc[fid] != d:
+                last_doc[fid] = <int32_t>d
+                slot[fid] = <int32_t>(nnz - row0)
+                ids[nnz] = <int32_t>fid
+                counts[nnz] = 1
+                nnz += 1
+            else:
+                counts[row0 + slot[fid]] += 1
+        row_nnz[d] = nnz - row0
+    n_feat_out[0] = n_feat
+
+
+cdef inline void _insertion_sort(uint64_t *a, int64_t n) noexcept nogil:
+    cdef int64_t i, j
+    cdef uint64_t v
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+cdef void _sort_u64(uint64_t *a, int64_t n) noexcept nogil:
+    """Quicksort (median of three, insertion sort below 24, recursion on the smaller
+    part only, so the stack depth is O(log n))."""
+    cdef int64_t i, j, mid
+    cdef uint64_t pivot, t
+    while n > 24:
+        mid = n // 2
+        if a[mid] < a[0]:
+            t = a[mid]; a[mid] = a[0]; a[0] = t
+        if a[n - 1] < a[0]:
+            t = a[n - 1]; a[n - 1] = a[0]; a[0] = t
+        if a[n - 1] < a[mid]:
+            t = a[n - 1]; a[n - 1] = a[mid]; a[mid] = t
+        pivot = a[mid]
+        i = 0
+        j = n - 1
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = a[i]; a[i] = a[j]; a[j] = t
+                i += 1
+                j -= 1
+        # now a[0..j] <= pivot <= a[i..n-1]
+        if j + 1 < n - i:
+            _sort_u64(a, j + 1)
+            a = a + i
+            n = n - i
+        else:
+            _sort_u64(a + i, n - i)
+            n = j + 1
+    _insertion_sort(a, n)
+
+
+def intern_ngrams(const uint32_t[::1] codes, const int64_t[::1] offsets, int p1, int p2,
+                  int n_threads):
+    """Per document, its distinct p-grams (p1 <= p <= p2) as sorted (id, count) pairs.
+
+    Every p is interned by one task (tasks run in parallel); ids are per p in first-seen
+    order, then offset so that all p of the range share one id space (p1's ids first),
+    which is independent of the number of threads. Returns ``indptr`` (n_docs + 1, int64),
+    ``ids`` and ``counts`` (int32, CSR order, ids increasing within a document), and per
+    feature ``first_pos`` (int64, the offset of its first occurrence in ``codes``) and
+    ``feat_p`` (int32, its length p).
+    """
+    cdef int64_t n_docs = offsets.shape[0] - 1
+    cdef int n_p = p2 - p1 + 1, pi, p
+    cdef int64_t d, e, q, k, base, total
+    lengths = np.diff(np.asarray(offsets))
+    positions = np.array([int(np.maximum(lengths - p + 1, 0).sum()) for p in range(p1, p2 + 1)],
+                         dtype=np.int64)
+    total = int(positions.sum())
+    if total >= 2**31 - 1:
+        raise ValueError(f"The texts hold {total} p-grams; at most 2**31 - 2 are supported.")
+    bits_a = np.array([_table_bits(n) for n in positions], dtype=np.int64)
+    tstart_a = np.zeros(n_p + 1, dtype=np.int64)
+    tstart_a[1:] = np.cumsum(np.left_shift(np.int64(1), bits_a))
+    pstart_a = np.zeros(n_p + 1, dtype=np.int64)
+    pstart_a[1:] = np.cumsum(positions)
+    # scratch of every p task, each in its own region (all proportional to the p-grams)
+    table_a = np.empty((int(tstart_a[n_p]), 3), dtype=np.int64)
+    table_a[:, 2] = -1
+    cdef int64_t[:, ::1] table_v = table_a
+    cdef Entry *table = <Entry *>&table_v[0, 0]
+    cdef int64_t nb = max(total, 1)
+    fpos_a = np.empty(nb, dtype=np.int64)
+    last_a = np.empty(nb, dtype=np.int32)
+    slot_a = np.empty(nb, dtype=np.int32)
+    pids_a = np.empty(nb, dtype=np.int32)
+    pcnt_a = np.empty(nb, dtype=np.int32)
+    rnnz_a = np.zeros((n_p, n_docs + 1), dtype=np.int64)
+    nfeat_a = np.zeros(n_p, dtype=np.int64)
+    cdef int64_t[::1] fpos = fpos_a, nfeat = nfeat_a
+    cdef int32_t[::1] last = last_a, slot = slot_a, pids = pids_a, pcnt = pcnt_a
+    cdef int64_t[:, ::1] rnnz = rnnz_a
+    cdef const int64_t[::1] bits = bits_a, tstart = tstart_a, pstart = pstart_a
+    cdef const uint32_t *c = &codes[0] if codes.shape[0] > 0 else NULL
+    with nogil:
+        for pi in prange(n_p, schedule="dynamic", chunksize=1,
+                         num_threads=min(n_threads, n_p)):
+            _intern_one_p(c, &offsets[0], n_docs, p1 + pi, table + tstart[pi], <int>bits[pi],
+                          &fpos[pstart[pi]], &last[pstart[pi]], &slot[pstart[pi]],
+                          &pids[pstart[pi]], &pcnt[pstart[pi]], &rnnz[pi, 1], &nfeat[pi])
+    del table_a, last_a, slot_a
+    # per p: row starts inside its region; overall: id offsets and the merged indptr
+    prow_a = np.cumsum(rnnz_a, axis=1)  # prow[pi, d] = start of document d in p's region
+    idoff_a = np.zeros(n_p + 1, dtype=np.int64)
+    idoff_a[1:] = np.cumsum(nfeat_a)
+    indptr_a = np.zeros(n_docs + 1, dtype=np.int64)
+    indptr_a[1:] = np.cumsum(rnnz_a[:, 1:].sum(axis=0))
+    cdef int64_t nnz = indptr_a[n_docs], n_feat = idoff_a[n_p]
+    ids_a = np.empty(nnz, dtype=np.int32)
+    counts_a = np.empty(nnz, dtype=np.int32)
+    packed_a = np.empty(max(nnz, 1), dtype=np.uint64)
+    cdef int64_t[::1] indptr = indptr_a
+    cdef const int64_t[:, ::1] prow = prow_a
+    cdef const int64_t[::1] idoff = idoff_a
+    cdef int32_t[::1] ids = ids_a, counts = counts_a
+    cdef uint64_t[::1] packed = packed_a
+    with nogil:
+        for d in prange(n_docs, schedule="dynamic", chunksize=64, num_threads=n_threads):
+            e = indptr[d]
+            for pi in range(n_p):
+                base = e
+                for k in range(pstart[pi] + prow[pi, d], pstart[pi] + prow[pi, d + 1]):
+                    packed[e] = (<uint64_t>(pids[k] + idoff[pi]) << 32) | <uint32_t>pcnt[k]
+                    e = e + 1
+                _sort_u64(&packed[base], e - base)
+            for q in range(indptr[d], e):
+                ids[q] = <int32_t>(packed[q] >> 32)
+                counts[q] = <int32_t>(packed[q] & 0xffffffffULL)
+    first_pos_a = np.empty(n_feat, dtype=np.int64)
+    feat_p_a = np.empty(n_feat, dtype=np.int32)
+    for pi in range(n_p):
+        first_pos_a[idoff_a[pi]:idoff_a[pi + 1]] = fpos_a[pstart_a[pi]:pstart_a[pi] + nfeat_a[pi]]
+        feat_p_a[idoff_a[pi]:idoff_a[pi + 1]] = p1 + pi
+    return indptr_a, ids_a, counts_a, first_pos_a, feat_p_a
+
+
+def build_postings(const int64_t[::1] indptr, const int32_t[::1] ids,
+                   const int32_t[::1] counts, int64_t n_features):
+    """Inverted index of a document CSR: for feature f, the documents post_doc[ptr[f]:
+    ptr[f + 1]] (increasing) with their counts; ``entry_pos[e]`` is where CSR entry e
+    landed in the postings (used to start the symmetric scan at the diagonal)."""
+    cdef int64_t n = indptr.shape[0] - 1, d, e, k, f
+    cdef int64_t e0 = indptr[0], nnz = indptr[n] - indptr[0]
+    ptr_a = np.zeros(n_features + 1, dtype=np.int64)
+    fill_a = np.empty(n_features, dtype=np.int64)
+    doc_a = np.empty(nnz, dtype=np.int32)
+    cnt_a = np.empty(nnz, dtype=np.int32)
+    pos_a = np.empty(nnz, dtype=np.int64)
+    cdef int64_t[::1] ptr = ptr_a, fill = fill_a, epos = pos_a
+    cdef int32_t[::1] pdoc = doc_a, pcnt = cnt_a
+    with nogil:
+        for e in range(e0, e0 + nnz):
+            ptr[ids[e] + 1] += 1
+        for f in range(n_features):
+            ptr[f + 1] += ptr[f]
+            fill[f] = ptr[f]
+        for d in range(n):
+            for e in range(indptr[d], indptr[d + 1]):
+                f = ids[e]
+                k = fill[f]
+                fill[f] = k + 1
+                pdoc[k] = <int32_t>d
+                pcnt[k] = counts[e]
+                epos[e - e0] = k
+    return ptr_a, doc_a, cnt_a, pos_a
+
+
+cdef inline void _scatter_row(const int64_t *a_ptr, const int32_t *a_ids, const int32_t *a_cnt,
+                              int64_t i, const int64_t *p_ptr, const int32_t *p_doc,
+                              const int32_t *p_cnt, const int64_t *entry_pos, bint symmetric,
+                              int kind, acc_t *acc) noexcept nogil:
+    cdef int64_t e, k, k0, k1
+    cdef int32_t f, ca, cb
+    for e in range(a_ptr[i], a_ptr[i + 1]):
+        f = a_ids[e]
+        k0 = entry_pos[e] if symmetric else p_ptr[f]
+        k1 = p_ptr[f + 1]
+        if kind == 0:
+            for k in range(k0, k1):
+                acc[p_doc[k]] += 1
+        elif kind == 1:
+            ca = a_cnt[e]
+            for k in range(k0, k1):
+                acc[p_doc[k]] += <acc_t>ca * <acc_t>p_cnt[k]
+        else:
+            ca = a_cnt[e]
+            for k in range(k0, k1):
+                cb = p_cnt[k]
+                acc[p_doc[k]] += ca if ca < cb else cb
+
+
+cdef inline void _flush_row(floating *orow, acc_t *acc, int64_t j0, int64_t m, bint scaled,
+                            double si, const double *sy) noexcept nogil:
+    cdef int64_t j
+    if scaled:
+        for j in range(j0, m):
+            orow[j] = <floating>(<double>acc[j] * si * sy[j])
+            acc[j] = 0
+    else:
+        for j in range(j0, m):
+            orow[j] = <floating>acc[j]
+            acc[j] = 0
+
+
+def kernel_rows(floating[:, ::1] out, acc_t[:, ::1] acc,
+                const int64_t[::1] a_ptr, const int32_t[::1] a_ids, const int32_t[::1] a_cnt,
+                const int64_t[::1] p_ptr, const int32_t[::1] p_doc, const int32_t[::1] p_cnt,
+                const int64_t[::1] entry_pos, const double[::1] sx, const double[::1] sy,
+                int kind, bint symmetric, bint scaled, int n_threads):
+    """out[i, j] = k(a_i, b_j) (times sx[i] sy[j] when ``scaled``); in the symmetric case
+    only j >= i is written (the caller mirrors) and a scaled diagonal is exactly 1 where
+    the self-similarity is non-zero. ``acc`` is zero-filled scratch (n_threads, |B|)."""
+    cdef int64_t n = out.shape[0], m = out.shape[1], i, j0
+    cdef int t
+    cdef double si
+    cdef const int64_t *ep = &entry_pos[0] if entry_pos.shape[0] > 0 else NULL
+    cdef const int32_t *pd = &p_doc[0] if p_doc.shape[0] > 0 else NULL
+    cdef const int32_t *pc = &p_cnt[0] if p_cnt.shape[0] > 0 else NULL
+    cdef const int32_t *ai = &a_ids[0] if a_ids.shape[0] > 0 else NULL
+    cdef const int32_t *ac = &a_cnt[0] if a_cnt.shape[0] > 0 else NULL
+    cdef const double *syp = &sy[0] if sy.shape[0] > 0 else NULL
+    if n == 0 or m == 0:
+        return
+    with nogil:
+        for i in prange(n, schedule="dynamic", chunksize=4, num_threads=n_threads):
+            t = omp_get_thread_num()
+            _scatter_row(&a_ptr[0], ai, ac, i, &p_ptr[0], pd, pc, ep, symmetric, kind,
+                         &acc[t, 0])
+            j0 = i if symmetric else 0
+            si = sx[i] if scaled else 1.0
+            _flush_row(&out[i, 0], &acc[t, 0], j0, m, scaled, si, syp)
+            if symmetric and scaled and si > 0:
+                out[i, i] = 1
