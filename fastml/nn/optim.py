@@ -1,0 +1,181 @@
+"""Optimisers (SGD with momentum / Nesterov, Adam) and learning-rate schedules.
+
+An optimiser holds a list of :class:`fastml.nn.layers.Parameter`; ``step()`` updates each
+``p.value`` in place from ``p.grad`` (same dtype, so float32 stays float32). Weight
+penalties are added to the gradients by the trainer before ``step``.
+A schedule maps the epoch number to a learning rate: ``schedule(epoch, base_lr)``.
+"""
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["Adam", "ConstantLR", "CosineLR", "Optimizer", "SGD", "StepLR", "get_optimizer",
+           "get_schedule"]
+
+
+def _real(value, name, low, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite real number, got {value!r}.")
+    if (value <= low if low_open else value < low) or \
+            (high is not None and (value >= high if high_open else value > high)):
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low}, "
+                         f"{'inf' if high is None else high}{')' if high_open else ']'}, "
+                         f"got {value!r}.")
+    return float(value)
+
+
+class Optimizer:
+    def __init__(self, params, learning_rate):
+        self.params = list(params)
+        self.learning_rate = _real(learning_rate, "learning_rate", 0.0, low_open=True)
+        self.n_steps = 0
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = np.zeros_like(p.value)
+
+    def step(self):
+        self.n_steps += 1
+        for i, p in enumerate(self.params):
+            self._update(i, p)
+
+    def _update(self, i, p):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Minibatch SGD. With momentum mu: v = mu v + g, then w -= lr v (torch's form);
+    Nesterov: w -= lr (g + mu v)."""
+
+    def __init__(self, params, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(params, learning_rate)
+        self.momentum = _real(momentum, "momentum", 0.0, 1.0, high_open=True)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0.")
+        self._v = [None] * len(self.params)
+
+    def _update(self, i, p):
+        lr = p.value.dtype.type(self.learning_rate)
+        g = p.grad
+        if self.momentum == 0:
+            p.value -= lr * g
+            return
+        mu = p.value.dtype.type(self.momentum)
+        v = self._v[i]
+        if v is None:
+            v = self._v[i] = np.array(g, dtype=p.value.dtype, copy=True)
+        else:
+            v *= mu
+            v += g
+        if self.nesterov:
+            p.value -= lr * (g + mu * v)
+        else:
+            p.value -= lr * v
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction."""
+
+    def __init__(self, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(params, learning_rate)
+        self.beta1 = _real(beta1, "beta1", 0.0, 1.0, high_open=True)
+        self.beta2 = _real(beta2, "beta2", 0.0, 1.0, high_open=True)
+        self.eps = _real(eps, "eps", 0.0, low_open=True)
+        self._m = [np.zeros_like(p.value) for p in self.params]
+        self._s = [np.zeros_like(p.value) for p in self.params]
+
+    def step(self):
+        self.n_steps += 1
+        t = self.n_steps
+        self._c1 = 1 - self.beta1 ** t
+        self._c2 = 1 - self.beta2 ** t
+        for i, p in enumerate(self.params):
+            self._update(i, p)
+
+    def _update(self, i, p):
+        dt = p.value.dtype.type
+        g = p.grad
+        m, s = self._m[i], self._s[i]
+        m *= dt(self.beta1)
+        m += dt(1 - self.beta1) * g
+        s *= dt(self.beta2)
+        s += dt(1 - self.beta2) * (g * g)
+        step = dt(self.learning_rate / self._c1)
+        p.value -= step * m / (np.sqrt(s / dt(self._c2)) + dt(self.eps))
+
+
+# --------------------------------------------------------------------------------------
+# learning-rate schedules (per epoch)
+# --------------------------------------------------------------------------------------
+class ConstantLR:
+    def __call__(self, epoch, base_lr):
+        return base_lr
+
+    def __repr__(self):
+        return "ConstantLR()"
+
+
+class StepLR:
+    """lr = base_lr * gamma ** (epoch // step_size)."""
+
+    def __init__(self, step_size=10, gamma=0.1):
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or \
+                step_size < 1:
+            raise ValueError(f"step_size must be a positive int, got {step_size!r}.")
+        self.step_size = int(step_size)
+        self.gamma = _real(gamma, "gamma", 0.0, 1.0, low_open=True)
+
+    def __call__(self, epoch, base_lr):
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+    def __repr__(self):
+        return f"StepLR(step_size={self.step_size}, gamma={self.gamma})"
+
+
+class CosineLR:
+    """Cosine annealing from base_lr to min_lr over ``t_max`` epochs (Loshchilov & Hutter,
+    2017, without restarts): lr = min_lr + (base_lr - min_lr) (1 + cos(pi e / t_max)) / 2."""
+
+    def __init__(self, t_max, min_lr=0.0):
+        if isinstance(t_max, bool) or not isinstance(t_max, numbers.Integral) or t_max < 1:
+            raise ValueError(f"t_max must be a positive int, got {t_max!r}.")
+        self.t_max = int(t_max)
+        self.min_lr = _real(min_lr, "min_lr", 0.0)
+
+    def __call__(self, epoch, base_lr):
+        e = min(epoch, self.t_max)
+        return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * e / self.t_max)) / 2
+
+    def __repr__(self):
+        return f"CosineLR(t_max={self.t_max}, min_lr={self.min_lr})"
+
+
+def get_optimizer(name, params, learning_rate, momentum=0.9, nesterov=False):
+    """"sgd", "nesterov" or "adam" (or an Optimizer subclass) -> an optimiser."""
+    if isinstance(name, type) and issubclass(name, Optimizer):
+        return name(params, learning_rate)
+    if name == "sgd":
+        return SGD(params, learning_rate, momentum=momentum, nesterov=nesterov)
+    if name == "nesterov":
+        return SGD(params, learning_rate, momentum=momentum, nesterov=True)
+    if name == "adam":
+        return Adam(params, learning_rate)
+    raise ValueError(f'optimizer must be "sgd", "nesterov" or "adam", got {name!r}.')
+
+
+def get_schedule(schedule, epochs):
+    """None / "constant", "step" (x0.1 every third of the epochs), "cosine" (over
+    ``epochs``) or a callable ``(epoch, base_lr) -> lr``."""
+    if schedule is None or schedule == "constant":
+        return ConstantLR()
+    if schedule == "step":
+        return StepLR(step_size=max(1, epochs // 3), gamma=0.1)
+    if schedule == "cosine":
+        return CosineLR(t_max=max(1, epochs))
+    if callable(schedule):
+        return schedule
+    raise ValueError('lr_schedule must be None, "constant", "step", "cosine" or a callable '
+                     f"(epoch, base_lr) -> lr, got {schedule!r}.")

@@ -1,0 +1,452 @@
+"""The training loop: shuffled minibatches, validation split, history, early stopping.
+
+``Trainer(model, ...).fit(X, y)`` trains a :class:`fastml.nn.Sequential` (or any layer)
+on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
+
+* each epoch visits the training rows in a fresh random order, in minibatches of
+  ``batch_size`` (a last batch of a single row joins the previous one, so BatchNorm
+  always sees two rows or more);
+* ``validation_fraction`` of the rows (drawn at random once per ``fit``) are held out
+  and scored after every epoch in inference mode;
+* ``history_`` holds one dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy``
+  (averaged over the epoch's minibatches, in training mode, as Keras and skorch report
+  it), ``valid_loss``, ``valid_accuracy`` (None without a validation set), ``lr`` and
+  ``duration`` (seconds);
+* ``early_stopping`` watches ``valid_loss`` (``train_loss`` without a validation set):
+  after ``patience`` epochs without an improvement of at least ``tol`` it raises
+  :class:`StopTraining` (its own exception, never KeyboardInterrupt), the loop ends and
+  the best weights (and BatchNorm statistics) are restored;
+* ``verbose=1`` shows a tqdm progress bar per epoch and a summary line;
+* ``random_state`` fixes initialisation, shuffling, the split and dropout masks; with the
+  same ``n_jobs`` two runs give the same weights.
+
+Threads: ``n_jobs`` (scikit-learn's meaning) sets the OpenMP threads of the compiled
+layers and caps BLAS (the dense layers' GEMMs) at the same number for the whole epoch.
+"""
+import copy
+import numbers
+import time
+
+import numpy as np
+
+from fastml.nn.layers import Layer, Sequential
+from fastml.nn.losses import get_loss, l1_penalty, l2_penalty
+from fastml.nn.optim import get_optimizer, get_schedule
+from fastml.utils import blas_threads, effective_n_threads
+
+__all__ = ["EarlyStopping", "StopTraining", "Trainer", "get_state", "gradient_check",
+           "named_parameters", "set_state"]
+
+
+class StopTraining(Exception):
+    """Raised by a callback (early stopping) to end training after the current epoch."""
+
+
+def named_parameters(layer, prefix=""):
+    """``[(name, Parameter)]`` with dotted paths such as ``"3.W"`` or ``"1.block.0.W"``."""
+    out = [(prefix + p.name, p) for p in _own_parameters(layer)]
+    kids = layer.children()
+    labels = ["block", "shortcut"] if hasattr(layer, "block") else [str(i) for i in range(len(kids))]
+    for lab, c in zip(labels, kids):
+        out += named_parameters(c, f"{prefix}{lab}.")
+    return out
+
+
+def _own_parameters(layer):
+    kid_ids = {id(p) for c in layer.children() for p in c.parameters()}
+    return [p for p in layer.parameters() if id(p) not in kid_ids]
+
+
+def get_state(model):
+    """Copies of every parameter and buffer (for restoring the best epoch)."""
+    return ([p.value.copy() for p in model.parameters()],
+            [b.copy() for b in model.buffers()])
+
+
+def set_state(model, state):
+    params, bufs = state
+    for p, v in zip(model.parameters(), params):
+        p.value[...] = v
+    for b, v in zip(model.buffers(), bufs):
+        b[...] = v
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``tol`` for ``patience`` epochs; keeps
+    the best state and restores it when training ends."""
+
+    def __init__(self, monitor="valid_loss", patience=5, tol=1e-4):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+
+    def on_train_begin(self, trainer):
+        self.best_score_ = np.inf
+        self.best_epoch_ = None
+        self.best_state_ = None
+        self._wait = 0
+
+    def on_epoch_end(self, trainer, record):
+        key = self.monitor if record.get(self.monitor) is not None else "train_loss"
+        score = record[key]
+        if score < self.best_score_ - self.tol:
+            self.best_score_ = score
+            self.best_epoch_ = record["epoch"]
+            self.best_state_ = get_state(trainer.model)
+            self._wait = 0
+            record["best"] = True
+        else:
+            self._wait += 1
+            if self._wait >= self.patience:
+                raise StopTraining(f"{key} did not improve by {self.tol} for "
+                                   f"{self.patience} epochs; best epoch "
+                                   f"{self.best_epoch_} ({key} = {self.best_score_:.4f}).")
+
+    def on_train_end(self, trainer):
+        if self.best_state_ is not None:
+            set_state(trainer.model, self.best_state_)
+
+
+def _check(value, name, kind, low=None, high=None, low_open=False, high_open=False,
+           allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an int" if kind is numbers.Integral else "a real number"
+        raise TypeError(f"{name} must be {what}, got {value!r} of type "
+                        f"{type(value).__name__}.")
+    if kind is numbers.Real and not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    if (low is not None and (value <= low if low_open else value < low)) or \
+            (high is not None and (value >= high if high_open else value > high)):
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}"
+                         f"{'-inf' if low is None else low}, {'inf' if high is None else high}"
+                         f"{')' if high_open else ']'}, got {value!r}.")
+    return value
+
+
+def _batches(order, batch_size):
+    n = len(order)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()  # a lone last row joins the previous batch
+    ends = starts[1:] + [n]
+    return [order[s:e] for s, e in zip(starts, ends)]
+
+
+class Trainer:
+    """Minibatch training of a model on (X, y); see the module doc.
+
+    Parameters
+    ----------
+    model : a fastml.nn layer (usually Sequential), built or not (then it is built on
+        ``X.shape[1:]`` in X's dtype).
+    loss : "cross_entropy", "hinge", "mse", "l1" or a loss object.
+    optimizer : "sgd", "nesterov" or "adam".
+    learning_rate, momentum : the optimiser's; momentum is ignored by Adam.
+    weight_decay : L2 penalty 0.5 * weight_decay * ||w||^2 on weights (not biases).
+    l1 : L1 penalty l1 * |w| on weights.
+    epochs, batch_size : ints >= 1.
+    validation_fraction : float in [0, 1); 0 disables the validation split.
+    early_stopping, patience, tol : see :class:`EarlyStopping`.
+    lr_schedule : None, "step", "cosine" or a callable (epoch, base_lr) -> lr.
+    random_state : None, int or numpy Generator.
+    verbose : 0 (silent) or 1 (progress bar and a line per epoch).
+    n_jobs : threads, scikit-learn's meaning.
+    callbacks : objects with optional on_train_begin / on_epoch_end / on_train_end.
+    """
+
+    def __init__(self, model, loss="cross_entropy", optimizer="sgd", learning_rate=0.01,
+                 momentum=0.9, weight_decay=0.0, l1=0.0, epochs=10, batch_size=64,
+                 validation_fraction=0.1, early_stopping=False, patience=5, tol=1e-4,
+                 lr_schedule=None, random_state=None, verbose=0, n_jobs=None,
+                 callbacks=()):
+        if not isinstance(model, Layer):
+            raise TypeError(f"model must be a fastml.nn layer (e.g. Sequential), got "
+                            f"{type(model).__name__}.")
+        self.model = model
+        self.loss = get_loss(loss)
+        self.optimizer_name = optimizer
+        self.learning_rate = _check(learning_rate, "learning_rate", numbers.Real, 0,
+                                    low_open=True)
+        self.momentum = _check(momentum, "momentum", numbers.Real, 0, 1, high_open=True)
+        self.weight_decay = _check(weight_decay, "weight_decay", numbers.Real, 0)
+        self.l1 = _check(l1, "l1", numbers.Real, 0)
+        self.epochs = _check(epochs, "epochs", numbers.Integral, 1)
+        self.batch_size = _check(batch_size, "batch_size", numbers.Integral, 1)
+        self.validation_fraction = _check(validation_fraction, "validation_fraction",
+                                          numbers.Real, 0, 1, high_open=True)
+        self.early_stopping = bool(early_stopping)
+        self.patience = _check(patience, "patience", numbers.Integral, 1)
+        self.tol = _check(tol, "tol", numbers.Real, 0)
+        self.lr_schedule = get_schedule(lr_schedule, self.epochs)
+        if verbose not in (0, 1, 2, False, True):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+        self.verbose = int(verbose)
+        self.n_threads = effective_n_threads(n_jobs)
+        self.callbacks = list(callbacks)
+        self.rng = np.random.default_rng(random_state)
+        self.history_ = []
+        self.optimizer_ = None
+        self.epochs_done_ = 0
+
+    # -- set-up ------------------------------------------------------------------------
+    def _check_xy(self, X, y):
+        X = np.asarray(X)
+        if X.ndim < 2 or X.shape[0] == 0:
+            raise ValueError(f"X must be a non-empty array of shape (n_samples, ...), got "
+                             f"shape {X.shape}.")
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        y = np.asarray(y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
+        return X, y
+
+    def _setup(self, X):
+        m = self.model
+        if not m.built:
+            m.build(X.shape[1:], X.dtype, self.rng)
+        elif X.shape[1:] != m.input_shape:
+            raise ValueError(f"X has per-sample shape {X.shape[1:]}, but the model was built "
+                             f"for {m.input_shape}.")
+        if isinstance(m, Sequential):
+            m.set_need_input_grad(False)
+        m.set_n_threads(self.n_threads)
+        if self.optimizer_ is None:
+            self.optimizer_ = get_optimizer(self.optimizer_name, m.parameters(),
+                                            self.learning_rate, self.momentum)
+        return np.ascontiguousarray(X, dtype=m.dtype)
+
+    # -- one epoch ---------------------------------------------------------------------
+    def _train_epoch(self, X, y, bar=None):
+        model, loss, opt = self.model, self.loss, self.optimizer_
+        params = opt.params
+        wd, l1 = self.weight_decay, self.l1
+        classify = y.ndim == 1 and y.dtype.kind in "iu"
+        total, correct, seen = 0.0, 0, 0
+        for idx in _batches(self.rng.permutation(len(X)), self.batch_size):
+            xb, yb = X[idx], y[idx]
+            scores = model.forward(xb, training=True)
+            lval = loss.forward(scores, yb)
+            if not np.isfinite(lval):
+                raise FloatingPointError(
+                    f"The training loss became {lval} at epoch {self.epochs_done_ + 1}; "
+                    "lower learning_rate or scale X (e.g. pixels / 255).")
+            model.backward(loss.backward())
+            if wd or l1:
+                for p in params:
+                    if p.regularize:
+                        if wd:
+                            p.grad = p.grad + p.value.dtype.type(wd) * p.value
+                        if l1:
+                            p.grad = p.grad + p.value.dtype.type(l1) * np.sign(p.value)
+            opt.step()
+            total += lval * len(idx)
+            seen += len(idx)
+            if classify:
+                correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
+            if bar is not None:
+                bar.update(len(idx))
+                bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
+        return total / seen, (correct / seen if classify else None)
+
+    def predict_scores(self, X, batch_size=1024):
+        """The model's raw outputs for X in inference mode, in batches."""
+        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        self.model.set_n_threads(self.n_threads)
+        out = []
+        with blas_threads(self.n_threads):
+            for s in range(0, len(X), batch_size):
+                out.append(self.model.forward(X[s:s + batch_size], training=False))
+        return np.concatenate(out)
+
+    def evaluate(self, X, y):
+        """(mean loss, accuracy) on (X, y) in inference mode."""
+        scores = self.predict_scores(X)
+        lval = self.loss.forward(scores, y)
+        acc = None
+        if y.ndim == 1 and y.dtype.kind in "iu":
+            acc = float(np.mean(scores.argmax(axis=1) == y))
+        return lval, acc
+
+    # -- loops ---------------------------------------------------------------------------
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        """Train for ``epochs`` epochs (fewer if early stopping ends it); returns self.
+        A validation set is held out of X when ``validation_fraction`` > 0 and no
+        ``X_valid`` is given."""
+        X, y = self._check_xy(X, y)
+        X = self._setup(X)
+        if X_valid is None and self.validation_fraction > 0:
+            n_val = int(round(self.validation_fraction * len(X)))
+            if 0 < n_val < len(X):
+                perm = self.rng.permutation(len(X))
+                X_valid, y_valid = X[perm[:n_val]], y[perm[:n_val]]
+                X, y = X[perm[n_val:]], y[perm[n_val:]]
+        elif X_valid is not None:
+            X_valid, y_valid = self._check_xy(X_valid, y_valid)
+            X_valid = np.ascontiguousarray(X_valid, dtype=self.model.dtype)
+        return self._run(X, y, X_valid, y_valid, self.epochs, self.early_stopping)
+
+    def partial_fit(self, X, y, epochs=1):
+        """``epochs`` more epochs on (X, y), continuing the optimiser's state; no
+        validation split and no early stopping."""
+        X, y = self._check_xy(X, y)
+        X = self._setup(X)
+        return self._run(X, y, None, None, epochs, False)
+
+    def _run(self, X, y, X_valid, y_valid, epochs, early_stopping):
+        callbacks = list(self.callbacks)
+        if early_stopping:
+            monitor = "valid_loss" if X_valid is not None else "train_loss"
+            callbacks.append(EarlyStopping(monitor, self.patience, self.tol))
+        for cb in callbacks:
+            if hasattr(cb, "on_train_begin"):
+                cb.on_train_begin(self)
+        bar_cls = None
+        if self.verbose:
+            from tqdm.auto import tqdm as bar_cls
+        self.stop_reason_ = None
+        try:
+            with blas_threads(self.n_threads):
+                for _ in range(epochs):
+                    epoch = self.epochs_done_
+                    lr = self.lr_schedule(epoch, self.learning_rate)
+                    self.optimizer_.learning_rate = lr
+                    t0 = time.perf_counter()
+                    bar = None
+                    if bar_cls is not None:
+                        bar = bar_cls(total=len(X), desc=f"epoch {epoch + 1}", unit="img",
+                                      leave=False)
+                    try:
+                        tl, ta = self._train_epoch(X, y, bar)
+                    finally:
+                        if bar is not None:
+                            bar.close()
+                    dur = time.perf_counter() - t0
+                    rec = {"epoch": epoch + 1, "train_loss": tl, "train_accuracy": ta,
+                           "valid_loss": None, "valid_accuracy": None, "lr": lr,
+                           "duration": dur}
+                    if X_valid is not None:
+                        rec["valid_loss"], rec["valid_accuracy"] = self.evaluate(X_valid,
+                                                                                 y_valid)
+                    self.history_.append(rec)
+                    self.epochs_done_ += 1
+                    if self.verbose:
+                        self._print(rec)
+                    for cb in callbacks:
+                        if hasattr(cb, "on_epoch_end"):
+                            cb.on_epoch_end(self, rec)
+        except StopTraining as stop:
+            self.stop_reason_ = str(stop)
+            if self.verbose:
+                print(f"Early stopping: {stop}")
+        finally:
+            for cb in callbacks:
+                if hasattr(cb, "on_train_end"):
+                    cb.on_train_end(self)
+            self.model.clear_cache()
+        return self
+
+    @staticmethod
+    def _print(rec):
+        def f(v):
+            return "-" if v is None else f"{v:.4f}"
+        print(f"epoch {rec['epoch']:3d}  train loss {f(rec['train_loss'])}  acc "
+              f"{f(rec['train_accuracy'])}  valid loss {f(rec['valid_loss'])}  acc "
+              f"{f(rec['valid_accuracy'])}  lr {rec['lr']:.3g}  {rec['duration']:.1f}s")
+
+
+# ---------------------------------------------------------------------------------------
+# gradient check
+# ---------------------------------------------------------------------------------------
+def gradient_check(model, X, y, loss="cross_entropy", eps=1e-6, n_entries=10,
+                   random_state=0, training=True, check_input=True):
+    """Compare the analytic gradients of ``loss(model(X), y)`` with central differences.
+
+    The model is built in float64 on ``X.shape[1:]`` if it is not built yet (a model built
+    in float32 is refused: its rounding swamps any difference). ``n_entries`` entries of
+    every parameter (all of them if it is smaller; None for all) and of the input are
+    checked. Dropout masks are frozen (the same random draws for every evaluation) and the
+    model's state (BatchNorm running statistics) is restored afterwards.
+
+    Returns
+    -------
+    errors : dict name -> the largest relative error |a - n| / max(|a| + |n|, 1e-8) over
+        the checked entries; "input" is the gradient with respect to X. Values below
+        ~1e-6 mean the gradients agree.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"model must be a fastml.nn layer, got {type(model).__name__}.")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if not model.built:
+        model.build(X.shape[1:], np.float64, random_state)
+    if model.dtype != np.float64:
+        raise ValueError("gradient_check needs a model built in float64 (float32 rounding "
+                         "hides real errors); build a fresh model with "
+                         "model.build(input_shape, np.float64).")
+    lossf = get_loss(loss)
+    rng = np.random.default_rng(random_state)
+    saved = get_state(model)
+    dropout_rngs = _dropout_rngs(model)
+    rng_states = [copy.deepcopy(r.bit_generator.state) for _, r in dropout_rngs]
+    need_input = model.need_input_grad
+    if isinstance(model, Sequential):
+        model.set_need_input_grad(True)
+
+    def f(Xc):
+        for (layer, r), st in zip(dropout_rngs, rng_states):
+            r.bit_generator.state = copy.deepcopy(st)
+        val = lossf.forward(model.forward(Xc, training=training), y)
+        return val
+
+    try:
+        f(X)
+        dX = model.backward(lossf.backward())
+        analytic = {name: p.grad.copy() for name, p in named_parameters(model)}
+        errors = {}
+        for name, p in named_parameters(model):
+            errors[name] = _check_entries(p.value, analytic[name], lambda: f(X), eps,
+                                          n_entries, rng)
+        if check_input and dX is not None:
+            Xc = X.copy()
+            errors["input"] = _check_entries(Xc, dX, lambda: f(Xc), eps, n_entries, rng)
+    finally:
+        set_state(model, saved)
+        for (layer, r), st in zip(dropout_rngs, rng_states):
+            r.bit_generator.state = st
+        if isinstance(model, Sequential):
+            model.set_need_input_grad(need_input)
+        model.clear_cache()
+    return errors
+
+
+def _dropout_rngs(layer):
+    out = []
+    if getattr(layer, "_rng", None) is not None:
+        out.append((layer, layer._rng))
+    for c in layer.children():
+        out += _dropout_rngs(c)
+    return out
+
+
+def _check_entries(arr, grad, f, eps, n_entries, rng):
+    flat = arr.reshape(-1)
+    gflat = np.asarray(grad).reshape(-1)
+    if n_entries is None or n_entries >= flat.size:
+        idx = np.arange(flat.size)
+    else:
+        idx = rng.choice(flat.size, size=n_entries, replace=False)
+    worst = 0.0
+    for i in idx:
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f()
+        flat[i] = old - eps
+        fm = f()
+        flat[i] = old
+        num = (fp - fm) / (2 * eps)
+        a = float(gflat[i])
+        worst = max(worst, abs(a - num) / max(abs(a) + abs(num), 1e-8))
+    return worst
