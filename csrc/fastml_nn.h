@@ -63,14 +63,15 @@ FASTML_NN_DECLARE(double, f64)
  *     sum_{c, ki, kj} w[c, ki, kj] * xp[c*plane + ki*Wp + kj + f],
  * a 1-D correlation; positions with ow >= Wo are computed and discarded. The kernels take
  * nc (8, 4, 2 or 1) output channels at once, weights packed as wpk[tap*nc + j],
- * tap = (c*kh + ki)*kw + kj, zero for missing channels. After the last plane xp needs at
- * least kw + 2*16 readable values: the vector loops run past nflat.
+ * tap = (c*kh + ki)*kw + kj, zero for missing channels. The loops run past nflat to
+ * whole blocks of FASTML_NN_FLAT_BLOCK values: after the last plane xp needs at least
+ * kw + FASTML_NN_FLAT_BLOCK + 16 readable values, and ldo >= nflat rounded up to a block.
  *   fwd: obuf[j*ldo + f] = sum_tap wpk[tap*nc + j] * xp[off(tap) + f], f < nflat
- *        (written up to nflat rounded up to 16 values; ldo >= that)
  *   dw:  dwacc[(tap*nc + j)*VL + l] += sum_{f = l mod VL} g[j*ldg + f] * xp[off(tap) + f]
  *        over f < nflat, VL = 64 / sizeof(T) lanes (summed over l by the caller); g is
  *        zero at discarded positions and up to the rounded length
  * ------------------------------------------------------------------------------------ */
+#define FASTML_NN_FLAT_BLOCK 256 /* 16 vectors of 16 floats */
 #define FASTML_NN_DECLARE_DIRECT(T, SFX)                                                   \
     void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,        \
                                  int64_t kh, int64_t kw, const T *wpk, int nc,             \

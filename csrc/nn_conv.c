@@ -161,7 +161,7 @@ DEFINE_CONV(double, f64)
     {                                                                                      \
         enum { V = 64 / sizeof(T), NV = 16 / NC };                                         \
         int64_t f = 0;                                                                     \
-        for (; f + (NV - 1) * V < nflat; f += NV * V) {                                    \
+        for (; f < nflat; f += NV * V) { /* past nflat up to a whole block */                                    \
             vec_##SFX a[NV][NC];                                                           \
             for (int v = 0; v < NV; v++)                                                   \
                 for (int j = 0; j < NC; j++)                                               \
@@ -184,25 +184,6 @@ DEFINE_CONV(double, f64)
             for (int v = 0; v < NV; v++)                                                   \
                 for (int j = 0; j < NC; j++)                                               \
                     memcpy(obuf + j * ldo + f + v * V, &a[v][j], sizeof a[v][j]);          \
-        }                                                                                  \
-        for (; f < nflat; f += V) { /* tail: one vector at a time */                       \
-            vec_##SFX a[NC];                                                               \
-            for (int j = 0; j < NC; j++)                                                   \
-                a[j] = (vec_##SFX){0};                                                     \
-            const T *wt = wpk;                                                             \
-            for (int64_t c = 0; c < C; c++)                                                \
-                for (int64_t ki = 0; ki < kh; ki++) {                                      \
-                    const T *xr = xp + c * plane + ki * Wp + f;                            \
-                    for (int64_t kj = 0; kj < kw; kj++, wt += NC) {                        \
-                        vec_##SFX xv;                                                      \
-                        memcpy(&xv, xr + kj, sizeof xv);                                   \
-                        FASTML_PRAGMA(GCC unroll 8)                                        \
-                        for (int j = 0; j < NC; j++)                                       \
-                            a[j] += wt[j] * xv;                                            \
-                    }                                                                      \
-                }                                                                          \
-            for (int j = 0; j < NC; j++)                                                   \
-                memcpy(obuf + j * ldo + f, &a[j], sizeof a[j]);                            \
         }                                                                                  \
     }                                                                                      \
                                                                                            \

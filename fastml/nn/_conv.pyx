@@ -42,6 +42,7 @@ cdef extern from "fastml_nn.h":
                                   int64_t nr, int64_t n, double *acc) noexcept nogil
     void fastml_rows_copy_sum_f64(const double *src, int64_t lds, double *dst, int64_t ldd,
                                   int64_t nr, int64_t n, double *acc) noexcept nogil
+    int FASTML_NN_FLAT_BLOCK
     void fastml_direct_fwd_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
                                int64_t kh, int64_t kw, const float *wpk, int nc,
                                int64_t nflat, float *obuf, int64_t ldo) noexcept nogil
@@ -262,20 +263,30 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
 # are per-thread buffers allocated before the loop.
 # ----------------------------------------------------------------------------------------
 cdef int64_t VPAD = 16  # the longest vector (float32) in values
+cdef int64_t FB = FASTML_NN_FLAT_BLOCK
 
 
 cdef inline int64_t _round_up(int64_t n, int64_t m) noexcept nogil:
     return (n + m - 1) // m * m
 
 
-def channel_block(int64_t n):
-    """Output channels per kernel call (8, 4, 2 or 1): the largest with at most 1/8 of
-    zero-padded channels, so that few FMAs are wasted."""
-    cdef int64_t nc
-    for nc in (8, 4, 2):
-        if ((n + nc - 1) // nc * nc - n) * 8 <= n:
-            return int(nc)
-    return 1
+def channel_block(int64_t n, int64_t nflat, int64_t itemsize, bint dw=False):
+    """Output channels per kernel call (8, 4, 2 or 1) for n channels: the one with the
+    lowest estimated time, i.e. multiply-adds once the channels are padded to whole blocks
+    and (forward) the flat length to whole blocks of 16/nc vectors, times a per-FMA cost
+    that grows for small blocks (more input loads per FMA; measured on AVX-512). The
+    weight-gradient kernel keeps NT = 16/nc tap offsets in registers, so it only uses 8
+    or 4 (nflat is then the tap count K)."""
+    cdef int64_t V = 64 // itemsize, nc
+    cdef double cost, best = 0
+    weight = {8: 1.15, 4: 1.0} if dw else {8: 1.0, 4: 1.05, 2: 1.6, 1: 2.0}
+    best_nc = 8
+    for nc in weight:
+        cost = ((n + nc - 1) // nc * nc * _round_up(nflat, (16 // nc) * (1 if dw else V))
+                * weight[nc])
+        if best == 0 or cost < best:
+            best, best_nc = cost, nc
+    return int(best_nc)
 
 
 def pack_weights(w2, int64_t n_out, int64_t nc):
@@ -309,7 +320,7 @@ cdef void _direct_sample(const floating *x, int64_t C, int64_t H, int64_t W, int
     cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp
     cdef int64_t Ho = Hp - kh + 1, Wo = Wp - kw + 1, K = C * kh * kw, ch, m
     _pad(x, C, H, W, ph, pw, Hp, Wp, xp)
-    memset(xp + C * plane, 0, (kw + 2 * VPAD) * sizeof(floating))
+    memset(xp + C * plane, 0, (kw + FB + VPAD) * sizeof(floating))
     for ch in range((n_out + nc - 1) // nc):
         m = min(nc, n_out - ch * nc)
         if floating is float:
@@ -332,9 +343,9 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int64_t Co = out.shape[1], Ho = out.shape[2]
     cdef int nc = wpk.shape[2]
     cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw
-    cdef int64_t ldo = _round_up(Ho * Wp, VPAD)
+    cdef int64_t ldo = _round_up(Ho * Wp, FB)
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xps = np.empty((n_threads, C * Hp * Wp + kw + 2 * VPAD), dtype)
+    cdef floating[:, ::1] xps = np.empty((n_threads, C * Hp * Wp + kw + FB + VPAD), dtype)
     cdef floating[:, ::1] obs = np.empty((n_threads, nc * ldo), dtype)
     cdef const floating *bp = &bias[0] if has_bias else NULL
     cdef int64_t n, tid
@@ -357,14 +368,14 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     cdef int64_t ldg = _round_up(Ho * Wp, VPAD)
     cdef int64_t qh = kh - 1 - ph, qw = kw - 1 - pw        # padding of the full convolution
     cdef int64_t Wq = Wo + 2 * qw, Hq = Ho + 2 * qh
-    cdef int64_t ldq = _round_up(H * Wq, VPAD)
-    cdef int nco = channel_block(Co), nci = wfpk.shape[2]
+    cdef int64_t ldq = _round_up(H * Wq, FB)
+    cdef int nco = channel_block(Co, K, sizeof(floating), True), nci = wfpk.shape[2]
     cdef int64_t chunks = (Co + nco - 1) // nco
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xps = np.empty((n_threads, C * plane + kw + 2 * VPAD), dtype)
+    cdef floating[:, ::1] xps = np.empty((n_threads, C * plane + kw + FB + VPAD), dtype)
     cdef floating[:, ::1] gbs = np.empty((n_threads, nco * ldg), dtype)
     cdef floating[:, ::1] qps = np.empty(
-        (n_threads, Co * Hq * Wq + kw + 2 * VPAD if need_dx else 1), dtype)
+        (n_threads, Co * Hq * Wq + kw + FB + VPAD if need_dx else 1), dtype)
     cdef floating[:, ::1] obs = np.empty((n_threads, nci * ldq if need_dx else 1), dtype)
     cdef int64_t VL = 64 // sizeof(floating)   # lanes of the C kernels' vectors
     dw_part = np.zeros((n_threads, chunks, K, nco, VL), dtype)
@@ -380,7 +391,7 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
             xp = &xps[tid, 0]
             gb = &gbs[tid, 0]
             _pad(&x[n, 0, 0, 0], C, H, W, ph, pw, Hp, Wp, xp)
-            memset(xp + C * plane, 0, (kw + 2 * VPAD) * sizeof(floating))
+            memset(xp + C * plane, 0, (kw + FB + VPAD) * sizeof(floating))
             for ch in range(chunks):
                 m = min(nco, Co - ch * nco)
                 if floating is float:

@@ -225,7 +225,8 @@ def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
     out = np.empty((N, Co, Ho, Wo), dtype=dtype)
     bias = b if b is not None else np.zeros(1, dtype=dtype)
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw) == "direct":
-        wpk = _conv.pack_weights(w.reshape(Co, -1), Co, _conv.channel_block(Co))
+        nc = _conv.channel_block(Co, Ho * (W + 2 * pw), x.itemsize)
+        wpk = _conv.pack_weights(w.reshape(Co, -1), Co, nc)
         _conv.direct_forward(x, wpk, bias, b is not None, out, kh, kw, ph, pw, n_threads)
         return out
     with blas_threads(1):
@@ -270,7 +271,8 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, backward=True) == "direct":
         # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
-        wfpk = _conv.pack_weights(wf, Ci, _conv.channel_block(Ci))
+        nc = _conv.channel_block(Ci, H * (Wo + 2 * (kw - 1 - pw)), x.itemsize)
+        wfpk = _conv.pack_weights(wf, Ci, nc)
         dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
                                        n_threads)
         return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
