@@ -103,6 +103,19 @@ static inline float exp_f32(float x)
 DEFINE_POST_BLOCK(float, f32, exp_f32)
 DEFINE_POST_BLOCK(double, f64, exp_f64)
 
+/* outT[j * ld + i] = out[i * ld + j] for an nr x nc block: the mirrored half of a symmetric
+ * result is a copy of the finished half, so K == K.T exactly. */
+#define DEFINE_MIRROR_BLOCK(T, SFX)                                                        \
+    static inline void mirror_block_##SFX(const T *out, T *outT, int64_t nr, int64_t nc,    \
+                                          int64_t ld)                                      \
+    {                                                                                      \
+        for (int64_t i = 0; i < nr; i++)                                                   \
+            for (int64_t j = 0; j < nc; j++)                                               \
+                outT[j * ld + i] = out[i * ld + j];                                        \
+    }
+DEFINE_MIRROR_BLOCK(float, f32)
+DEFINE_MIRROR_BLOCK(double, f64)
+
 #define COMB_SUM(acc, t) ((acc) + (t))
 #define COMB_MAX(acc, t) ((acc) > (t) ? (acc) : (t))
 
@@ -154,28 +167,22 @@ DEFINE_POST_BLOCK(double, f64, exp_f64)
                 for (int a = 0; a < 4; a++)                                                \
                     for (int b = 0; b < 4; b++) {                                          \
                         out[(i0 + a) * ldo + j0 + b] = acc[4 * a + b];                     \
-                        if (outT)                                                          \
-                            outT[(j0 + b) * ldo + i0 + a] = out[(i0 + a) * ldo + j0 + b];  \
                     }                                                                      \
             }                                                                              \
             for (; j0 < ny; j0++) /* column tail */                                        \
                 for (int a = 0; a < 4; a++) {                                              \
                     T *o = out + (i0 + a) * ldo + j0;                                      \
                     *o = one_##NAME##_##SFX(x0 + a * d, Y + j0 * d, d);                    \
-                    if (outT)                                                              \
-                        outT[j0 * ldo + i0 + a] = *o;                                      \
                 }                                                                          \
         }                                                                                  \
         for (; i0 < nx; i0++) /* row tail */                                               \
             for (int64_t j = 0; j < ny; j++) {                                             \
                 T *o = out + i0 * ldo + j;                                                 \
                 *o = one_##NAME##_##SFX(X + i0 * d, Y + j * d, d);                         \
-                if (outT)                                                                  \
-                    outT[j * ldo + i0] = *o;                                               \
             }                                                                              \
         post_block_##SFX(out, nx, ny, ldo, post, scale);                                   \
         if (outT)                                                                          \
-            post_block_##SFX(outT, ny, nx, ldo, post, scale);                              \
+            mirror_block_##SFX(out, outT, nx, ny, ldo);                                    \
     }
 
 #endif

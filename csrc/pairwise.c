@@ -146,23 +146,20 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
                     for (int b = 0; b < 4; b++) {                                          \
                         T *o = out + (i0 + a) * ldo + j0 + b;                              \
                         *o = REDUCE(acc[a][b]);                                            \
-                        if (outT)                                                          \
-                            outT[(j0 + b) * ldo + i0 + a] = *o;                            \
                     }                                                                      \
             }                                                                              \
             if (j0 < ny) /* column tail */                                                 \
                 for (int a = 0; a < 4; a++)                                                \
                     fastml_tile_chi2gen_##SFX(x[a], 1, Y + j0 * d, ny - j0, d,             \
-                                              out + (i0 + a) * ldo + j0,                   \
-                                              outT ? outT + j0 * ldo + i0 + a : 0, ldo,    \
+                                              out + (i0 + a) * ldo + j0, 0, ldo,           \
                                               FASTML_POST_NONE, scale);                    \
         }                                                                                  \
         if (i0 < nx) /* row tail */                                                        \
-            fastml_tile_chi2gen_##SFX(X + i0 * d, nx - i0, Y, ny, d, out + i0 * ldo,       \
-                                      outT ? outT + i0 : 0, ldo, FASTML_POST_NONE, scale); \
+            fastml_tile_chi2gen_##SFX(X + i0 * d, nx - i0, Y, ny, d, out + i0 * ldo, 0, ldo,    \
+                                      FASTML_POST_NONE, scale);                            \
         post_block_##SFX(out, nx, ny, ldo, post, scale);                                   \
         if (outT)                                                                          \
-            post_block_##SFX(outT, ny, nx, ldo, post, scale);                              \
+            mirror_block_##SFX(out, outT, nx, ny, ldo);                                    \
     }
 
 CHI2_AVX512(double, f64, __m512d, 8, _mm512_loadu_pd, _mm512_maskz_loadu_pd, _mm512_set1_pd,

@@ -13,6 +13,7 @@ container's CPU quota (cgroups; both via joblib's ``cpu_count``) and OpenMP's
 ``omp_get_max_threads()``, which honours ``OMP_NUM_THREADS``.
 """
 import numbers
+import os
 import threading
 from contextlib import contextmanager
 
@@ -29,6 +30,10 @@ def max_usable_threads():
     n = joblib.cpu_count(only_physical_cores=False)
     if openmp_enabled():
         n = min(n, omp_max_threads())
+    else:  # serial build: OMP_NUM_THREADS still caps the threads given to BLAS
+        env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        if env.isdigit() and int(env) > 0:
+            n = min(n, int(env))
     return max(1, int(n))
 
 
