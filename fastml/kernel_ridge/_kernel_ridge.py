@@ -133,7 +133,21 @@ class _KernelMixin:
         return tags
 
 
-class KernelRidge(_KernelMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
+class _BaseKernelRidge(_KernelMixin, BaseEstimator):
+    """Parameters shared by KernelRidge and KernelRidgeClassifier."""
+
+    def __init__(self, alpha=1.0, *, kernel="linear", gamma=None, degree=3, coef0=1,
+                 kernel_params=None, n_jobs=None):
+        self.alpha = alpha
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.n_jobs = n_jobs
+
+
+class KernelRidge(MultiOutputMixin, RegressorMixin, _BaseKernelRidge):
     """Kernel Ridge Regression: a drop-in for ``sklearn.kernel_ridge.KernelRidge``.
 
     Fits ``dual_coef_`` = (K + alpha I)^-1 y (per target) with a Cholesky factorisation
@@ -162,16 +176,6 @@ class KernelRidge(_KernelMixin, MultiOutputMixin, RegressorMixin, BaseEstimator)
     n_features_in_ : int
     """
 
-    def __init__(self, alpha=1.0, *, kernel="linear", gamma=None, degree=3, coef0=1,
-                 kernel_params=None, n_jobs=None):
-        self.alpha = alpha
-        self.kernel = kernel
-        self.gamma = gamma
-        self.degree = degree
-        self.coef0 = coef0
-        self.kernel_params = kernel_params
-        self.n_jobs = n_jobs
-
     def fit(self, X, y, sample_weight=None):
         """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True,
@@ -188,7 +192,7 @@ class KernelRidge(_KernelMixin, MultiOutputMixin, RegressorMixin, BaseEstimator)
         return self._decision(X)
 
 
-class KernelRidgeClassifier(_KernelMixin, ClassifierMixin, BaseEstimator):
+class KernelRidgeClassifier(ClassifierMixin, _BaseKernelRidge):
     """The kernel ridge classifier (least-squares classification in the dual).
 
     Each class gets a kernel ridge regression onto targets +1 (the class) / -1 (the
@@ -202,16 +206,6 @@ class KernelRidgeClassifier(_KernelMixin, ClassifierMixin, BaseEstimator):
     dual_coef_ : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
     X_fit_, n_features_in_
     """
-
-    def __init__(self, alpha=1.0, *, kernel="linear", gamma=None, degree=3, coef0=1,
-                 kernel_params=None, n_jobs=None):
-        self.alpha = alpha
-        self.kernel = kernel
-        self.gamma = gamma
-        self.degree = degree
-        self.coef0 = coef0
-        self.kernel_params = kernel_params
-        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32])
