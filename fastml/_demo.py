@@ -69,5 +69,45 @@ def run_demo(data_dir=None, n_jobs=-1):
     inter = KernelRidgeClassifier(alpha=0.1, kernel="intersection", n_jobs=n_threads)
     print(f"   fastml KernelRidgeClassifier(intersection): accuracy "
           f"{inter.fit(Xtr, ytr).score(Xte, yte):.4f}")
+    _knn_section(X, y, data_dir, n_threads)
     print("\nDone. `fastml info` shows how this installation was built.")
     return 0
+
+
+def _knn_section(X, y, data_dir, n_threads):
+    """k-NN on digits, and on an MNIST subset when the data directory has it."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier as SkKNN
+
+    from fastml.neighbors import KNeighborsClassifier
+
+    print("\n3. k-nearest neighbours (brute force, k=3), fastml vs scikit-learn")
+    sets = []
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    sets.append(("digits euclidean", Xtr, ytr, Xte, yte, "euclidean"))
+    sets.append(("digits manhattan", Xtr, ytr, Xte, yte, "manhattan"))
+    mnist = _load_mnist_subset(data_dir, 20000, 2000)
+    if mnist is not None:
+        sets.append(("MNIST 20000/2000 euclidean float32",) + mnist + ("euclidean",))
+    else:
+        print("   (no MNIST in the data directory: digits only)")
+    for label, A, a, B, b, metric in sets:
+        t_f, pred_f = _best_time(lambda: KNeighborsClassifier(
+            3, metric=metric, n_jobs=n_threads).fit(A, a).predict(B), repeat=1)
+        t_s, pred_s = _best_time(lambda: SkKNN(3, metric=metric, algorithm="brute",
+                                               n_jobs=n_threads).fit(A, a).predict(B), repeat=1)
+        print(f"   {label:<36} accuracy fastml {np.mean(pred_f == b):.4f} / scikit-learn "
+              f"{np.mean(pred_s == b):.4f};  {t_s:.3f} s -> {t_f:.3f} s ({t_s / t_f:.1f}x)")
+
+
+def _load_mnist_subset(data_dir, n_train, n_test):
+    from fastml.datasets import load_mnist
+
+    try:
+        Xa, ya = load_mnist(data_dir, "train", download=False)
+        Xb, yb = load_mnist(data_dir, "test", download=False)
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    f = np.float32
+    return (Xa[:n_train].reshape(n_train, -1).astype(f) / 255, ya[:n_train],
+            Xb[:n_test].reshape(n_test, -1).astype(f) / 255, yb[:n_test])

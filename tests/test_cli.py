@@ -55,6 +55,7 @@ def test_bench_quick_kernels_writes_valid_report(tmp_path, data_dir, capsys):
 
 def test_demo_runs_on_digits_alone(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fastml", "demo", "--data", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "accuracy" in proc.stdout and "Done." in proc.stdout
+    assert "k-nearest neighbours" in proc.stdout and "digits only" in proc.stdout
