@@ -30,6 +30,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from fastml.nn import _train_ops
 from fastml.nn import functional as F
 
 __all__ = [
@@ -875,6 +876,7 @@ class Sequential(Layer):
                 shape = layer.build(shape, self.dtype, rng)
             except ValueError as exc:
                 raise ValueError(f"layer {i} ({type(layer).__name__}): {exc}") from None
+        self._plan = _fuse(self.layers)
         return shape
 
     def set_need_input_grad(self, flag):
@@ -890,17 +892,23 @@ class Sequential(Layer):
 
     def forward(self, x, training=False):
         self._check_input(x)
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        for step in self._plan:
+            x = step.forward(x, training)
         return x
 
     def backward(self, grad):
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+        for step in reversed(self._plan):
+            grad = step.backward(grad)
         return grad
 
     def children(self):
         return list(self.layers)
+
+    def clear_cache(self):
+        super().clear_cache()
+        for step in getattr(self, "_plan", ()):
+            if isinstance(step, _ReLUMaxPool):
+                step._c_pos = None
 
     def parameters(self):
         return [p for la in self.layers for p in la.parameters()]
@@ -932,6 +940,63 @@ class Sequential(Layer):
         if self.built:
             lines[0] += ")"
         return "\n".join(lines) + "\n" + tail if self.layers else head + tail
+
+
+class _ReLUMaxPool:
+    """ReLU followed by a MaxPool2D with non-overlapping square windows, run as one
+    compiled pass each way (fastml/nn/_train_ops.pyx); same results as the two layers."""
+
+    def __init__(self, relu, pool):
+        self.relu, self.pool = relu, pool
+        self.k = pool.kernel_size[0]
+
+    @staticmethod
+    def applies(relu, pool):
+        return (type(relu) is ReLU and type(pool) is MaxPool2D
+                and pool.kernel_size[0] == pool.kernel_size[1] <= 15
+                and pool.stride == pool.kernel_size and pool.padding == (0, 0)
+                and len(pool.input_shape) == 3)
+
+    def forward(self, x, training=False):
+        N, C, H, W = x.shape
+        Ho, Wo = self.pool.output_shape[1:]
+        x = np.ascontiguousarray(x)
+        out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+        pos = np.empty((N, C, Ho, Wo), dtype=np.uint8)
+        _train_ops.relu_maxpool_forward(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo),
+                                        pos.reshape(N * C, Ho, Wo), self.k,
+                                        self.pool.n_threads)
+        self._c_pos = pos if training else None
+        return out
+
+    def backward(self, grad):
+        pos = self._c_pos
+        N, C, Ho, Wo = grad.shape
+        H, W = self.relu.input_shape[1:]
+        grad = np.ascontiguousarray(grad, dtype=self.pool.dtype)
+        dx = np.empty((N, C, H, W), dtype=grad.dtype)
+        _train_ops.relu_maxpool_backward(grad.reshape(N * C, Ho, Wo),
+                                         pos.reshape(N * C, Ho, Wo),
+                                         dx.reshape(N * C, H, W), self.k,
+                                         self.pool.n_threads)
+        self._c_pos = None
+        return dx
+
+    def __getstate__(self):
+        return {"relu": self.relu, "pool": self.pool, "k": self.k, "_c_pos": None}
+
+
+def _fuse(layers):
+    """The execution plan of a Sequential: its layers, with ReLU -> MaxPool2D pairs fused."""
+    plan, i = [], 0
+    while i < len(layers):
+        if i + 1 < len(layers) and _ReLUMaxPool.applies(layers[i], layers[i + 1]):
+            plan.append(_ReLUMaxPool(layers[i], layers[i + 1]))
+            i += 2
+        else:
+            plan.append(layers[i])
+            i += 1
+    return plan
 
 
 class Residual(Layer):

@@ -1,0 +1,91 @@
+"""Fused ReLU -> max-pooling for the trainer (inputs validated by fastml.nn.layers).
+
+``relu(maxpool(x)) == maxpool(relu(x))``, so a ReLU followed by a max-pool with
+non-overlapping k x k windows (stride k, no padding) is one pass over the input: each
+window's maximum and its position are found, the output is max(maximum, 0), and the
+position is kept as one byte (255 when the ReLU zeroes the output, so no gradient flows).
+The backward pass writes the whole input gradient in one pass (zeros, then each window's
+gradient at its kept position). This replaces four passes over the largest activations
+of a CNN (ReLU forward and backward, pooling forward and backward) by two.
+
+Arrays are C-contiguous planes (P = N*C, H, W); OpenMP splits the planes.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+cdef enum:
+    KILLED = 255
+
+
+cdef inline void _fwd2(const floating *x, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                       floating *out, unsigned char *pos) noexcept nogil:
+    """k = 2: branch-free selection of the first maximum of (a, b, c, d) in each window."""
+    cdef Py_ssize_t i, j
+    cdef const floating *r0
+    cdef const floating *r1
+    cdef floating a, b, c, d, m01, m23, m
+    cdef unsigned char i01, i23, best
+    for i in range(Ho):
+        r0 = x + 2 * i * W
+        r1 = r0 + W
+        for j in range(Wo):
+            a = r0[2 * j]
+            b = r0[2 * j + 1]
+            c = r1[2 * j]
+            d = r1[2 * j + 1]
+            m01 = b if b > a else a
+            i01 = 1 if b > a else 0
+            m23 = d if d > c else c
+            i23 = 3 if d > c else 2
+            m = m23 if m23 > m01 else m01
+            best = i23 if m23 > m01 else i01
+            out[i * Wo + j] = m if m > 0 else 0
+            pos[i * Wo + j] = best if m > 0 else KILLED
+
+
+def relu_maxpool_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out,
+                         unsigned char[:, :, ::1] pos, int k, int n_threads):
+    """out[p, i, j] = max(0, max of the k x k window at (i k, j k)); pos = the window
+    offset (r * k + c) of the first maximum, or 255 when that maximum is <= 0."""
+    cdef Py_ssize_t P = x.shape[0], Ho = out.shape[1], Wo = out.shape[2]
+    cdef Py_ssize_t p, i, j, r, c
+    cdef floating m, v
+    cdef int best
+    if k == 2:
+        for p in prange(P, nogil=True, num_threads=n_threads, schedule="static"):
+            _fwd2(&x[p, 0, 0], x.shape[2], Ho, Wo, &out[p, 0, 0], &pos[p, 0, 0])
+        return
+    for p in prange(P, nogil=True, num_threads=n_threads, schedule="static"):
+        for i in range(Ho):
+            for j in range(Wo):
+                m = x[p, i * k, j * k]
+                best = 0
+                for r in range(k):
+                    for c in range(k):
+                        v = x[p, i * k + r, j * k + c]
+                        if v > m:
+                            m = v
+                            best = r * k + c
+                if m > 0:
+                    out[p, i, j] = m
+                    pos[p, i, j] = <unsigned char>best
+                else:
+                    out[p, i, j] = 0
+                    pos[p, i, j] = KILLED
+
+
+def relu_maxpool_backward(const floating[:, :, ::1] g, const unsigned char[:, :, ::1] pos,
+                          floating[:, :, ::1] dx, int k, int n_threads):
+    """dx (P, H, W): g[p, i, j] at each window's kept position, zero elsewhere."""
+    cdef Py_ssize_t P = dx.shape[0], H = dx.shape[1], W = dx.shape[2]
+    cdef Py_ssize_t Ho = g.shape[1], Wo = g.shape[2]
+    cdef Py_ssize_t p, i, j
+    cdef int b
+    for p in prange(P, nogil=True, num_threads=n_threads, schedule="static"):
+        memset(&dx[p, 0, 0], 0, H * W * sizeof(floating))
+        for i in range(Ho):
+            for j in range(Wo):
+                b = pos[p, i, j]
+                if b != KILLED:
+                    dx[p, i * k + b // k, j * k + b % k] = g[p, i, j]
