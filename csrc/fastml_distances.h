@@ -53,5 +53,20 @@ int64_t fastml_lev_scratch_words(int64_t max_len);
 void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
                       int64_t m);
 int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
+/* Up to 8 patterns of 1..64 symbols each, compared with a text all at once (SIMD lanes):
+ * fastml_lev_group_build (rows: the pattern indices, sequence r = sym[off[r] ..
+ * off[r + 1])), then fastml_lev_group_distances gives res[l] for lanes l < n. Scratch:
+ * fastml_lev_group_scratch_words() uint64 words. */
+typedef struct {
+    fastml_lev_pattern p[8];
+    int n;
+    uint64_t *t8; /* t8[c * 8 + l]: mask of symbol c < 256 in pattern l */
+} fastml_lev_group;
+
+int64_t fastml_lev_group_scratch_words(void);
+void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
+                            const int64_t *off, const int64_t *rows, int n);
+void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t, int64_t len,
+                                int64_t *res);
 
 #endif

@@ -191,3 +191,72 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
         return lev_one_word(P, pre, m2, t + pre, n2);
     return lev_blocks(P, pre, m2, t + pre, n2);
 }
+
+/* ------------------------------------------------------------------------------------
+ * Eight short patterns (1 <= m <= 64) against one text: lane l of each 512-bit vector
+ * holds the VP / VN word of pattern l (GCC vector extensions: the AVX-512 clone keeps
+ * each quantity in one zmm register, other clones split it). The masks of symbol c for
+ * the 8 patterns are stored next to each other (t8[c * 8 + l]), so one vector load
+ * fetches them; symbols >= 256 go through each pattern's hash table. Every lane reads
+ * the same text, so no lane idles; no prefix / suffix stripping on this path.
+ * ------------------------------------------------------------------------------------ */
+typedef uint64_t u64x8 __attribute__((vector_size(64)));
+typedef int64_t i64x8 __attribute__((vector_size(64)));
+
+int64_t fastml_lev_group_scratch_words(void)
+{
+    return 8 * fastml_lev_scratch_words(64) + 256 * 8 + 8;
+}
+
+void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
+                            const int64_t *off, const int64_t *rows, int n)
+{
+    int64_t per = fastml_lev_scratch_words(64);
+    G->n = n;
+    G->t8 = scratch + 8 * per;
+    for (int l = 0; l < 8; l++) {
+        if (l < n) {
+            int64_t r = rows[l];
+            fastml_lev_build(&G->p[l], scratch + l * per, sym + off[r], off[r + 1] - off[r]);
+        } else { /* an idle lane: a 1-symbol pattern that matches nothing we read */
+            fastml_lev_build(&G->p[l], scratch + l * per, sym, 0);
+            G->p[l].m = 1;
+        }
+        for (int c = 0; c < 256; c++)
+            G->t8[c * 8 + l] = G->p[l].ascii[c];
+    }
+}
+
+FASTML_CLONES void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
+                                              int64_t len, int64_t *res)
+{
+    u64x8 VP = ~(u64x8){0}, VN = (u64x8){0};
+    u64x8 last, one = (u64x8){0} + 1;
+    i64x8 score;
+    for (int l = 0; l < 8; l++) {
+        last[l] = (uint64_t)1 << (G->p[l].m - 1);
+        score[l] = G->p[l].m;
+    }
+    for (int64_t j = 0; j < len; j++) {
+        uint32_t c = t[j];
+        u64x8 eq;
+        if (c < 256) {
+            memcpy(&eq, G->t8 + (int64_t)c * 8, sizeof(eq));
+        } else {
+            for (int l = 0; l < 8; l++)
+                eq[l] = mask_of(&G->p[l], c, 0);
+        }
+        u64x8 X = eq | VN;
+        u64x8 D0 = (((X & VP) + VP) ^ VP) | X;
+        u64x8 HP = VN | ~(D0 | VP);
+        u64x8 HN = VP & D0;
+        score -= (i64x8)((HP & last) != 0); /* a true comparison is -1 */
+        score += (i64x8)((HN & last) != 0);
+        HP = (HP << 1) | one;
+        HN = HN << 1;
+        VP = HN | ~(D0 | HP);
+        VN = HP & D0;
+    }
+    for (int l = 0; l < 8; l++)
+        res[l] = score[l];
+}

@@ -54,9 +54,18 @@ cdef extern from "fastml_distances.h":
                           int64_t m) noexcept nogil
     int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t,
                                 int64_t n) noexcept nogil
+    ctypedef struct fastml_lev_group:
+        pass
+    int64_t fastml_lev_group_scratch_words() noexcept nogil
+    void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
+                                const int64_t *off, const int64_t *rows,
+                                int n) noexcept nogil
+    void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
+                                    int64_t len, int64_t *res) noexcept nogil
 
 # bytes of one pattern header, rounded up to 64 (one cache line per thread)
 cdef int64_t PSIZE = ((<int64_t>sizeof(fastml_lev_pattern) + 63) // 64) * 64
+cdef int64_t GSIZE = ((<int64_t>sizeof(fastml_lev_group) + 63) // 64) * 64
 
 # Kinds of dense kNN blocks.
 KIND_SQEUCLIDEAN_GEMM = 0   # ||y||^2 - 2 <x, y> from a GEMM, exact recompute of the k kept
@@ -302,35 +311,84 @@ def sqeuclidean_matrix(const floating[:, ::1] X, const floating[:, ::1] Y,
 # ----------------------------------------------------------------------------------------
 # Sequences: concatenated symbols (or frames) with offsets, seq i = data[off[i]:off[i+1]]
 # ----------------------------------------------------------------------------------------
+cdef inline bint _group_ok(const int64_t *off, int64_t r0, int64_t nr) noexcept nogil:
+    """True if every sequence r0 .. r0 + nr - 1 has 1 to 64 symbols (the SIMD path)."""
+    cdef int64_t r, ln
+    for r in range(r0, r0 + nr):
+        ln = off[r + 1] - off[r]
+        if ln < 1 or ln > 64:
+            return False
+    return True
+
+
 def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                        const int64_t[::1] yo, int32_t[:, ::1] out, bint symmetric,
                        int n_threads):
-    """out[i, j] = Levenshtein distance; each row's pattern masks are built once. In the
-    symmetric case (ys is xs) only j > i is computed and mirrored."""
-    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, i, j, j0, tid, L = 0
+    """out[i, j] = Levenshtein distance, parallel over groups of 8 rows. A group whose
+    rows all have 1 to 64 symbols is compared with each column in SIMD lanes (one
+    row per lane); other rows go one at a time (bit-parallel, several words for long
+    rows, common prefix and suffix skipped). Symmetric case (ys is xs): the upper
+    triangle only, then mirrored."""
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, L = 0
+    cdef int64_t g, r0, nr, r, l, c, c0, tid
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
     cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
-    for i in range(n):
-        L = max(L, xo[i + 1] - xo[i])
-    cdef int64_t W = fastml_lev_scratch_words(L)
-    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, W), dtype=np.uint64)
-    # per-thread pattern headers as raw bytes (the struct is opaque to Python)
+    if n == 0 or m == 0:
+        return
+    for r in range(n):
+        L = max(L, xo[r + 1] - xo[r])
+    cdef int64_t ngroups = (n + 7) // 8
+    cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
+    cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
+                                              dtype=np.uint64)
+    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
+                                             dtype=np.uint64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, 8), dtype=np.int64)
     cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
+    cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
+    cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
     with nogil:
-        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+        for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[i], xo[i + 1] - xo[i])
-            if symmetric:
-                out[i, i] = 0
-                j0 = i + 1
+            r0 = 8 * g
+            nr = min(8, n - r0)
+            c0 = r0 + 1 if symmetric else 0
+            if _group_ok(&xo[0], r0, nr):
+                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &rows[r0],
+                                       <int>nr)
+                for c in range(c0, m):
+                    fastml_lev_group_distances(&grps[tid], yp + yo[c], yo[c + 1] - yo[c],
+                                               &res[tid, 0])
+                    for l in range(nr):
+                        if not symmetric or c > r0 + l:
+                            out[r0 + l, c] = <int32_t>res[tid, l]
             else:
-                j0 = 0
-            for j in range(j0, m):
-                out[i, j] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j],
-                                                         yo[j + 1] - yo[j])
-                if symmetric:
-                    out[j, i] = out[i, j]
+                for l in range(nr):
+                    r = r0 + l
+                    fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
+                                     xo[r + 1] - xo[r])
+                    for c in range(r + 1 if symmetric else 0, m):
+                        out[r, c] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[c],
+                                                                 yo[c + 1] - yo[c])
+    if symmetric:
+        _mirror_upper_int32(out, n_threads)
+
+
+def _mirror_upper_int32(int32_t[:, ::1] out, int n_threads):
+    """Zero diagonal; the upper triangle copied onto the lower one (blocked)."""
+    cdef int64_t n = out.shape[0], B = 64, nb = (n + 63) // 64
+    cdef int64_t bi, bj, i, j, iend, jend
+    with nogil:
+        for bi in prange(nb, schedule="dynamic", num_threads=n_threads):
+            iend = min(n, (bi + 1) * B)
+            for bj in range(bi + 1):
+                jend = min(n, (bj + 1) * B)
+                for i in range(bi * B, iend):
+                    for j in range(bj * B, min(jend, i)):
+                        out[i, j] = out[j, i]
+                    if bj == bi:
+                        out[i, i] = 0
 
 
 def levenshtein_pair(const uint32_t[::1] a, const uint32_t[::1] b):
@@ -352,30 +410,58 @@ def levenshtein_pair(const uint32_t[::1] a, const uint32_t[::1] b):
 def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                     const int64_t[::1] yo, int32_t[:, ::1] dist, int64_t[:, ::1] ind,
                     int n_threads):
-    """The k nearest train sequences (ys) of every query (xs), parallel over queries."""
-    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1]
-    cdef int64_t i, j, tid, L = 0
+    """The k nearest train sequences (ys) of every query (xs), parallel over groups of 8
+    queries (SIMD lanes when they all have 1 to 64 symbols); train visited in order, so
+    equal distances keep the smaller index. Memory: the (n, k) result only."""
+    cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1], L = 0
+    cdef int64_t g, r0, nr, r, l, j, tid
     cdef int32_t v
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
     cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
-    for i in range(n):
-        L = max(L, xo[i + 1] - xo[i])
-    cdef int64_t W = fastml_lev_scratch_words(L)
-    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, W), dtype=np.uint64)
-    # per-thread pattern headers as raw bytes (the struct is opaque to Python)
-    cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
-    cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     dist[:, :] = np.iinfo(np.int32).max
     ind[:, :] = -1
+    if n == 0 or m == 0:
+        return
+    for r in range(n):
+        L = max(L, xo[r + 1] - xo[r])
+    cdef int64_t ngroups = (n + 7) // 8
+    cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
+    cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
+                                              dtype=np.uint64)
+    cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
+                                             dtype=np.uint64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, 8), dtype=np.int64)
+    cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
+    cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
+    cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
+    cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
     with nogil:
-        for i in prange(n, schedule="dynamic", num_threads=n_threads):
+        for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[i], xo[i + 1] - xo[i])
-            for j in range(m):
-                v = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j], yo[j + 1] - yo[j])
-                if v < dist[i, 0]:
-                    heap_replace_top(&dist[i, 0], &ind[i, 0], k, v, j)
-            sort_pairs(&dist[i, 0], &ind[i, 0], k)
+            r0 = 8 * g
+            nr = min(8, n - r0)
+            if _group_ok(&xo[0], r0, nr):
+                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &rows[r0],
+                                       <int>nr)
+                for j in range(m):
+                    fastml_lev_group_distances(&grps[tid], yp + yo[j], yo[j + 1] - yo[j],
+                                               &res[tid, 0])
+                    for l in range(nr):
+                        v = <int32_t>res[tid, l]
+                        if v < dist[r0 + l, 0]:
+                            heap_replace_top(&dist[r0 + l, 0], &ind[r0 + l, 0], k, v, j)
+            else:
+                for l in range(nr):
+                    r = r0 + l
+                    fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
+                                     xo[r + 1] - xo[r])
+                    for j in range(m):
+                        v = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j],
+                                                         yo[j + 1] - yo[j])
+                        if v < dist[r, 0]:
+                            heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
+            for l in range(nr):
+                sort_pairs(&dist[r0 + l, 0], &ind[r0 + l, 0], k)
 
 
 cdef inline floating _dtw(const floating *xs, const int64_t *xo, int64_t i,

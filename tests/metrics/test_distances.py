@@ -277,3 +277,19 @@ def test_errors(rng):
         kneighbors(X, X, 6)
     with pytest.raises(ValueError, match="n_neighbors"):
         kneighbors(X, X, 0)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_levenshtein_matrix_groups_vs_naive(symmetric, rng):
+    """Many rows: SIMD groups of 8 short rows, mixed groups (empty or > 64 symbols) and
+    non-ASCII symbols, in both the symmetric and the rectangular layout."""
+    alphabet = list("ab") + ["é", "😀", "\u4e00"]
+    lens = [0, 1, 64, 65, 130] + list(rng.integers(0, 80, 18))
+    S = ["".join(rng.choice(alphabet, n)) for n in lens]
+    T = S if symmetric else S[::-1][:15]
+    D = pairwise_distances(S, None if symmetric else T, metric="levenshtein", n_jobs=2)
+    ref = np.array([[naive_levenshtein(a, b) for b in T] for a in S])
+    np.testing.assert_array_equal(D, ref)
+    dist, ind = kneighbors(S, T, 3, "levenshtein", n_jobs=2)
+    order = np.lexsort((np.broadcast_to(np.arange(len(T)), ref.shape), ref), axis=1)[:, :3]
+    np.testing.assert_array_equal(ind, order)
