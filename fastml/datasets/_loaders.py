@@ -7,10 +7,12 @@ MNIST files may also sit directly in ``data_home``.
 """
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -79,25 +81,36 @@ def _find_file(dirs, name):
 
 
 def _download(name, target_dir):
-    """Fetch one gzipped MNIST file and check its SHA-256; return the path or None."""
+    """Fetch one gzipped MNIST file from the mirror and check the SHA-256 of its content.
+
+    Returns ``(path, None)``, or ``(None, reason)`` when the network is unavailable. A
+    download whose content does not match the published checksum (or is not gzip) is
+    deleted and raises ``OSError``.
+    """
     os.makedirs(target_dir, exist_ok=True)
     dest = os.path.join(target_dir, name + ".gz")
+    part = dest + ".part"
     try:
         with urllib.request.urlopen(MNIST_MIRROR + name + ".gz", timeout=20) as r, \
-                open(dest + ".part", "wb") as f:
+                open(part, "wb") as f:
             shutil.copyfileobj(r, f)
-    except (urllib.error.URLError, OSError, TimeoutError):
-        if os.path.exists(dest + ".part"):
-            os.remove(dest + ".part")
-        return None
-    with gzip.open(dest + ".part", "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
+        if os.path.exists(part):
+            os.remove(part)
+        return None, f"{type(exc).__name__}: {exc}"
+    try:
+        with gzip.open(part, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    except (OSError, EOFError, zlib.error) as exc:  # not gzip, or truncated
+        os.remove(part)
+        raise OSError(f"Downloaded {name}.gz from {MNIST_MIRROR} is not a valid gzip file "
+                      f"({exc}); the download is corrupt, try again.") from None
     if digest != MNIST_SHA256[name]:
-        os.remove(dest + ".part")
+        os.remove(part)
         raise OSError(f"Downloaded {name}.gz has SHA-256 {digest}, expected "
                       f"{MNIST_SHA256[name]}; the download is corrupt, try again.")
-    os.replace(dest + ".part", dest)
-    return dest
+    os.replace(part, dest)
+    return dest, None
 
 
 def load_mnist(data_home=None, subset="train", download=True):
@@ -114,7 +127,7 @@ def load_mnist(data_home=None, subset="train", download=True):
         Xa, ya = load_mnist(data_home, "train", download)
         Xb, yb = load_mnist(data_home, "test", download)
         return np.concatenate([Xa, Xb]), np.concatenate([ya, yb])
-    if subset not in MNIST_FILES:
+    if not isinstance(subset, str) or subset not in MNIST_FILES:
         raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}.")
     img_name, lab_name, n = MNIST_FILES[subset]
     dirs = _candidates(data_home, "mnist")
@@ -126,12 +139,16 @@ def load_mnist(data_home=None, subset="train", download=True):
                 os.fspath(data_home) if data_home is not None
                 else os.environ.get("FASTML_DATA", os.path.expanduser("~/.fastml_data")),
                 "mnist")
-            p = _download(name, target)
+            p, reason = _download(name, target)
+        else:
+            reason = "download=False"
         if p is None:
             raise FileNotFoundError(
                 f"MNIST file {name}[.gz] not found in any of {dirs} and it could not be "
-                "downloaded. Put the four IDX files (gzipped or not) in a folder and pass "
-                "it as data_home=..., or set FASTML_DATA to its parent."
+                f"downloaded from {MNIST_MIRROR} ({reason}). Put the four IDX files "
+                "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                "t10k-labels-idx1-ubyte; gzipped or not) in a folder and pass it as "
+                "data_home=..., or put them in $FASTML_DATA/mnist/."
             )
         paths.append(p)
     X, y = read_idx(paths[0]), read_idx(paths[1])

@@ -1,0 +1,198 @@
+"""fastml.datasets: MNIST IDX files (gzipped or not, checksummed downloads) and the SMS
+Spam Collection. The network is never used: downloads are served from local bytes."""
+import gzip
+import io
+import os
+import shutil
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from fastml.datasets import _loaders, load_mnist, load_sms_spam
+from fastml.datasets._loaders import MNIST_FILES, read_idx
+
+TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.fixture
+def mnist_dir(data_dir):
+    d = os.path.join(data_dir, "mnist")
+    if not os.path.isfile(os.path.join(d, "t10k-labels-idx1-ubyte.gz")):
+        pytest.skip("MNIST files absent")
+    return d
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No $FASTML_DATA and a working directory without ../shared/data."""
+    monkeypatch.delenv("FASTML_DATA", raising=False)
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    return tmp_path
+
+
+def test_mnist_test_subset(mnist_dir):
+    X, y = load_mnist(os.path.dirname(mnist_dir), subset="test")
+    assert X.shape == (10000, 28, 28) and X.dtype == np.uint8
+    assert y.shape == (10000,) and y.dtype == np.uint8
+    assert np.bincount(y).tolist() == TEST_LABEL_COUNTS
+    assert X.max() == 255 and X.min() == 0
+
+
+def test_mnist_train_and_all(mnist_dir):
+    X, y = load_mnist(mnist_dir, subset="train")  # the mnist folder itself works too
+    assert X.shape == (60000, 28, 28) and y.shape == (60000,)
+    Xa, ya = load_mnist(mnist_dir, subset="all")
+    assert Xa.shape == (70000, 28, 28)
+    np.testing.assert_array_equal(Xa[:60000], X)
+
+
+def test_mnist_uncompressed_and_env(mnist_dir, isolated, monkeypatch, no_network):
+    raw = isolated / "raw" / "mnist"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES["test"][:2]:
+        with gzip.open(os.path.join(mnist_dir, name + ".gz"), "rb") as f, \
+                open(raw / name, "wb") as g:
+            shutil.copyfileobj(f, g)
+    X, y = load_mnist(raw, subset="test")
+    X2, y2 = load_mnist(os.path.join(mnist_dir, ".."), subset="test")
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    monkeypatch.setenv("FASTML_DATA", str(isolated / "raw"))
+    X3, _ = load_mnist(subset="test")
+    np.testing.assert_array_equal(X3, X)
+
+
+def test_mnist_absent_without_network_says_where(isolated, no_network):
+    with pytest.raises(FileNotFoundError, match="data_home=.*FASTML_DATA"):
+        load_mnist(isolated / "nothing", subset="test")
+    assert not list((isolated / "nothing" / "mnist").glob("*.part"))
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        load_mnist(isolated / "nothing", subset="test", download=False)
+
+
+def _serve(monkeypatch, payloads, calls):
+    class Response(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
+
+    def fake_urlopen(url, timeout=None):
+        calls.append(url)
+        name = url.rsplit("/", 1)[1]
+        return Response(payloads[name])
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+
+
+def test_mnist_download_checksummed(mnist_dir, isolated, monkeypatch):
+    payloads = {n + ".gz": open(os.path.join(mnist_dir, n + ".gz"), "rb").read()
+                for n in MNIST_FILES["test"][:2]}
+    calls = []
+    _serve(monkeypatch, payloads, calls)
+    home = isolated / "home"
+    X, y = load_mnist(home, subset="test")
+    assert X.shape == (10000, 28, 28) and np.bincount(y).tolist() == TEST_LABEL_COUNTS
+    assert all(c.startswith(_loaders.MNIST_MIRROR) for c in calls) and len(calls) == 2
+    assert sorted(os.listdir(home / "mnist")) == sorted(payloads)
+    load_mnist(home, subset="test")  # now found locally: no further download
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("corruption", ["flipped byte", "not gzip", "truncated"])
+def test_mnist_corrupt_download_is_rejected(mnist_dir, isolated, monkeypatch, corruption):
+    name = MNIST_FILES["test"][1]
+    raw = gzip.open(os.path.join(mnist_dir, name + ".gz"), "rb").read()
+    if corruption == "flipped byte":
+        bad = bytearray(raw)
+        bad[100] ^= 1
+        payload = gzip.compress(bytes(bad))
+    elif corruption == "not gzip":
+        payload = raw
+    else:
+        payload = gzip.compress(raw)[:-20]
+    img = MNIST_FILES["test"][0]
+    payloads = {name + ".gz": payload,
+                img + ".gz": open(os.path.join(mnist_dir, img + ".gz"), "rb").read()}
+    _serve(monkeypatch, payloads, [])
+    home = isolated / "home"
+    with pytest.raises(OSError, match="corrupt"):
+        load_mnist(home, subset="test")
+    assert not (home / "mnist" / (name + ".gz")).exists()
+    assert not list((home / "mnist").glob("*.part"))
+
+
+def _write_idx(path, arr, type_code=0x08):
+    header = bytes([0, 0, type_code, arr.ndim]) + b"".join(
+        int(s).to_bytes(4, "big") for s in arr.shape)
+    with open(path, "wb") as f:
+        f.write(header + arr.tobytes())
+
+
+def test_read_idx_roundtrip_and_errors(tmp_path):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "a", a)
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "a")), a)
+    b = np.arange(6, dtype=">i4").reshape(2, 3)
+    _write_idx(tmp_path / "b", b, 0x0C)
+    out = read_idx(str(tmp_path / "b"))
+    np.testing.assert_array_equal(out, b)
+    assert out.dtype == np.int32
+    with open(tmp_path / "a", "rb") as f:
+        data = f.read()
+    (tmp_path / "trunc").write_bytes(data[:-1])
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(str(tmp_path / "trunc"))
+    (tmp_path / "magic").write_bytes(b"\x01\x02" + data[2:])
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(str(tmp_path / "magic"))
+
+
+def test_mnist_wrong_shapes_rejected(isolated, no_network):
+    d = isolated / "fake" / "mnist"
+    d.mkdir(parents=True)
+    _write_idx(d / "t10k-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    _write_idx(d / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match=r"expected images \(10000, 28, 28\)"):
+        load_mnist(isolated / "fake", subset="test")
+
+
+def test_mnist_bad_subset():
+    with pytest.raises(ValueError, match="subset"):
+        load_mnist(subset="validation")
+    with pytest.raises(ValueError, match="subset"):
+        load_mnist(subset=["train"])
+
+
+def test_sms_spam(data_dir):
+    folder = os.path.join(data_dir, "sms_spam")
+    if not os.path.isfile(os.path.join(folder, "SMSSpamCollection")):
+        pytest.skip("SMS Spam Collection absent")
+    texts, labels = load_sms_spam(folder)
+    assert len(texts) == 5574 and labels.shape == (5574,)
+    assert (labels == "ham").sum() == 4827 and (labels == "spam").sum() == 747
+    assert all(isinstance(t, str) and t for t in texts)
+    texts2, _ = load_sms_spam(os.path.join(folder, "SMSSpamCollection"))
+    assert texts2 == texts
+
+
+def test_sms_spam_absent_and_malformed(isolated):
+    with pytest.raises(FileNotFoundError, match="path=.*FASTML_DATA"):
+        load_sms_spam(isolated / "none")
+    bad = isolated / "SMSSpamCollection"
+    bad.write_text("ham\tfine\nnot-a-label\ttext\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=":2: expected"):
+        load_sms_spam(bad)
