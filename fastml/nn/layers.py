@@ -164,10 +164,12 @@ class Layer:
                                "that) before forward.")
 
     def _check_input(self, x):
+        """Check the per-sample shape; return x in the layer's dtype (no copy if it is)."""
         self._check_built()
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"{type(self).__name__} was built for inputs of per-sample "
                              f"shape {self.input_shape}, got a batch of shape {x.shape}.")
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     # -- computation ------------------------------------------------------------------
     def forward(self, x, training=False):
@@ -265,7 +267,7 @@ class Dense(Layer):
         return (self.units,)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = x @ self.W.value
         if self.b is not None:
             out += self.b.value
@@ -294,7 +296,7 @@ class Flatten(Layer):
         return (int(np.prod(input_shape)),)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad):
@@ -371,7 +373,7 @@ class Conv2D(Layer):
         return (Co, Ho, Wo)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = F.conv2d(x, self.W.value, None if self.b is None else self.b.value,
                        self.stride, self.padding, n_jobs=self.n_threads)
         self._c_x = x if training else None
@@ -434,7 +436,7 @@ class ConvTranspose2D(Layer):
         return (Co, Ho, Wo)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = F.conv_transpose2d(x, self.W.value, None if self.b is None else self.b.value,
                                  self.stride, self.padding, n_jobs=self.n_threads)
         self._c_x = x if training else None
@@ -490,7 +492,7 @@ class MaxPool2D(_Pool2D):
     """Max pooling over kernel_size windows (stride defaults to kernel_size)."""
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out, argmax = F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
                                    n_jobs=self.n_threads)
         self._c_argmax = argmax if training else None
@@ -508,7 +510,7 @@ class AvgPool2D(_Pool2D):
     """Average pooling (zero padding counts in the divisor, as in torch)."""
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         self._c_n = x.shape[0]
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
                             n_jobs=self.n_threads)
@@ -526,7 +528,7 @@ class GlobalAvgPool2D(Layer):
         return (input_shape[0],)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         self._c_n = x.shape[0]
         return F.global_avg_pool2d(x, n_jobs=self.n_threads)
 
@@ -543,7 +545,7 @@ class GlobalMaxPool2D(Layer):
         return (input_shape[0],)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out, argmax = F.global_max_pool2d(x, n_jobs=self.n_threads)
         self._c_argmax = argmax if training else None
         self._c_n = x.shape[0]
@@ -566,7 +568,7 @@ class ReLU(Layer):
     relu_family = True
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = np.maximum(x, 0)
         self._c_out = out if training else None
         return out
@@ -587,7 +589,7 @@ class LeakyReLU(Layer):
         self.negative_slope = _check_real(negative_slope, "negative_slope", 0.0, 1.0)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         a = x.dtype.type(self.negative_slope)
         out = np.where(x > 0, x, a * x)
         self._c_x = x if training else None
@@ -623,7 +625,7 @@ class PReLU(Layer):
         return self.a.value.reshape((1, -1) + (1,) * (ndim - 2))
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = np.where(x > 0, x, self._slope(x.ndim) * x)
         self._c_x = x if training else None
         return out
@@ -656,7 +658,7 @@ class ELU(Layer):
         self.alpha = _check_real(alpha, "alpha", 0.0, low_open=True)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         a = x.dtype.type(self.alpha)
         out = np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
         self._c_x, self._c_out = (x, out) if training else (None, None)
@@ -676,7 +678,7 @@ class Sigmoid(Layer):
     """1 / (1 + exp(-x)), computed without overflow."""
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = expit(x)
         self._c_out = out if training else None
         return out
@@ -691,7 +693,7 @@ class Tanh(Layer):
     """tanh(x)."""
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = np.tanh(x)
         self._c_out = out if training else None
         return out
@@ -706,7 +708,7 @@ class Softplus(Layer):
     """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) (no overflow)."""
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
         self._c_x = x if training else None
         return out
@@ -754,7 +756,7 @@ class BatchNorm(Layer):
         return (0, 2, 3), (1, -1, 1, 1)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         axes, bshape = self._axes_shape(x)
         if training:
             m = x.size // x.shape[1]
@@ -820,7 +822,7 @@ class Dropout(Layer):
         return input_shape
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         if not training or self.p == 0.0:
             self._c_mask = None
             return x
@@ -891,7 +893,7 @@ class Sequential(Layer):
                 first.need_input_grad = bool(flag)
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         for step in self._plan:
             x = step.forward(x, training)
         return x
@@ -1024,7 +1026,7 @@ class Residual(Layer):
         return out
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         out = self.block.forward(x, training)
         sc = x if self.shortcut is None else self.shortcut.forward(x, training)
         return out + sc
@@ -1072,7 +1074,7 @@ class Concat(Layer):
         return (sum(self._sizes),) + shapes[0][1:]
 
     def forward(self, x, training=False):
-        self._check_input(x)
+        x = self._check_input(x)
         return np.concatenate([b.forward(x, training) for b in self.branches], axis=1)
 
     def backward(self, grad):

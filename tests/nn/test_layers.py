@@ -1,0 +1,339 @@
+"""fastml.nn layers: backward against central differences (float64), train/inference
+semantics of BatchNorm and Dropout, container shapes, initialisation, argument checks,
+and (when torch is installed) LeNet-5 forward/backward against torch."""
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastml.nn import (
+    ELU, AvgPool2D, BatchNorm, Concat, Conv2D, ConvTranspose2D, Dense, Dropout, Flatten,
+    GlobalAvgPool2D, GlobalMaxPool2D, LeakyReLU, MaxPool2D, PReLU, ReLU, Residual,
+    Sequential, Sigmoid, Softplus, Tanh, lenet5)
+from fastml.nn.trainer import _dropout_rngs
+
+
+def _numeric_check(layer, x, rng, training=True, eps=1e-6):
+    """Gradient of sum(R * layer(x)) for a fixed random R: analytic vs central
+    differences, for the input and every parameter entry."""
+    rngs = [r for _, r in _dropout_rngs(layer)]  # frozen masks: same draws every time
+    states = [r.bit_generator.state for r in rngs]
+
+    def f():
+        for r, st in zip(rngs, states):
+            r.bit_generator.state = st
+        return float(np.sum(R * layer.forward(x, training)))
+
+    out = layer.forward(x, training)
+    R = rng.standard_normal(out.shape)
+    f()
+    dx = layer.backward(R.copy())
+    grads = [p.grad.copy() for p in layer.parameters()]
+    targets = [(x, dx)] + [(p.value, g) for p, g in zip(layer.parameters(), grads)]
+    for arr, g in targets:
+        assert g.shape == arr.shape
+        flat, num = arr.reshape(-1), np.empty(arr.size)
+        for i in range(arr.size):
+            old = flat[i]
+            flat[i] = old + eps
+            fp = f()
+            flat[i] = old - eps
+            fm = f()
+            flat[i] = old
+            num[i] = (fp - fm) / (2 * eps)
+        assert_allclose(g.reshape(-1), num, rtol=1e-5, atol=1e-7)
+
+
+IMG = (3, 6, 7)  # C, H, W: odd sizes on purpose
+
+LAYER_CASES = [
+    ("dense", lambda: Dense(5), (7,)),
+    ("dense-nobias", lambda: Dense(4, use_bias=False), (6,)),
+    ("flatten", Flatten, IMG),
+    ("conv", lambda: Conv2D(4, 3), IMG),
+    ("conv-pad-stride", lambda: Conv2D(2, (3, 2), stride=2, padding=1), IMG),
+    ("conv-same", lambda: Conv2D(2, 3, padding="same"), IMG),
+    ("conv-transpose", lambda: ConvTranspose2D(2, 3, stride=2, padding=1), IMG),
+    ("maxpool", lambda: MaxPool2D(2), IMG),
+    ("maxpool-overlap", lambda: MaxPool2D(3, stride=2, padding=1), IMG),
+    ("avgpool", lambda: AvgPool2D(2, stride=1), IMG),
+    ("global-avg", GlobalAvgPool2D, IMG),
+    ("global-max", GlobalMaxPool2D, IMG),
+    ("relu", ReLU, IMG),
+    ("leaky-relu", lambda: LeakyReLU(0.1), IMG),
+    ("prelu", PReLU, IMG),
+    ("prelu-channel", lambda: PReLU(per_channel=True), IMG),
+    ("prelu-flat", lambda: PReLU(per_channel=True), (5,)),
+    ("elu", ELU, IMG),
+    ("sigmoid", Sigmoid, IMG),
+    ("tanh", Tanh, IMG),
+    ("softplus", Softplus, IMG),
+    ("batchnorm-dense", BatchNorm, (5,)),
+    ("batchnorm-conv", BatchNorm, IMG),
+    ("dropout", lambda: Dropout(0.3), IMG),
+    ("relu-maxpool-fused", lambda: Sequential(ReLU(), MaxPool2D(2)), IMG),
+    ("relu-maxpool3-fused", lambda: Sequential(ReLU(), MaxPool2D(3)), IMG),
+    ("residual-identity", lambda: Residual(Sequential(Conv2D(3, 3, padding=1), Tanh())), IMG),
+    ("residual-projection", lambda: Residual(Sequential(Conv2D(4, 3, stride=2, padding=1),
+                                                        BatchNorm(), ReLU()),
+                                             Conv2D(4, 1, stride=2)), IMG),
+    ("concat", lambda: Concat(Conv2D(2, 1), Sequential(Conv2D(3, 3, padding=1), ReLU()),
+                              MaxPool2D(3, stride=1, padding=1)), IMG),
+    ("sequential", lambda: Sequential(Conv2D(4, 3), BatchNorm(), ELU(), MaxPool2D(2),
+                                      Flatten(), Dense(6), Dropout(0.2), Sigmoid(),
+                                      Dense(3)), IMG),
+]
+
+
+@pytest.mark.parametrize("make,shape", [c[1:] for c in LAYER_CASES],
+                         ids=[c[0] for c in LAYER_CASES])
+def test_backward_matches_finite_differences(make, shape):
+    rng = np.random.default_rng(0)
+    layer = make()
+    layer.build(shape, np.float64, rng)
+    x = rng.standard_normal((3,) + shape)
+    for p in layer.parameters():  # move PReLU slopes / BN gamma off their start values
+        p.value += 0.1 * rng.standard_normal(p.value.shape)
+    _numeric_check(layer, x, rng)
+
+
+def test_finite_difference_check_can_fail():
+    """The check above catches a wrong backward (here: ReLU's mask dropped)."""
+    class BadReLU(ReLU):
+        def backward(self, grad):
+            return grad
+
+    layer = BadReLU()
+    layer.build((10,), np.float64)
+    with pytest.raises(AssertionError):
+        _numeric_check(layer, np.random.default_rng(0).standard_normal((4, 10)),
+                       np.random.default_rng(1))
+
+
+def test_fused_relu_maxpool_equals_separate_layers():
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((4, 3, 9, 8)).astype(dtype)
+        x[0, 0, :2, :2] = 0.0  # ties at zero
+        fused = Sequential(ReLU(), MaxPool2D(2))
+        fused.build(x.shape[1:], dtype)
+        assert len(fused._plan) == 1  # the pair runs as one step
+        r, p = ReLU(), MaxPool2D(2)
+        r.build(x.shape[1:], dtype)
+        p.build(r.output_shape, dtype)
+        out = fused.forward(x, True)
+        np.testing.assert_array_equal(out, p.forward(r.forward(x, True), True))
+        g = rng.standard_normal(out.shape).astype(dtype)
+        dx = fused.backward(g)
+        assert out.dtype == dtype and dx.dtype == dtype
+        np.testing.assert_array_equal(dx, r.backward(p.backward(g)))
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4, 4)])
+def test_batchnorm_train_and_inference(shape):
+    rng = np.random.default_rng(0)
+    bn = BatchNorm(momentum=0.2)
+    bn.build(shape, np.float64)
+    axes = (0,) if len(shape) == 1 else (0, 2, 3)
+    bshape = (1, -1) + (1,) * (len(shape) - 1)
+    x = 3.0 + 2.0 * rng.standard_normal((16,) + shape)
+    out = bn.forward(x, training=True)
+    assert_allclose(out.mean(axis=axes), 0, atol=1e-10)
+    assert_allclose(out.var(axis=axes), 1, rtol=1e-3)
+    m = x.size // x.shape[1]
+    assert_allclose(bn.running_mean, 0.2 * x.mean(axis=axes))
+    assert_allclose(bn.running_var, 0.8 + 0.2 * x.var(axis=axes) * m / (m - 1))
+    bn.gamma.value[:] = 2.0
+    bn.beta.value[:] = 0.5
+    y = bn.forward(x[:2], training=False)  # inference: running statistics, any batch size
+    ref = (x[:2] - bn.running_mean.reshape(bshape)) / np.sqrt(
+        bn.running_var.reshape(bshape) + bn.eps) * 2.0 + 0.5
+    assert_allclose(y, ref)
+    rm = bn.running_mean.copy()
+    bn.forward(x, training=False)
+    np.testing.assert_array_equal(bn.running_mean, rm)  # inference leaves them alone
+    single = BatchNorm()
+    single.build((3, 1, 1) if len(shape) == 3 else shape, np.float64)
+    with pytest.raises(ValueError, match="batch_size"):  # one value per channel
+        single.forward(np.zeros((1,) + single.input_shape), training=True)
+
+
+def test_batchnorm_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 5, 5))
+    bn = BatchNorm()
+    bn.build(x.shape[1:], np.float64)
+    tb = torch.nn.BatchNorm2d(3).double()
+    for _ in range(3):
+        out = bn.forward(x, training=True)
+        tout = tb(torch.tensor(x))
+        assert_allclose(out, tout.detach().numpy(), atol=1e-10)
+        x = x * 1.5 + 0.3
+    assert_allclose(bn.running_mean, tb.running_mean.numpy(), atol=1e-12)
+    assert_allclose(bn.running_var, tb.running_var.numpy(), atol=1e-12)
+    tb.eval()
+    assert_allclose(bn.forward(x), tb(torch.tensor(x)).detach().numpy(), atol=1e-10)
+
+
+def test_dropout_train_and_inference():
+    d = Dropout(0.25)
+    d.build((1000,), np.float32, np.random.default_rng(0))
+    x = np.ones((20, 1000), np.float32)
+    np.testing.assert_array_equal(d.forward(x, training=False), x)  # identity
+    y = d.forward(x, training=True)
+    assert y.dtype == np.float32
+    zero = y == 0
+    assert abs(zero.mean() - 0.25) < 0.01
+    assert_allclose(y[~zero], 1 / 0.75)  # inverted: survivors scaled up
+    assert abs(y.mean() - 1.0) < 0.02  # expectation preserved
+    g = np.full_like(x, 2.0)
+    np.testing.assert_array_equal(d.backward(g) == 0, zero)  # same mask backward
+
+
+def test_residual_and_concat_shapes_and_errors():
+    r = Residual(Sequential(Conv2D(8, 3, padding=1), ReLU(), Conv2D(8, 3, padding=1)))
+    with pytest.raises(ValueError, match="identity shortcut"):
+        r.build((3, 8, 8))
+    r = Residual(Sequential(Conv2D(8, 3, padding=1)), shortcut=Conv2D(8, 1))
+    assert r.build((3, 8, 8)) == (8, 8, 8)
+    r = Residual(Sequential(Conv2D(8, 3, stride=2, padding=1)), shortcut=Conv2D(8, 1))
+    with pytest.raises(ValueError, match="shortcut gives"):
+        r.build((3, 8, 8))
+    inception = Concat(Conv2D(4, 1), Sequential(Conv2D(2, 1), Conv2D(6, 3, padding=1)),
+                       Sequential(Conv2D(2, 1), Conv2D(3, 5, padding=2)),
+                       Sequential(MaxPool2D(3, stride=1, padding=1), Conv2D(5, 1)))
+    assert inception.build((3, 9, 9)) == (18, 9, 9)
+    out = inception.forward(np.zeros((2, 3, 9, 9), np.float32))
+    assert out.shape == (2, 18, 9, 9) and out.dtype == np.float32
+    with pytest.raises(ValueError, match="channel axis"):
+        Concat(Conv2D(2, 1), Conv2D(2, 3)).build((3, 9, 9))
+    net = Sequential(Conv2D(8, 3, padding=1), ReLU(), r.__class__(
+        Sequential(Conv2D(8, 3, padding=1), BatchNorm(), ReLU())), inception.__class__(
+        Conv2D(4, 1), Conv2D(4, 3, padding=1)), GlobalAvgPool2D(), Dense(10))
+    assert net.build((1, 12, 12)) == (10,)
+    assert net.forward(np.zeros((2, 1, 12, 12))).shape == (2, 10)
+
+
+def test_initialisation_he_and_glorot():
+    rng = np.random.default_rng(0)
+    net = Sequential(Dense(400), ReLU(), Dense(300), BatchNorm(), Dropout(0.1), LeakyReLU(),
+                     Dense(200), Tanh(), Dense(10))
+    net.build((500,), np.float64, rng)
+    w = [la.W.value for la in net.layers if isinstance(la, Dense)]
+    # uniform(-a, a) has variance a^2 / 3
+    assert_allclose(w[0].var(), 2 / 500, rtol=0.02)       # He (next: ReLU)
+    assert_allclose(w[1].var(), 2 / 400, rtol=0.02)       # He through BatchNorm/Dropout
+    assert_allclose(w[2].var(), 2 / (300 + 200), rtol=0.02)  # Glorot (next: Tanh)
+    assert_allclose(w[3].var(), 2 / (200 + 10), rtol=0.05)   # Glorot (output)
+    assert all(np.all(la.b.value == 0) for la in net.layers if isinstance(la, Dense))
+    c = Conv2D(16, 5, init="he")
+    c.build((6, 14, 14), np.float64, rng)
+    assert_allclose(c.W.value.var(), 2 / 150, rtol=0.05)
+
+
+def test_repr_shows_output_shape():
+    net = lenet5()
+    assert "Conv2D(6, kernel_size=5, padding=2)" in repr(net)
+    net.build((1, 28, 28))
+    text = repr(net)
+    assert "61706 parameters" in text
+    assert "Conv2D(6, kernel_size=5, padding=2) -> (6, 28, 28)" in text
+    assert "Flatten() -> (400,)" in text and text.endswith("-> (10,)")
+    assert repr(Dropout(0.3)) == "Dropout(p=0.3)"
+
+
+def test_lenet5_shapes_and_dtype():
+    net = lenet5(n_classes=7)
+    net.build((1, 28, 28), np.float32, 0)
+    assert net.n_parameters() == 61706 - 3 * 85
+    x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
+    out = net.forward(x, training=True)
+    assert out.shape == (5, 7) and out.dtype == np.float32
+    net.backward(np.ones_like(out))
+    assert all(p.grad.dtype == np.float32 for p in net.parameters())
+    with pytest.raises(ValueError, match="3 channel"):
+        lenet5(in_channels=3).build((1, 28, 28))
+    with pytest.raises(ValueError, match="does not fit"):
+        lenet5().build((1, 8, 8))
+
+
+@pytest.mark.parametrize("make,exc,match", [
+    (lambda: Dense(0), ValueError, "units"),
+    (lambda: Dense(2.5), TypeError, "units"),
+    (lambda: Conv2D(4, 0), ValueError, "kernel_size"),
+    (lambda: Conv2D(4, 3, stride=(1, 2, 3)), ValueError, "stride"),
+    (lambda: Conv2D(4, 2, padding="same"), ValueError, "same"),
+    (lambda: Conv2D(4, 3, padding="full"), ValueError, "padding"),
+    (lambda: Conv2D(4, 3, init="lecun"), ValueError, "init"),
+    (lambda: MaxPool2D(2, padding=2), ValueError, "padding"),
+    (lambda: Dropout(1.0), ValueError, "p must"),
+    (lambda: Dropout("a"), TypeError, "p must"),
+    (lambda: LeakyReLU(-0.1), ValueError, "negative_slope"),
+    (lambda: ELU(0), ValueError, "alpha"),
+    (lambda: BatchNorm(eps=0), ValueError, "eps"),
+    (lambda: Residual("conv"), TypeError, "block"),
+    (lambda: Concat(), ValueError, "at least one"),
+    (lambda: Sequential(Dense(3), "relu"), TypeError, r"layers\[1\]"),
+])
+def test_constructor_validation(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_build_errors_name_the_problem():
+    with pytest.raises(ValueError, match="Flatten"):
+        Sequential(Conv2D(2, 3), Dense(3)).build((1, 5, 5))
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        Conv2D(2, 3).build((25,))
+    d = Dense(3)
+    with pytest.raises(RuntimeError, match="not built"):
+        d.forward(np.zeros((2, 4)))
+    d.build((4,))
+    with pytest.raises(ValueError, match="built for inputs"):
+        d.forward(np.zeros((2, 5), np.float32))
+
+
+def test_pickle_keeps_weights_and_drops_caches():
+    net = lenet5()
+    net.build((1, 28, 28), np.float32, 0)
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    out = net.forward(x, training=True)  # leaves caches behind
+    clone = pickle.loads(pickle.dumps(net))
+    assert clone.layers[0]._c_x is None
+    np.testing.assert_array_equal(clone.forward(x), net.forward(x))
+    np.testing.assert_array_equal(out, net.forward(x))
+
+
+def test_lenet5_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    net = lenet5()
+    net.build((1, 28, 28), np.float64, rng)
+    tn = torch.nn
+    ref = tn.Sequential(tn.Conv2d(1, 6, 5, padding=2), tn.ReLU(), tn.MaxPool2d(2),
+                        tn.Conv2d(6, 16, 5), tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(),
+                        tn.Linear(400, 120), tn.ReLU(), tn.Linear(120, 84), tn.ReLU(),
+                        tn.Linear(84, 10)).double()
+    ours = [la for la in net.layers if la.parameters()]
+    theirs = [m for m in ref if list(m.parameters())]
+    with torch.no_grad():
+        for a, b in zip(ours, theirs):
+            b.weight.copy_(torch.tensor(a.W.value.T if isinstance(a, Dense) else a.W.value))
+            b.bias.copy_(torch.tensor(a.b.value))
+    x = rng.standard_normal((6, 1, 28, 28))
+    out = net.forward(x, training=True)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = ref(tx)
+    assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    net.set_need_input_grad(True)
+    dx = net.backward(g)
+    tout.backward(torch.tensor(g))
+    assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for a, b in zip(ours, theirs):
+        wt = b.weight.grad.numpy()
+        assert_allclose(a.W.grad, wt.T if isinstance(a, Dense) else wt, rtol=1e-9,
+                        atol=1e-12)
+        assert_allclose(a.b.grad, b.bias.grad.numpy(), rtol=1e-9, atol=1e-12)
