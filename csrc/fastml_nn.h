@@ -68,8 +68,9 @@ FASTML_NN_DECLARE(double, f64)
  * kw + FASTML_NN_FLAT_BLOCK + 16 readable values, and ldo >= nflat rounded up to a block.
  *   fwd: obuf[j*ldo + f] = sum_tap wpk[tap*nc + j] * xp[off(tap) + f], f < nflat
  *   dw:  dwacc[(tap*nc + j)*VL + l] += sum_{f = l mod VL} g[j*ldg + f] * xp[off(tap) + f]
- *        over f < nflat, VL = 64 / sizeof(T) lanes (summed over l by the caller); g is
- *        zero at discarded positions and up to the rounded length
+ *        over f < nflat, VL = 64 / sizeof(T) lanes (summed over l by the caller), and over
+ *        ns samples at xp + s*xstride, g + s*gstride; g is zero at discarded positions
+ *        and up to the rounded length
  * ------------------------------------------------------------------------------------ */
 #define FASTML_NN_FLAT_BLOCK 256 /* 16 vectors of 16 floats */
 #define FASTML_NN_DECLARE_DIRECT(T, SFX)                                                   \
@@ -78,7 +79,8 @@ FASTML_NN_DECLARE(double, f64)
                                  int64_t nflat, T *obuf, int64_t ldo);                     \
     void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,         \
                                 int64_t kh, int64_t kw, const T *g, int nc, int64_t ldg,   \
-                                int64_t nflat, T *dwacc);                                  \
+                                int64_t nflat, int64_t ns, int64_t xstride,                \
+                                int64_t gstride, T *dwacc);                                \
     /* xp[c*plane + (ih+ph)*Wp + iw+pw] = x[c, ih, iw], zero elsewhere */                  \
     void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t ph,  \
                                  int64_t pw, int64_t Hp, int64_t Wp, T *xp);               \

@@ -147,8 +147,9 @@ DEFINE_CONV(double, f64)
  *   forward: NV consecutive output vectors x NC output channels (NV * NC = 16), so each
  *            tap costs NV unaligned input loads, NC weight broadcasts and 16 FMAs;
  *   dw:      NT taps x NC channels (NT * NC = 16): per output vector NT input loads,
- *            NC gradient loads and 16 FMAs; the accumulators are added, still as vectors,
- *            to per-thread partial sums (reduced across lanes once, by the caller).
+ *            NC gradient loads and 16 FMAs, over a tile of samples (small images give
+ *            short flat loops); the accumulators are then added, still as vectors, to
+ *            per-thread partial sums (reduced across lanes once, by the caller).
  * NC is chosen by the caller from the channel count (less zero padding).
  * ------------------------------------------------------------------------------------ */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -190,7 +191,8 @@ DEFINE_CONV(double, f64)
     ALWAYS_INLINE void direct_dw_##SFX##_##NC(const T *xp, int64_t C, int64_t plane,       \
                                               int64_t Wp, int64_t kh, int64_t kw,          \
                                               const T *g, int64_t ldg, int64_t nflat,      \
-                                              T *dwacc)                                    \
+                                              int64_t ns, int64_t xstride,                 \
+                                              int64_t gstride, T *dwacc)                   \
     {                                                                                      \
         enum { V = 64 / sizeof(T), NT = 16 / NC };                                         \
         int64_t K = C * kh * kw, c = 0, ki = 0, kj = 0;                                    \
@@ -213,17 +215,20 @@ DEFINE_CONV(double, f64)
             for (int t = 0; t < NT; t++)                                                   \
                 for (int j = 0; j < NC; j++)                                               \
                     s[t][j] = (vec_##SFX){0};                                              \
-            for (int64_t f = 0; f < nflat; f += V) {                                       \
-                vec_##SFX gv[NC];                                                          \
-                for (int j = 0; j < NC; j++)                                               \
-                    memcpy(&gv[j], g + j * ldg + f, sizeof gv[j]);                         \
-                FASTML_PRAGMA(GCC unroll 16)                                               \
-                for (int t = 0; t < NT; t++) {                                             \
-                    vec_##SFX xv;                                                          \
-                    memcpy(&xv, xp + off[t] + f, sizeof xv);                               \
-                    FASTML_PRAGMA(GCC unroll 8)                                            \
+            for (int64_t smp = 0; smp < ns; smp++) {                                       \
+                const T *xs = xp + smp * xstride, *gs = g + smp * gstride;                 \
+                for (int64_t f = 0; f < nflat; f += V) {                                   \
+                    vec_##SFX gv[NC];                                                      \
                     for (int j = 0; j < NC; j++)                                           \
-                        s[t][j] += gv[j] * xv;                                             \
+                        memcpy(&gv[j], gs + j * ldg + f, sizeof gv[j]);                    \
+                    FASTML_PRAGMA(GCC unroll 16)                                           \
+                    for (int t = 0; t < NT; t++) {                                         \
+                        vec_##SFX xv;                                                      \
+                        memcpy(&xv, xs + off[t] + f, sizeof xv);                           \
+                        FASTML_PRAGMA(GCC unroll 8)                                        \
+                        for (int j = 0; j < NC; j++)                                       \
+                            s[t][j] += gv[j] * xv;                                         \
+                    }                                                                      \
                 }                                                                          \
             }                                                                              \
             for (int t = 0; t < nt; t++)                                                   \
@@ -260,13 +265,18 @@ DEFINE_CONV(double, f64)
     FASTML_CLONES void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane,       \
                                               int64_t Wp, int64_t kh, int64_t kw,          \
                                               const T *g, int nc, int64_t ldg,             \
-                                              int64_t nflat, T *dwacc)                     \
+                                              int64_t nflat, int64_t ns, int64_t xstride,  \
+                                              int64_t gstride, T *dwacc)                   \
     {                                                                                      \
         switch (nc) {                                                                      \
-        case 8: direct_dw_##SFX##_8(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
-        case 4: direct_dw_##SFX##_4(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
-        case 2: direct_dw_##SFX##_2(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc); break; \
-        default: direct_dw_##SFX##_1(xp, C, plane, Wp, kh, kw, g, ldg, nflat, dwacc);      \
+        case 8: direct_dw_##SFX##_8(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
+                                    gstride, dwacc); break;                                \
+        case 4: direct_dw_##SFX##_4(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
+                                    gstride, dwacc); break;                                \
+        case 2: direct_dw_##SFX##_2(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
+                                    gstride, dwacc); break;                                \
+        default: direct_dw_##SFX##_1(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride, \
+                                     gstride, dwacc);                                      \
         }                                                                                  \
     }                                                                                      \
                                                                                            \

@@ -51,10 +51,12 @@ cdef extern from "fastml_nn.h":
                                int64_t nflat, double *obuf, int64_t ldo) noexcept nogil
     void fastml_direct_dw_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
                               int64_t kh, int64_t kw, const float *g, int nc, int64_t ldg,
-                              int64_t nflat, float *dwacc) noexcept nogil
+                              int64_t nflat, int64_t ns, int64_t xstride, int64_t gstride,
+                              float *dwacc) noexcept nogil
     void fastml_direct_dw_f64(const double *xp, int64_t C, int64_t plane, int64_t Wp,
                               int64_t kh, int64_t kw, const double *g, int nc, int64_t ldg,
-                              int64_t nflat, double *dwacc) noexcept nogil
+                              int64_t nflat, int64_t ns, int64_t xstride, int64_t gstride,
+                              double *dwacc) noexcept nogil
     void fastml_pad_planes_f32(const float *x, int64_t C, int64_t H, int64_t W, int64_t ph,
                                int64_t pw, int64_t Hp, int64_t Wp, float *xp) noexcept nogil
     void fastml_pad_planes_f64(const double *x, int64_t C, int64_t H, int64_t W, int64_t ph,
@@ -270,6 +272,21 @@ cdef inline int64_t _round_up(int64_t n, int64_t m) noexcept nogil:
     return (n + m - 1) // m * m
 
 
+def aligned_empty(shape, dtype, zero=False):
+    """An array of the given shape whose rows (last axis) start on 64-byte boundaries:
+    the vector loops then load and store whole cache lines (an unaligned 64-byte access
+    touches two)."""
+    # (no negative indices: this module is compiled with wraparound=False)
+    dtype = np.dtype(dtype)
+    shape = tuple(int(d) for d in shape)
+    lead, last = shape[:len(shape) - 1], shape[len(shape) - 1]
+    row = _round_up(last, 64 // dtype.itemsize)
+    n = int(np.prod(lead, dtype=np.int64)) * row
+    raw = (np.zeros if zero else np.empty)(n + 64 // dtype.itemsize, dtype)
+    off = ((64 - raw.ctypes.data % 64) % 64) // dtype.itemsize
+    return raw[off:off + n].reshape(lead + (row,))[..., :last]
+
+
 def channel_block(int64_t n, int64_t nflat, int64_t itemsize, bint dw=False):
     """Output channels per kernel call (8, 4, 2 or 1) for n channels: the one with the
     lowest estimated time, i.e. multiply-adds once the channels are padded to whole blocks
@@ -345,8 +362,8 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw
     cdef int64_t ldo = _round_up(Ho * Wp, FB)
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xps = np.empty((n_threads, C * Hp * Wp + kw + FB + VPAD), dtype)
-    cdef floating[:, ::1] obs = np.empty((n_threads, nc * ldo), dtype)
+    cdef floating[:, :] xps = aligned_empty((n_threads, C * Hp * Wp + kw + FB + VPAD), dtype)
+    cdef floating[:, :] obs = aligned_empty((n_threads, nc * ldo), dtype)
     cdef const floating *bp = &bias[0] if has_bias else NULL
     cdef int64_t n, tid
     with nogil:
@@ -356,12 +373,18 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
                            bp, &xps[tid, 0], &obs[tid, 0], ldo, &out[n, 0, 0, 0])
 
 
+DW_TILE_BYTES = 1 << 19
+
+
 def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1] x,
                     const floating[:, :, ::1] wfpk, floating[:, :, :, ::1] dx, bint need_dx,
                     int kh, int kw, int ph, int pw, int n_threads):
-    """Stride-1 gradients: returns (dw (C_out, K), db) and fills dx when need_dx. dx is
-    the "full" convolution of gout (padded by k-1-p) with the flipped, transposed weights
-    wfpk = pack_weights(flip(w).T, C_in, nc); needs ph <= kh - 1 and pw <= kw - 1."""
+    """Stride-1 gradients: returns (dw (C_out, K), db) and fills dx when need_dx.
+
+    dw: per tile of S samples (S padded samples and their flat gradients in per-thread
+    buffers of about DW_TILE_BYTES), the correlation kernel accumulates over the tile.
+    dx is the "full" convolution of gout (padded by k-1-p) with the flipped, transposed
+    weights wfpk = pack_weights(flip(w).T, C_in, nc); needs ph <= kh-1 and pw <= kw-1."""
     cdef int64_t N = gout.shape[0], Co = gout.shape[1], Ho = gout.shape[2], Wo = gout.shape[3]
     cdef int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp, K = C * kh * kw
@@ -371,40 +394,54 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     cdef int64_t ldq = _round_up(H * Wq, FB)
     cdef int nco = channel_block(Co, K, sizeof(floating), True), nci = wfpk.shape[2]
     cdef int64_t chunks = (Co + nco - 1) // nco
+    cdef int64_t xstride = _round_up(C * plane + kw + FB + VPAD, VPAD)
+    cdef int64_t gstride = nco * ldg
+    cdef int64_t S = max(1, min(DW_TILE_BYTES // ((xstride + gstride) * sizeof(floating)),
+                                (N + n_threads - 1) // n_threads))
+    cdef int64_t ntiles = (N + S - 1) // S
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xps = np.empty((n_threads, C * plane + kw + FB + VPAD), dtype)
-    cdef floating[:, ::1] gbs = np.empty((n_threads, nco * ldg), dtype)
-    cdef floating[:, ::1] qps = np.empty(
+    cdef floating[:, :] xps = aligned_empty((n_threads, S * xstride), dtype)
+    cdef floating[:, :] gbs = aligned_empty((n_threads, S * gstride), dtype)
+    cdef floating[:, :] qps = aligned_empty(
         (n_threads, Co * Hq * Wq + kw + FB + VPAD if need_dx else 1), dtype)
-    cdef floating[:, ::1] obs = np.empty((n_threads, nci * ldq if need_dx else 1), dtype)
+    cdef floating[:, :] obs = aligned_empty((n_threads, nci * ldq if need_dx else 1), dtype)
     cdef int64_t VL = 64 // sizeof(floating)   # lanes of the C kernels' vectors
-    dw_part = np.zeros((n_threads, chunks, K, nco, VL), dtype)
+    dw_part = aligned_empty((n_threads, chunks, K, nco, VL), dtype, zero=True)
     db_part = np.zeros((n_threads, chunks * nco), np.float64)
-    cdef floating[:, :, :, :, ::1] dwp = dw_part
+    cdef floating[:, :, :, :, :] dwp = dw_part
     cdef double[:, ::1] dbp = db_part
-    cdef int64_t n, tid, ch, m
+    cdef int64_t t, n, n0, ns, s, tid, ch, m
     cdef floating *xp
     cdef floating *gb
     with nogil:
-        for n in prange(N, schedule="dynamic", num_threads=n_threads):
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
             xp = &xps[tid, 0]
             gb = &gbs[tid, 0]
-            _pad(&x[n, 0, 0, 0], C, H, W, ph, pw, Hp, Wp, xp)
-            memset(xp + C * plane, 0, (kw + FB + VPAD) * sizeof(floating))
+            n0 = t * S
+            ns = min(S, N - n0)
+            for s in range(ns):
+                _pad(&x[n0 + s, 0, 0, 0], C, H, W, ph, pw, Hp, Wp, xp + s * xstride)
+                memset(xp + s * xstride + C * plane, 0,
+                       (xstride - C * plane) * sizeof(floating))
             for ch in range(chunks):
                 m = min(nco, Co - ch * nco)
+                for s in range(ns):
+                    if floating is float:
+                        fastml_flat_grad_f32(&gout[n0 + s, ch * nco, 0, 0], m, nco, Ho, Wo,
+                                             Wp, gb + s * gstride, ldg, &dbp[tid, ch * nco])
+                    else:
+                        fastml_flat_grad_f64(&gout[n0 + s, ch * nco, 0, 0], m, nco, Ho, Wo,
+                                             Wp, gb + s * gstride, ldg, &dbp[tid, ch * nco])
                 if floating is float:
-                    fastml_flat_grad_f32(&gout[n, ch * nco, 0, 0], m, nco, Ho, Wo, Wp, gb,
-                                         ldg, &dbp[tid, ch * nco])
-                    fastml_direct_dw_f32(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
-                                         &dwp[tid, ch, 0, 0, 0])
+                    fastml_direct_dw_f32(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp, ns,
+                                         xstride, gstride, &dwp[tid, ch, 0, 0, 0])
                 else:
-                    fastml_flat_grad_f64(&gout[n, ch * nco, 0, 0], m, nco, Ho, Wo, Wp, gb,
-                                         ldg, &dbp[tid, ch * nco])
-                    fastml_direct_dw_f64(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
-                                         &dwp[tid, ch, 0, 0, 0])
+                    fastml_direct_dw_f64(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp, ns,
+                                         xstride, gstride, &dwp[tid, ch, 0, 0, 0])
             if need_dx:
-                _direct_sample(&gout[n, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw, &wfpk[0, 0, 0],
-                               nci, C, NULL, &qps[tid, 0], &obs[tid, 0], ldq, &dx[n, 0, 0, 0])
+                for s in range(ns):
+                    _direct_sample(&gout[n0 + s, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw,
+                                   &wfpk[0, 0, 0], nci, C, NULL, &qps[tid, 0], &obs[tid, 0],
+                                   ldq, &dx[n0 + s, 0, 0, 0])
     return unpack_weights(dw_part.sum(axis=(0, 4)), Co), db_part.sum(axis=0)[:Co]
