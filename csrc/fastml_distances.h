@@ -53,14 +53,18 @@ int64_t fastml_lev_scratch_words(int64_t max_len);
 void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
                       int64_t m);
 int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
-/* Up to 8 patterns of 1..64 symbols each, compared with a text all at once (SIMD lanes):
+/* Up to 8 patterns of 1 .. 64 FASTML_LEV_GROUP_WORDS symbols each, compared with a text
+ * all at once (SIMD lanes; the group is as slow as its longest pattern, so group
+ * patterns of similar lengths):
  * fastml_lev_group_build (rows: the pattern indices, sequence r = sym[off[r] ..
  * off[r + 1])), then fastml_lev_group_distances gives res[l] for lanes l < n. Scratch:
  * fastml_lev_group_scratch_words() uint64 words. */
+#define FASTML_LEV_GROUP_WORDS 16
 typedef struct {
     fastml_lev_pattern p[8];
     int n;
-    uint64_t *t8; /* t8[c * 8 + l]: mask of symbol c < 256 in pattern l */
+    int64_t nbw;  /* words of the longest pattern */
+    uint64_t *t8; /* t8[(c * nbw + b) * 8 + l]: word b of the mask of c < 256 in pattern l */
 } fastml_lev_group;
 
 int64_t fastml_lev_group_scratch_words(void);

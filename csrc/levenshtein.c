@@ -193,7 +193,7 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
 }
 
 /* ------------------------------------------------------------------------------------
- * Eight short patterns (1 <= m <= 64) against one text: lane l of each 512-bit vector
+ * Eight patterns (1 <= m <= 64 FASTML_LEV_GROUP_WORDS) against one text: lane l of each 512-bit vector
  * holds the VP / VN word of pattern l (GCC vector extensions: the AVX-512 clone keeps
  * each quantity in one zmm register, other clones split it). The masks of symbol c for
  * the 8 patterns are stored next to each other (t8[c * 8 + l]), so one vector load
@@ -205,15 +205,15 @@ typedef int64_t i64x8 __attribute__((vector_size(64)));
 
 int64_t fastml_lev_group_scratch_words(void)
 {
-    return 8 * fastml_lev_scratch_words(64) + 256 * 8 + 8;
+    return 8 * fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS)
+           + 256 * 8 * FASTML_LEV_GROUP_WORDS + 8;
 }
 
 void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
                             const int64_t *off, const int64_t *rows, int n)
 {
-    int64_t per = fastml_lev_scratch_words(64);
+    int64_t per = fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS), nbw = 1;
     G->n = n;
-    G->t8 = scratch + 8 * per;
     for (int l = 0; l < 8; l++) {
         if (l < n) {
             int64_t r = rows[l];
@@ -222,14 +222,81 @@ void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32
             fastml_lev_build(&G->p[l], scratch + l * per, sym, 0);
             G->p[l].m = 1;
         }
-        for (int c = 0; c < 256; c++)
-            G->t8[c * 8 + l] = G->p[l].ascii[c];
+        nbw = G->p[l].nb > nbw ? G->p[l].nb : nbw;
     }
+    G->nbw = nbw;
+    G->t8 = scratch + 8 * per;
+    for (int l = 0; l < 8; l++) {
+        const fastml_lev_pattern *P = &G->p[l];
+        for (int c = 0; c < 256; c++)
+            for (int64_t b = 0; b < nbw; b++)
+                G->t8[((int64_t)c * nbw + b) * 8 + l] = b < P->nb ? P->ascii[c * P->nb + b] : 0;
+    }
+}
+
+/* Patterns of several words: word b of the 8 patterns in one vector, the horizontal
+ * difference carried from word b to b + 1 per lane, and each lane's score read at its
+ * own last row (word lastw[l], bit lastb[l]). */
+FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, const uint32_t *t,
+                                          int64_t len, int64_t *res)
+{
+    const int64_t nbw = G->nbw;
+    u64x8 VP[FASTML_LEV_GROUP_WORDS], VN[FASTML_LEV_GROUP_WORDS], eqs[FASTML_LEV_GROUP_WORDS];
+    u64x8 lastb, one = (u64x8){0} + 1;
+    i64x8 lastw, score;
+    for (int l = 0; l < 8; l++) {
+        int64_t m = G->p[l].m;
+        lastb[l] = (uint64_t)1 << ((m - 1) & 63);
+        lastw[l] = (m - 1) >> 6;
+        score[l] = m;
+    }
+    for (int64_t b = 0; b < nbw; b++) {
+        VP[b] = ~(u64x8){0};
+        VN[b] = (u64x8){0};
+    }
+    for (int64_t j = 0; j < len; j++) {
+        uint32_t c = t[j];
+        const u64x8 *row;
+        if (c < 256) {
+            row = (const u64x8 *)(G->t8 + (int64_t)c * nbw * 8);
+        } else {
+            for (int64_t b = 0; b < nbw; b++)
+                for (int l = 0; l < 8; l++)
+                    eqs[b][l] = b < G->p[l].nb ? mask_of(&G->p[l], c, b) : 0;
+            row = eqs;
+        }
+        u64x8 hp_in = one, hn_in = (u64x8){0};
+        for (int64_t b = 0; b < nbw; b++) {
+            u64x8 eq, Pv = VP[b], Mv = VN[b];
+            memcpy(&eq, row + b, sizeof(eq));
+            u64x8 Xv = eq | Mv;
+            eq |= hn_in;
+            u64x8 Xh = (((eq & Pv) + Pv) ^ Pv) | eq;
+            u64x8 Ph = Mv | ~(Xh | Pv);
+            u64x8 Mh = Pv & Xh;
+            i64x8 here = lastw == ((i64x8){0} + b); /* -1 in lanes whose last word is b */
+            score -= ((i64x8)((Ph & lastb) != 0)) & here;
+            score += ((i64x8)((Mh & lastb) != 0)) & here;
+            u64x8 hp_out = Ph >> 63, hn_out = Mh >> 63;
+            Ph = (Ph << 1) | hp_in;
+            Mh = (Mh << 1) | hn_in;
+            VP[b] = Mh | ~(Xv | Ph);
+            VN[b] = Ph & Xv;
+            hp_in = hp_out;
+            hn_in = hn_out;
+        }
+    }
+    for (int l = 0; l < 8; l++)
+        res[l] = score[l];
 }
 
 FASTML_CLONES void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
                                               int64_t len, int64_t *res)
 {
+    if (G->nbw > 1) {
+        lev_group_words(G, t, len, res);
+        return;
+    }
     u64x8 VP = ~(u64x8){0}, VN = (u64x8){0};
     u64x8 last, one = (u64x8){0} + 1;
     i64x8 score;

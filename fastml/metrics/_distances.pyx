@@ -54,6 +54,7 @@ cdef extern from "fastml_distances.h":
                           int64_t m) noexcept nogil
     int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t,
                                 int64_t n) noexcept nogil
+    int FASTML_LEV_GROUP_WORDS
     ctypedef struct fastml_lev_group:
         pass
     int64_t fastml_lev_group_scratch_words() noexcept nogil
@@ -130,6 +131,16 @@ cdef inline void push_row(const dist_t *row, int64_t nj, int64_t j0, dist_t *hd,
             heap_replace_top(hd, hi, k, v, j0 + b)
 
 
+cdef inline void push_row_plus(const floating *row, const floating *add, int64_t nj,
+                               int64_t j0, floating *hd, int64_t *hi, int64_t k) noexcept nogil:
+    cdef int64_t b
+    cdef floating v
+    for b in range(nj):
+        v = row[b] + add[b]
+        if v < hd[0]:
+            heap_replace_top(hd, hi, k, v, j0 + b)
+
+
 cdef inline void gemm_block(const floating *X, int ni, const floating *Y, int nj, int d,
                             floating *out, double alpha) noexcept nogil:
     """out (ni x nj, row-major) = alpha X Y^T, on the calling thread's BLAS."""
@@ -190,9 +201,11 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
                 nj = min(by, m - j0)
                 if kind == 0:
                     gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -2.0)
-                    for a in range(ni):
-                        for b in range(nj):
-                            buf[a * nj + b] = buf[a * nj + b] + yy[j0 + b]
+                    for a in range(ni):  # ||y||^2 - 2 <x, y>, fused with the heap pass
+                        push_row_plus(buf + a * nj, &yy[j0], nj, j0, &dist[i0 + a, 0],
+                                      &ind[i0 + a, 0], k)
+                    j0 = j0 + nj
+                    continue
                 elif kind == 1:
                     gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -1.0)
                 elif kind == 2:
@@ -311,12 +324,12 @@ def sqeuclidean_matrix(const floating[:, ::1] X, const floating[:, ::1] Y,
 # ----------------------------------------------------------------------------------------
 # Sequences: concatenated symbols (or frames) with offsets, seq i = data[off[i]:off[i+1]]
 # ----------------------------------------------------------------------------------------
-cdef inline bint _group_ok(const int64_t *off, int64_t r0, int64_t nr) noexcept nogil:
-    """True if every sequence r0 .. r0 + nr - 1 has 1 to 64 symbols (the SIMD path)."""
-    cdef int64_t r, ln
-    for r in range(r0, r0 + nr):
-        ln = off[r + 1] - off[r]
-        if ln < 1 or ln > 64:
+cdef inline bint _group_ok(const int64_t *off, const int64_t *rows, int64_t nr) noexcept nogil:
+    """True if every sequence rows[0 .. nr) has 1 to 64 * 16 symbols (the SIMD path)."""
+    cdef int64_t l, ln
+    for l in range(nr):
+        ln = off[rows[l] + 1] - off[rows[l]]
+        if ln < 1 or ln > 64 * FASTML_LEV_GROUP_WORDS:
             return False
     return True
 
@@ -324,13 +337,13 @@ cdef inline bint _group_ok(const int64_t *off, int64_t r0, int64_t nr) noexcept 
 def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                        const int64_t[::1] yo, int32_t[:, ::1] out, bint symmetric,
                        int n_threads):
-    """out[i, j] = Levenshtein distance, parallel over groups of 8 rows. A group whose
-    rows all have 1 to 64 symbols is compared with each column in SIMD lanes (one
-    row per lane); other rows go one at a time (bit-parallel, several words for long
-    rows, common prefix and suffix skipped). Symmetric case (ys is xs): the upper
-    triangle only, then mirrored."""
+    """out[i, j] = Levenshtein distance, parallel over groups of 8 rows of similar length
+    (rows taken in order of length). A group whose rows all have 1 to 1024 symbols is
+    compared with each column in SIMD lanes (one row per lane); other rows go one at a
+    time (bit-parallel, common prefix and suffix skipped). Symmetric case (ys is xs):
+    each pair is computed once, in one orientation, then the matrix is symmetrised."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, L = 0
-    cdef int64_t g, r0, nr, r, l, c, c0, tid
+    cdef int64_t g, r0, nr, r, i, l, c, c0, tid
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
     cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
     if n == 0 or m == 0:
@@ -338,7 +351,7 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
     cdef int64_t ngroups = (n + 7) // 8
-    cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
+    cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
@@ -348,37 +361,43 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
     cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
+    if symmetric:
+        out[:, :] = -1
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
             r0 = 8 * g
             nr = min(8, n - r0)
             c0 = r0 + 1 if symmetric else 0
-            if _group_ok(&xo[0], r0, nr):
-                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &rows[r0],
+            if _group_ok(&xo[0], &perm[r0], nr):
+                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for c in range(c0, m):
-                    fastml_lev_group_distances(&grps[tid], yp + yo[c], yo[c + 1] - yo[c],
+                    i = perm[c] if symmetric else c
+                    fastml_lev_group_distances(&grps[tid], yp + yo[i], yo[i + 1] - yo[i],
                                                &res[tid, 0])
                     for l in range(nr):
                         if not symmetric or c > r0 + l:
-                            out[r0 + l, c] = <int32_t>res[tid, l]
+                            out[perm[r0 + l], i] = <int32_t>res[tid, l]
             else:
                 for l in range(nr):
-                    r = r0 + l
+                    r = perm[r0 + l]
                     fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
                                      xo[r + 1] - xo[r])
-                    for c in range(r + 1 if symmetric else 0, m):
-                        out[r, c] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[c],
-                                                                 yo[c + 1] - yo[c])
+                    for c in range(r0 + l + 1 if symmetric else 0, m):
+                        i = perm[c] if symmetric else c
+                        out[r, i] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[i],
+                                                                 yo[i + 1] - yo[i])
     if symmetric:
-        _mirror_upper_int32(out, n_threads)
+        _symmetrize_max_int32(out, n_threads)
 
 
-def _mirror_upper_int32(int32_t[:, ::1] out, int n_threads):
-    """Zero diagonal; the upper triangle copied onto the lower one (blocked)."""
+def _symmetrize_max_int32(int32_t[:, ::1] out, int n_threads):
+    """out[i, j] = out[j, i] = max of the two (one of them is the -1 placeholder);
+    zero diagonal. Blocked, parallel over block rows."""
     cdef int64_t n = out.shape[0], B = 64, nb = (n + 63) // 64
     cdef int64_t bi, bj, i, j, iend, jend
+    cdef int32_t v
     with nogil:
         for bi in prange(nb, schedule="dynamic", num_threads=n_threads):
             iend = min(n, (bi + 1) * B)
@@ -386,7 +405,9 @@ def _mirror_upper_int32(int32_t[:, ::1] out, int n_threads):
                 jend = min(n, (bj + 1) * B)
                 for i in range(bi * B, iend):
                     for j in range(bj * B, min(jend, i)):
-                        out[i, j] = out[j, i]
+                        v = max(out[i, j], out[j, i])
+                        out[i, j] = v
+                        out[j, i] = v
                     if bj == bi:
                         out[i, i] = 0
 
@@ -411,8 +432,9 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                     const int64_t[::1] yo, int32_t[:, ::1] dist, int64_t[:, ::1] ind,
                     int n_threads):
     """The k nearest train sequences (ys) of every query (xs), parallel over groups of 8
-    queries (SIMD lanes when they all have 1 to 64 symbols); train visited in order, so
-    equal distances keep the smaller index. Memory: the (n, k) result only."""
+    queries of similar length (SIMD lanes when they all have 1 to 1024 symbols); train
+    visited in index order, so equal distances keep the smaller index. Memory: the
+    (n, k) result and per-thread pattern scratch only."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1], L = 0
     cdef int64_t g, r0, nr, r, l, j, tid
     cdef int32_t v
@@ -425,7 +447,7 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
     cdef int64_t ngroups = (n + 7) // 8
-    cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
+    cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
@@ -440,19 +462,20 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
             tid = omp_get_thread_num()
             r0 = 8 * g
             nr = min(8, n - r0)
-            if _group_ok(&xo[0], r0, nr):
-                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &rows[r0],
+            if _group_ok(&xo[0], &perm[r0], nr):
+                fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for j in range(m):
                     fastml_lev_group_distances(&grps[tid], yp + yo[j], yo[j + 1] - yo[j],
                                                &res[tid, 0])
                     for l in range(nr):
                         v = <int32_t>res[tid, l]
-                        if v < dist[r0 + l, 0]:
-                            heap_replace_top(&dist[r0 + l, 0], &ind[r0 + l, 0], k, v, j)
+                        r = perm[r0 + l]
+                        if v < dist[r, 0]:
+                            heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
             else:
                 for l in range(nr):
-                    r = r0 + l
+                    r = perm[r0 + l]
                     fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
                                      xo[r + 1] - xo[r])
                     for j in range(m):
@@ -461,7 +484,7 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                         if v < dist[r, 0]:
                             heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
             for l in range(nr):
-                sort_pairs(&dist[r0 + l, 0], &ind[r0 + l, 0], k)
+                sort_pairs(&dist[perm[r0 + l], 0], &ind[perm[r0 + l], 0], k)
 
 
 cdef inline floating _dtw(const floating *xs, const int64_t *xo, int64_t i,

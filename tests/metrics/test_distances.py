@@ -293,3 +293,17 @@ def test_levenshtein_matrix_groups_vs_naive(symmetric, rng):
     dist, ind = kneighbors(S, T, 3, "levenshtein", n_jobs=2)
     order = np.lexsort((np.broadcast_to(np.arange(len(T)), ref.shape), ref), axis=1)[:, :3]
     np.testing.assert_array_equal(ind, order)
+
+
+def test_levenshtein_matrix_long_groups_vs_numpy(rng):
+    """Groups of multi-word patterns (up to 1024 symbols) in SIMD lanes of different
+    lengths, and a group sent to the one-at-a-time path by a 1100-symbol row."""
+    lens = [1100, 1000, 900, 700, 500, 300, 100, 2, 0, 640, 65, 64, 63, 129, 200, 1024]
+    S = ["".join(rng.choice(list("acgt"), n)) for n in lens]
+    T = [S[1][:950] + "tt", S[4][::-1], "acgt" * 40, ""]
+    D = pairwise_distances(S, T, metric="levenshtein")
+    ref = np.array([[numpy_levenshtein(a, b) for b in T] for a in S])
+    np.testing.assert_array_equal(D, ref)
+    Ds = pairwise_distances(S[:12], metric="levenshtein", n_jobs=2)
+    refs = np.array([[numpy_levenshtein(a, b) for b in S[:12]] for a in S[:12]])
+    np.testing.assert_array_equal(Ds, refs)
