@@ -7,6 +7,7 @@ AREAS = {
     "kernels": "fastml.benchmarks.kernels",
     "nn": "fastml.benchmarks.nn",
     "neighbors": "fastml.benchmarks.neighbors",
+    "text": "fastml.benchmarks.text",
 }
 
 
