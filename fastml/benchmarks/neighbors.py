@@ -85,7 +85,8 @@ def _fastml_classify(metric, **params):
 
         clf = KNeighborsClassifier(n_neighbors=K, metric=metric, n_jobs=n_threads,
                                    metric_params=params or None)
-        return clf.fit(inp["X"], inp["y"]).predict(inp["T"])
+        pred = clf.fit(inp["X"], inp["y"]).predict(inp["T"])
+        return pred, float(np.mean(pred == inp["yt"]))
 
     return run
 
@@ -97,7 +98,8 @@ def _sklearn_classify(metric, **params):
         with _blas(n_threads):
             clf = KNeighborsClassifier(n_neighbors=K, metric=metric, algorithm="brute",
                                        n_jobs=n_threads, metric_params=params or None)
-            return clf.fit(inp["X"], inp["y"]).predict(inp["T"])
+            pred = clf.fit(inp["X"], inp["y"]).predict(inp["T"])
+        return pred, float(np.mean(pred == inp["yt"]))
 
     return run
 
@@ -156,18 +158,20 @@ def _faiss_search(kind, arg=None, classify=False):
             elif kind == "lp":
                 D = D ** (1.0 / arg)
         if classify:
-            return _vote(ind, inp["y"])
+            pred = _vote(ind, inp["y"])
+            return pred, float(np.mean(pred == inp["yt"]))
         return D, ind
 
     return run
 
 
-def _same_predictions(a, b):
-    """Predictions agree except on vote ties (fastml gives a tie to the nearest
-    neighbour's class, scikit-learn to the smallest label, faiss's vote here is
-    fastml's rule): at most 1% of the test points."""
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and float(np.mean(a == b)) >= 0.99
+def _same_accuracy(a, b):
+    """(predictions, accuracy) pairs: the accuracies agree within 0.5 points and the
+    predictions differ only where votes can tie (fastml gives a tie to the nearest
+    neighbour's class, scikit-learn to the smallest label): at most 5% of the points."""
+    (pa, acc_a), (pb, acc_b) = a, b
+    return pa.shape == pb.shape and abs(acc_a - acc_b) <= 0.005 and float(
+        np.mean(pa == pb)) >= 0.95
 
 
 def _same_neighbours(a, b):
@@ -227,13 +231,13 @@ register(Case(AREA, "knn-classify-euclidean-k5", "60000x10000x784", "float32",
               peers=(Peer("sklearn", _sklearn_classify("euclidean")),
                      Peer("faiss", _faiss_search("l2", classify=True), FAISS,
                           own_process=True)),
-              check=_same_predictions))
+              check=_same_accuracy))
 register(Case(AREA, "knn-classify-euclidean-k5", "3000x300x784", "float32",
               _mnist(3000, 300), _fastml_classify("euclidean"),
               peers=(Peer("sklearn", _sklearn_classify("euclidean")),
                      Peer("faiss", _faiss_search("l2", classify=True), FAISS,
                           own_process=True)),
-              check=_same_predictions, quick=True))
+              check=_same_accuracy, quick=True))
 for _metric, _kind, _arg, _shape, _sizes, _params in [
     ("manhattan", "l1", None, "10000x2000x784", (10000, 2000), {}),
     ("chebyshev", "linf", None, "10000x2000x784", (10000, 2000), {}),
@@ -262,7 +266,7 @@ register(Case(AREA, "levenshtein-matrix", "500x500,len200-500", "str",
 register(Case(AREA, "levenshtein-kneighbors", "20000x2000,len5-40", "str",
               _string_knn(20000, 2000, 5, 40), _fastml_lev_knn,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_knn, ("rapidfuzz",)),),
-              check=_same_int_neighbours))
+              check=_same_int_neighbours, quick=True))
 
 
 # ----------------------------------------------------------------------------------------
