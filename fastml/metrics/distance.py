@@ -305,6 +305,22 @@ def _pack_bits(A):
     return np.ascontiguousarray(b).view(np.uint64)
 
 
+def _packed_hamming_matrix(X, Y, sym, out, n_threads):
+    """Hamming fractions of 0/1 rows by popcount, in blocks of rows (an int32 block of
+    counts at a time, never a second full matrix)."""
+    d = X.shape[1]
+    Xb = _pack_bits(X)
+    Yb = Xb if sym else _pack_bits(Y)
+    step = max(256, 64 * n_threads)
+    tmp = np.empty((min(step, X.shape[0]), Y.shape[0]), dtype=np.int32)
+    for i0 in range(0, X.shape[0], step):
+        i1 = min(X.shape[0], i0 + step)
+        t = tmp[: i1 - i0]
+        _dist.hamming_packed_matrix(Xb[i0:i1], Yb, t, 16, n_threads)
+        np.divide(t, d, out=out[i0:i1], casting="unsafe")
+    return out
+
+
 def _minkowski_op(p):
     """(op, root) for the Minkowski reductions with a dedicated tile, else (None, p)."""
     if p == 1:
@@ -381,6 +397,17 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, out=None, 
     _reject_strings_for_numeric(X, "X", metric)
     if Y is not None:
         _reject_strings_for_numeric(Y, "Y", metric)
+    if name == "hamming":
+        Xb, Yb = _as_bool_2d(X), (None if Y is None else _as_bool_2d(Y))
+        if Xb is not None and Xb.size and (Y is None or (Yb is not None and Yb.size)):
+            if Yb is not None and Yb.shape[1] != Xb.shape[1]:
+                raise ValueError(
+                    f"Incompatible dimension for X and Y matrices: X.shape[1] == "
+                    f"{Xb.shape[1]} while Y.shape[1] == {Yb.shape[1]}.")
+            m = Xb.shape[0] if Yb is None else Yb.shape[0]
+            out = check_out(out, (Xb.shape[0], m), np.float64, X, Y)
+            return _packed_hamming_matrix(Xb, Xb if Yb is None else Yb, Yb is None, out,
+                                          n_threads)
     X, Y, dtype = check_kernel_input(X, Y)
     sym = Y is None
     Yv = X if sym else Y
@@ -406,16 +433,7 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, out=None, 
             np.fill_diagonal(out, 0)
         return out
     if name == "hamming" and _is_binary(X) and _is_binary(Yv):
-        Xb = _pack_bits(X)
-        Yb = Xb if sym else _pack_bits(Yv)
-        step = max(256, 64 * n_threads)
-        tmp = np.empty((min(step, X.shape[0]), Yv.shape[0]), dtype=np.int32)
-        for i0 in range(0, X.shape[0], step):
-            i1 = min(X.shape[0], i0 + step)
-            t = tmp[: i1 - i0]
-            _dist.hamming_packed_matrix(Xb[i0:i1], Yb, t, 16, n_threads)
-            np.divide(t, d, out=out[i0:i1], casting="unsafe")
-        return out
+        return _packed_hamming_matrix(X, Yv, sym, out, n_threads)
     if name == "hamming":
         op, root = _fast.OP_NEQ, 1.0
     elif name == "manhattan":
@@ -614,7 +632,10 @@ def _as_bool_2d(A):
 
 
 def _chunks(n, n_threads, bx, by):
-    """Query chunk shrunk so that every thread gets work, train chunk as given."""
-    per_thread = -(-n // max(1, n_threads))
-    bx = int(max(1, min(bx, per_thread)))
+    """Query chunk (a multiple of 4, at most bx) small enough for about 16 chunks, so
+    that threads share the work; it depends on n only, never on the thread count, so
+    every pair lands in the same place of the same tile whatever n_jobs is and the
+    results are identical for any number of threads."""
+    per = -(-n // 16)
+    bx = int(min(bx, max(4, 4 * -(-per // 4))))
     return bx, int(by)
