@@ -87,8 +87,9 @@ FASTML_NN_DECLARE(double, f64)
     /* out[j, oh, ow] = obuf[j*ldo + oh*Wp + ow] + (bias ? bias[j] : 0), j < nc */         \
     void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc, int64_t Ho,           \
                              int64_t Wo, int64_t Wp, const T *bias, T *out);               \
-    /* g[j*ldg + oh*Wp + ow] = gout[j, oh, ow] (zero for ow >= Wo and up to ldg), j < nc, \
-     * rows nc..nrows-1 zero; acc[j] += sum gout[j] (acc may be NULL) */                   \
+    /* g[j*ldg + oh*Wp + ow] = gout[j, oh, ow] (zero for ow >= Wo and up to ldg, a      \
+     * multiple of 64 bytes), j < nc, rows nc..nrows-1 zero; acc[j] += sum gout[j] (acc   \
+     * may be NULL) */                                                                     \
     void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows, int64_t Ho,      \
                                 int64_t Wo, int64_t Wp, T *g, int64_t ldg, double *acc);
 

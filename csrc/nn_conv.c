@@ -324,21 +324,26 @@ DEFINE_CONV(double, f64)
                 memset(gj, 0, (size_t)ldg * sizeof(T));                                    \
                 continue;                                                                  \
             }                                                                              \
-            T t = 0;                                                                       \
             for (int64_t oh = 0; oh < Ho; oh++) {                                          \
                 const T *s = gout + (j * Ho + oh) * Wo;                                    \
                 T *d = gj + oh * Wp;                                                       \
-                FASTML_PRAGMA(omp simd reduction(+ : t))                                   \
-                for (int64_t ow = 0; ow < Wo; ow++) {                                      \
-                    d[ow] = s[ow];                                                         \
-                    t += s[ow];                                                            \
-                }                                                                          \
+                memcpy(d, s, (size_t)Wo * sizeof(T));                                      \
                 for (int64_t ow = Wo; ow < Wp; ow++)                                       \
                     d[ow] = 0;                                                             \
             }                                                                              \
             memset(gj + Ho * Wp, 0, (size_t)(ldg - Ho * Wp) * sizeof(T));                  \
-            if (acc)                                                                       \
-                acc[j] += (double)t;                                                       \
+            if (acc) { /* the row sum, for the bias gradient: lanes, then one hsum */      \
+                vec_##SFX t = {0};                                                         \
+                for (int64_t f = 0; f < ldg; f += 64 / (int64_t)sizeof(T)) {               \
+                    vec_##SFX v;                                                           \
+                    memcpy(&v, gj + f, sizeof v);                                          \
+                    t += v;                                                                \
+                }                                                                          \
+                double h = 0;                                                              \
+                for (int l = 0; l < (int)(64 / sizeof(T)); l++)                            \
+                    h += t[l];                                                             \
+                acc[j] += h;                                                               \
+            }                                                                              \
         }                                                                                  \
     }
 

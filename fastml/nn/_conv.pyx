@@ -373,7 +373,7 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
                            bp, &xps[tid, 0], &obs[tid, 0], ldo, &out[n, 0, 0, 0])
 
 
-DW_TILE_BYTES = 1 << 19
+DW_TILE_BYTES = 40 * 1024  # stay in L1: every tap block re-reads the whole tile
 
 
 def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1] x,
