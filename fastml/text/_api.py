@@ -59,8 +59,6 @@ def check_ngram_range(ngram_range, name="ngram_range"):
             f"{name}=(p1, p2) needs p1 <= p2, got {ngram_range!r}; did you mean "
             f"({p2}, {p1})?"
         )
-    if p2 > 2**20:
-        raise ValueError(f"{name} has p = {p2}; p-grams longer than 2**20 are not supported.")
     return p1, p2
 
 
@@ -150,7 +148,14 @@ def _encode(texts):
 
 def _intern(texts, p1, p2, n_threads):
     codes, offsets = _encode(texts)
-    return _fast.intern_ngrams(codes, offsets, p1, p2, n_threads)
+    # no text has p-grams longer than the longest text: skip those p (so a huge p2 costs
+    # nothing); a range beyond every text gives no feature at all
+    max_len = int(np.diff(offsets).max())
+    if p1 > max_len:
+        empty = np.empty(0, dtype=np.int32)
+        return (np.zeros(len(texts) + 1, dtype=np.int64), empty, empty,
+                np.empty(0, dtype=np.int64), empty)
+    return _fast.intern_ngrams(codes, offsets, p1, min(p2, max_len), n_threads)
 
 
 def _self_similarity(indptr, counts, kind):
