@@ -220,3 +220,16 @@ def test_mnist_subset_matches_sklearn(data_dir):
     assert_same_neighbours(d1, i1, d2, i2, 1e-4)
     proba = ref.predict_proba(Xte.astype(np.float64))
     np.testing.assert_allclose(ours.predict_proba(Xte), proba)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev", "hamming"])
+def test_constant_columns_dropped_gives_same_neighbours(metric, rng):
+    """Columns constant in train and queries (MNIST's border) are skipped: same result."""
+    X = np.round(rng.normal(size=(300, 48)), 1)
+    Q = np.round(rng.normal(size=(40, 48)), 1)
+    X[:, 5:20] = 3.0
+    Q[:, 5:20] = 3.0
+    d1, i1 = NearestNeighbors(n_neighbors=4, metric=metric).fit(X).kneighbors(Q)
+    d2, i2 = skn.NearestNeighbors(n_neighbors=4, metric=metric, algorithm="brute").fit(
+        X).kneighbors(Q)
+    assert_same_neighbours(d1, i1, d2, i2, 1e-10)
