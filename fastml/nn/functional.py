@@ -539,7 +539,10 @@ def global_max_pool2d_backward(grad_out, argmax, x_shape, *, n_jobs=None):
     """Gradient of :func:`global_max_pool2d`: each plane of x_shape gets grad_out at its
     argmax and zero elsewhere."""
     g, dtype, (N, C, H, W) = _global_grad(grad_out, x_shape)
-    argmax = _check_argmax(argmax, np.shape(grad_out), H * W)
+    argmax = np.asarray(argmax) if argmax is not None else None
+    if argmax is not None and argmax.shape == (N, C, 1, 1):
+        argmax = argmax.reshape(N, C)
+    argmax = _check_argmax(argmax, (N, C), H * W)
     dx = np.empty((N, C, H, W), dtype=dtype)
     _pool.global_max_pool_backward(g, argmax.reshape(N * C), dx.reshape(N * C, H * W),
                                    effective_n_threads(n_jobs))

@@ -384,6 +384,8 @@ def test_global_pools(rng, dtype):
     # (N, C, 1, 1) gradients are accepted too
     assert_array_equal(F.global_avg_pool2d_backward(g[:, :, None, None], x.shape),
                        F.global_avg_pool2d_backward(g, x.shape))
+    assert_array_equal(F.global_max_pool2d_backward(g[:, :, None, None], am, x.shape),
+                       F.global_max_pool2d_backward(g, am, x.shape))
 
 
 def test_max_pool_nan_propagates():
@@ -562,3 +564,21 @@ W = np.zeros((4, 3, 3, 3))
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_views_and_read_only_inputs(rng, conv_path):
+    # Fortran-ordered, strided and read-only (broadcast) inputs give the same results.
+    base = rng.standard_normal((2, 3, 9, 8))
+    x = np.asfortranarray(base)
+    w = rng.standard_normal((4, 3, 3, 3))[:, :, ::-1, :]
+    b = np.broadcast_to(np.float64(0.5), (4,))
+    ref = ref_conv2d(base, np.ascontiguousarray(w), np.full(4, 0.5), (1, 1), (1, 1))
+    assert_allclose(F.conv2d(x, w, b, padding=1), ref, rtol=1e-12, atol=1e-12)
+    g = np.broadcast_to(np.float64(1.0), ref.shape)
+    for got, r in zip(F.conv2d_backward(g, x, w, 1, 1),
+                      ref_conv2d_backward(np.ones(ref.shape), base, np.ascontiguousarray(w),
+                                          (1, 1), (1, 1))):
+        assert_allclose(got, r, rtol=1e-12, atol=1e-12)
+    xs = np.concatenate([base, base], axis=3)[:, :, :, ::2]
+    out, am = F.max_pool2d(xs, 2)
+    assert_array_equal(out, F.max_pool2d(np.ascontiguousarray(xs), 2)[0])
