@@ -28,7 +28,7 @@ def test_bench(case_impl, benchmark, request):
     quick = cfg.getoption("--fastml-quick")
     threads = cfg.getoption("--fastml-threads")
     benchmark.group = case.id
-    benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape,
+    benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape_for(quick),
                                 dtype=case.dtype)
     peer = None if impl == "fastml" else next(p for p in case.peers if p.name == impl)
     if peer is not None and peer.own_process:

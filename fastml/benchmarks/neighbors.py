@@ -231,13 +231,7 @@ register(Case(AREA, "knn-classify-euclidean-k5", "60000x10000x784", "float32",
               peers=(Peer("sklearn", _sklearn_classify("euclidean")),
                      Peer("faiss", _faiss_search("l2", classify=True), FAISS,
                           own_process=True)),
-              check=_same_accuracy))
-register(Case(AREA, "knn-classify-euclidean-k5", "3000x300x784", "float32",
-              _mnist(3000, 300), _fastml_classify("euclidean"),
-              peers=(Peer("sklearn", _sklearn_classify("euclidean")),
-                     Peer("faiss", _faiss_search("l2", classify=True), FAISS,
-                          own_process=True)),
-              check=_same_accuracy, quick=True))
+              check=_same_accuracy, quick=True, quick_shape="3000x300x784"))
 for _metric, _kind, _arg, _shape, _sizes, _params in [
     ("manhattan", "l1", None, "10000x2000x784", (10000, 2000), {}),
     ("chebyshev", "linf", None, "10000x2000x784", (10000, 2000), {}),
@@ -248,25 +242,26 @@ for _metric, _kind, _arg, _shape, _sizes, _params in [
                   _fastml_kneighbors(_metric, **_params),
                   peers=(Peer("sklearn", _sklearn_kneighbors(_metric, **_params)),
                          Peer("faiss", _faiss_search(_kind, _arg), FAISS, own_process=True)),
-                  check=_same_neighbours, quick=_metric == "manhattan"))
+                  check=_same_neighbours, quick=_metric == "manhattan",
+                  quick_shape="2000x200x784"))
 register(Case(AREA, "kneighbors-hamming-binary", "10000x2000x784", "bool",
               _mnist(10000, 2000, quick_sizes=(2000, 200), binarise=True),
               _fastml_kneighbors("hamming"),
               peers=(Peer("sklearn", _sklearn_kneighbors("hamming")),
                      Peer("faiss", _faiss_search("binary"), FAISS, own_process=True)),
-              check=_same_neighbours, quick=True))
+              check=_same_neighbours, quick=True, quick_shape="2000x200x784"))
 register(Case(AREA, "levenshtein-matrix", "2000x2000,len5-40", "str",
               _strings(2000, 5, 40), _fastml_lev_matrix,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),
-              check=_equal, quick=True))
+              check=_equal, quick=True, quick_shape="300x300,len5-40"))
 register(Case(AREA, "levenshtein-matrix", "500x500,len200-500", "str",
               _strings(500, 200, 500, quick_n=60), _fastml_lev_matrix,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),
-              check=_equal))
+              check=_equal, quick_shape="60x60,len200-500"))
 register(Case(AREA, "levenshtein-kneighbors", "20000x2000,len5-40", "str",
               _string_knn(20000, 2000, 5, 40), _fastml_lev_knn,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_knn, ("rapidfuzz",)),),
-              check=_same_int_neighbours, quick=True))
+              check=_same_int_neighbours, quick=True, quick_shape="2000x200,len5-40"))
 
 
 # ----------------------------------------------------------------------------------------
