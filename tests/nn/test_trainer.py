@@ -1,0 +1,332 @@
+"""Losses, optimisers, schedules, the Trainer loop (history, early stopping, seeds),
+gradient_check, and LeNet-5 on an MNIST subset."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastml.nn import (SGD, Adam, BatchNorm, Conv2D, CosineLR, Dense, Dropout, Flatten,
+                       MaxPool2D, ReLU, Sequential, StepLR, StopTraining, Tanh, Trainer,
+                       gradient_check, lenet5)
+from fastml.nn.layers import Parameter
+from fastml.nn.losses import CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, get_loss
+from fastml.nn.trainer import EarlyStopping, get_state
+
+
+# ---------------------------------------------------------------------------------------
+# losses
+# ---------------------------------------------------------------------------------------
+def _fd_loss_grad(loss, s, y, eps=1e-6):
+    num = np.empty_like(s)
+    for i in np.ndindex(s.shape):
+        old = s[i]
+        s[i] = old + eps
+        fp = loss.forward(s, y)
+        s[i] = old - eps
+        fm = loss.forward(s, y)
+        s[i] = old
+        num[i] = (fp - fm) / (2 * eps)
+    return num
+
+
+@pytest.mark.parametrize("loss", [CrossEntropyLoss(), HingeLoss(), MSELoss(), L1Loss()],
+                         ids=repr)
+def test_loss_gradients(loss):
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, 6)
+    loss.forward(s, y)
+    g = loss.backward()
+    assert g.dtype == s.dtype
+    assert_allclose(g, _fd_loss_grad(loss, s, y), rtol=1e-5, atol=1e-8)
+    s32 = s.astype(np.float32)
+    loss.forward(s32, y)
+    assert loss.backward().dtype == np.float32
+
+
+def test_losses_values():
+    s = np.array([[2.0, 1.0, -1.0], [0.0, 3.0, 0.5]])
+    y = np.array([0, 2])
+    ce = CrossEntropyLoss().forward(s, y)
+    ref = -np.mean([2 - np.log(np.exp(s[0]).sum()), 0.5 - np.log(np.exp(s[1]).sum())])
+    assert_allclose(ce, ref)
+    # hinge: row 0 margins (1-2+1, -1-2+1) -> 0, 0; row 1 (0-0.5+1, 3-0.5+1) -> 0.5, 3.5
+    assert_allclose(HingeLoss().forward(s, y), (0 + 4.0) / 2)
+    onehot = np.eye(3)[y]
+    assert_allclose(MSELoss().forward(s, y), np.mean((s - onehot) ** 2))
+    assert_allclose(L1Loss().forward(s, onehot), np.mean(np.abs(s - onehot)))
+    with pytest.raises(ValueError, match="loss must be"):
+        get_loss("kl")
+
+
+def test_cross_entropy_is_stable_and_matches_torch():
+    s = np.array([[1000.0, 0.0, -1000.0], [-1e4, 1e4, 0.0]], dtype=np.float32)
+    y = np.array([2, 0])
+    loss = CrossEntropyLoss()
+    val = loss.forward(s, y)
+    assert np.isfinite(val) and abs(val - (2000 + 2e4) / 2) < 1
+    assert np.all(np.isfinite(loss.backward()))
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal((7, 5)) * 10
+    y = rng.integers(0, 5, 7)
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(ts, torch.tensor(y))
+    tl.backward()
+    assert_allclose(loss.forward(s, y), tl.item(), rtol=1e-12)
+    assert_allclose(loss.backward(), ts.grad.numpy(), rtol=1e-10, atol=1e-14)
+    tm = torch.nn.functional.multi_margin_loss(torch.tensor(s), torch.tensor(y))
+    # torch divides the class sum by n_classes; ours is the CS231n sum
+    assert_allclose(HingeLoss().forward(s, y), tm.item() * 5, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------
+# optimisers and schedules
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam"])
+def test_optimisers_match_torch(kind):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((3, 4))
+    A = rng.standard_normal((4, 4))
+    p = Parameter(w0.copy(), "w")
+    tp = torch.tensor(w0.copy(), requires_grad=True)
+    if kind == "adam":
+        opt, topt = Adam([p], 0.05), torch.optim.Adam([tp], lr=0.05)
+    else:
+        mom = 0.0 if kind == "sgd" else 0.9
+        opt = SGD([p], 0.05, momentum=mom, nesterov=kind == "nesterov")
+        topt = torch.optim.SGD([tp], lr=0.05, momentum=mom, nesterov=kind == "nesterov")
+    At = torch.tensor(A)
+    for _ in range(5):
+        p.grad = p.value @ A @ A.T  # gradient of 0.5 ||w A||^2
+        opt.step()
+        topt.zero_grad()
+        (0.5 * (tp @ At).pow(2).sum()).backward()
+        topt.step()
+    assert_allclose(p.value, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_optimiser_validation_and_dtype():
+    p = Parameter(np.ones(3, np.float32), "w")
+    p.grad = np.ones(3, np.float32)
+    for opt in (SGD([p], 0.1, momentum=0.9), Adam([p])):
+        opt.step()
+        assert p.value.dtype == np.float32
+    with pytest.raises(ValueError, match="momentum"):
+        SGD([p], 0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        SGD([p], 0.0)
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD([p], 0.1, nesterov=True)
+
+
+def test_schedules():
+    s = StepLR(step_size=2, gamma=0.5)
+    assert [s(e, 1.0) for e in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    c = CosineLR(t_max=4, min_lr=0.1)
+    lrs = [c(e, 1.1) for e in range(6)]
+    assert_allclose(lrs[0], 1.1) and assert_allclose(lrs[2], 0.6)
+    assert_allclose(lrs[4:], [0.1, 0.1])
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+# ---------------------------------------------------------------------------------------
+# trainer
+# ---------------------------------------------------------------------------------------
+def _blobs(n=300, d=5, k=3, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, d)) * 3
+    y = rng.integers(0, k, n)
+    X = centers[y] + rng.standard_normal((n, d))
+    return X.astype(dtype), y
+
+
+def test_tiny_problem_loss_falls():
+    X, y = _blobs()
+    t = Trainer(Sequential(Dense(16), ReLU(), Dense(3)), epochs=15, batch_size=32,
+                learning_rate=0.05, random_state=0).fit(X, y)
+    losses = [r["train_loss"] for r in t.history_]
+    assert losses[-1] < 0.25 * losses[0]
+    assert t.history_[-1]["valid_accuracy"] > 0.9
+    assert set(t.history_[0]) >= {"epoch", "train_loss", "train_accuracy", "valid_loss",
+                                  "valid_accuracy", "lr", "duration"}
+    assert t.model.dtype == np.float32
+
+
+@pytest.mark.parametrize("loss", ["hinge", "mse", "l1"])
+@pytest.mark.parametrize("optimizer", ["nesterov", "adam"])
+def test_other_losses_and_optimisers_learn(loss, optimizer):
+    X, y = _blobs(seed=1)
+    lr = 0.01 if optimizer == "adam" else 0.05
+    t = Trainer(Sequential(Dense(16), Tanh(), Dense(3)), loss=loss, optimizer=optimizer,
+                learning_rate=lr, epochs=20, batch_size=32, random_state=0,
+                validation_fraction=0.2).fit(X, y)
+    assert t.history_[-1]["valid_accuracy"] > 0.85
+    assert t.history_[-1]["train_loss"] < t.history_[0]["train_loss"]
+
+
+def test_reproducible_with_random_state():
+    X, y = _blobs()
+
+    def run(seed):
+        net = Sequential(Dense(8), ReLU(), Dropout(0.2), Dense(3))
+        t = Trainer(net, epochs=3, random_state=seed).fit(X, y)
+        return [p.value.copy() for p in net.parameters()], t.history_
+
+    (w1, h1), (w2, h2), (w3, _) = run(3), run(3), run(4)
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+    assert [r["train_loss"] for r in h1] == [r["train_loss"] for r in h2]
+    assert not np.array_equal(w1[0], w3[0])
+
+
+def test_weight_decay_and_l1_gradients():
+    """One plain-SGD step with penalties equals the hand-computed step."""
+    X, y = _blobs(n=8)
+    for wd, l1 in ((0.1, 0.0), (0.0, 0.05)):
+        net = Sequential(Dense(3))
+        net.build((5,), np.float64, 0)
+        W0, b0 = net[0].W.value.copy(), net[0].b.value.copy()
+        t = Trainer(net, momentum=0.0, learning_rate=0.1, weight_decay=wd, l1=l1,
+                    epochs=1, batch_size=8, validation_fraction=0).fit(X.astype(float), y)
+        ref = Sequential(Dense(3))
+        ref.build((5,), np.float64, 0)
+        loss = get_loss("cross_entropy")
+        loss.forward(ref.forward(X.astype(float), True), y)
+        ref.backward(loss.backward())
+        gW = ref[0].W.grad + wd * W0 + l1 * np.sign(W0)
+        assert_allclose(net[0].W.value, W0 - 0.1 * gW, rtol=1e-12)
+        assert_allclose(net[0].b.value, b0 - 0.1 * ref[0].b.grad, rtol=1e-12)  # no decay
+        assert t.history_[0]["epoch"] == 1
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = _blobs(n=200, seed=2)
+    snapshots = {}
+
+    class Snap:
+        def on_epoch_end(self, trainer, rec):
+            snapshots[rec["epoch"]] = get_state(trainer.model)
+
+    # a learning rate this large makes the validation loss bounce around
+    net = Sequential(Dense(32), ReLU(), Dense(3))
+    t = Trainer(net, learning_rate=0.5, momentum=0.9, epochs=60, batch_size=16,
+                early_stopping=True, patience=3, random_state=0, callbacks=[Snap()])
+    t.fit(X, y)
+    n = len(t.history_)
+    assert n < 60 and t.stop_reason_ is not None
+    vl = [r["valid_loss"] for r in t.history_]
+    best = int(np.argmin(vl)) + 1
+    assert n - best >= 3
+    for a, b in zip(get_state(net)[0], snapshots[best][0]):
+        np.testing.assert_array_equal(a, b)
+    assert t.history_[best - 1].get("best")
+
+
+def test_stop_training_is_not_keyboard_interrupt():
+    assert issubclass(StopTraining, Exception)
+    assert not issubclass(StopTraining, KeyboardInterrupt)
+    X, y = _blobs(n=50)
+
+    class StopAt2:
+        def on_epoch_end(self, trainer, rec):
+            if rec["epoch"] == 2:
+                raise StopTraining("enough")
+
+    t = Trainer(Sequential(Dense(3)), epochs=10, callbacks=[StopAt2()]).fit(X, y)
+    assert len(t.history_) == 2 and t.stop_reason_ == "enough"
+    es = EarlyStopping(patience=1)
+    es.on_train_begin(t)
+    es.on_epoch_end(t, {"epoch": 1, "valid_loss": 1.0})
+    with pytest.raises(StopTraining):
+        es.on_epoch_end(t, {"epoch": 2, "valid_loss": 1.0})
+
+
+def test_batchnorm_single_row_last_batch_and_lr_schedule():
+    X, y = _blobs(n=65)  # 64 + 1: the lone row joins the last batch
+    t = Trainer(Sequential(Dense(8), BatchNorm(), ReLU(), Dense(3)), batch_size=16,
+                epochs=4, validation_fraction=0, lr_schedule="step",
+                learning_rate=0.1).fit(X, y)
+    assert [r["lr"] for r in t.history_] == pytest.approx([0.1, 0.01, 0.001, 0.0001])
+
+
+def test_verbose_progress(capsys):
+    X, y = _blobs(n=64)
+    Trainer(Sequential(Dense(3)), epochs=2, verbose=1).fit(X, y)
+    out = capsys.readouterr()
+    assert "epoch   2" in out.out and "valid loss" in out.out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the diverging run overflows
+def test_trainer_validation():
+    net = Sequential(Dense(3))
+    for kw, match in (({"epochs": 0}, "epochs"), ({"batch_size": 1.5}, "batch_size"),
+                      ({"validation_fraction": 1.0}, "validation_fraction"),
+                      ({"optimizer": "rmsprop"}, "optimizer"), ({"n_jobs": 0}, "n_jobs"),
+                      ({"lr_schedule": "linear"}, "lr_schedule")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            Trainer(net, **kw).fit(*_blobs(n=20))
+    with pytest.raises(TypeError, match="model"):
+        Trainer("lenet")
+    X, y = _blobs(n=20)
+    t = Trainer(Sequential(Dense(3)), learning_rate=1e30, momentum=0.0)
+    with pytest.raises(FloatingPointError, match="learning_rate"):
+        t.fit(X * 1e30, y)
+
+
+# ---------------------------------------------------------------------------------------
+# gradient check
+# ---------------------------------------------------------------------------------------
+def test_gradient_check_passes_on_a_cnn():
+    rng = np.random.default_rng(0)
+    net = Sequential(Conv2D(3, 3, padding=1), BatchNorm(), ReLU(), MaxPool2D(2), Flatten(),
+                     Dense(8), Dropout(0.3), Tanh(), Dense(4))
+    X = rng.standard_normal((5, 2, 6, 6))
+    y = rng.integers(0, 4, 5)
+    errors = gradient_check(net, X, y, n_entries=8)
+    assert set(errors) >= {"0.W", "0.b", "1.gamma", "5.W", "8.b", "input"}
+    assert max(errors.values()) < 1e-5, errors
+    rm = net[1].running_mean.copy()
+    gradient_check(net, X, y, loss="hinge", n_entries=4)
+    np.testing.assert_array_equal(net[1].running_mean, rm)  # state restored
+
+
+def test_gradient_check_detects_a_wrong_gradient():
+    class BadDense(Dense):
+        def backward(self, grad):
+            dx = super().backward(grad)
+            self.W.grad = self.W.grad * 1.1
+            return dx
+
+    rng = np.random.default_rng(0)
+    net = Sequential(BadDense(4), Tanh(), Dense(3))
+    errors = gradient_check(net, rng.standard_normal((6, 5)), rng.integers(0, 3, 6))
+    assert errors["0.W"] > 1e-2 and errors["2.W"] < 1e-6
+
+
+def test_gradient_check_refuses_float32():
+    net = Sequential(Dense(2))
+    net.build((3,), np.float32)
+    with pytest.raises(ValueError, match="float64"):
+        gradient_check(net, np.zeros((2, 3)), np.array([0, 1]))
+
+
+# ---------------------------------------------------------------------------------------
+# LeNet-5 on MNIST
+# ---------------------------------------------------------------------------------------
+def test_lenet5_mnist_10000_one_epoch(data_dir):
+    from fastml.datasets import load_mnist
+
+    try:
+        X, y = load_mnist(data_dir, subset="train", download=False)
+        Xt, yt = load_mnist(data_dir, subset="test", download=False)
+    except FileNotFoundError:
+        pytest.skip("MNIST files absent")
+    X = (X[:10000, None] / np.float32(255)).astype(np.float32)
+    Xt = (Xt[:, None] / np.float32(255)).astype(np.float32)
+    # one epoch = 625 steps of SGD (momentum 0.9) on minibatches of 16; one thread so the
+    # result does not depend on the machine's load (about 2 s)
+    t = Trainer(lenet5(), epochs=1, batch_size=16, learning_rate=0.01, momentum=0.9,
+                validation_fraction=0, random_state=0, n_jobs=1).fit(X, y[:10000])
+    acc = float(np.mean(t.predict_scores(Xt).argmax(1) == yt))
+    assert acc >= 0.95, acc
