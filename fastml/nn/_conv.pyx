@@ -352,6 +352,37 @@ cdef void _direct_sample(const floating *x, int64_t C, int64_t H, int64_t W, int
                               out + ch * nc * Ho * Wo)
 
 
+cdef void _direct_dx_wrap(const floating *g, int64_t Co, int64_t Ho, int64_t Wo, int64_t H,
+                          int64_t W, int64_t qh, int64_t kh, int64_t kw, const floating *wpk,
+                          int nc, int64_t n_in, floating *gp, floating *obuf, int64_t ldo,
+                          floating *dx) noexcept nogil:
+    """dx (n_in, H, W) of a stride-1 convolution without column padding, as the "full"
+    convolution of g on a grid of width W instead of Wo + 2 (kw - 1): each row of g is
+    followed by W - Wo = kw - 1 zeros, which also serve as the left padding of the next
+    row when the flat index wraps, and gp starts kw - 1 zeros early. Every flat output
+    position is then a real dx position (none discarded)."""
+    cdef int64_t Hq = Ho + 2 * qh, plane = Hq * W, K = Co * kh * kw, ch, m
+    cdef floating *base = gp + (kw - 1)
+    memset(gp, 0, (kw - 1) * sizeof(floating))
+    _pad(g, Co, Ho, Wo, qh, 0, Hq, W, base)
+    memset(base + Co * plane, 0, (kw + FB + VPAD) * sizeof(floating))
+    for ch in range((n_in + nc - 1) // nc):
+        m = min(nc, n_in - ch * nc)
+        if floating is float:
+            fastml_direct_fwd_f32(gp, Co, plane, W, kh, kw, wpk + ch * K * nc, nc, H * W,
+                                  obuf, ldo)
+            fastml_unflat_f32(obuf, ldo, m, H, W, W, NULL, dx + ch * nc * H * W)
+        else:
+            fastml_direct_fwd_f64(gp, Co, plane, W, kh, kw, wpk + ch * K * nc, nc, H * W,
+                                  obuf, ldo)
+            fastml_unflat_f64(obuf, ldo, m, H, W, W, NULL, dx + ch * nc * H * W)
+
+
+def dx_flat_length(int64_t H, int64_t W, int64_t Wo, int64_t kw, int64_t pw):
+    """The flat length of the input-gradient loops (to choose their channel block)."""
+    return H * W if pw == 0 else H * (Wo + 2 * (kw - 1 - pw))
+
+
 def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk,
                    const floating[::1] bias, bint has_bias, floating[:, :, :, ::1] out,
                    int kh, int kw, int ph, int pw, int n_threads):
@@ -391,7 +422,9 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     cdef int64_t ldg = _round_up(Ho * Wp, VPAD)
     cdef int64_t qh = kh - 1 - ph, qw = kw - 1 - pw        # padding of the full convolution
     cdef int64_t Wq = Wo + 2 * qw, Hq = Ho + 2 * qh
-    cdef int64_t ldq = _round_up(H * Wq, FB)
+    cdef bint wrap = pw == 0                             # see _direct_dx_wrap
+    cdef int64_t ldq = _round_up(H * W if wrap else H * Wq, FB)
+    cdef int64_t qsize = (kw - 1 + Co * Hq * W if wrap else Co * Hq * Wq) + kw + FB + VPAD
     cdef int nco = channel_block(Co, K, sizeof(floating), True), nci = wfpk.shape[2]
     cdef int64_t chunks = (Co + nco - 1) // nco
     cdef int64_t xstride = _round_up(C * plane + kw + FB + VPAD, VPAD)
@@ -402,8 +435,7 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, :] xps = aligned_empty((n_threads, S * xstride), dtype)
     cdef floating[:, :] gbs = aligned_empty((n_threads, S * gstride), dtype)
-    cdef floating[:, :] qps = aligned_empty(
-        (n_threads, Co * Hq * Wq + kw + FB + VPAD if need_dx else 1), dtype)
+    cdef floating[:, :] qps = aligned_empty((n_threads, qsize if need_dx else 1), dtype)
     cdef floating[:, :] obs = aligned_empty((n_threads, nci * ldq if need_dx else 1), dtype)
     cdef int64_t VL = 64 // sizeof(floating)   # lanes of the C kernels' vectors
     dw_part = aligned_empty((n_threads, chunks, K, nco, VL), dtype, zero=True)
@@ -441,7 +473,12 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
                                          xstride, gstride, &dwp[tid, ch, 0, 0, 0])
             if need_dx:
                 for s in range(ns):
-                    _direct_sample(&gout[n0 + s, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw,
-                                   &wfpk[0, 0, 0], nci, C, NULL, &qps[tid, 0], &obs[tid, 0],
-                                   ldq, &dx[n0 + s, 0, 0, 0])
+                    if wrap:
+                        _direct_dx_wrap(&gout[n0 + s, 0, 0, 0], Co, Ho, Wo, H, W, qh, kh, kw,
+                                        &wfpk[0, 0, 0], nci, C, &qps[tid, 0], &obs[tid, 0],
+                                        ldq, &dx[n0 + s, 0, 0, 0])
+                    else:
+                        _direct_sample(&gout[n0 + s, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw,
+                                       &wfpk[0, 0, 0], nci, C, NULL, &qps[tid, 0],
+                                       &obs[tid, 0], ldq, &dx[n0 + s, 0, 0, 0])
     return unpack_weights(dw_part.sum(axis=(0, 4)), Co), db_part.sum(axis=0)[:Co]

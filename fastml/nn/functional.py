@@ -272,7 +272,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True) == "direct":
         # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
-        nc = _conv.channel_block(Ci, H * (Wo + 2 * (kw - 1 - pw)), x.itemsize)
+        nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)
         wfpk = _conv.pack_weights(wf, Ci, nc)
         dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
                                        n_threads)
