@@ -179,16 +179,17 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return validate_data(self, X, y, **kw)
 
     def _reshape(self, X):
-        shape = self.input_shape_
-        if int(np.prod(X.shape[1:])) != int(np.prod(shape)):
-            raise ValueError(f"X has per-sample shape {X.shape[1:]} "
-                             f"({int(np.prod(X.shape[1:]))} values), but {type(self).__name__}"
-                             f" was fitted on samples of shape {shape}.")
-        return X.reshape((X.shape[0],) + shape)
+        """X (as validated) -> (n,) + input_shape_; X must have the layout seen in fit."""
+        if X.shape[1:] != self._x_sample_shape:
+            raise ValueError(f"X has per-sample shape {X.shape[1:]}, but "
+                             f"{type(self).__name__} was fitted on samples of shape "
+                             f"{self._x_sample_shape}.")
+        return X.reshape((X.shape[0],) + self.input_shape_)
 
     def _build(self, X, n_classes):
         body = self._body()
         self.input_shape_ = tuple(self._sample_shape(X, body))
+        self._x_sample_shape = X.shape[1:]
         if body == "lenet5":
             if len(self.input_shape_) != 3:
                 raise ValueError("layers='lenet5' needs images; pass input_shape=(C, H, W) "
@@ -262,21 +263,28 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = self._trainer.epochs_done_
         return self
 
-    def decision_function(self, X):
-        """The network's raw class scores (logits), shape (n_samples, n_classes)."""
+    def _scores(self, X):
         check_is_fitted(self)
         X, _ = self._validate_X(X, False)
         return self._trainer.predict_scores(self._reshape(X))
 
+    def decision_function(self, X):
+        """The network's class scores (logits), shape (n_samples, n_classes); for two
+        classes, scikit-learn's convention: shape (n_samples,), score of classes_[1]
+        minus score of classes_[0] (positive means classes_[1])."""
+        s = self._scores(X)
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
+
     def predict_proba(self, X):
         """Softmax of the class scores, shape (n_samples, n_classes)."""
-        return softmax(self.decision_function(X))
+        return softmax(self._scores(X))
 
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def plot_history(self, ax=None):
         """Learning curves: loss and accuracy per epoch, train and validation.

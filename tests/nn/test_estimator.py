@@ -1,0 +1,195 @@
+"""NeuralNetClassifier: scikit-learn's estimator checks, meta-estimators, pickling,
+input shapes and dtypes, partial_fit, plot_history and every documented error."""
+import pickle
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastml.nn import (BatchNorm, Conv2D, Dense, Dropout, MaxPool2D, NeuralNetClassifier,
+                       ReLU)
+
+
+@parametrize_with_checks([
+    NeuralNetClassifier(layers=[Dense(16), ReLU()], epochs=10, batch_size=16,
+                        learning_rate=0.05),
+    NeuralNetClassifier(layers=[], epochs=10, batch_size=16, learning_rate=0.05,
+                        optimizer="adam", validation_fraction=0.0),
+    NeuralNetClassifier(layers="mlp", epochs=5, loss="hinge", early_stopping=True),
+])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+SMALL_CNN = [Conv2D(8, 3, padding=1), BatchNorm(), ReLU(), MaxPool2D(2), Dropout(0.1)]
+
+
+def test_cnn_on_digits_flat_and_image_input(digits):
+    X, y = digits
+    kw = dict(layers=SMALL_CNN, epochs=4, batch_size=32, random_state=0, n_jobs=1)
+    a = NeuralNetClassifier(input_shape=(1, 8, 8), **kw).fit(X[:1200], y[:1200])
+    b = NeuralNetClassifier(**kw).fit(X[:1200].reshape(-1, 1, 8, 8), y[:1200])
+    c = NeuralNetClassifier(**kw).fit(X[:1200], y[:1200])  # 64 features: 8x8 image
+    assert a.input_shape_ == b.input_shape_ == c.input_shape_ == (1, 8, 8)
+    np.testing.assert_array_equal(a.predict_proba(X[1200:]),
+                                  b.predict_proba(X[1200:].reshape(-1, 1, 8, 8)))
+    np.testing.assert_array_equal(a.predict(X[1200:]), c.predict(X[1200:]))
+    assert a.score(X[1200:], y[1200:]) > 0.9
+    assert a.predict_proba(X[:3]).dtype == np.float32
+    assert SMALL_CNN[0].W is None if hasattr(SMALL_CNN[0], "W") else True  # not mutated
+    assert not SMALL_CNN[0].built
+    assert len(a.history_) == 4 and a.n_iter_ == 4
+    assert a.history_[-1]["valid_accuracy"] is not None
+    p = a.predict_proba(X[:5])
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+    assert a.predict_log_proba(X[:5]).shape == (5, 10)
+
+
+def test_dense_only_softmax_and_float64(digits):
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[], epochs=20, learning_rate=0.1, random_state=0)
+    clf.fit(X.astype(np.float64), y)
+    assert clf.model_.dtype == np.float64
+    assert clf.predict_proba(X[:2]).dtype == np.float64
+    assert clf.score(X, y) > 0.9
+    assert len(clf.model_.parameters()) == 2  # one Dense: softmax regression
+
+
+def test_string_labels_and_pickle(digits):
+    X, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                      "eight", "nine"])
+    clf = NeuralNetClassifier(layers="mlp", epochs=3, random_state=0).fit(X, names[y])
+    assert set(clf.classes_) == set(names)
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
+
+
+def test_pipeline_grid_search_cross_val(digits):
+    X, y = digits
+    X, y = X[:600], y[:600]
+    pipe = make_pipeline(MinMaxScaler(), NeuralNetClassifier(
+        layers=[Dense(32), ReLU()], epochs=20, batch_size=32, random_state=0))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.mean() > 0.8
+    gs = GridSearchCV(pipe, {"neuralnetclassifier__learning_rate": [0.01, 0.05]}, cv=2)
+    gs.fit(X, y)
+    assert gs.best_params_["neuralnetclassifier__learning_rate"] in (0.01, 0.05)
+
+
+def test_partial_fit(digits):
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=np.arange(10))
+    for _ in range(5):
+        clf.partial_fit(X[:1000], y[:1000])
+    assert clf.n_iter_ == 6 and len(clf.history_) == 6
+    assert clf.history_[-1]["train_loss"] < clf.history_[0]["train_loss"]
+    assert clf.score(X[1000:], y[1000:]) > 0.8
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:5], np.full(5, 11))
+    only_some = NeuralNetClassifier(layers=[]).partial_fit(X[:50], y[:50] % 3,
+                                                           classes=[0, 1, 2, 5])
+    assert only_some.classes_.tolist() == [0, 1, 2, 5]
+
+
+def test_fit_twice_is_reproducible_and_resets(digits):
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[Dense(16), ReLU(), Dropout(0.2)], epochs=2,
+                              random_state=1)
+    p1 = clf.fit(X, y).predict_proba(X)
+    p2 = clf.fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert len(clf.history_) == 2
+
+
+def test_lenet5_default_needs_images():
+    X = np.random.default_rng(0).random((20, 784), dtype=np.float32)
+    y = np.arange(20) % 2
+    clf = NeuralNetClassifier(epochs=1).fit(X, y)  # 784 features -> (1, 28, 28)
+    assert clf.input_shape_ == (1, 28, 28)
+    assert clf.predict(X).shape == (20,)
+    with pytest.raises(ValueError, match="784 features"):  # the layout of fit is kept
+        clf.predict(X.reshape(20, 28, 28))
+    clf3 = NeuralNetClassifier(epochs=1).fit(X.reshape(20, 28, 28), y)  # (n, H, W)
+    assert clf3.input_shape_ == (1, 28, 28)
+    assert clf3.predict(X.reshape(20, 28, 28)).shape == (20,)
+    with pytest.raises(ValueError, match="does not fit"):
+        NeuralNetClassifier(epochs=1).fit(X[:, :64], y)
+    with pytest.raises(ValueError, match="not a square image"):
+        NeuralNetClassifier(epochs=1).fit(X[:, :50], y)
+
+
+@pytest.mark.parametrize("X,y,kw,exc,match", [
+    (np.zeros((10, 784)), np.arange(10) % 2, {"input_shape": (1, 20, 20)}, ValueError,
+     "input_shape"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"input_shape": (2, 0)}, ValueError,
+     "input_shape"),
+    (np.full((10, 4), np.nan), np.arange(10) % 2, {}, ValueError, "NaN"),
+    (np.zeros((10, 4)), np.zeros(10), {}, ValueError, "1 class"),
+    (np.zeros((0, 4)), np.zeros(0), {}, ValueError, "0 sample"),
+    (np.zeros((10, 4)), np.linspace(0, 1, 10), {}, ValueError, "Unknown label type"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"layers": "resnet"}, ValueError, "layers"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"layers": [Dense(3), "relu"]}, TypeError,
+     r"layers\[1\]"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"epochs": 0}, ValueError, "epochs"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"learning_rate": -1.0}, ValueError,
+     "learning_rate"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"optimizer": "lbfgs"}, ValueError,
+     "optimizer"),
+    (np.zeros((10, 4)), np.arange(10) % 2, {"n_jobs": 0}, ValueError, "n_jobs"),
+])
+def test_bad_input_errors(X, y, kw, exc, match):
+    kw.setdefault("layers", [])
+    with pytest.raises(exc, match=match):
+        NeuralNetClassifier(**kw).fit(X, y)
+
+
+def test_predict_errors(digits):
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[], epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 10 features, but NeuralNetClassifier is "
+                                         "expecting 64"):
+        clf.predict(X[:, :10])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((2, 64), np.nan))
+    cnn = NeuralNetClassifier(layers=SMALL_CNN, epochs=1).fit(X.reshape(-1, 1, 8, 8), y)
+    with pytest.raises(ValueError, match="fitted on samples of shape"):
+        cnn.predict(np.zeros((2, 1, 4, 16)))
+
+
+def test_plot_history(digits, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[], epochs=3).fit(X, y)
+    ax = clf.plot_history()
+    assert len(ax[0].lines) == 2 and len(ax[1].lines) == 2  # train and validation
+    assert list(ax[0].lines[0].get_xdata()) == [1, 2, 3]
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        clf.plot_history()
+
+
+def test_verbose_and_early_stopping(digits, capsys):
+    X, y = digits
+    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], epochs=50, early_stopping=True,
+                              patience=2, learning_rate=0.5, verbose=1, random_state=0)
+    clf.fit(X, y)
+    out = capsys.readouterr().out
+    assert "epoch   1" in out
+    assert clf.n_iter_ < 50 and "Early stopping" in out
