@@ -154,6 +154,7 @@ def conv_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] w2,
     cdef bint direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
     cdef int64_t B = plan_tile(N, K, P, sizeof(floating), n_threads, direct)
     cdef int64_t ntiles = (N + B - 1) // B
+    n_threads = <int>max(1, min(n_threads, ntiles))  # no idle threads on small batches
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] colbuf = np.empty((n_threads, 1 if direct else K * B * P), dtype)
     cdef floating[:, ::1] ybuf = np.empty((n_threads, Co * B * P if B > 1 else 1), dtype)
@@ -205,6 +206,7 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
     cdef bint direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
     cdef int64_t B = plan_tile(N, K, P, sizeof(floating), n_threads, direct)
     cdef int64_t ntiles = (N + B - 1) // B
+    n_threads = <int>max(1, min(n_threads, ntiles))  # no idle threads on small batches
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] colbuf = np.empty(
         (n_threads, 1 if direct else K * B * P), dtype)
@@ -392,6 +394,7 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int nc = wpk.shape[2]
     cdef int64_t Hp = H + 2 * ph, Wp = W + 2 * pw
     cdef int64_t ldo = _round_up(Ho * Wp, FB)
+    n_threads = <int>max(1, min(n_threads, N))
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, :] xps = aligned_empty((n_threads, C * Hp * Wp + kw + FB + VPAD), dtype)
     cdef floating[:, :] obs = aligned_empty((n_threads, nc * ldo), dtype)
@@ -432,6 +435,7 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     cdef int64_t S = max(1, min(DW_TILE_BYTES // ((xstride + gstride) * sizeof(floating)),
                                 (N + n_threads - 1) // n_threads))
     cdef int64_t ntiles = (N + S - 1) // S
+    n_threads = <int>max(1, min(n_threads, ntiles))
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, :] xps = aligned_empty((n_threads, S * xstride), dtype)
     cdef floating[:, :] gbs = aligned_empty((n_threads, S * gstride), dtype)

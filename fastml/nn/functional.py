@@ -388,6 +388,10 @@ def _pool_setup(x, kernel_size, stride, padding):
     return kh, kw, sh, sw, ph, pw, Ho, Wo
 
 
+def _pool_threads(n_jobs, planes):
+    return max(1, min(effective_n_threads(n_jobs), planes))
+
+
 def _float_4d(x, name):
     x = _as_4d(x, name)
     (x,), dtype = _unify([(name, x)])
@@ -413,7 +417,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, n_jobs=None):
     x, dtype = _float_4d(x, "x")
     kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup(x.shape, kernel_size, stride, padding)
     N, C, H, W = x.shape
-    n_threads = effective_n_threads(n_jobs)
+    n_threads = _pool_threads(n_jobs, N * C)
     out = np.empty((N, C, Ho, Wo), dtype=dtype)
     argmax = np.empty((N, C, Ho, Wo), dtype=np.int64)
     _pool.max_pool(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo),
@@ -455,7 +459,7 @@ def max_pool2d_backward(grad_out, argmax, x_shape, *, n_jobs=None):
         raise ValueError(f"grad_out has shape {grad_out.shape}, which does not match "
                          f"x_shape {(N, C, H, W)} in (N, C).")
     argmax = _check_argmax(argmax, grad_out.shape, H * W)
-    n_threads = effective_n_threads(n_jobs)
+    n_threads = _pool_threads(n_jobs, N * C)
     dx = np.empty((N, C, H, W), dtype=dtype)
     _pool.max_pool_backward(grad_out.reshape(N * C, -1), argmax.reshape(N * C, -1),
                             dx.reshape(N * C, H * W), n_threads)
@@ -474,7 +478,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, *
     x, dtype = _float_4d(x, "x")
     kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup(x.shape, kernel_size, stride, padding)
     N, C, H, W = x.shape
-    n_threads = effective_n_threads(n_jobs)
+    n_threads = _pool_threads(n_jobs, N * C)
     out = np.empty((N, C, Ho, Wo), dtype=dtype)
     _pool.avg_pool(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo), kh, kw, sh, sw, ph,
                    pw, bool(count_include_pad), n_threads)
@@ -488,7 +492,7 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     N, C, H, W = _x_shape(x_shape)
     kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_setup((N, C, H, W), kernel_size, stride, padding)
     _check_grad_shape(grad_out, (N, C, Ho, Wo))
-    n_threads = effective_n_threads(n_jobs)
+    n_threads = _pool_threads(n_jobs, N * C)
     dx = np.empty((N, C, H, W), dtype=dtype)
     _pool.avg_pool_backward(grad_out.reshape(N * C, Ho, Wo), dx.reshape(N * C, H, W), kh,
                             kw, sh, sw, ph, pw, bool(count_include_pad), n_threads)
@@ -500,7 +504,7 @@ def global_avg_pool2d(x, *, n_jobs=None):
     x, dtype = _float_4d(x, "x")
     N, C, H, W = x.shape
     out = np.empty(N * C, dtype=dtype)
-    _pool.global_avg_pool(x.reshape(N * C, H * W), out, effective_n_threads(n_jobs))
+    _pool.global_avg_pool(x.reshape(N * C, H * W), out, _pool_threads(n_jobs, N * C))
     return out.reshape(N, C)
 
 
@@ -520,7 +524,7 @@ def global_avg_pool2d_backward(grad_out, x_shape, *, n_jobs=None):
     plane of x_shape."""
     g, dtype, (N, C, H, W) = _global_grad(grad_out, x_shape)
     dx = np.empty((N, C, H, W), dtype=dtype)
-    _pool.global_avg_pool_backward(g, dx.reshape(N * C, H * W), effective_n_threads(n_jobs))
+    _pool.global_avg_pool_backward(g, dx.reshape(N * C, H * W), _pool_threads(n_jobs, N * C))
     return dx
 
 
@@ -531,7 +535,7 @@ def global_max_pool2d(x, *, n_jobs=None):
     N, C, H, W = x.shape
     out = np.empty(N * C, dtype=dtype)
     argmax = np.empty(N * C, dtype=np.int64)
-    _pool.global_max_pool(x.reshape(N * C, H * W), out, argmax, effective_n_threads(n_jobs))
+    _pool.global_max_pool(x.reshape(N * C, H * W), out, argmax, _pool_threads(n_jobs, N * C))
     return out.reshape(N, C), argmax.reshape(N, C)
 
 
@@ -545,5 +549,5 @@ def global_max_pool2d_backward(grad_out, argmax, x_shape, *, n_jobs=None):
     argmax = _check_argmax(argmax, (N, C), H * W)
     dx = np.empty((N, C, H, W), dtype=dtype)
     _pool.global_max_pool_backward(g, argmax.reshape(N * C), dx.reshape(N * C, H * W),
-                                   effective_n_threads(n_jobs))
+                                   _pool_threads(n_jobs, N * C))
     return dx
