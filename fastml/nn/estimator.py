@@ -10,23 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fastml.nn.layers import (AvgPool2D, Conv2D, ConvTranspose2D, Flatten, GlobalAvgPool2D,
-                              GlobalMaxPool2D, Layer, MaxPool2D, Dense, Sequential)
+from fastml.nn.layers import Dense, Flatten, Layer, Sequential, has_image_layers
 from fastml.nn.losses import softmax
 from fastml.nn.models import lenet5, mlp
 from fastml.nn.trainer import Trainer
 
 __all__ = ["NeuralNetClassifier"]
-
-_IMAGE_LAYERS = (Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,
-                 GlobalMaxPool2D)
-
-
-def _uses_images(layer):
-    if isinstance(layer, _IMAGE_LAYERS):
-        return True
-    return any(_uses_images(c) for c in layer.children())
-
 
 class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     """A feed-forward network trained by minibatch SGD (or Adam) on softmax cross-entropy.
@@ -128,7 +117,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _needs_images(self, body):
         return body == "lenet5" or (isinstance(body, list) and
-                                    any(_uses_images(la) for la in body))
+                                    any(has_image_layers(la) for la in body))
 
     def _check_input_shape(self):
         s = self.input_shape

@@ -1098,3 +1098,15 @@ class Concat(Layer):
     def _args(self):
         return "\n" + ",\n".join("  " + repr(b).replace("\n", "\n  ")
                                  for b in self.branches) + "\n"
+
+
+_IMAGE_LAYERS = (Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+                 GlobalMaxPool2D)
+
+
+def has_image_layers(layer):
+    """Whether ``layer`` is or contains a convolution or pooling layer (compiled OpenMP
+    loops over images)."""
+    if isinstance(layer, _IMAGE_LAYERS):
+        return True
+    return any(has_image_layers(c) for c in layer.children())

@@ -21,7 +21,11 @@ on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
   same ``n_jobs`` two runs give the same weights.
 
 Threads: ``n_jobs`` (scikit-learn's meaning) sets the OpenMP threads of the compiled
-layers and caps BLAS (the dense layers' GEMMs) at the same number for the whole epoch.
+layers (convolution, pooling). BLAS (the dense layers' GEMMs) is capped for the whole
+epoch: at the same number for a dense-only network, at one thread when the network also
+has compiled OpenMP layers. Two thread pools (OpenMP's and BLAS's) that each spin-wait
+on the same cores between calls slow each other down badly, and the dense GEMMs of such
+networks are small; the OpenMP layers keep every core busy.
 """
 import copy
 import numbers
@@ -29,7 +33,7 @@ import time
 
 import numpy as np
 
-from fastml.nn.layers import Layer, Sequential
+from fastml.nn.layers import Layer, Sequential, has_image_layers
 from fastml.nn.losses import get_loss, l1_penalty, l2_penalty
 from fastml.nn.optim import get_optimizer, get_schedule
 from fastml.utils import blas_threads, effective_n_threads
@@ -251,12 +255,15 @@ class Trainer:
                 bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
         return total / seen, (correct / seen if classify else None)
 
+    def _blas_threads(self):
+        return 1 if has_image_layers(self.model) else self.n_threads
+
     def predict_scores(self, X, batch_size=1024):
         """The model's raw outputs for X in inference mode, in batches."""
         X = np.ascontiguousarray(X, dtype=self.model.dtype)
         self.model.set_n_threads(self.n_threads)
         out = []
-        with blas_threads(self.n_threads):
+        with blas_threads(self._blas_threads()):
             for s in range(0, len(X), batch_size):
                 out.append(self.model.forward(X[s:s + batch_size], training=False))
         return np.concatenate(out)
@@ -308,7 +315,7 @@ class Trainer:
             from tqdm.auto import tqdm as bar_cls
         self.stop_reason_ = None
         try:
-            with blas_threads(self.n_threads):
+            with blas_threads(self._blas_threads()):
                 for _ in range(epochs):
                     epoch = self.epochs_done_
                     lr = self.lr_schedule(epoch, self.learning_rate)
