@@ -8,6 +8,7 @@ AREAS = {
     "nn": "fastml.benchmarks.nn",
     "neighbors": "fastml.benchmarks.neighbors",
     "text": "fastml.benchmarks.text",
+    "nn_train": "fastml.benchmarks.nn_train",
 }
 
 
