@@ -76,6 +76,12 @@ def check_texts(texts, name="X"):
         )
     if sp.issparse(texts):
         raise TypeError(f"{name} must be a list of str, got a sparse matrix.")
+    ndim = getattr(texts, "ndim", None)  # numpy arrays, pandas Series / DataFrames
+    if ndim is not None and ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D collection of str, got a {type(texts).__name__} of shape "
+            f"{getattr(texts, 'shape', '?')}; pass one column, e.g. df['text']."
+        )
     if isinstance(texts, np.ndarray):
         if texts.ndim != 1:
             raise ValueError(

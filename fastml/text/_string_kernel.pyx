@@ -55,6 +55,17 @@ cdef struct Entry:
     int64_t id
 
 
+# Tests shrink the hashes of long p-grams (p > 6) to a few bits to force collisions and
+# check that the confirmation by code points keeps distinct p-grams apart.
+cdef uint64_t _hash_mask = 0xffffffffffffffffULL
+
+
+def _set_hash_bits_for_tests(int bits):
+    """Keep only the low ``bits`` bits of the p > 6 hashes (64: normal operation)."""
+    global _hash_mask
+    _hash_mask = 0xffffffffffffffffULL if bits >= 64 else ((<uint64_t>1 << bits) - 1)
+
+
 cdef inline uint64_t _pack(const uint32_t *s, int p) noexcept nogil:
     cdef uint64_t k = 0
     cdef int q
@@ -80,8 +91,8 @@ cdef inline void _keys(const uint32_t *s, int p, uint64_t *k0, uint64_t *k1) noe
         for q in range(p):
             a = (a ^ s[q]) * 0x100000001b3ULL
             b = (b + s[q]) * 0x9E3779B97F4A7C15ULL
-        k0[0] = _mix(a)
-        k1[0] = _mix(b ^ <uint64_t>p)
+        k0[0] = _mix(a) & _hash_mask
+        k1[0] = _mix(b ^ <uint64_t>p) & _hash_mask
 
 
 def _table_bits(int64_t n_entries):

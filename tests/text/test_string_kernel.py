@@ -123,6 +123,25 @@ def test_many_distinct_long_pgrams_stay_exact(rng):
                                   ref_kernel(A, None, 9, 9, "spectrum", False))
 
 
+def test_forced_hash_collisions_are_resolved(rng):
+    # with 2-bit hashes nearly every pair of distinct long p-grams collides; the ids must
+    # still be exact (confirmed by comparing code points)
+    from fastml.text import _string_kernel as fast
+
+    A = random_texts(rng, 30, alphabet="abc", max_len=60)
+    fast._set_hash_bits_for_tests(2)
+    try:
+        X, vocab = char_ngrams(A, (5, 9), return_vocabulary=True)
+        K = {kind: string_kernel(A, A[:7], ngram_range=(6, 9), kind=kind, normalize=False)
+             for kind in KINDS}
+    finally:
+        fast._set_hash_bits_for_tests(64)
+    assert len(vocab) == len(set(vocab)) == len(set().union(
+        *[ngram_counter(s, 5, 9) for s in A]))
+    for kind in KINDS:
+        np.testing.assert_array_equal(K[kind], ref_kernel(A, A[:7], 6, 9, kind, False))
+
+
 @settings(max_examples=40, deadline=None)
 @given(A=texts_strategy, rng_=range_strategy, kind=st.sampled_from(KINDS))
 def test_blended_is_the_sum_of_single_p(A, rng_, kind):
@@ -241,6 +260,17 @@ def test_other_input_errors():
         string_kernel([])
     with pytest.raises(ValueError, match="1-D"):
         string_kernel(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="1-D"):
+        string_kernel(np.array("abc"))
+
+
+def test_pandas_input():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"text": ["abc", "abd"]})
+    with pytest.raises(ValueError, match="1-D"):
+        StringKernel().fit(df)
+    np.testing.assert_array_equal(string_kernel(df["text"], ngram_range=2),
+                                  string_kernel(["abc", "abd"], ngram_range=2))
 
 
 @pytest.mark.parametrize("ngram_range, exc, match", [
