@@ -2,8 +2,9 @@
 
 Every function takes NumPy arrays of shape (N, C, H, W), validates them here (shapes,
 parameters, dtypes) and returns new arrays: float32 inputs give float32 results, float64
-give float64; integer or boolean arrays are converted to the floating dtype of the other
-operands (float64 if there is none); float32 mixed with float64 is an error. Values are
+give float64; integer or boolean arrays, lists and scalars are converted to the floating dtype of
+the other operands (float64 if there is none); a float32 array mixed with a float64 array
+is an error. Values are
 not checked for finiteness: NaN and inf propagate as in IEEE arithmetic (a NaN in a
 pooling window is its maximum).
 
@@ -43,7 +44,14 @@ _INT_MAX = 2**31 - 1  # BLAS sizes are 32-bit ints
 # ---------------------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------------------
+class _Weak(np.ndarray):
+    """Marks an array converted from a list or scalar: its dtype (float64 by default)
+    does not take part in choosing the result dtype, so a bias given as a list works
+    with float32 weights."""
+
+
 def _as_array(a, name, ndim, what):
+    weak = not hasattr(a, "dtype")
     if a is None:
         raise TypeError(f"{name} must be an array of shape {what}, got None.")
     if isinstance(a, (str, bytes)):
@@ -64,7 +72,7 @@ def _as_array(a, name, ndim, what):
                          f"{a.shape} ({a.ndim}-D).")
     if a.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {a.shape}.")
-    return a
+    return a.view(_Weak) if weak else a
 
 
 def _as_4d(a, name):
@@ -73,14 +81,16 @@ def _as_4d(a, name):
 
 def _unify(named):
     """Cast the (name, array) pairs to one floating dtype; float32 + float64 is an error."""
-    floats = [(n, a) for n, a in named if a is not None and a.dtype.kind == "f"]
+    floats = [(n, a) for n, a in named
+              if a is not None and a.dtype.kind == "f" and not isinstance(a, _Weak)]
     dtypes = {a.dtype for _, a in floats}
     if len(dtypes) > 1:
         desc = ", ".join(f"{n} is {a.dtype}" for n, a in floats)
         raise TypeError(f"Mixed floating dtypes: {desc}. Pass all arrays as float32 or all "
                         "as float64 (e.g. with .astype(np.float32)).")
     dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
-    out = [None if a is None else np.ascontiguousarray(a, dtype=dtype) for _, a in named]
+    out = [None if a is None else np.ascontiguousarray(a.view(np.ndarray), dtype=dtype)
+           for _, a in named]
     return out, dtype
 
 

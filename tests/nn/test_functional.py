@@ -292,9 +292,10 @@ def test_integer_and_list_inputs(rng):
     out = F.conv2d(x.tolist(), w)
     assert out.dtype == np.float64
     assert_array_equal(out, ref_conv2d(x, w, None, (1, 1), (0, 0)))
-    # an integer array next to a float32 one becomes float32
-    out32 = F.conv2d(x.astype(np.float32), w)
+    # an integer array next to a float32 one becomes float32, so does a list bias
+    out32 = F.conv2d(x.astype(np.float32), w, [0.5, -1.0])
     assert out32.dtype == np.float32
+    assert_allclose(out32, ref_conv2d(x, w, np.array([0.5, -1.0]), (1, 1), (0, 0)))
 
 
 # ---------------------------------------------------------------------------------------
