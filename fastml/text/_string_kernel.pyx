@@ -20,6 +20,7 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp
 
 from fastml.utils._openmp_helpers cimport omp_get_thread_num
@@ -95,31 +96,42 @@ cdef inline void _keys(const uint32_t *s, int p, uint64_t *k0, uint64_t *k1) noe
         k1[0] = _mix(b ^ <uint64_t>p) & _hash_mask
 
 
-def _table_bits(int64_t n_entries):
-    """log2 of a power-of-two capacity of at least 2 * n_entries (at least 16 slots)."""
-    cdef int b = 4
-    while (<int64_t>1 << b) < 2 * n_entries:
-        b += 1
-    return b
+cdef inline int64_t _slot_of(uint64_t k0, uint64_t k1, int shift) noexcept nogil:
+    return <int64_t>(((k0 ^ (k1 * 0xc4ceb9fe1a85ec53ULL)) * 0x9E3779B97F4A7C15ULL) >> shift)
 
 
-cdef void _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs, int p,
-                        Entry *table, int bits, int64_t *first_pos, int32_t *last_doc,
-                        int32_t *slot, int32_t *ids, int32_t *counts, int64_t *row_nnz,
-                        int64_t *n_feat_out) noexcept nogil:
+cdef Entry *_new_table(int bits) noexcept nogil:
+    cdef int64_t i, cap = <int64_t>1 << bits
+    cdef Entry *t = <Entry *>malloc(cap * sizeof(Entry))
+    if t != NULL:
+        for i in range(cap):
+            t[i].id = -1
+    return t
+
+
+cdef int _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs, int p,
+                       int64_t *first_pos, int32_t *last_doc, int32_t *slot, int32_t *ids,
+                       int32_t *counts, int64_t *row_nnz, int64_t *n_feat_out) noexcept nogil:
     """Intern the p-grams of every document into ids 0, 1, ... (first-seen order); per
     document its distinct ids (in first-occurrence order) and counts, appended to
-    ids/counts, with row_nnz[d] entries for document d."""
+    ids/counts, with row_nnz[d] entries for document d. The hash table starts small and
+    doubles at load 1/2 (so it stays in cache for small vocabularies). Returns -1 when
+    out of memory, else 0."""
+    cdef int bits = 12
+    cdef Entry *table = _new_table(bits)
+    cdef Entry *old
     cdef uint64_t mask = (<uint64_t>1 << bits) - 1, k0, k1
     cdef int shift = 64 - bits
-    cdef int64_t d, pos, h, n_feat = 0, nnz = 0, row0, fid
+    cdef int64_t d, pos, h, n_feat = 0, nnz = 0, row0, fid, i, old_cap
     cdef bint exact = p <= 2 * EXACT_P
     cdef Entry *en
+    if table == NULL:
+        return -1
     for d in range(n_docs):
         row0 = nnz
         for pos in range(offsets[d], offsets[d + 1] - p + 1):
             _keys(c + pos, p, &k0, &k1)
-            h = <int64_t>(((k0 ^ (k1 * 0xc4ceb9fe1a85ec53ULL)) * 0x9E3779B97F4A7C15ULL) >> shift)
+            h = _slot_of(k0, k1, shift)
             while True:
                 en = &table[h]
                 if en.id < 0:
@@ -130,6 +142,23 @@ cdef void _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_doc
                     en.k1 = k1
                     first_pos[fid] = pos
                     last_doc[fid] = -1
+                    if 2 * n_feat > <int64_t>mask:  # grow: rehash by the stored keys
+                        old = table
+                        old_cap = <int64_t>mask + 1
+                        bits += 1
+                        table = _new_table(bits)
+                        if table == NULL:
+                            free(old)
+                            return -1
+                        mask = (<uint64_t>1 << bits) - 1
+                        shift = 64 - bits
+                        for i in range(old_cap):
+                            if old[i].id >= 0:
+                                h = _slot_of(old[i].k0, old[i].k1, shift)
+                                while table[h].id >= 0:
+                                    h = <int64_t>((<uint64_t>h + 1) & mask)
+                                table[h] = old[i]
+                        free(old)
                     break
                 if en.k0 == k0 and en.k1 == k1 and (
                         exact or memcmp(c + first_pos[en.id], c + pos,
@@ -146,7 +175,9 @@ cdef void _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_doc
             else:
                 counts[row0 + slot[fid]] += 1
         row_nnz[d] = nnz - row0
+    free(table)
     n_feat_out[0] = n_feat
+    return 0
 
 
 cdef inline void _insertion_sort(uint64_t *a, int64_t n) noexcept nogil:
@@ -217,16 +248,8 @@ def intern_ngrams(const uint32_t[::1] codes, const int64_t[::1] offsets, int p1,
     total = int(positions.sum())
     if total >= 2**31 - 1:
         raise ValueError(f"The texts hold {total} p-grams; at most 2**31 - 2 are supported.")
-    bits_a = np.array([_table_bits(n) for n in positions], dtype=np.int64)
-    tstart_a = np.zeros(n_p + 1, dtype=np.int64)
-    tstart_a[1:] = np.cumsum(np.left_shift(np.int64(1), bits_a))
     pstart_a = np.zeros(n_p + 1, dtype=np.int64)
     pstart_a[1:] = np.cumsum(positions)
-    # scratch of every p task, each in its own region (all proportional to the p-grams)
-    table_a = np.empty((int(tstart_a[n_p]), 3), dtype=np.int64)
-    table_a[:, 2] = -1
-    cdef int64_t[:, ::1] table_v = table_a
-    cdef Entry *table = <Entry *>&table_v[0, 0]
     cdef int64_t nb = max(total, 1)
     fpos_a = np.empty(nb, dtype=np.int64)
     last_a = np.empty(nb, dtype=np.int32)
@@ -238,15 +261,20 @@ def intern_ngrams(const uint32_t[::1] codes, const int64_t[::1] offsets, int p1,
     cdef int64_t[::1] fpos = fpos_a, nfeat = nfeat_a
     cdef int32_t[::1] last = last_a, slot = slot_a, pids = pids_a, pcnt = pcnt_a
     cdef int64_t[:, ::1] rnnz = rnnz_a
-    cdef const int64_t[::1] bits = bits_a, tstart = tstart_a, pstart = pstart_a
+    cdef const int64_t[::1] pstart = pstart_a
+    status_a = np.zeros(n_p, dtype=np.int32)
+    cdef int32_t[::1] status = status_a
     cdef const uint32_t *c = &codes[0] if codes.shape[0] > 0 else NULL
     with nogil:
         for pi in prange(n_p, schedule="dynamic", chunksize=1,
                          num_threads=min(n_threads, n_p)):
-            _intern_one_p(c, &offsets[0], n_docs, p1 + pi, table + tstart[pi], <int>bits[pi],
-                          &fpos[pstart[pi]], &last[pstart[pi]], &slot[pstart[pi]],
-                          &pids[pstart[pi]], &pcnt[pstart[pi]], &rnnz[pi, 1], &nfeat[pi])
-    del table_a, last_a, slot_a
+            status[pi] = _intern_one_p(c, &offsets[0], n_docs, p1 + pi, &fpos[pstart[pi]],
+                                       &last[pstart[pi]], &slot[pstart[pi]],
+                                       &pids[pstart[pi]], &pcnt[pstart[pi]], &rnnz[pi, 1],
+                                       &nfeat[pi])
+    if status_a.min() < 0:
+        raise MemoryError("fastml.text: out of memory while interning p-grams.")
+    del last_a, slot_a
     # per p: row starts inside its region; overall: id offsets and the merged indptr
     prow_a = np.cumsum(rnnz_a, axis=1)  # prow[pi, d] = start of document d in p's region
     idoff_a = np.zeros(n_p + 1, dtype=np.int64)
