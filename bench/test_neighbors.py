@@ -46,6 +46,8 @@ def test_bench(case_impl, benchmark, request):
         first = time.perf_counter() - t0
         rounds = 1 if first > 3 else (3 if first > 0.3 else 7)
         benchmark.pedantic(fn, args=(inp, threads), rounds=rounds, iterations=1)
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], float):
+        benchmark.extra_info["accuracy"] = result[1]  # classification cases
     if peer is None:
         _RESULTS[case.id] = result
     elif case.id in _RESULTS:
