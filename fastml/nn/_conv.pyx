@@ -260,6 +260,60 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
     return dw, db
 
 
+def transpose_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1] x,
+                       const floating[:, ::1] w2, floating[:, :, :, ::1] dx, bint need_dx,
+                       int kh, int kw, int sh, int sw, int ph, int pw, int n_threads):
+    """Gradients of the transposed convolution out = col2im(w2^T x): with col = im2col(gout)
+    per tile, dx = w2 @ col (the convolution of gout) and dw2 += x_tile @ col^T, both from
+    the one im2col. gout (N, C_out, Ho, Wo), x and dx (N, C_in, H, W), w2 (C_in, C_out*kh*kw).
+    Returns dw2 (summed over the per-thread partials). BLAS capped at one thread by the
+    caller."""
+    cdef int64_t N = gout.shape[0], Cg = gout.shape[1], Hg = gout.shape[2], Wg = gout.shape[3]
+    cdef int64_t Ci = x.shape[1], P = x.shape[2] * x.shape[3], K = Cg * kh * kw
+    cdef int64_t B = plan_tile(N, K, P, sizeof(floating), n_threads, False)
+    cdef int64_t ntiles = (N + B - 1) // B
+    n_threads = <int>max(1, min(n_threads, ntiles))
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] colbuf = np.empty((n_threads, K * B * P), dtype)
+    cdef floating[:, ::1] buf = np.empty((n_threads, Ci * B * P if B > 1 else 1), dtype)
+    dw_part = np.zeros((n_threads, Ci, K), dtype)
+    cdef floating[:, :, ::1] dwp = dw_part
+    cdef int64_t t, b, n0, nb, tid, ld
+    cdef floating *col
+    cdef floating *y
+    cdef const floating *G
+    cdef floating one = 1, zero = 0
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            n0 = t * B
+            nb = min(B, N - n0)
+            ld = nb * P
+            col = &colbuf[tid, 0]
+            for b in range(nb):
+                _im2col(&gout[n0 + b, 0, 0, 0], Cg, Hg, Wg, kh, kw, sh, sw, ph, pw,
+                        x.shape[2], x.shape[3], col + b * P, ld)
+            y = &buf[tid, 0]
+            if nb == 1:
+                G = &x[n0, 0, 0, 0]
+            else:
+                for b in range(nb):
+                    _copy_sum(&x[n0 + b, 0, 0, 0], P, y + b * P, ld, Ci, P, NULL)
+                G = y
+            _gemm_rm(False, True, <int>Ci, <int>K, <int>ld, G, <int>ld, col, <int>ld, one,
+                     &dwp[tid, 0, 0], <int>K)
+            if need_dx:
+                if nb == 1:
+                    _gemm_rm(False, False, <int>Ci, <int>P, <int>K, &w2[0, 0], <int>K, col,
+                             <int>P, zero, &dx[n0, 0, 0, 0], <int>P)
+                else:  # x's copy in y is consumed: reuse y for the product
+                    _gemm_rm(False, False, <int>Ci, <int>ld, <int>K, &w2[0, 0], <int>K, col,
+                             <int>ld, zero, y, <int>ld)
+                    for b in range(nb):
+                        _add_bias(y + b * P, ld, &dx[n0 + b, 0, 0, 0], P, Ci, P, NULL)
+    return dw_part.sum(axis=0)
+
+
 # ----------------------------------------------------------------------------------------
 # Direct convolution at stride 1 (csrc/nn_conv.c): for few channels, where the GEMM
 # operands are too thin for BLAS to run at speed. One sample per OpenMP iteration; the

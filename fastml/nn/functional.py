@@ -366,20 +366,15 @@ def conv_transpose2d_backward(grad_out, x, w, stride=1, padding=0, need_input_gr
     Co = w.shape[1]
     _check_grad_shape(grad_out, (N, Co, Ho, Wo))
     n_threads = effective_n_threads(n_jobs)
-    w2 = w.reshape(Ci, -1)
-    dx = None
+    need_dx = bool(need_input_grad)
+    dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
     with blas_threads(1):
-        if need_input_grad:
-            # dx is the convolution of grad_out with w (no bias).
-            dx = np.empty(x.shape, dtype=dtype)
-            _conv.conv_forward(grad_out, w2, np.zeros(1, dtype), False, dx, kh, kw, sh, sw,
-                               ph, pw, n_threads)
-        # dw is the weight gradient of that convolution with "output gradient" x.
-        dummy = np.empty((0, Co, Ho, Wo), dtype=dtype)
-        dw, _ = _conv.conv_backward(x, grad_out, w2, dummy, False, True, kh, kw, sh, sw,
-                                    ph, pw, n_threads)
+        # dx is the convolution of grad_out with w (no bias); dw the weight gradient of
+        # that convolution with "output gradient" x: one im2col of grad_out serves both.
+        dw = _conv.transpose_backward(grad_out, x, w.reshape(Ci, -1), dx, need_dx, kh, kw,
+                                      sh, sw, ph, pw, n_threads)
     db = grad_out.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)
-    return dx, dw.reshape(w.shape), db
+    return (dx if need_dx else None), dw.reshape(w.shape), db
 
 
 # ---------------------------------------------------------------------------------------

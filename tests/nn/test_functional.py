@@ -189,6 +189,11 @@ def test_conv_transpose2d_matches_naive(rng, kernel, stride, padding):
     _, rdw, _ = ref_conv2d_backward(x, g, wc, s, p)
     assert_allclose(dw, rdw, rtol=1e-12, atol=1e-12)
     assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    dx2, dw2, db2 = F.conv_transpose2d_backward(g, x, w, stride, padding,
+                                                need_input_grad=False)
+    assert dx2 is None
+    assert_allclose(dw2, dw, rtol=1e-12, atol=1e-12)
+    assert_allclose(db2, db, rtol=1e-12)
 
 
 def _fd_grad(f, a, eps=1e-6):
