@@ -30,6 +30,11 @@ def main(argv=None):
     ap.add_argument("--n-train", type=int, default=60000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--normalize", action="store_true",
+                    help="standardise pixels with MNIST's mean 0.1307 and std 0.3081")
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                    help="per-epoch learning rate: constant, or cosine from lr to 0 over "
+                         "--epochs (applied to both)")
     ap.add_argument("--data", default=os.environ.get("FASTML_DATA") or os.path.normpath(
         os.path.join(HERE, "..", "..", "shared", "data")))
     args = ap.parse_args(argv)
@@ -45,11 +50,15 @@ def main(argv=None):
     y = y[:args.n_train].astype(np.int64)
     T = (T[:, None] / np.float32(255)).astype(np.float32)
     t = t.astype(np.int64)
+    if args.normalize:
+        X = (X - np.float32(0.1307)) / np.float32(0.3081)
+        T = (T - np.float32(0.1307)) / np.float32(0.3081)
 
     model = fastml_lenet5(args.seed)
     tr = Trainer(model, batch_size=args.batch_size, learning_rate=args.lr,
                  momentum=args.momentum, validation_fraction=0.0, random_state=args.seed,
-                 n_jobs=args.threads)
+                 n_jobs=args.threads, epochs=args.epochs,
+                 lr_schedule=None if args.schedule == "constant" else "cosine")
     torch = None
     if not args.no_torch:
         try:
@@ -64,7 +73,9 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(args.seed)
 
     print(f"LeNet-5, {len(X)} training images, batch {args.batch_size}, SGD momentum "
-          f"{args.momentum}, lr {args.lr}, {args.threads} threads, float32; load "
+          f"{args.momentum}, lr {args.lr} ({args.schedule}), "
+          f"{'standardised' if args.normalize else 'pixels/255'}, {args.threads} threads, "
+          f"float32; load "
           f"{os.getloadavg()[0]:.2f}")
     print(f"{'epoch':>5} {'fastml s':>9} {'fastml acc':>10} {'torch s':>8} {'torch acc':>9} "
           f"{'torch/fastml':>12}")
@@ -76,6 +87,8 @@ def main(argv=None):
         facc = float(np.mean(tr.predict_scores(T).argmax(1) == t))
         row = f"{e:5d} {ft[-1]:9.2f} {facc:10.4f}"
         if torch is not None:
+            for g in topt.param_groups:
+                g["lr"] = tr.lr_schedule(e - 1, args.lr)
             t0 = time.perf_counter()
             torch_train_epoch(tnet, topt, tX, ty, args.batch_size, gen)
             tt.append(time.perf_counter() - t0)
