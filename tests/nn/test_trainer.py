@@ -330,3 +330,44 @@ def test_lenet5_mnist_10000_one_epoch(data_dir):
                 validation_fraction=0, random_state=0, n_jobs=1).fit(X, y[:10000])
     acc = float(np.mean(t.predict_scores(Xt).argmax(1) == yt))
     assert acc >= 0.95, acc
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
+def test_training_steps_match_torch(optimizer):
+    """Full-batch steps (so the shuffling order does not matter) of LeNet-5 with weight
+    decay give torch's weights, float64."""
+    torch = pytest.importorskip("torch")
+    from fastml.benchmarks.nn_train import torch_lenet5_like
+
+    rng = np.random.default_rng(0)
+    X = rng.random((24, 1, 28, 28))
+    y = rng.integers(0, 10, 24)
+    net = lenet5()
+    net.build((1, 28, 28), np.float64, rng)
+    for p in net.parameters():  # the copy goes through float32 torch modules
+        p.value[...] = p.value.astype(np.float32)
+    ref = torch_lenet5_like(net).double()
+    lr = 1e-3 if optimizer == "adam" else 0.05
+    wd = 1e-3 if optimizer != "adam" else 0.0  # torch's Adam decay is not plain L2 + Adam
+    Trainer(net, optimizer=optimizer, learning_rate=lr, momentum=0.9, weight_decay=wd,
+            epochs=3, batch_size=24, validation_fraction=0).fit(X, y)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(ref.parameters(), lr=lr)
+    else:
+        # torch decays biases too; ours only weights: give torch per-group decay
+        decay = [p for n, p in ref.named_parameters() if n.endswith("weight")]
+        other = [p for n, p in ref.named_parameters() if n.endswith("bias")]
+        opt = torch.optim.SGD([{"params": decay, "weight_decay": wd},
+                               {"params": other, "weight_decay": 0.0}], lr=lr,
+                              momentum=0.9, nesterov=optimizer == "nesterov")
+    tX, ty = torch.tensor(X), torch.tensor(y)
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(ref(tX), ty).backward()
+        opt.step()
+    ours = [la for la in net.layers if la.parameters()]
+    theirs = [m for m in ref if list(m.parameters())]
+    for a, b in zip(ours, theirs):
+        w = b.weight.detach().numpy()
+        assert_allclose(a.W.value, w.T if a.W.value.ndim == 2 else w, rtol=1e-8, atol=1e-10)
+        assert_allclose(a.b.value, b.bias.detach().numpy(), rtol=1e-8, atol=1e-10)
