@@ -51,6 +51,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     patience : int, default=5
     tol : float, default=1e-4
     random_state : None, int or RandomState
+        Fixes the initial weights, the validation split, the shuffling and the dropout
+        masks. With ``n_jobs=1`` two fits give bit-identical networks; with more threads
+        the convolution weight gradients are summed in a varying order, so results agree
+        only up to rounding (see fastml.nn.functional).
     verbose : 0 or 1 (tqdm progress bar and one line per epoch)
     n_jobs : int or None (scikit-learn's meaning: threads of the compiled layers and BLAS)
 
@@ -161,7 +165,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return (n_values,)
 
     def _validate_X(self, X, reset, y=None):
-        kw = dict(accept_sparse=False, dtype=[np.float32, np.float64], allow_nd=True,
+        kw = dict(accept_sparse=False, dtype=[np.float64, np.float32], allow_nd=True,
                   ensure_all_finite=True, order="C", reset=reset)
         if y is None:
             return validate_data(self, X, **kw), None

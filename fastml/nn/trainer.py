@@ -17,8 +17,10 @@ on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
   :class:`StopTraining` (its own exception, never KeyboardInterrupt), the loop ends and
   the best weights (and BatchNorm statistics) are restored;
 * ``verbose=1`` shows a tqdm progress bar per epoch and a summary line;
-* ``random_state`` fixes initialisation, shuffling, the split and dropout masks; with the
-  same ``n_jobs`` two runs give the same weights.
+* ``random_state`` fixes initialisation, shuffling, the split and dropout masks; with
+  ``n_jobs=1`` two runs give bit-identical weights (with more threads the compiled
+  convolution's weight gradients are currently summed in a varying order, so runs agree
+  up to rounding).
 
 Threads: ``n_jobs`` (scikit-learn's meaning) sets the OpenMP threads of the compiled
 layers (convolution, pooling). BLAS (the dense layers' GEMMs) is capped for the whole

@@ -193,3 +193,13 @@ def test_verbose_and_early_stopping(digits, capsys):
     out = capsys.readouterr().out
     assert "epoch   1" in out
     assert clf.n_iter_ < 50 and "Early stopping" in out
+
+
+def test_dtypes_float32_kept_others_float64(digits):
+    X, y = digits
+    for Xin, dt in ((X, np.float32), (X.astype(np.float64), np.float64),
+                    ((X * 16).astype(np.int64), np.float64),
+                    (X.astype(np.float16), np.float64)):
+        clf = NeuralNetClassifier(layers=[], epochs=1).fit(Xin, y)
+        assert clf.model_.dtype == dt
+        assert clf.predict_proba(Xin[:3]).dtype == dt
