@@ -371,3 +371,26 @@ def test_training_steps_match_torch(optimizer):
         w = b.weight.detach().numpy()
         assert_allclose(a.W.value, w.T if a.W.value.ndim == 2 else w, rtol=1e-8, atol=1e-10)
         assert_allclose(a.b.value, b.bias.detach().numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_residual_inception_network_learns_digits():
+    """A small network with a projection-shortcut residual block and an Inception block
+    learns scikit-learn's 8x8 digits."""
+    from sklearn.datasets import load_digits
+
+    from fastml.nn import Concat, GlobalAvgPool2D, Residual
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32).reshape(-1, 1, 8, 8)
+    net = Sequential(
+        Conv2D(8, 3, padding=1), BatchNorm(), ReLU(),
+        Residual(Sequential(Conv2D(16, 3, stride=2, padding=1), BatchNorm(), ReLU(),
+                            Conv2D(16, 3, padding=1), BatchNorm()),
+                 shortcut=Conv2D(16, 1, stride=2)), ReLU(),
+        Concat(Conv2D(8, 1), Sequential(Conv2D(4, 1), ReLU(), Conv2D(8, 3, padding=1)),
+               Sequential(MaxPool2D(3, stride=1, padding=1), Conv2D(8, 1))), ReLU(),
+        GlobalAvgPool2D(), Dense(10))
+    t = Trainer(net, epochs=5, batch_size=32, learning_rate=0.05, random_state=0,
+                n_jobs=1).fit(X[:1500], y[:1500])
+    assert t.history_[-1]["train_loss"] < 0.3 * t.history_[0]["train_loss"]
+    assert np.mean(t.predict_scores(X[1500:]).argmax(1) == y[1500:]) > 0.85
