@@ -14,6 +14,14 @@ All texts of a call are interned into exact integer p-gram ids in one pass (no s
 collisions); each kernel is then an inverted-index sparse product computed by the compiled
 core (``_string_kernel.pyx``) over OpenMP threads with the GIL released. Memory is
 proportional to the total number of p-grams plus the |A| x |B| result.
+
+References (ideas, no code taken): R. T. Ionescu, M. Popescu and A. Cahill, "Can
+characters reveal your native language? A language-independent approach to native
+language identification", EMNLP 2014 (presence bits and intersection string kernels,
+blended over a p range, with Kernel Ridge Regression); J. Shawe-Taylor and N.
+Cristianini, "Kernel Methods for Pattern Analysis", 2004, ch. 11 (the p-spectrum kernel);
+the inverted-index (postings) evaluation of sparse products is the classical one of
+information retrieval.
 """
 import numbers
 import re
