@@ -8,7 +8,8 @@ Peers, with the same thread count:
 * "CountVectorizer + sparse product": scikit-learn's ``CountVectorizer(analyzer="char",
   lowercase=False)``, then ``X @ X.T`` (scipy, single-threaded) made dense and normalised;
   for the intersection kernel the threshold trick min(a, b) = sum_t [a >= t][b >= t]
-  (one binary block per count level t) turns it into a sparse product as well;
+  (a count c becomes c binary columns, built directly from the CSR arrays) turns it into
+  a sparse product as well;
 * ``strkernels`` (C, OpenMP; threads capped with threadpoolctl): its spectrum kernel sums
   the k-mers k = 1..order over a fixed alphabet (A-Z, 0-9) with one count per k-mer of
   the whole alphabet and sequence, so it is timed on upper-cased alphanumeric SMS
@@ -66,6 +67,20 @@ def _fastml(p1, p2, kind):
     return run
 
 
+def _thresholds(X, top):
+    """Counts -> binary columns (feature f, level t) for t = 1..count, built directly from
+    the CSR arrays (a count c becomes c ones)."""
+    import scipy.sparse as sp
+
+    X = X.tocsr()
+    c = X.data.astype(np.int64)
+    rows = np.repeat(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)), c)
+    level = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+    cols = np.repeat(X.indices.astype(np.int64), c) * top + level
+    return sp.csr_matrix((np.ones(cols.shape[0]), (rows, cols)),
+                         shape=(X.shape[0], X.shape[1] * top))
+
+
 def _count_vectorizer(p1, p2, kind):
     """CountVectorizer + sparse product: the usual hand-made string kernel."""
 
@@ -75,13 +90,15 @@ def _count_vectorizer(p1, p2, kind):
 
         cv = CountVectorizer(analyzer="char", ngram_range=(p1, p2), lowercase=False,
                              binary=kind == "presence", dtype=np.float64)
-        X = cv.fit_transform(inp["X"])
-        T = cv.transform(inp["T"]) if inp["T"] is not None else X
-        if kind == "intersection":  # threshold trick: one binary block per count level
+        if inp["T"] is None:
+            X = T = cv.fit_transform(inp["X"])
+        else:  # one vocabulary for both, so that k(t, t) counts every p-gram of t
+            XT = cv.fit_transform(inp["T"] + inp["X"])
+            T, X = XT[:len(inp["T"])], XT[len(inp["T"]):]
+        if kind == "intersection":  # threshold trick: min(a, b) = sum_t [a >= t][b >= t]
             top = int(max(X.max(), T.max()))
-            X = sp.hstack([X >= t for t in range(1, top + 1)], format="csr", dtype=np.float64)
-            T = sp.hstack([T >= t for t in range(1, top + 1)], format="csr",
-                          dtype=np.float64) if inp["T"] is not None else X
+            X, T = (_thresholds(X, top), _thresholds(T, top) if inp["T"] is not None else None)
+            T = X if T is None else T
         K = (T @ X.T).toarray()
         dx = np.asarray(X.multiply(X).sum(1)).ravel()
         dt = np.asarray(T.multiply(T).sum(1)).ravel()
