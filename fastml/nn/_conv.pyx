@@ -539,4 +539,8 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
                         _direct_sample(&gout[n0 + s, 0, 0, 0], Co, Ho, Wo, qh, qw, kh, kw,
                                        &wfpk[0, 0, 0], nci, C, NULL, &qps[tid, 0],
                                        &obs[tid, 0], ldq, &dx[n0 + s, 0, 0, 0])
-    return unpack_weights(dw_part.sum(axis=(0, 4)), Co), db_part.sum(axis=0)[:Co]
+    # Sum the thread partials, then the lanes (a matrix-vector product: numpy's reduction
+    # over a short last axis is several times slower).
+    dw_lanes = np.add.reduce(dw_part, axis=0).reshape(-1, VL) @ np.ones(VL, dtype)
+    return (unpack_weights(dw_lanes.reshape(chunks, K, nco), Co),
+            db_part.sum(axis=0)[:Co])
