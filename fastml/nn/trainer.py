@@ -283,7 +283,8 @@ class Trainer:
     def fit(self, X, y, X_valid=None, y_valid=None):
         """Train for ``epochs`` epochs (fewer if early stopping ends it); returns self.
         A validation set is held out of X when ``validation_fraction`` > 0 and no
-        ``X_valid`` is given."""
+        ``X_valid`` is given. Calling fit again continues from the current weights and
+        optimiser state and appends to ``history_`` (build a new model to start over)."""
         X, y = self._check_xy(X, y)
         X = self._setup(X)
         if X_valid is None and self.validation_fraction > 0:
