@@ -7,6 +7,13 @@
 #include "fastml_cpu.h"
 #include "fastml_distances.h"
 
+/* The reduction tiles of pairwise.c (the one definition of L1, Chebyshev, squared L2,
+ * ...) are compiled into this extension too, for the kNN chunk loop. They are included
+ * here rather than listed again in a .pyx "sources" line: setuptools compiles a listed
+ * file to a single object path, and two extensions listing the same file in a parallel
+ * build would write that object at the same time. */
+#include "pairwise.c"
+
 /* 4 x 4 tiles of rows, one popcount per word and pair. */
 FASTML_CLONES void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y,
                                          int64_t ny, int64_t w, int32_t *out, int64_t ldo)

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/pairwise.c csrc/distances.c csrc/levenshtein.c
+# distutils: sources = csrc/distances.c csrc/levenshtein.c
 """Compiled loops of fastml.metrics.distance and fastml.neighbors.
 
 Inputs are validated by the Python layer (C-contiguous, finite, one floating dtype,
