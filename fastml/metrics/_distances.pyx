@@ -165,77 +165,125 @@ cdef inline floating exact_sql2(const floating *x, const floating *y, int64_t d)
     return out
 
 
+cdef inline void _block_push(int kind, int op, floating fp, const floating *Xc, int64_t ni,
+                             const floating *Yc, int64_t nj, int64_t d, const floating *yyc,
+                             int64_t j0, floating *buf, floating *hd, int64_t *hi,
+                             int64_t k) noexcept nogil:
+    """Distances of ni query rows (Xc) to nj train rows (Yc, starting at index j0) into
+    buf, pushed into the ni heaps hd / hi (k entries per row)."""
+    cdef int64_t a
+    if kind == 0:
+        gemm_block(Xc, <int>ni, Yc, <int>nj, <int>d, buf, -2.0)
+        for a in range(ni):  # ||y||^2 - 2 <x, y>, fused with the heap pass
+            push_row_plus(buf + a * nj, yyc, nj, j0, hd + a * k, hi + a * k, k)
+        return
+    if kind == 1:
+        gemm_block(Xc, <int>ni, Yc, <int>nj, <int>d, buf, -1.0)
+    elif kind == 2:
+        if floating is float:
+            fastml_reduce_tile_f32(op, Xc, ni, Yc, nj, d, buf, NULL, nj, FASTML_POST_NONE, 0)
+        else:
+            fastml_reduce_tile_f64(op, Xc, ni, Yc, nj, d, buf, NULL, nj, FASTML_POST_NONE, 0)
+    else:
+        if floating is float:
+            fastml_tile_lp_f32(Xc, ni, Yc, nj, d, buf, nj, fp)
+        else:
+            fastml_tile_lp_f64(Xc, ni, Yc, nj, d, buf, nj, fp)
+    for a in range(ni):
+        push_row(buf + a * nj, nj, j0, hd + a * k, hi + a * k, k)
+
+
+cdef inline void _finish_row(int kind, const floating *x, const floating *Yp, int64_t d,
+                             floating *hd, int64_t *hi, int64_t k) noexcept nogil:
+    """Exact values for the k kept (squared Euclidean recomputed, 1 - cos), sorted."""
+    cdef int64_t b
+    if kind == 0:
+        for b in range(k):
+            if hi[b] >= 0:
+                hd[b] = exact_sql2(x, Yp + hi[b] * d, d)
+    elif kind == 1:
+        for b in range(k):
+            hd[b] = 1 + hd[b]
+            if hd[b] < 0:
+                hd[b] = 0
+    sort_pairs(hd, hi, k)
+
+
 def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] yy,
               floating[:, ::1] dist, int64_t[:, ::1] ind, int kind, int op, double p,
               int64_t bx, int64_t by, int n_threads):
     """The k = dist.shape[1] nearest rows of Y for every row of X.
 
-    Chunks of bx query rows are handed to threads; each computes (bx x by) blocks of
-    its chunk against Y in order into its own scratch block and pushes them into the
-    heaps. Returns in ``dist`` the value the kind ranks by, sorted: squared distances
+    Blocks are (bx query rows) x (by train rows), each computed into the calling
+    thread's scratch and pushed into heaps. With enough query chunks the threads share
+    the query chunks (each walks Y in order, its heaps are the output rows); with fewer
+    query chunks than threads they share the train chunks instead, each thread keeping
+    its own heaps for all queries, merged at the end by (distance, index). The blocks
+    are the same either way, so the result does not depend on the thread count.
+    Returns in ``dist`` the value the kind ranks by, sorted: squared distances
     (KIND_SQEUCLIDEAN_GEMM, recomputed exactly), 1 - cos (KIND_COSINE_GEMM), the tile's
     reduction (KIND_TILE) or sum |x - y|^p (KIND_LP); the caller applies roots.
     """
     cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1], k = dist.shape[1]
-    cdef int64_t nchunks = (n + bx - 1) // bx
-    cdef int64_t c, i0, ni, j0, nj, a, b, tid
+    cdef int64_t nchunks = (n + bx - 1) // bx, nychunks = (m + by - 1) // by
+    cdef int64_t c, yc, i0, ni, j0, nj, a, b, t, tid
     cdef floating *buf
     cdef floating *hd
     cdef int64_t *hi
-    cdef floating fp = <floating>p
+    cdef floating fp = <floating>p, v
+    cdef int64_t vi
     dtype = np.float32 if floating is float else np.float64
     # one scratch block per thread, allocated before the parallel region
     cdef floating[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=dtype)
+    cdef floating[:, :, ::1] thd
+    cdef int64_t[:, :, ::1] thi
     dist[:, :] = INFINITY
     ind[:, :] = -1
     if n == 0 or m == 0:
         return
+    if nchunks >= n_threads or nychunks < 2:
+        with nogil:
+            for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                tid = omp_get_thread_num()
+                buf = &scratch[tid, 0]
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                j0 = 0
+                while j0 < m:
+                    nj = min(by, m - j0)
+                    _block_push(kind, op, fp, &X[i0, 0], ni, &Y[j0, 0], nj, d,
+                                &yy[j0] if kind == 0 else &yy[0], j0, buf, &dist[i0, 0],
+                                &ind[i0, 0], k)
+                    j0 = j0 + nj
+                for a in range(i0, i0 + ni):
+                    _finish_row(kind, &X[a, 0], &Y[0, 0], d, &dist[a, 0], &ind[a, 0], k)
+        return
+    # few queries: per-thread heaps for all of them, allocated here
+    thd = np.full((n_threads, n, k), np.inf, dtype=dtype)
+    thi = np.full((n_threads, n, k), -1, dtype=np.int64)
     with nogil:
-        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+        for yc in prange(nychunks, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
             buf = &scratch[tid, 0]
-            i0 = c * bx
-            ni = min(bx, n - i0)
-            j0 = 0
-            while j0 < m:
-                nj = min(by, m - j0)
-                if kind == 0:
-                    gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -2.0)
-                    for a in range(ni):  # ||y||^2 - 2 <x, y>, fused with the heap pass
-                        push_row_plus(buf + a * nj, &yy[j0], nj, j0, &dist[i0 + a, 0],
-                                      &ind[i0 + a, 0], k)
-                    j0 = j0 + nj
-                    continue
-                elif kind == 1:
-                    gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf, -1.0)
-                elif kind == 2:
-                    if floating is float:
-                        fastml_reduce_tile_f32(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
-                                               NULL, nj, FASTML_POST_NONE, 0)
-                    else:
-                        fastml_reduce_tile_f64(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
-                                               NULL, nj, FASTML_POST_NONE, 0)
-                else:
-                    if floating is float:
-                        fastml_tile_lp_f32(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
-                    else:
-                        fastml_tile_lp_f64(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
-                for a in range(ni):
-                    push_row(buf + a * nj, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
-                j0 = j0 + nj
-            for a in range(i0, i0 + ni):
-                hd = &dist[a, 0]
-                hi = &ind[a, 0]
-                if kind == 0:
-                    for b in range(k):
-                        if hi[b] >= 0:
-                            hd[b] = exact_sql2(&X[a, 0], &Y[hi[b], 0], d)
-                elif kind == 1:
-                    for b in range(k):
-                        hd[b] = 1 + hd[b]
-                        if hd[b] < 0:
-                            hd[b] = 0
-                sort_pairs(hd, hi, k)
+            j0 = yc * by
+            nj = min(by, m - j0)
+            for c in range(nchunks):
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                _block_push(kind, op, fp, &X[i0, 0], ni, &Y[j0, 0], nj, d,
+                            &yy[j0] if kind == 0 else &yy[0], j0, buf, &thd[tid, i0, 0],
+                            &thi[tid, i0, 0], k)
+        # merge by (distance, index): each thread's heap holds the best of its part
+        for a in prange(n, schedule="static", num_threads=n_threads):
+            hd = &dist[a, 0]
+            hi = &ind[a, 0]
+            for t in range(n_threads):
+                for b in range(k):
+                    v = thd[t, a, b]
+                    vi = thi[t, a, b]
+                    if vi >= 0 and (v < hd[0] or (v == hd[0] and (hi[0] < 0 or vi < hi[0]))):
+                        heap_replace_top(hd, hi, k, v, vi)
+            _finish_row(kind, &X[a, 0], &Y[0, 0], d, hd, hi, k)
 
 
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,

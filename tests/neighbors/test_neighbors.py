@@ -233,3 +233,20 @@ def test_constant_columns_dropped_gives_same_neighbours(metric, rng):
     d2, i2 = skn.NearestNeighbors(n_neighbors=4, metric=metric, algorithm="brute").fit(
         X).kneighbors(Q)
     assert_same_neighbours(d1, i1, d2, i2, 1e-10)
+
+
+@pytest.mark.parametrize("n_queries", [1, 3, 9])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine", "minkowski"])
+def test_few_queries_split_train_between_threads(n_queries, metric, rng):
+    """With fewer query chunks than threads the train rows are split instead: the same
+    neighbours and bitwise the same distances as one thread, and as scikit-learn."""
+    X = rng.normal(size=(5000, 20)).astype(np.float32)
+    Q = rng.normal(size=(n_queries, 20)).astype(np.float32)
+    kw = dict(n_neighbors=6, metric=metric, p=3 if metric == "minkowski" else 2)
+    r1 = NearestNeighbors(n_jobs=1, **kw).fit(X).kneighbors(Q)
+    r2 = NearestNeighbors(n_jobs=2, **kw).fit(X).kneighbors(Q)
+    np.testing.assert_array_equal(r1[0], r2[0])
+    np.testing.assert_array_equal(r1[1], r2[1])
+    ref = skn.NearestNeighbors(algorithm="brute", **kw).fit(X.astype(float)).kneighbors(
+        Q.astype(float))
+    assert_same_neighbours(r2[0], r2[1], ref[0], ref[1], 1e-4)
