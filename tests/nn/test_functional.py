@@ -588,3 +588,16 @@ def test_views_and_read_only_inputs(rng, conv_path):
     xs = np.concatenate([base, base], axis=3)[:, :, :, ::2]
     out, am = F.max_pool2d(xs, 2)
     assert_array_equal(out, F.max_pool2d(np.ascontiguousarray(xs), 2)[0])
+
+
+@pytest.mark.parametrize("H,W,k,p", [(1, 1, 3, 1), (2, 3, 5, 2), (1, 6, 1, 0), (3, 1, 3, 2)])
+def test_tiny_images(rng, conv_path, H, W, k, p):
+    x = rng.standard_normal((3, 2, H, W))
+    w = rng.standard_normal((5, 2, k, k))
+    b = rng.standard_normal(5)
+    out = F.conv2d(x, w, b, 1, p)
+    assert_allclose(out, ref_conv2d(x, w, b, (1, 1), (p, p)), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    for got, ref in zip(F.conv2d_backward(g, x, w, 1, p),
+                        ref_conv2d_backward(g, x, w, (1, 1), (p, p))):
+        assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
