@@ -31,7 +31,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from fastml.metrics._pairwise_fast import mirror_upper
 from fastml.metrics.pairwise import normalize_kernel
 from fastml.text import _string_kernel as _fast
 from fastml.utils import effective_n_threads
@@ -213,10 +212,12 @@ def _kernel(A, B, p1, p2, kind, normalize, n_threads, dtype, diag_B=None):
                            else np.asarray(diag_B, dtype=np.float64))
     else:
         sx = sy = np.empty(0, dtype=np.float64)
-    _fast.kernel_rows(out, acc, a_ptr, a_ids, a_cnt, p_ptr, p_doc, p_cnt, entry_pos, sx, sy,
-                      kind, symmetric, normalize, n_threads)
     if symmetric:
-        mirror_upper(out, n_threads)
+        _fast.kernel_rows_symmetric(out, acc, a_ptr, a_ids, a_cnt, p_ptr, p_doc, p_cnt,
+                                    entry_pos, sx, kind, normalize, n_threads)
+    else:
+        _fast.kernel_rows(out, acc, a_ptr, a_ids, a_cnt, p_ptr, p_doc, p_cnt, sx, sy, kind,
+                          normalize, n_threads)
     return out
 
 

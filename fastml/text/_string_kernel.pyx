@@ -14,7 +14,8 @@ Kernels: the postings (document, count) of every feature of B, built by a counti
 each row of A scatters its features' postings into a per-thread dense accumulator of
 length |B| (presence: +1, spectrum: +count*count, intersection: +min), so the work is the
 sum over shared features of the postings products. In the symmetric case each row only
-visits the postings after its own entry (j >= i): every pair once.
+visits the postings after its own entry (j >= i): every pair once, and blocks of rows
+write their transpose while in cache.
 """
 cimport cython
 from cython cimport floating
@@ -381,15 +382,13 @@ cdef inline void _flush_row(floating *orow, acc_t *acc, int64_t j0, int64_t m, b
 def kernel_rows(floating[:, ::1] out, acc_t[:, ::1] acc,
                 const int64_t[::1] a_ptr, const int32_t[::1] a_ids, const int32_t[::1] a_cnt,
                 const int64_t[::1] p_ptr, const int32_t[::1] p_doc, const int32_t[::1] p_cnt,
-                const int64_t[::1] entry_pos, const double[::1] sx, const double[::1] sy,
-                int kind, bint symmetric, bint scaled, int n_threads):
-    """out[i, j] = k(a_i, b_j) (times sx[i] sy[j] when ``scaled``); in the symmetric case
-    only j >= i is written (the caller mirrors) and a scaled diagonal is exactly 1 where
-    the self-similarity is non-zero. ``acc`` is zero-filled scratch (n_threads, |B|)."""
-    cdef int64_t n = out.shape[0], m = out.shape[1], i, j0
+                const double[::1] sx, const double[::1] sy, int kind, bint scaled,
+                int n_threads):
+    """K(A, B): out[i, j] = k(a_i, b_j) (times sx[i] sy[j] when ``scaled``), from the
+    postings of B. ``acc`` is zero-filled scratch of shape (n_threads, |B|)."""
+    cdef int64_t n = out.shape[0], m = out.shape[1], i
     cdef int t
     cdef double si
-    cdef const int64_t *ep = &entry_pos[0] if entry_pos.shape[0] > 0 else NULL
     cdef const int32_t *pd = &p_doc[0] if p_doc.shape[0] > 0 else NULL
     cdef const int32_t *pc = &p_cnt[0] if p_cnt.shape[0] > 0 else NULL
     cdef const int32_t *ai = &a_ids[0] if a_ids.shape[0] > 0 else NULL
@@ -400,10 +399,47 @@ def kernel_rows(floating[:, ::1] out, acc_t[:, ::1] acc,
     with nogil:
         for i in prange(n, schedule="dynamic", chunksize=4, num_threads=n_threads):
             t = omp_get_thread_num()
-            _scatter_row(&a_ptr[0], ai, ac, i, &p_ptr[0], pd, pc, ep, symmetric, kind,
+            _scatter_row(&a_ptr[0], ai, ac, i, &p_ptr[0], pd, pc, NULL, False, kind,
                          &acc[t, 0])
-            j0 = i if symmetric else 0
             si = sx[i] if scaled else 1.0
-            _flush_row(&out[i, 0], &acc[t, 0], j0, m, scaled, si, syp)
-            if symmetric and scaled and si > 0:
-                out[i, i] = 1
+            _flush_row(&out[i, 0], &acc[t, 0], 0, m, scaled, si, syp)
+
+
+def kernel_rows_symmetric(floating[:, ::1] out, acc_t[:, ::1] acc,
+                          const int64_t[::1] a_ptr, const int32_t[::1] a_ids,
+                          const int32_t[::1] a_cnt, const int64_t[::1] p_ptr,
+                          const int32_t[::1] p_doc, const int32_t[::1] p_cnt,
+                          const int64_t[::1] entry_pos, const double[::1] sx, int kind,
+                          bint scaled, int n_threads):
+    """K(A, A), each pair once, by blocks of 32 rows: a row i scans only the postings
+    after its own entry (j >= i) and writes out[i, i:]; the block then copies its rows,
+    while they are still in cache, into its columns below the diagonal (out[j, i] for
+    j > i). No separate mirroring pass, and no two threads write the same entry. A scaled
+    diagonal is exactly 1 where the self-similarity is non-zero."""
+    cdef int64_t n = out.shape[0], m = out.shape[1], i, j, i0, i1, b
+    cdef int64_t RB = 32, nb = (n + RB - 1) // RB
+    cdef int t
+    cdef double si
+    cdef const int32_t *pd = &p_doc[0] if p_doc.shape[0] > 0 else NULL
+    cdef const int32_t *pc = &p_cnt[0] if p_cnt.shape[0] > 0 else NULL
+    cdef const int32_t *ai = &a_ids[0] if a_ids.shape[0] > 0 else NULL
+    cdef const int32_t *ac = &a_cnt[0] if a_cnt.shape[0] > 0 else NULL
+    cdef const int64_t *ep = &entry_pos[0] if entry_pos.shape[0] > 0 else NULL
+    cdef const double *sxp = &sx[0] if sx.shape[0] > 0 else NULL
+    if n == 0:
+        return
+    with nogil:
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=n_threads):
+            t = omp_get_thread_num()
+            i0 = b * RB
+            i1 = min(n, i0 + RB)
+            for i in range(i0, i1):
+                _scatter_row(&a_ptr[0], ai, ac, i, &p_ptr[0], pd, pc, ep, True, kind,
+                             &acc[t, 0])
+                si = sxp[i] if scaled else 1.0
+                _flush_row(&out[i, 0], &acc[t, 0], i, m, scaled, si, sxp)
+                if scaled and si > 0:
+                    out[i, i] = 1
+            for j in range(i0 + 1, m):
+                for i in range(i0, min(i1, j)):
+                    out[j, i] = out[i, j]
