@@ -159,19 +159,20 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) static void hamming_t8_avx512
             __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
             for (int64_t k = 0; k < w; k++) {
                 __m512i y = _mm512_loadu_si512((const void *)(yb + k * 8));
-                a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(
-                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x0[k]))));
-                a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(
-                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x1[k]))));
-                a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(
-                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x2[k]))));
-                a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(
-                                              _mm512_xor_si512(y, _mm512_set1_epi64((long long)x3[k]))));
+                __m512i q0 = _mm512_set1_epi64((long long)x0[k]);
+                __m512i q1 = _mm512_set1_epi64((long long)x1[k]);
+                __m512i q2 = _mm512_set1_epi64((long long)x2[k]);
+                __m512i q3 = _mm512_set1_epi64((long long)x3[k]);
+                a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(_mm512_xor_si512(y, q0)));
+                a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(_mm512_xor_si512(y, q1)));
+                a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(_mm512_xor_si512(y, q2)));
+                a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(_mm512_xor_si512(y, q3)));
             }
-            _mm256_storeu_si256((__m256i *)(out + i * ldo + jb * 8), _mm512_cvtepi64_epi32(a0));
-            _mm256_storeu_si256((__m256i *)(out + (i + 1) * ldo + jb * 8), _mm512_cvtepi64_epi32(a1));
-            _mm256_storeu_si256((__m256i *)(out + (i + 2) * ldo + jb * 8), _mm512_cvtepi64_epi32(a2));
-            _mm256_storeu_si256((__m256i *)(out + (i + 3) * ldo + jb * 8), _mm512_cvtepi64_epi32(a3));
+            int32_t *o = out + i * ldo + jb * 8;
+            _mm256_storeu_si256((__m256i *)o, _mm512_cvtepi64_epi32(a0));
+            _mm256_storeu_si256((__m256i *)(o + ldo), _mm512_cvtepi64_epi32(a1));
+            _mm256_storeu_si256((__m256i *)(o + 2 * ldo), _mm512_cvtepi64_epi32(a2));
+            _mm256_storeu_si256((__m256i *)(o + 3 * ldo), _mm512_cvtepi64_epi32(a3));
         }
     }
     if (i < nx)

@@ -193,12 +193,12 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
 }
 
 /* ------------------------------------------------------------------------------------
- * Eight patterns (1 <= m <= 64 FASTML_LEV_GROUP_WORDS) against one text: lane l of each 512-bit vector
- * holds the VP / VN word of pattern l (GCC vector extensions: the AVX-512 clone keeps
- * each quantity in one zmm register, other clones split it). The masks of symbol c for
- * the 8 patterns are stored next to each other (t8[c * 8 + l]), so one vector load
- * fetches them; symbols >= 256 go through each pattern's hash table. Every lane reads
- * the same text, so no lane idles; no prefix / suffix stripping on this path.
+ * Eight patterns (1 <= m <= 64 FASTML_LEV_GROUP_WORDS) against one text: lane l of each
+ * 512-bit vector holds a VP / VN word of pattern l (GCC vector extensions: the AVX-512
+ * clone keeps each quantity in one zmm register, other clones split it). The masks of
+ * symbol c for the 8 patterns are stored next to each other (t8[(c * nbw + b) * 8 + l]),
+ * so one vector load fetches them; symbols >= 256 go through each pattern's hash table.
+ * Every lane reads the same text, so no lane idles; no prefix / suffix stripping here.
  * ------------------------------------------------------------------------------------ */
 typedef uint64_t u64x8 __attribute__((vector_size(64)));
 typedef int64_t i64x8 __attribute__((vector_size(64)));
@@ -241,7 +241,8 @@ FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, const uint3
                                           int64_t len, int64_t *res)
 {
     const int64_t nbw = G->nbw;
-    u64x8 VP[FASTML_LEV_GROUP_WORDS], VN[FASTML_LEV_GROUP_WORDS], eqs[FASTML_LEV_GROUP_WORDS];
+    u64x8 VP[FASTML_LEV_GROUP_WORDS], VN[FASTML_LEV_GROUP_WORDS];
+    u64x8 eqs[FASTML_LEV_GROUP_WORDS];
     u64x8 lastb, one = (u64x8){0} + 1;
     i64x8 lastw, score;
     for (int l = 0; l < 8; l++) {
