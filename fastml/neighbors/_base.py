@@ -140,6 +140,21 @@ class _NeighborsBase(BaseEstimator):
             dist = dist[keep].reshape(n, k)
         return (dist, ind) if return_distance else ind
 
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """Sparse (n_queries, n_samples_fit) CSR graph of the k nearest neighbours: 1 per
+        edge (``mode="connectivity"``) or the distance (``mode="distance"``), as in
+        scikit-learn (e.g. a precomputed sparse input for clustering strings)."""
+        import scipy.sparse as sp
+
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(f'mode must be "connectivity" or "distance", got {mode!r}.')
+        dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
+        n, k = ind.shape
+        data = (np.ones(n * k) if mode == "connectivity"
+                else np.asarray(dist, dtype=np.float64).ravel())
+        return sp.csr_matrix((data, ind.ravel(), np.arange(0, n * k + 1, k)),
+                             shape=(n, self.n_samples_fit_))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:

@@ -250,3 +250,19 @@ def test_few_queries_split_train_between_threads(n_queries, metric, rng):
     ref = skn.NearestNeighbors(algorithm="brute", **kw).fit(X.astype(float)).kneighbors(
         Q.astype(float))
     assert_same_neighbours(r2[0], r2[1], ref[0], ref[1], 1e-4)
+
+
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+def test_kneighbors_graph_vs_sklearn(mode, rng):
+    X = rng.normal(size=(200, 5))
+    Q = rng.normal(size=(30, 5))
+    ours = NearestNeighbors(n_neighbors=4).fit(X)
+    ref = skn.NearestNeighbors(n_neighbors=4).fit(X)
+    for A in (Q, None):
+        G1 = ours.kneighbors_graph(A, mode=mode)
+        G2 = ref.kneighbors_graph(A, mode=mode)
+        np.testing.assert_allclose(G1.toarray(), G2.toarray(), atol=1e-12)
+    S = ["abc", "abd", "xyz", "xyy", "abcd"]
+    G = NearestNeighbors(n_neighbors=1, metric="levenshtein").fit(S).kneighbors_graph(
+        mode="distance")
+    assert G.shape == (5, 5) and G.nnz == 5
