@@ -61,7 +61,7 @@ _PARAMS = {"minkowski": ("p",), "dtw": ("window",)}
 
 # Chunk sizes of the k-nearest-neighbour search (rows of queries x rows of train): the
 # scratch per thread is bx * by values whatever the data size.
-_GEMM_CHUNKS = (256, 2048)
+_GEMM_CHUNKS = (512, 2048)
 _TILE_BYTES = 256 * 1024
 
 
