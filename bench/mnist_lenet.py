@@ -95,10 +95,12 @@ def main(argv=None):
             tacc = torch_accuracy(tnet, tT, t)
             row += f" {tt[-1]:8.2f} {tacc:9.4f} {tt[-1] / ft[-1]:12.2f}"
         print(row, flush=True)
-    summary = f"mean epoch: fastml {np.mean(ft):.2f} s ({len(X) / np.mean(ft):.0f} img/s)"
+    # medians: a load spike from another process in one epoch does not move them
+    summary = (f"median epoch: fastml {np.median(ft):.2f} s "
+               f"({len(X) / np.median(ft):.0f} img/s)")
     if tt:
-        summary += (f", torch {np.mean(tt):.2f} s ({len(X) / np.mean(tt):.0f} img/s), "
-                    f"ratio torch/fastml {np.mean(tt) / np.mean(ft):.2f}")
+        summary += (f", torch {np.median(tt):.2f} s ({len(X) / np.median(tt):.0f} img/s), "
+                    f"ratio torch/fastml {np.median(tt) / np.median(ft):.2f}")
     print(summary + f"; load {os.getloadavg()[0]:.2f}")
 
 
