@@ -8,6 +8,7 @@ MNIST files may also sit directly in ``data_home``.
 import gzip
 import hashlib
 import http.client
+import io
 import os
 import shutil
 import urllib.error
@@ -160,19 +161,62 @@ def load_mnist(data_home=None, subset="train", download=True):
     return X, y
 
 
-def load_sms_spam(path=None):
+SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
+# SHA-256 of SMSSpamCollection (v.1, 477907 bytes, 5574 messages).
+SMS_SHA256 = "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d"
+
+
+def _download_sms(target_dir):
+    """Fetch the UCI zip, check the SHA-256 of its SMSSpamCollection member and store it.
+    Returns ``(path, None)`` or ``(None, reason)`` without network; raises ``OSError``
+    for a corrupt download."""
+    import zipfile
+
+    try:
+        with urllib.request.urlopen(SMS_URL, timeout=20) as r:
+            payload = r.read()
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as z:
+            data = z.read("SMSSpamCollection")
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error) as exc:
+        raise OSError(f"The download from {SMS_URL} is not the expected zip file ({exc}); "
+                      "the download is corrupt, try again.") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SMS_SHA256:
+        raise OSError(f"Downloaded SMSSpamCollection has SHA-256 {digest}, expected "
+                      f"{SMS_SHA256}; the download is corrupt, try again.")
+    os.makedirs(target_dir, exist_ok=True)
+    dest = os.path.join(target_dir, "SMSSpamCollection")
+    with open(dest + ".part", "wb") as f:
+        f.write(data)
+    os.replace(dest + ".part", dest)
+    return dest, None
+
+
+def load_sms_spam(path=None, download=True):
     """The SMS Spam Collection as ``(texts, labels)``: a list of str and an array of
     "ham"/"spam". ``path`` is the ``SMSSpamCollection`` file or a folder holding it
-    (default: ``$FASTML_DATA/sms_spam``, then ``../shared/data/sms_spam``)."""
+    (default: ``$FASTML_DATA/sms_spam``, then ``../shared/data/sms_spam``). If it is
+    absent and ``download`` is true, it is fetched from the UCI repository (checksummed)
+    into ``path/sms_spam`` (or ``$FASTML_DATA/sms_spam``, ``~/.fastml_data/sms_spam``);
+    without network an error says where to put it."""
     if path is not None and os.path.isfile(os.fspath(path)):
         file = os.fspath(path)
     else:
         file = _find_file(_candidates(path, "sms_spam"), "SMSSpamCollection")
+    reason = "download=False"
+    if file is None and download:
+        root = (os.fspath(path) if path is not None
+                else os.environ.get("FASTML_DATA", os.path.expanduser("~/.fastml_data")))
+        file, reason = _download_sms(os.path.join(root, "sms_spam"))
     if file is None:
         raise FileNotFoundError(
-            "SMSSpamCollection not found; download the SMS Spam Collection v.1 (UCI "
-            "Machine Learning Repository) and pass the file or its folder as path=..., or "
-            "put it in $FASTML_DATA/sms_spam/."
+            f"SMSSpamCollection not found and it could not be downloaded from {SMS_URL} "
+            f"({reason}). Download the SMS Spam Collection v.1 (UCI Machine Learning "
+            "Repository) and pass the file or its folder as path=..., or put it in "
+            "$FASTML_DATA/sms_spam/."
         )
     texts, labels = [], []
     with open(file, encoding="utf-8") as f:

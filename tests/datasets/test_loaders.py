@@ -189,10 +189,38 @@ def test_sms_spam(data_dir):
     assert texts2 == texts
 
 
-def test_sms_spam_absent_and_malformed(isolated):
+def test_sms_spam_absent_and_malformed(isolated, no_network):
     with pytest.raises(FileNotFoundError, match="path=.*FASTML_DATA"):
         load_sms_spam(isolated / "none")
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        load_sms_spam(isolated / "none", download=False)
     bad = isolated / "SMSSpamCollection"
     bad.write_text("ham\tfine\nnot-a-label\ttext\n", encoding="utf-8")
     with pytest.raises(ValueError, match=":2: expected"):
         load_sms_spam(bad)
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_sms_spam_download_checksummed(data_dir, isolated, monkeypatch, corrupt):
+    import zipfile
+
+    src = os.path.join(data_dir, "sms_spam", "SMSSpamCollection")
+    if not os.path.isfile(src):
+        pytest.skip("SMS Spam Collection absent")
+    data = open(src, "rb").read()
+    if corrupt:
+        data = data.replace(b"spam\t", b"ham\t", 1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("SMSSpamCollection", data)
+        z.writestr("readme", "x")
+    calls = []
+    _serve(monkeypatch, {_loaders.SMS_URL.rsplit("/", 1)[1]: buf.getvalue()}, calls)
+    if corrupt:
+        with pytest.raises(OSError, match="corrupt"):
+            load_sms_spam(isolated / "home")
+        assert not (isolated / "home" / "sms_spam" / "SMSSpamCollection").exists()
+        return
+    texts, labels = load_sms_spam(isolated / "home")
+    assert len(texts) == 5574 and calls == [_loaders.SMS_URL]
+    assert (isolated / "home" / "sms_spam" / "SMSSpamCollection").is_file()
