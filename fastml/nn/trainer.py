@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from fastml.nn.layers import Layer, Sequential, has_image_layers
-from fastml.nn.losses import get_loss, l1_penalty, l2_penalty
+from fastml.nn.losses import get_loss
 from fastml.nn.optim import get_optimizer, get_schedule
 from fastml.utils import blas_threads, effective_n_threads
 
@@ -52,7 +52,10 @@ def named_parameters(layer, prefix=""):
     """``[(name, Parameter)]`` with dotted paths such as ``"3.W"`` or ``"1.block.0.W"``."""
     out = [(prefix + p.name, p) for p in _own_parameters(layer)]
     kids = layer.children()
-    labels = ["block", "shortcut"] if hasattr(layer, "block") else [str(i) for i in range(len(kids))]
+    if hasattr(layer, "block"):
+        labels = ["block", "shortcut"]
+    else:
+        labels = [str(i) for i in range(len(kids))]
     for lab, c in zip(labels, kids):
         out += named_parameters(c, f"{prefix}{lab}.")
     return out
