@@ -154,7 +154,8 @@ class Trainer:
     optimizer : "sgd", "nesterov" or "adam".
     learning_rate, momentum : the optimiser's; momentum is ignored by Adam.
     weight_decay : L2 penalty 0.5 * weight_decay * ||w||^2 on weights (not biases).
-    l1 : L1 penalty l1 * |w| on weights.
+    l1 : L1 penalty l1 * |w| on weights. Both penalties enter the gradients;
+        ``history_`` reports the data loss without them.
     epochs, batch_size : ints >= 1.
     validation_fraction : float in [0, 1); 0 disables the validation split.
     early_stopping, patience, tol : see :class:`EarlyStopping`.
