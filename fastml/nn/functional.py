@@ -284,8 +284,9 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
         nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)
         wfpk = _conv.pack_weights(wf, Ci, nc)
-        dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
-                                       n_threads)
+        with blas_threads(1):  # its final reduction is a small GEMV: no BLAS threads
+            dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
+                                           n_threads)
         return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
     with blas_threads(1):
         dw, db = _conv.conv_backward(grad_out, x, w.reshape(Co, -1), dx, need_dx, True, kh,
