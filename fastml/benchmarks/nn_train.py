@@ -13,20 +13,21 @@ Only training is timed; each result is a callable giving the test accuracy, whic
 ``check`` compares (the two trainings shuffle differently, so accuracies agree within a
 point, not exactly). With ``--fastml-quick`` the training set is 10000 images.
 
-Measured on the 2-core development machine (Xeon, shared; load 1.5-1.7), 2 threads,
-torch 2.13 CPU, 2026-11-23:
+Measured on the 2-core development machine (Xeon, shared with other work; load 1.15 at
+the start, 1.8 at the end), 2 threads, torch 2.13 CPU, 2026-11-23 09:09 UTC:
 
 ====================================  =======  =======  ============  =======
 case                                  fastml   torch    scikit-learn  ratio
 ====================================  =======  =======  ============  =======
-LeNet-5, 1 epoch (60000 images)       2.26 s   3.07 s   -             1.36x
-MLP 784-128-10, 3 epochs Adam         1.03 s   1.18 s   1.48 s        1.15x
+LeNet-5, 1 epoch (60000 images)       1.99 s   2.80 s   -             1.41x
+MLP 784-128-10, 3 epochs Adam         1.00 s   1.15 s   1.41 s        1.14x
 ====================================  =======  =======  ============  =======
 
-``bench/mnist_lenet.py`` runs LeNet-5 for 5 epochs, alternating fastml and torch epochs.
-Both threads' pools matter: on a loaded machine (other processes on the cores) every
-OpenMP parallel region waits for a descheduled thread and both fastml and torch slow
-down by large, erratic factors; measure at a load below ~1.5.
+``bench/mnist_lenet.py`` runs LeNet-5 for 5 epochs, alternating fastml and torch epochs
+(median 2.09 s against 3.02 s per epoch in the same conditions). On a loaded machine
+(other processes on the cores) every OpenMP parallel region waits for a descheduled
+thread, and both fastml and torch slow down by large, erratic factors (fastml more,
+having more parallel regions per batch); measure at a load below ~1.5.
 """
 import warnings
 
