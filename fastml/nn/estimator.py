@@ -234,8 +234,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y). The first call initialises the network; pass every
-        label there as ``classes`` when y does not hold them all."""
+        """One epoch over (X, y), continuing the weights and the optimiser's state (no
+        validation split, no early stopping). The first call initialises the network;
+        pass every label there as ``classes`` when y does not hold them all."""
         first = not hasattr(self, "model_")
         X, y = self._validate_X(X, first, y)
         if first:
