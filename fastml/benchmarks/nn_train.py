@@ -164,7 +164,7 @@ register(Case(
     area="nn_train", task="LeNet-5 1 epoch SGD(m=0.9, lr=0.01) batch 128",
     shape="60000x1x28x28", dtype="float32", make_inputs=_inputs, run=_lenet_fastml,
     peers=(Peer("torch", _lenet_torch, requires=("torch",)),), check=_accuracy_close,
-    quick=True,
+    quick=True, quick_shape="10000x1x28x28",
 ))
 
 register(Case(
@@ -172,5 +172,5 @@ register(Case(
     shape="60000x784", dtype="float32", make_inputs=_inputs, run=_mlp_fastml,
     peers=(Peer("scikit-learn", _mlp_sklearn),
            Peer("torch", _mlp_torch, requires=("torch",))),
-    check=_accuracy_close,
+    check=_accuracy_close, quick_shape="10000x784",
 ))
