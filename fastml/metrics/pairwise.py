@@ -40,6 +40,7 @@ __all__ = [
     "cosine_similarity",
     "hellinger_kernel",
     "intersection_kernel",
+    "inv_sqrt_diagonal",
     "kernel_diagonal",
     "kernel_metrics",
     "laplacian_kernel",
@@ -324,6 +325,14 @@ def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
 # ----------------------------------------------------------------------------------------
 # normalisation, dispatch, sums
 # ----------------------------------------------------------------------------------------
+def inv_sqrt_diagonal(diag):
+    """1 / sqrt(d) per self-similarity, and 0 where d == 0: the scaling of
+    :func:`normalize_kernel` (a zero self-similarity gives a zero row, never NaN)."""
+    diag = np.asarray(diag)
+    with np.errstate(divide="ignore"):
+        return np.where(diag > 0, 1.0 / np.sqrt(np.maximum(diag, 0)), 0).astype(diag.dtype)
+
+
 def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
     """K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
 
@@ -355,9 +364,8 @@ def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
         if np.any(d < 0):
             raise ValueError(f"{name} has negative entries: self-similarities of a "
                              "positive semi-definite kernel are >= 0.")
-    with np.errstate(divide="ignore"):
-        sx = np.where(dX > 0, 1.0 / np.sqrt(dX), 0).astype(K.dtype)
-        sy = sx if diag_Y is None else np.where(dY > 0, 1.0 / np.sqrt(dY), 0).astype(K.dtype)
+    sx = inv_sqrt_diagonal(dX)
+    sy = sx if diag_Y is None else inv_sqrt_diagonal(dY)
     out = check_out(out, K.shape, K.dtype, dX, dY)
     np.multiply(K, sx[:, None], out=out)
     out *= sy[None, :]

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from fastml.metrics.pairwise import normalize_kernel
+from fastml.metrics.pairwise import inv_sqrt_diagonal
 from fastml.text import _string_kernel as _fast
 from fastml.utils import effective_n_threads
 
@@ -180,12 +180,6 @@ def _self_similarity(indptr, counts, kind):
     return np.bincount(rows, weights=w, minlength=n).astype(np.float64)
 
 
-def _inv_sqrt(diag):
-    """1 / sqrt(d), and 0 where d == 0: the rule of fastml.metrics.normalize_kernel, taken
-    from it (a 1 x n kernel of ones normalised by diag) so it lives in one place."""
-    return normalize_kernel(np.ones((1, diag.shape[0])), np.ones(1), diag)[0]
-
-
 def _kernel(A, B, p1, p2, kind, normalize, n_threads, dtype, diag_B=None):
     """K(A, B) on preprocessed, validated lists of str; B None means K(A, A)."""
     symmetric = B is None
@@ -204,11 +198,11 @@ def _kernel(A, B, p1, p2, kind, normalize, n_threads, dtype, diag_B=None):
     out = np.empty((nA, m), dtype=dtype)
     acc = np.zeros((n_threads, m), dtype=np.int64 if kind == _fast.KIND_SPECTRUM else np.int32)
     if normalize:
-        sx = _inv_sqrt(_self_similarity(a_ptr, a_cnt, kind))
+        sx = inv_sqrt_diagonal(_self_similarity(a_ptr, a_cnt, kind))
         if symmetric:
             sy = sx
         else:
-            sy = _inv_sqrt(_self_similarity(b_ptr, b_cnt, kind) if diag_B is None
+            sy = inv_sqrt_diagonal(_self_similarity(b_ptr, b_cnt, kind) if diag_B is None
                            else np.asarray(diag_B, dtype=np.float64))
     else:
         sx = sy = np.empty(0, dtype=np.float64)
