@@ -12,6 +12,7 @@ Semantics follow scikit-learn / joblib:
 container's CPU quota (cgroups; both via joblib's ``cpu_count``) and OpenMP's
 ``omp_get_max_threads()``, which honours ``OMP_NUM_THREADS``.
 """
+import functools
 import numbers
 import os
 import threading
@@ -23,11 +24,18 @@ _controller = None
 _controller_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=1)
+def _cpu_count():
+    # joblib reads affinity and cgroup quota files (~25 us); they do not change while a
+    # process runs, so read them once.
+    return joblib.cpu_count(only_physical_cores=False)
+
+
 def max_usable_threads():
     """The number of threads ``n_jobs=-1`` resolves to."""
     from fastml.utils._openmp import omp_max_threads, openmp_enabled
 
-    n = joblib.cpu_count(only_physical_cores=False)
+    n = _cpu_count()
     if openmp_enabled():
         n = min(n, omp_max_threads())
     else:  # serial build: OMP_NUM_THREADS still caps the threads given to BLAS
