@@ -62,7 +62,7 @@ FASTML_NN_DECLARE(double, f64)
  * flat, the convolution output at f = oh*Wp + ow is
  *     sum_{c, ki, kj} w[c, ki, kj] * xp[c*plane + ki*Wp + kj + f],
  * a 1-D correlation; positions with ow >= Wo are computed and discarded. The kernels take
- * nc (8, 4, 2 or 1) output channels at once, weights packed as wpk[tap*nc + j],
+ * nc (8, 6, 4, 2 or 1) output channels at once, weights packed as wpk[tap*nc + j],
  * tap = (c*kh + ki)*kw + kj, zero for missing channels. The loops run past nflat to
  * whole blocks of FASTML_NN_FLAT_BLOCK values: after the last plane xp needs at least
  * kw + FASTML_NN_FLAT_BLOCK + 16 readable values, and ldo >= nflat rounded up to a block.

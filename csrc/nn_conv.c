@@ -144,9 +144,10 @@ DEFINE_CONV(double, f64)
  * Direct convolution at stride 1; see fastml_nn.h. Written with GCC vector extensions
  * (64-byte vectors: one AVX-512 register, split by the compiler on older targets). A
  * block of 16 accumulators stays in registers while the taps stream through:
- *   forward: NV consecutive output vectors x NC output channels (NV * NC = 16), so each
+ *   forward: NV consecutive output vectors x NC output channels (NV * NC = 16; 12 for
+ *            NC = 6, the channel count of LeNet's first layer), so each
  *            tap costs NV unaligned input loads, NC weight broadcasts and 16 FMAs;
- *   dw:      NT taps x NC channels (NT * NC = 16): per output vector NT input loads,
+ *   dw:      NT taps x NC channels (NT = 16 / NC): per output vector NT input loads,
  *            NC gradient loads and 16 FMAs, over a tile of samples (small images give
  *            short flat loops); the accumulators are then added, still as vectors, to
  *            per-thread partial sums (reduced across lanes once, by the caller).
@@ -245,6 +246,7 @@ DEFINE_CONV(double, f64)
 #define DEFINE_DIRECT(T, SFX)                                                              \
     typedef T vec_##SFX __attribute__((vector_size(64)));                                  \
     DEFINE_DIRECT_NC(T, SFX, 8)                                                            \
+    DEFINE_DIRECT_NC(T, SFX, 6)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 4)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 2)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 1)                                                            \
@@ -256,6 +258,7 @@ DEFINE_CONV(double, f64)
     {                                                                                      \
         switch (nc) {                                                                      \
         case 8: direct_fwd_##SFX##_8(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
+        case 6: direct_fwd_##SFX##_6(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
         case 4: direct_fwd_##SFX##_4(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
         case 2: direct_fwd_##SFX##_2(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo); break; \
         default: direct_fwd_##SFX##_1(xp, C, plane, Wp, kh, kw, wpk, nflat, obuf, ldo);    \
@@ -270,6 +273,8 @@ DEFINE_CONV(double, f64)
     {                                                                                      \
         switch (nc) {                                                                      \
         case 8: direct_dw_##SFX##_8(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
+                                    gstride, dwacc); break;                                \
+        case 6: direct_dw_##SFX##_6(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
                                     gstride, dwacc); break;                                \
         case 4: direct_dw_##SFX##_4(xp, C, plane, Wp, kh, kw, g, ldg, nflat, ns, xstride,  \
                                     gstride, dwacc); break;                                \

@@ -348,15 +348,16 @@ def aligned_empty(shape, dtype, zero=False):
 
 
 def channel_block(int64_t n, int64_t nflat, int64_t itemsize, bint dw=False):
-    """Output channels per kernel call (8, 4, 2 or 1) for n channels: the one with the
+    """Output channels per kernel call (8, 6, 4, 2 or 1) for n channels: the one with the
     lowest estimated time, i.e. multiply-adds once the channels are padded to whole blocks
     and (forward) the flat length to whole blocks of 16/nc vectors, times a per-FMA cost
     that grows for small blocks (more input loads per FMA; measured on AVX-512). The
-    weight-gradient kernel keeps NT = 16/nc tap offsets in registers, so it only uses 8
-    or 4 (nflat is then the tap count K)."""
+    weight-gradient kernel keeps NT = 16/nc tap offsets in registers, so it only uses 8,
+    6 or 4 (nflat is then the tap count K)."""
     cdef int64_t V = 64 // itemsize, nc
     cdef double cost, best = 0
-    weight = {8: 1.15, 4: 1.0} if dw else {8: 1.0, 4: 1.05, 2: 1.6, 1: 2.0}
+    weight = ({8: 1.15, 6: 1.15, 4: 1.0} if dw
+              else {8: 1.0, 6: 1.05, 4: 1.05, 2: 1.6, 1: 2.0})
     best_nc = 8
     for nc in weight:
         cost = ((n + nc - 1) // nc * nc * _round_up(nflat, (16 // nc) * (1 if dw else V))

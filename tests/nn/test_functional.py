@@ -601,3 +601,27 @@ def test_tiny_images(rng, conv_path, H, W, k, p):
     for got, ref in zip(F.conv2d_backward(g, x, w, 1, p),
                         ref_conv2d_backward(g, x, w, (1, 1), (p, p))):
         assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nc", [8, 6, 4, 2, 1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_direct_channel_blocks(rng, monkeypatch, nc, dtype):
+    # Every register-block variant of the direct loops (the cost model picks one per
+    # shape), with channel counts that leave partial blocks, padding and no padding.
+    from fastml.nn import _conv
+
+    monkeypatch.setattr(F, "_force_path", "direct")
+    monkeypatch.setattr(_conv, "channel_block",
+                        lambda n, nflat, itemsize, dw=False: (min(nc, 8) if nc >= 4 else 4)
+                        if dw else nc)
+    tol = 2e-4 if dtype == np.float32 else 1e-11
+    for Ci, Co, p in [(3, 7, 1), (6, 6, 0), (1, 13, 2)]:
+        x = rng.standard_normal((5, Ci, 11, 9)).astype(dtype)
+        w = rng.standard_normal((Co, Ci, 5, 3)).astype(dtype)
+        b = rng.standard_normal(Co).astype(dtype)
+        out = F.conv2d(x, w, b, 1, p)
+        assert_allclose(out, ref_conv2d(x, w, b, (1, 1), (p, p)), rtol=tol, atol=tol)
+        g = rng.standard_normal(out.shape).astype(dtype)
+        for got, ref in zip(F.conv2d_backward(g, x, w, 1, p),
+                            ref_conv2d_backward(g, x, w, (1, 1), (p, p))):
+            assert_allclose(got, ref, rtol=tol, atol=tol * 10)
