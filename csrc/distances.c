@@ -201,3 +201,35 @@ void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
 #endif
     hamming_t8_generic(X, nx, Yt, nyb, w, out, ldo);
 }
+
+/* The first j < n with row[j] + add[j] < thr (add may be NULL), or n: blocks of 16 are
+ * screened with a vectorised minimum, so the kNN heap pass only branches on the rare
+ * blocks that hold a candidate. */
+#define DEFINE_FIRST_BELOW(T, SFX)                                                         \
+    FASTML_CLONES int64_t fastml_first_below_##SFX(const T *row, const T *add, int64_t n,  \
+                                                   T thr)                                  \
+    {                                                                                      \
+        int64_t j0 = 0;                                                                    \
+        for (; j0 + 16 <= n; j0 += 16) {                                                   \
+            T mn = row[j0] + (add ? add[j0] : 0);                                          \
+            if (add) {                                                                     \
+                FASTML_PRAGMA(omp simd reduction(min : mn))                                \
+                for (int j = 0; j < 16; j++) {                                             \
+                    T v = row[j0 + j] + add[j0 + j];                                       \
+                    mn = v < mn ? v : mn;                                                  \
+                }                                                                          \
+            } else {                                                                       \
+                FASTML_PRAGMA(omp simd reduction(min : mn))                                \
+                for (int j = 0; j < 16; j++)                                               \
+                    mn = row[j0 + j] < mn ? row[j0 + j] : mn;                              \
+            }                                                                              \
+            if (mn < thr)                                                                  \
+                break;                                                                     \
+        }                                                                                  \
+        for (int64_t j = j0; j < n; j++)                                                   \
+            if (row[j] + (add ? add[j] : 0) < thr)                                         \
+                return j;                                                                  \
+        return n;                                                                          \
+    }
+DEFINE_FIRST_BELOW(float, f32)
+DEFINE_FIRST_BELOW(double, f64)

@@ -16,6 +16,10 @@ void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int
 void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb,
                               int64_t w, int32_t *out, int64_t ldo);
 
+/* The first j < n with row[j] + add[j] < thr (add may be NULL: row[j] < thr), else n. */
+int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n, float thr);
+int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n, double thr);
+
 /* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
 void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
                         float *out, int64_t ldo, float p);

@@ -39,6 +39,10 @@ cdef extern from "fastml_distances.h":
     void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
                                   int64_t nyb, int64_t w, int32_t *out,
                                   int64_t ldo) noexcept nogil
+    int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n,
+                                   float thr) noexcept nogil
+    int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n,
+                                   double thr) noexcept nogil
     void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
                             int64_t d, float *out, int64_t ldo, float p) noexcept nogil
     void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
@@ -133,12 +137,20 @@ cdef inline void push_row(const dist_t *row, int64_t nj, int64_t j0, dist_t *hd,
 
 cdef inline void push_row_plus(const floating *row, const floating *add, int64_t nj,
                                int64_t j0, floating *hd, int64_t *hi, int64_t k) noexcept nogil:
-    cdef int64_t b
-    cdef floating v
-    for b in range(nj):
-        v = row[b] + add[b]
-        if v < hd[0]:
-            heap_replace_top(hd, hi, k, v, j0 + b)
+    """Push row[b] + add[b] (add may be NULL) for b < nj; candidates are found by a
+    vectorised screen (most values are worse than the current k-th)."""
+    cdef int64_t b = 0
+    while True:
+        if floating is float:
+            b = b + fastml_first_below_f32(row + b, add + b if add != NULL else NULL, nj - b,
+                                           hd[0])
+        else:
+            b = b + fastml_first_below_f64(row + b, add + b if add != NULL else NULL, nj - b,
+                                           hd[0])
+        if b >= nj:
+            break
+        heap_replace_top(hd, hi, k, row[b] + (add[b] if add != NULL else 0), j0 + b)
+        b = b + 1
 
 
 cdef inline void gemm_block(const floating *X, int ni, const floating *Y, int nj, int d,
@@ -190,7 +202,7 @@ cdef inline void _block_push(int kind, int op, floating fp, const floating *Xc, 
         else:
             fastml_tile_lp_f64(Xc, ni, Yc, nj, d, buf, nj, fp)
     for a in range(ni):
-        push_row(buf + a * nj, nj, j0, hd + a * k, hi + a * k, k)
+        push_row_plus(buf + a * nj, <const floating *>NULL, nj, j0, hd + a * k, hi + a * k, k)
 
 
 cdef inline void _finish_row(int kind, const floating *x, const floating *Yp, int64_t d,

@@ -595,12 +595,17 @@ def _knn_dense(Q, F, k, name, prm, n_threads):
             if op is None:
                 kind, op, p = _dist.KIND_LP, 0, root
     if kind in (_dist.KIND_SQEUCLIDEAN_GEMM, _dist.KIND_COSINE_GEMM):
-        bx, by = _chunks(n, n_threads, *_GEMM_CHUNKS)
+        # GEMM blocks want many rows (the packing of the train block is shared by them)
+        bx, by = _chunks(n, n_threads, *_GEMM_CHUNKS, parts=4, multiple=16)
         with blas_threads(1):
             _dist.knn_dense(Q, F, yy, dist, ind, kind, op, p, bx, by, n_threads)
     else:
         bx, by = _chunks(n, n_threads, *_tile_chunks(Q.shape[1], dtype.itemsize))
         _dist.knn_dense(Q, F, yy, dist, ind, kind, op, p, bx, by, n_threads)
+    if n and (ind[:, -1] < 0).any():
+        raise ValueError(
+            "Some distances overflowed to infinity in "
+            f"{dtype} (values too large for the metric); rescale the data or use float64.")
     if name == "hamming":
         dist /= d
     elif root == 2.0:
@@ -622,8 +627,9 @@ def _drop_shared_constant_columns(Q, F, min_gain=0.04):
     n_const = int(const.sum())
     if n_const < min_gain * d or n_const == d:
         return Q, F
-    keep = ~const
-    return np.ascontiguousarray(Q[:, keep]), np.ascontiguousarray(F[:, keep])
+    keep = np.flatnonzero(~const)
+    # np.take, not boolean indexing: 10x faster on wide C-ordered arrays
+    return np.take(Q, keep, axis=1), np.take(F, keep, axis=1)
 
 
 def _knn_packed_hamming(Q, F, k, dtype, n_threads):
@@ -649,11 +655,12 @@ def _as_bool_2d(A):
     return None
 
 
-def _chunks(n, n_threads, bx, by):
-    """Query chunk (a multiple of 4, at most bx) small enough for about 16 chunks, so
-    that threads share the work; it depends on n only, never on the thread count, so
-    every pair lands in the same place of the same tile whatever n_jobs is and the
-    results are identical for any number of threads."""
-    per = -(-n // 16)
-    bx = int(min(bx, max(4, 4 * -(-per // 4))))
+def _chunks(n, n_threads, bx, by, parts=16, multiple=4):
+    """Query chunk (a multiple of ``multiple``, at most bx) small enough for about
+    ``parts`` chunks, so that threads share the work; it depends on n only, never on the
+    thread count, so every pair lands in the same place of the same tile whatever n_jobs
+    is and the results are identical for any number of threads. (With fewer chunks than
+    threads, knn_dense splits the train rows instead.)"""
+    per = -(-n // parts)
+    bx = int(min(bx, max(multiple, multiple * -(-per // multiple))))
     return bx, int(by)

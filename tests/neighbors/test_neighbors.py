@@ -266,3 +266,9 @@ def test_kneighbors_graph_vs_sklearn(mode, rng):
     G = NearestNeighbors(n_neighbors=1, metric="levenshtein").fit(S).kneighbors_graph(
         mode="distance")
     assert G.shape == (5, 5) and G.nnz == 5
+
+
+def test_overflowing_distances_raise():
+    X = np.array([[1e30, 0.0], [-1e30, 1.0], [3e30, 2.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="overflowed"):
+        NearestNeighbors(n_neighbors=3).fit(X).kneighbors(X)
