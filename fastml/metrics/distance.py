@@ -285,7 +285,11 @@ def _string_codes_matrix(X, Y, names=("X", "Y")):
 
 
 def _reject_strings_for_numeric(X, name, metric):
-    if _holds_strings(X):
+    strings = _holds_strings(X)
+    if not strings and isinstance(X, (list, tuple)) and len(X) and isinstance(
+            X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str):
+        strings = True  # rows of str
+    if strings:
         raise TypeError(
             f"{name} holds strings, but metric={metric!r} is numeric. For strings use "
             "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths)."
@@ -530,10 +534,11 @@ def kneighbors(Q, F, k, metric="euclidean", *, n_jobs=None, **params):
         if not _holds_strings(Q):
             raise TypeError("The training data are strings but the queries are not; "
                             "metric='hamming' compares strings with strings.")
-        A, B, L = _string_codes_matrix(Q, F)
-        if A.shape[1] != B.shape[1]:
-            raise ValueError(f"The query strings have length {A.shape[1]} but the training "
-                             f"strings have length {B.shape[1]}; the Hamming distance needs "
+        A, _, La = _string_codes_matrix(Q, None, names=("X", None))
+        B, _, Lb = _string_codes_matrix(F, None, names=("the training data", None))
+        if La != Lb:
+            raise ValueError(f"The query strings have length {La} but the training "
+                             f"strings have length {Lb}; the Hamming distance needs "
                              "equal lengths.")
         dist, ind = _knn_dense(A, B, k, "hamming", {}, n_threads)
         return dist.astype(np.float64), ind

@@ -74,7 +74,10 @@ class _NeighborsBase(BaseEstimator):
         if self._is_sequence_input(X):
             if supervised and y is None:
                 validate_data(self, X, y, skip_check_array=True)  # raises: y required
-            validate_data(self, X, skip_check_array=True, reset=True)
+            # items of any length: no n_features_in_ (validated item by item below)
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(self, attr):
+                    delattr(self, attr)
             self._fit_X = _distance.check_fit_data(X, self.metric, params)
             self._sequence = True
             n = len(self._fit_X)
@@ -113,9 +116,7 @@ class _NeighborsBase(BaseEstimator):
             k_search = k + 1
         else:
             k_search = k
-            if self._sequence:
-                validate_data(self, X, skip_check_array=True, reset=False)
-            else:
+            if not self._sequence:
                 _distance._reject_strings_for_numeric(X, "X", self.metric)
                 X = validate_data(self, X, dtype=self._numeric_dtype(X), order="C",
                                   ensure_all_finite=True, reset=False)

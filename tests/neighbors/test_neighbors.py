@@ -272,3 +272,14 @@ def test_overflowing_distances_raise():
     X = np.array([[1e30, 0.0], [-1e30, 1.0], [3e30, 2.0]], dtype=np.float32)
     with pytest.raises(ValueError, match="overflowed"):
         NearestNeighbors(n_neighbors=3).fit(X).kneighbors(X)
+
+
+def test_sequence_metric_inputs_have_no_feature_count():
+    clf = KNeighborsClassifier(n_neighbors=1, metric="dtw").fit([[1.0, 2.0], [3.0]], [0, 1])
+    assert not hasattr(clf, "n_features_in_")
+    assert clf.predict([[3.1]])[0] == 1
+    nn = NearestNeighbors(n_neighbors=1, metric="hamming").fit(["abc", "abd"])
+    with pytest.raises(ValueError, match="query strings have length 2 but the training"):
+        nn.kneighbors(["ab"])
+    with pytest.raises(TypeError, match="holds strings"):
+        NearestNeighbors(n_neighbors=1).fit([["a", "b"], ["c", "d"]])
