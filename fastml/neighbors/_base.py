@@ -168,7 +168,8 @@ class _NeighborsBase(BaseEstimator):
         elif name == "hamming":
             tags.input_tags.string = True
         elif name == "dtw":
-            tags.input_tags.two_d_array = True
+            # sequences of series (of any lengths), not a samples x features matrix
+            tags.input_tags.two_d_array = False
         return tags
 
 
