@@ -79,3 +79,20 @@ def test_predict_agrees_with_proba_off_ties(weights):
     # on the ties the prediction is one of the tied classes
     tied = proba >= proba.max(axis=1, keepdims=True)
     assert tied[np.arange(300), np.searchsorted(clf.classes_, pred)].all()
+
+
+def test_gridsearch_on_strings():
+    rng = np.random.default_rng(0)
+    stems = ["kitten", "mitten", "bottle", "battle"]
+    words, y = [], []
+    for _ in range(80):
+        c = int(rng.integers(0, 2))
+        w = list(stems[2 * c + int(rng.integers(0, 2))])
+        w[int(rng.integers(0, len(w)))] = "xyz"[int(rng.integers(0, 3))]
+        words.append("".join(w))
+        y.append(c)
+    gs = GridSearchCV(KNeighborsClassifier(metric="levenshtein"),
+                      {"n_neighbors": [1, 3], "weights": ["uniform", "distance"]}, cv=3)
+    gs.fit(words, y)
+    assert gs.best_score_ > 0.9
+    assert gs.predict(["kitten", "bottle"]).tolist() == [0, 1]
