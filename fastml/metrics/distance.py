@@ -421,7 +421,8 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, out=None, 
         xx = np.einsum("ij,ij->i", X, X)
         yy = xx if sym else np.einsum("ij,ij->i", Yv, Yv)
         with blas_threads(1):
-            _dist.sqeuclidean_matrix(X, Yv, xx, yy, out, 64, n_threads)
+            bx, _ = _chunks(X.shape[0], n_threads, 256, 0, parts=4, multiple=16)
+            _dist.sqeuclidean_matrix(X, Yv, xx, yy, out, bx, n_threads)
         if sym:
             np.fill_diagonal(out, 0)
         if name != "sqeuclidean":
