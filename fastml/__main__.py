@@ -22,6 +22,8 @@ def build_parser():
     d.add_argument("--data", default=None, metavar="DIR",
                    help="data directory with mnist/ and sms_spam/ (optional)")
     d.add_argument("--threads", type=int, default=-1, help="threads (n_jobs), default all")
+    d.add_argument("--out", default="fastml_demo", metavar="DIR",
+                   help="where the learning-curve PNG goes (default ./fastml_demo)")
     return p
 
 
@@ -67,7 +69,7 @@ def main(argv=None):
             parser.error("--threads must be a positive number or -1 (all cores), not 0")
         from fastml._demo import run_demo
 
-        return run_demo(data_dir=args.data, n_jobs=args.threads)
+        return run_demo(data_dir=args.data, n_jobs=args.threads, out_dir=args.out)
     parser.print_help()
     return 2
 

@@ -59,3 +59,15 @@ def test_demo_runs_on_digits_alone(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "accuracy" in proc.stdout and "Done." in proc.stdout
     assert "k-nearest neighbours" in proc.stdout and "digits only" in proc.stdout
+
+
+def test_missing_data_is_reported_in_one_line_each(tmp_path, monkeypatch):
+    from fastml.benchmarks._runner import _note_missing_data
+
+    monkeypatch.delenv("FASTML_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ../shared/data next to it either
+    lines = []
+    _note_missing_data(str(tmp_path), lines.append)
+    assert len(lines) == 2
+    assert "MNIST not found" in lines[0] and "synthetic" in lines[0]
+    assert "SMS Spam Collection not found" in lines[1]

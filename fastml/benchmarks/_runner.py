@@ -43,6 +43,22 @@ def _run_peer_in_subprocess(case, peer, threads, data_dir, quick, repeats):
     return payload["result"], payload["times"]
 
 
+def _note_missing_data(data_dir, log):
+    """One line per data set that is absent (its cases then use synthetic stand-ins)."""
+    from fastml.datasets import load_mnist, load_sms_spam
+
+    try:
+        load_mnist(data_dir, "test", download=False)
+    except (FileNotFoundError, OSError, ValueError):
+        log(f"note: MNIST not found (data directory {data_dir!r}); its cases use synthetic "
+            "data of the same shape")
+    try:
+        load_sms_spam(data_dir, download=False)
+    except (FileNotFoundError, OSError, ValueError):
+        log(f"note: SMS Spam Collection not found (data directory {data_dir!r}); its cases "
+            "use synthetic texts")
+
+
 def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=None,
                    progress=True, log=print):
     """Run the cases and return a list of row dicts (one per case and peer)."""
@@ -50,6 +66,7 @@ def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=No
 
     cases = get_cases(areas, quick=quick)
     n_threads = effective_n_threads(threads)
+    _note_missing_data(data_dir, log)
     rows, missing = [], set()
     iterator = cases
     if progress:
