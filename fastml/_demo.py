@@ -184,10 +184,10 @@ def _network_section(X, y, data_dir, n_threads, out_dir):
         print("   (no MNIST in the data directory: a small CNN on the 8x8 digits)")
         Xtr, Xte, ytr, yte = train_test_split(X.astype(np.float32), y, test_size=0.25,
                                               random_state=0, stratify=y)
-        label, epochs = "CNN conv(16@3x3)-relu-maxpool on digits, 20 epochs", 20
+        label, epochs = "CNN conv(16@3x3)-relu-maxpool on digits, 10 epochs", 10
         net = NeuralNetClassifier([Conv2D(16, 3, padding=1), ReLU(), MaxPool2D(2)],
-                                  input_shape=(1, 8, 8), epochs=epochs, batch_size=32,
-                                  learning_rate=0.05, random_state=0, verbose=1,
+                                  input_shape=(1, 8, 8), epochs=epochs, batch_size=64,
+                                  learning_rate=0.05, random_state=0, verbose=0,
                                   n_jobs=n_threads)
     t0 = time.perf_counter()
     net.fit(Xtr, ytr)

@@ -59,6 +59,9 @@ def test_demo_runs_on_digits_alone(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "accuracy" in proc.stdout and "Done." in proc.stdout
     assert "k-nearest neighbours" in proc.stdout and "digits only" in proc.stdout
+    assert "no SMS Spam Collection" in proc.stdout  # missing data: one line, no crash
+    assert "CNN" in proc.stdout and "learning curves" in proc.stdout
+    assert (tmp_path / "fastml_demo" / "learning_curve.png").stat().st_size > 1000
 
 
 def test_missing_data_is_reported_in_one_line_each(tmp_path, monkeypatch):
