@@ -14,54 +14,6 @@
  * build would write that object at the same time. */
 #include "pairwise.c"
 
-/* 4 x 4 tiles of rows, one popcount per word and pair. */
-FASTML_CLONES void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y,
-                                         int64_t ny, int64_t w, int32_t *out, int64_t ldo)
-{
-    int64_t i0 = 0;
-    for (; i0 + 2 <= nx; i0 += 2) {
-        const uint64_t *x0 = X + i0 * w, *x1 = x0 + w;
-        int64_t j0 = 0;
-        for (; j0 + 4 <= ny; j0 += 4) {
-            const uint64_t *y0 = Y + j0 * w, *y1 = y0 + w, *y2 = y1 + w, *y3 = y2 + w;
-            int64_t a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
-            for (int64_t k = 0; k < w; k++) {
-                uint64_t p = x0[k], q = x1[k];
-                uint64_t u = y0[k], v = y1[k], s = y2[k], z = y3[k];
-                a00 += __builtin_popcountll(p ^ u);
-                a01 += __builtin_popcountll(p ^ v);
-                a02 += __builtin_popcountll(p ^ s);
-                a03 += __builtin_popcountll(p ^ z);
-                a10 += __builtin_popcountll(q ^ u);
-                a11 += __builtin_popcountll(q ^ v);
-                a12 += __builtin_popcountll(q ^ s);
-                a13 += __builtin_popcountll(q ^ z);
-            }
-            int32_t *o0 = out + i0 * ldo + j0, *o1 = o0 + ldo;
-            o0[0] = (int32_t)a00; o0[1] = (int32_t)a01; o0[2] = (int32_t)a02; o0[3] = (int32_t)a03;
-            o1[0] = (int32_t)a10; o1[1] = (int32_t)a11; o1[2] = (int32_t)a12; o1[3] = (int32_t)a13;
-        }
-        for (; j0 < ny; j0++) {
-            const uint64_t *y = Y + j0 * w;
-            int64_t a0 = 0, a1 = 0;
-            for (int64_t k = 0; k < w; k++) {
-                a0 += __builtin_popcountll(x0[k] ^ y[k]);
-                a1 += __builtin_popcountll(x1[k] ^ y[k]);
-            }
-            out[i0 * ldo + j0] = (int32_t)a0;
-            out[(i0 + 1) * ldo + j0] = (int32_t)a1;
-        }
-    }
-    for (; i0 < nx; i0++)
-        for (int64_t j = 0; j < ny; j++) {
-            const uint64_t *x = X + i0 * w, *y = Y + j * w;
-            int64_t a = 0;
-            for (int64_t k = 0; k < w; k++)
-                a += __builtin_popcountll(x[k] ^ y[k]);
-            out[i0 * ldo + j] = (int32_t)a;
-        }
-}
-
 #define DEFINE_LP(T, SFX, POW, FABS)                                                       \
     FASTML_CLONES void fastml_tile_lp_##SFX(const T *X, int64_t nx, const T *Y, int64_t ny, \
                                             int64_t d, T *out, int64_t ldo, T p)           \
@@ -131,8 +83,9 @@ DEFINE_DTW(double, f64, sqrt, (double)INFINITY)
  * against 8 rows at once with no horizontal sums. 4 queries share every load.
  * ------------------------------------------------------------------------------------ */
 static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt,
-                               int64_t nyb, int64_t w, int32_t *out, int64_t ldo)
+                               int64_t ny, int64_t w, int32_t *out, int64_t ldo)
 {
+    const int64_t nyb = (ny + 7) / 8;
     for (int64_t i = 0; i < nx; i++)
         for (int64_t jb = 0; jb < nyb; jb++) {
             int64_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -140,17 +93,18 @@ static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt
             for (int64_t k = 0; k < w; k++)
                 for (int l = 0; l < 8; l++)
                     acc[l] += __builtin_popcountll(X[i * w + k] ^ yb[k * 8 + l]);
-            for (int l = 0; l < 8; l++)
+            for (int l = 0; l < 8 && jb * 8 + l < ny; l++)
                 out[i * ldo + jb * 8 + l] = (int32_t)acc[l];
         }
 }
 
 #if FASTML_DISPATCH
 #include <immintrin.h>
-__attribute__((target("avx512f,avx512vpopcntdq"))) static void hamming_t8_avx512(
-    const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb, int64_t w, int32_t *out,
+__attribute__((target("avx512f,avx512vl,avx512vpopcntdq"))) static void hamming_t8_avx512(
+    const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny, int64_t w, int32_t *out,
     int64_t ldo)
 {
+    const int64_t nyb = (ny + 7) / 8;
     int64_t i = 0;
     for (; i + 4 <= nx; i += 4) {
         const uint64_t *x0 = X + i * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
@@ -169,14 +123,16 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) static void hamming_t8_avx512
                 a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(_mm512_xor_si512(y, q3)));
             }
             int32_t *o = out + i * ldo + jb * 8;
-            _mm256_storeu_si256((__m256i *)o, _mm512_cvtepi64_epi32(a0));
-            _mm256_storeu_si256((__m256i *)(o + ldo), _mm512_cvtepi64_epi32(a1));
-            _mm256_storeu_si256((__m256i *)(o + 2 * ldo), _mm512_cvtepi64_epi32(a2));
-            _mm256_storeu_si256((__m256i *)(o + 3 * ldo), _mm512_cvtepi64_epi32(a3));
+            int64_t left = ny - jb * 8; /* the last group may hold fewer than 8 rows */
+            __mmask8 keep = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
+            _mm256_mask_storeu_epi32(o, keep, _mm512_cvtepi64_epi32(a0));
+            _mm256_mask_storeu_epi32(o + ldo, keep, _mm512_cvtepi64_epi32(a1));
+            _mm256_mask_storeu_epi32(o + 2 * ldo, keep, _mm512_cvtepi64_epi32(a2));
+            _mm256_mask_storeu_epi32(o + 3 * ldo, keep, _mm512_cvtepi64_epi32(a3));
         }
     }
     if (i < nx)
-        hamming_t8_generic(X + i * w, nx - i, Yt, nyb, w, out + i * ldo, ldo);
+        hamming_t8_generic(X + i * w, nx - i, Yt, ny, w, out + i * ldo, ldo);
 }
 
 static int have_vpopcntdq(void)
@@ -184,22 +140,23 @@ static int have_vpopcntdq(void)
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+                 && __builtin_cpu_supports("avx512vpopcntdq");
     }
     return cached;
 }
 #endif
 
-void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb,
+void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
                               int64_t w, int32_t *out, int64_t ldo)
 {
 #if FASTML_DISPATCH
     if (have_vpopcntdq()) {
-        hamming_t8_avx512(X, nx, Yt, nyb, w, out, ldo);
+        hamming_t8_avx512(X, nx, Yt, ny, w, out, ldo);
         return;
     }
 #endif
-    hamming_t8_generic(X, nx, Yt, nyb, w, out, ldo);
+    hamming_t8_generic(X, nx, Yt, ny, w, out, ldo);
 }
 
 /* The first j < n with row[j] + add[j] < thr (add may be NULL), or n: blocks of 16 are

@@ -6,14 +6,11 @@
 #define FASTML_DISTANCES_H
 #include <stdint.h>
 
-/* out[i * ldo + j] = popcount(X[i] ^ Y[j]) for rows of w 64-bit words. */
-void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
-                           int64_t w, int32_t *out, int64_t ldo);
-
-/* The same for train rows stored in groups of 8, word-major: Yt[(jb * w + k) * 8 + l]
- * is word k of row 8 jb + l (nyb groups; out gets 8 nyb columns). AVX-512 VPOPCNTQ when
- * the CPU has it (checked at run time), portable C otherwise. */
-void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t nyb,
+/* Hamming on packed bits: out[i * ldo + j] = popcount(X[i] ^ Y[j]) (rows of w 64-bit
+ * words) for j < ny, with the train rows Y stored in groups of 8, word-major:
+ * Yt[(jb * w + k) * 8 + l] is word k of row 8 jb + l (zero rows pad the last group).
+ * AVX-512 VPOPCNTQ when the CPU has it (checked at run time), portable C otherwise. */
+void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
                               int64_t w, int32_t *out, int64_t ldo);
 
 /* The first j < n with row[j] + add[j] < thr (add may be NULL: row[j] < thr), else n. */

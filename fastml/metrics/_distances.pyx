@@ -34,10 +34,8 @@ cdef extern from "fastml_pairwise.h":
                                 int64_t ldo, int post, double scale) noexcept nogil
 
 cdef extern from "fastml_distances.h":
-    void fastml_hamming_packed(const uint64_t *X, int64_t nx, const uint64_t *Y, int64_t ny,
-                               int64_t w, int32_t *out, int64_t ldo) noexcept nogil
     void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
-                                  int64_t nyb, int64_t w, int32_t *out,
+                                  int64_t ny, int64_t w, int32_t *out,
                                   int64_t ldo) noexcept nogil
     int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n,
                                    float thr) noexcept nogil
@@ -306,7 +304,7 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
     see fastml_hamming_packed_t8); by is a multiple of 8."""
     cdef int64_t n = X.shape[0], w = X.shape[1], k = dist.shape[1]
     cdef int64_t nchunks = (n + bx - 1) // bx
-    cdef int64_t c, i0, ni, j0, nj, nyb, a, tid
+    cdef int64_t c, i0, ni, j0, nj, a, tid
     cdef int32_t *buf
     cdef int32_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=np.int32)
     dist[:, :] = np.iinfo(np.int32).max
@@ -322,8 +320,7 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
             j0 = 0
             while j0 < m:
                 nj = min(by, m - j0)
-                nyb = (nj + 7) // 8
-                fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nyb, w, buf, by)
+                fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nj, w, buf, by)
                 for a in range(ni):
                     push_row(buf + a * by, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
                 j0 = j0 + nj
@@ -331,15 +328,17 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
                 sort_pairs(&dist[a, 0], &ind[a, 0], k)
 
 
-def hamming_packed_matrix(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y,
+def hamming_packed_matrix(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
                           int32_t[:, ::1] out, int64_t bx, int n_threads):
-    """out[i, j] = number of differing bits, parallel over blocks of bx rows of X."""
-    cdef int64_t n = X.shape[0], m = Y.shape[0], w = X.shape[1]
+    """out[i, j] = number of differing bits (train rows in word-major groups of 8, as
+    for knn_hamming_packed), parallel over blocks of bx rows of X."""
+    cdef int64_t n = X.shape[0], w = X.shape[1]
     cdef int64_t c, i0, nchunks = (n + bx - 1) // bx
     with nogil:
         for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
             i0 = c * bx
-            fastml_hamming_packed(&X[i0, 0], min(bx, n - i0), &Y[0, 0], m, w, &out[i0, 0], m)
+            fastml_hamming_packed_t8(&X[i0, 0], min(bx, n - i0), &Yt[0, 0], m, w, &out[i0, 0],
+                                     m)
 
 
 def lp_matrix(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:, ::1] out,

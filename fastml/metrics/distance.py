@@ -314,15 +314,26 @@ def _packed_hamming_matrix(X, Y, sym, out, n_threads):
     counts at a time, never a second full matrix)."""
     d = X.shape[1]
     Xb = _pack_bits(X)
-    Yb = Xb if sym else _pack_bits(Y)
+    Yt = _groups_of_8(Xb if sym else _pack_bits(Y))
+    m = Y.shape[0]
     step = max(256, 64 * n_threads)
-    tmp = np.empty((min(step, X.shape[0]), Y.shape[0]), dtype=np.int32)
+    tmp = np.empty((min(step, X.shape[0]), m), dtype=np.int32)
     for i0 in range(0, X.shape[0], step):
         i1 = min(X.shape[0], i0 + step)
         t = tmp[: i1 - i0]
-        _dist.hamming_packed_matrix(Xb[i0:i1], Yb, t, 16, n_threads)
+        _dist.hamming_packed_matrix(Xb[i0:i1], Yt, m, t, 16, n_threads)
         np.divide(t, d, out=out[i0:i1], casting="unsafe")
     return out
+
+
+def _groups_of_8(Pb):
+    """Packed rows (m, w) -> word-major groups of 8 rows (ceil(m / 8), 8 w), zero-padded:
+    the layout of fastml_hamming_packed_t8."""
+    m, w = Pb.shape
+    pad = (-m) % 8
+    if pad:
+        Pb = np.concatenate([Pb, np.zeros((pad, w), dtype=np.uint64)])
+    return np.ascontiguousarray(Pb.reshape(-1, 8, w).transpose(0, 2, 1)).reshape(-1, 8 * w)
 
 
 def _minkowski_op(p):
@@ -642,11 +653,8 @@ def _knn_packed_hamming(Q, F, k, dtype, n_threads):
     """0/1 rows: bit-packed, train rows in word-major groups of 8 (AVX-512 popcount)."""
     n, d = Q.shape
     Qb, Fb = _pack_bits(Q), _pack_bits(F)
-    m, w = Fb.shape
-    pad = (-m) % 8
-    if pad:
-        Fb = np.concatenate([Fb, np.zeros((pad, w), dtype=np.uint64)])
-    Ft = np.ascontiguousarray(Fb.reshape(-1, 8, w).transpose(0, 2, 1)).reshape(-1, 8 * w)
+    m = Fb.shape[0]
+    Ft = _groups_of_8(Fb)
     bx, by = _chunks(n, n_threads, 64, 1024)
     cnt = np.empty((n, k), dtype=np.int32)
     ind = np.empty((n, k), dtype=np.int64)
