@@ -1,4 +1,5 @@
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -29,6 +30,15 @@ class Peer:
 
     def available(self):
         for mod in self.requires:
+            if self.own_process:
+                # Only look it up: importing it here is what own_process avoids (faiss
+                # would share this process's OpenMP runtime).
+                try:
+                    if importlib.util.find_spec(mod) is None:
+                        return False
+                except (ImportError, ValueError):
+                    return False
+                continue
             try:
                 importlib.import_module(mod)
             except Exception:
