@@ -163,7 +163,7 @@ DEFINE_CONV(double, f64)
     {                                                                                      \
         enum { V = 64 / sizeof(T), NV = 16 / NC };                                         \
         int64_t f = 0;                                                                     \
-        for (; f < nflat; f += NV * V) { /* past nflat up to a whole block */                                    \
+        for (; f < nflat; f += NV * V) { /* past nflat up to a whole block */              \
             vec_##SFX a[NV][NC];                                                           \
             for (int v = 0; v < NV; v++)                                                   \
                 for (int j = 0; j < NC; j++)                                               \

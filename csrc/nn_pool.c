@@ -31,13 +31,13 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
                     T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow],                  \
                       d = r1[2 * ow + 1];                                                  \
                     int64_t i = base + 2 * ow;                                             \
-                    int bb = (b > a) | ((b != b) & (a == a));                                           \
+                    int bb = (b > a) | ((b != b) & (a == a));                              \
                     T m = bb ? b : a;                                                      \
                     int64_t im = bb ? i + 1 : i;                                           \
-                    int cc = (c > m) | ((c != c) & (m == m));                                           \
+                    int cc = (c > m) | ((c != c) & (m == m));                              \
                     m = cc ? c : m;                                                        \
                     im = cc ? i + W : im;                                                  \
-                    int dd = (d > m) | ((d != d) & (m == m));                                           \
+                    int dd = (d > m) | ((d != d) & (m == m));                              \
                     m = dd ? d : m;                                                        \
                     im = dd ? i + W + 1 : im;                                              \
                     o[ow] = m;                                                             \
