@@ -78,6 +78,9 @@ void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a, double 
 /* v = tanh(gamma * v + coef0): the sigmoid kernel from a GEMM row */
 void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0);
 void fastml_affine_tanh_f64(double *v, int64_t n, double gamma, double coef0);
+/* v = (gamma * v + coef0) ** p, integer p >= 0: the polynomial kernel from a GEMM row */
+void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0, int p);
+void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0, int p);
 
 /* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
 float fastml_expf(float x);

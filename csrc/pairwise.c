@@ -50,12 +50,32 @@ DEFINE_MAPS(double, f64, exp_f64)
 DEFINE_TANH(float, f32, exp_f32, 0.05f)
 DEFINE_TANH(double, f64, exp_f64, 0.01)
 
+/* v = (gamma * v + coef0) ** p for an integer p >= 0 (binary exponentiation; p is the same
+ * for every element, so the loop vectorises). The polynomial kernel from a GEMM row. */
+#define DEFINE_POWI(T, SFX)                                                                \
+    FASTML_CLONES void fastml_affine_powi_##SFX(T *v, int64_t n, T gamma, T coef0, int p)  \
+    {                                                                                      \
+        FASTML_PRAGMA(omp simd)                                                            \
+        for (int64_t j = 0; j < n; j++) {                                                  \
+            T b = gamma * v[j] + coef0, r = 1;                                             \
+            for (int e = p; e > 0; e >>= 1) {                                              \
+                if (e & 1)                                                                 \
+                    r *= b;                                                                \
+                b *= b;                                                                    \
+            }                                                                              \
+            v[j] = r;                                                                      \
+        }                                                                                  \
+    }
+DEFINE_POWI(float, f32)
+DEFINE_POWI(double, f64)
+
 /* ------------------------------------------------------------------------------------
  * Reduce tiles. OP(x, y) is the per-feature term, RED the omp reduction operator and
  * COMB(acc, term) the matching combination.
  * ------------------------------------------------------------------------------------ */
 #define OP_MIN(x, y) ((x) < (y) ? (x) : (y))
-#define OP_L1(x, y) ((x) > (y) ? (x) - (y) : (y) - (x))
+/* |x - y| as a subtraction and a sign-bit clear (2 vector ops; a compare-select is 3). */
+#define OP_L1(x, y) _Generic((x), float: __builtin_fabsf((x) - (y)), default: __builtin_fabs((x) - (y)))
 /* (x - y)^2 / (x + y); x, y >= 0, so x + y == 0 means x == y == 0 and the term is 0:
  * dividing by max(x + y, tiny) keeps the loop branch-free. */
 #define OP_CHI2_T(T, TINY)                                                                 \

@@ -288,18 +288,3 @@ register(Case(AREA, "levenshtein-kneighbors", "20000x2000,len5-40", "str",
 # ----------------------------------------------------------------------------------------
 # own-process peers (faiss): a spawned worker loads the inputs, then runs on request
 # ----------------------------------------------------------------------------------------
-def peer_worker(conn, case_id, data_dir, quick, peer_name, n_threads):
-    """Entry point of the spawned process: build the case's inputs, say "ready", then
-    answer every "run" with (seconds measured here, result) until "stop"."""
-    import time
-
-    from fastml.benchmarks import get_cases
-
-    case = next(c for c in get_cases([AREA]) if c.id == case_id)
-    peer = next(p for p in case.peers if p.name == peer_name)
-    inp = case.make_inputs(data_dir, quick)
-    conn.send("ready")
-    while conn.recv() == "run":
-        t0 = time.perf_counter()
-        res = peer.run(inp, n_threads)
-        conn.send((time.perf_counter() - t0, res))

@@ -47,6 +47,10 @@ cdef extern from "fastml_pairwise.h":
     void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0) noexcept nogil
     void fastml_affine_tanh_f64(double *v, int64_t n, double gamma,
                                 double coef0) noexcept nogil
+    void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0,
+                                int p) noexcept nogil
+    void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0,
+                                int p) noexcept nogil
     float fastml_expf(float x) noexcept nogil
     double fastml_exp(double x) noexcept nogil
     int FASTML_OP_SQL2
@@ -238,9 +242,8 @@ def affine_power_post(floating[:, ::1] K, double gamma, double coef0, double deg
                       int kind, bint symmetric, int n_threads):
     """kind 0: (gamma K + coef0) ** degree (polynomial); kind 1: tanh(gamma K + coef0)."""
     cdef int64_t n = K.shape[0], m = K.shape[1], i, j, j0
-    cdef int64_t p = <int64_t>degree, e
-    cdef bint int_degree = kind == 0 and degree == <double>p and 0 <= p <= 64
-    cdef floating v, r, base
+    cdef int p = <int>degree if 0 <= degree <= 64 else -1
+    cdef bint int_degree = kind == 0 and degree == <double>p and p >= 0
     with nogil:
         for i in prange(n, schedule="dynamic", chunksize=16, num_threads=n_threads):
             j0 = i if symmetric else 0
@@ -250,21 +253,14 @@ def affine_power_post(floating[:, ::1] K, double gamma, double coef0, double deg
                 else:
                     fastml_affine_tanh_f64(&K[i, j0], m - j0, gamma, coef0)
                 continue
-            for j in range(j0, m):
-                v = <floating>(gamma * K[i, j] + coef0)
-                if int_degree:
-                    # binary exponentiation: exact for small integer degrees, vectorisable
-                    r = 1
-                    base = v
-                    e = p
-                    while e > 0:
-                        if e & 1:
-                            r = r * base
-                        base = base * base
-                        e = e >> 1
-                    K[i, j] = r
+            if int_degree:
+                if floating is float:
+                    fastml_affine_powi_f32(&K[i, j0], m - j0, <float>gamma, <float>coef0, p)
                 else:
-                    K[i, j] = <floating>pow(v, degree)
+                    fastml_affine_powi_f64(&K[i, j0], m - j0, gamma, coef0, p)
+                continue
+            for j in range(j0, m):
+                K[i, j] = <floating>pow(<floating>(gamma * K[i, j] + coef0), degree)
 
 
 def exp_scaled(floating[:, ::1] K, double scale, bint symmetric, int n_threads):

@@ -203,7 +203,9 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
 
     Per tile: gather gout into G (C_out, B*P) while summing db; dw_thread += G col^T
     (col = im2col(x)); dcol = w2^T G into the same col buffer; col2im onto dx.
-    Per-thread dw / db partials are summed in thread order at the end."""
+    Per-thread dw / db partials are summed in thread order at the end; the loop is
+    scheduled statically, so each thread's share of tiles (and hence every sum's order) is
+    the same from run to run for a given thread count."""
     cdef int64_t N = gout.shape[0], Co = gout.shape[1], Ho = gout.shape[2], Wo = gout.shape[3]
     cdef int64_t Ci = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef int64_t P = Ho * Wo, K = Ci * kh * kw
@@ -224,7 +226,7 @@ def conv_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, ::1
     cdef const floating *G
     cdef floating one = 1, zero = 0
     with nogil:
-        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+        for t in prange(ntiles, schedule="static", num_threads=n_threads):
             tid = omp_get_thread_num()
             n0 = t * B
             nb = min(B, N - n0)
@@ -288,7 +290,7 @@ def transpose_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :
     cdef const floating *G
     cdef floating one = 1, zero = 0
     with nogil:
-        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+        for t in prange(ntiles, schedule="static", num_threads=n_threads):
             tid = omp_get_thread_num()
             n0 = t * B
             nb = min(B, N - n0)
@@ -509,7 +511,7 @@ def direct_backward(const floating[:, :, :, ::1] gout, const floating[:, :, :, :
     cdef floating *xp
     cdef floating *gb
     with nogil:
-        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+        for t in prange(ntiles, schedule="static", num_threads=n_threads):
             tid = omp_get_thread_num()
             xp = &xps[tid, 0]
             gb = &gbs[tid, 0]

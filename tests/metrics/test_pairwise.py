@@ -396,3 +396,17 @@ def test_pairwise_sum_into_out(rng):
     res = fm.pairwise_kernels(X, metric=["linear", ("rbf", 3.0)], out=out)
     assert res is out
     np.testing.assert_allclose(out, X @ X.T + 3 * skp.rbf_kernel(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, 7, 2.5, 70])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_polynomial_integer_and_real_degrees(degree, dtype, rng):
+    """Integer degrees take the vectorised binary-power path, others pow()."""
+    X, Y = rng.random((23, 5)), rng.random((17, 5))
+    ref = skp.polynomial_kernel(X, Y, degree=degree, gamma=0.2, coef0=0.3)
+    got = fm.polynomial_kernel(X.astype(dtype), Y.astype(dtype), degree=degree, gamma=0.2,
+                               coef0=0.3)
+    np.testing.assert_allclose(got, ref, rtol=1e-12 if dtype == np.float64 else 1e-4)
+    refs = skp.polynomial_kernel(X, degree=degree, gamma=0.2, coef0=0.3)
+    np.testing.assert_allclose(fm.polynomial_kernel(X, degree=degree, gamma=0.2, coef0=0.3),
+                               refs, rtol=1e-12)
