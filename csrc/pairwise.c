@@ -50,12 +50,29 @@ DEFINE_MAPS(double, f64, exp_f64)
 DEFINE_TANH(float, f32, exp_f32, 0.05f)
 DEFINE_TANH(double, f64, exp_f64, 0.01)
 
-/* v = (gamma * v + coef0) ** p for an integer p >= 0 (binary exponentiation; p is the same
- * for every element, so the loop vectorises). The polynomial kernel from a GEMM row. */
+/* v = (gamma * v + coef0) ** p for an integer p >= 0: the polynomial kernel from a GEMM
+ * row. Degrees 0-4 get straight-line loops (they vectorise); higher ones use binary
+ * exponentiation, whose products are the same as the straight lines' for p <= 4. */
+#define POWI_LOOP(T, EXPR)                                                                 \
+    {                                                                                      \
+        FASTML_PRAGMA(omp simd)                                                            \
+        for (int64_t j = 0; j < n; j++) {                                                  \
+            T b = gamma * v[j] + coef0;                                                    \
+            v[j] = (EXPR);                                                                 \
+        }                                                                                  \
+        return;                                                                            \
+    }
 #define DEFINE_POWI(T, SFX)                                                                \
     FASTML_CLONES void fastml_affine_powi_##SFX(T *v, int64_t n, T gamma, T coef0, int p)  \
     {                                                                                      \
-        FASTML_PRAGMA(omp simd)                                                            \
+        switch (p) {                                                                       \
+        case 0: POWI_LOOP(T, (T)1 + 0 * b)                                                 \
+        case 1: POWI_LOOP(T, b)                                                            \
+        case 2: POWI_LOOP(T, b * b)                                                        \
+        case 3: POWI_LOOP(T, (b * b) * b)                                                  \
+        case 4: POWI_LOOP(T, (b * b) * (b * b))                                            \
+        default: break;                                                                    \
+        }                                                                                  \
         for (int64_t j = 0; j < n; j++) {                                                  \
             T b = gamma * v[j] + coef0, r = 1;                                             \
             for (int e = p; e > 0; e >>= 1) {                                              \
