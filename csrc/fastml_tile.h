@@ -139,18 +139,29 @@ DEFINE_MIRROR_BLOCK(double, f64)
                                                   int64_t ny, int64_t d, T *out, T *outT,  \
                                                   int64_t ldo, int post, T scale)          \
     {                                                                                      \
+        /* Features in chunks of KC: a chunk of the 4 X rows (4 KC values) stays in L1 while  \
+         * the Y rows stream past; partial sums live in `out` between chunks. */          \
+        const int64_t KC = 4096 / (int64_t)sizeof(T);                                      \
         int64_t i0 = 0;                                                                    \
         for (; i0 + 4 <= nx; i0 += 4) {                                                    \
             const T *x0 = X + i0 * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;            \
             int64_t j0 = 0;                                                                \
-            for (; j0 + 4 <= ny; j0 += 4) {                                                \
+            for (int64_t k0 = 0; k0 < d; k0 += KC) {                                       \
+            const int64_t k1 = k0 + KC < d ? k0 + KC : d;                                  \
+            for (j0 = 0; j0 + 4 <= ny; j0 += 4) {                                          \
                 const T *y0 = Y + j0 * d, *y1 = y0 + d, *y2 = y1 + d, *y3 = y2 + d;        \
-                T a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;  \
-                T a20 = 0, a21 = 0, a22 = 0, a23 = 0, a30 = 0, a31 = 0, a32 = 0, a33 = 0;  \
+                T acc[16];                                                                 \
+                for (int a = 0; a < 4; a++)                                                \
+                    for (int b = 0; b < 4; b++)                                            \
+                        acc[4 * a + b] = k0 ? out[(i0 + a) * ldo + j0 + b] : (T)0;         \
+                T a00 = acc[0], a01 = acc[1], a02 = acc[2], a03 = acc[3];                  \
+                T a10 = acc[4], a11 = acc[5], a12 = acc[6], a13 = acc[7];                  \
+                T a20 = acc[8], a21 = acc[9], a22 = acc[10], a23 = acc[11];                \
+                T a30 = acc[12], a31 = acc[13], a32 = acc[14], a33 = acc[15];              \
                 FASTML_PRAGMA(omp simd reduction(RED : a00, a01, a02, a03, a10, a11, a12,  \
                                                  a13, a20, a21, a22, a23, a30, a31, a32,   \
                                                  a33))                                     \
-                for (int64_t k = 0; k < d; k++) {                                          \
+                for (int64_t k = k0; k < k1; k++) {                                        \
                     T p = x0[k], q = x1[k], r = x2[k], s = x3[k];                          \
                     T u = y0[k], v = y1[k], w = y2[k], z = y3[k];                          \
                     a00 = COMB(a00, OP(p, u)); a01 = COMB(a01, OP(p, v));                  \
@@ -162,12 +173,12 @@ DEFINE_MIRROR_BLOCK(double, f64)
                     a30 = COMB(a30, OP(s, u)); a31 = COMB(a31, OP(s, v));                  \
                     a32 = COMB(a32, OP(s, w)); a33 = COMB(a33, OP(s, z));                  \
                 }                                                                          \
-                T acc[16] = {a00, a01, a02, a03, a10, a11, a12, a13,                       \
+                T res[16] = {a00, a01, a02, a03, a10, a11, a12, a13,                       \
                              a20, a21, a22, a23, a30, a31, a32, a33};                      \
                 for (int a = 0; a < 4; a++)                                                \
-                    for (int b = 0; b < 4; b++) {                                          \
-                        out[(i0 + a) * ldo + j0 + b] = acc[4 * a + b];                     \
-                    }                                                                      \
+                    for (int b = 0; b < 4; b++)                                            \
+                        out[(i0 + a) * ldo + j0 + b] = res[4 * a + b];                     \
+            }                                                                              \
             }                                                                              \
             for (; j0 < ny; j0++) /* column tail */                                        \
                 for (int a = 0; a < 4; a++) {                                              \
