@@ -6,23 +6,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from fastml.metrics import _registry
 from fastml.metrics import distance as _distance
-
-_SEQUENCE_ONLY = ("levenshtein", "dtw")
-
-
-def _metric_name(metric):
-    if not isinstance(metric, str):
-        raise TypeError(
-            f"metric must be a str, one of {list(_distance.DISTANCE_METRICS)}; got "
-            f"{metric!r} of type {type(metric).__name__}."
-        )
-    name = _distance._ALIASES.get(metric, metric)
-    if name not in _distance.NUMERIC_METRICS and name not in _distance.SEQUENCE_METRICS:
-        raise ValueError(
-            f"Unknown metric {metric!r}; expected one of {list(_distance.DISTANCE_METRICS)}."
-        )
-    return name
+from fastml.metrics._sequences import reject_strings_for_numeric
 
 
 class _NeighborsBase(BaseEstimator):
@@ -38,12 +24,13 @@ class _NeighborsBase(BaseEstimator):
 
     # -- parameters ---------------------------------------------------------------------
     def _metric_params(self):
-        name = _metric_name(self.metric)
+        spec = _registry.get_metric(self.metric)
+        name = spec.name
         params = dict(self.metric_params or {})
         if self.metric_params is not None and not isinstance(self.metric_params, dict):
             raise TypeError(f"metric_params must be a dict or None, got "
                             f"{type(self.metric_params).__name__}.")
-        if name == "minkowski":
+        if "p" in spec.params:
             params.setdefault("p", self.p)
         _distance._check_metric(self.metric, params)  # raises on bad p / window / extras
         return name, params
@@ -59,13 +46,14 @@ class _NeighborsBase(BaseEstimator):
     def _numeric_dtype(self, X):
         # Boolean data stays boolean for Hamming (bit-packed as is, no float copy);
         # everything else is float32 or float64.
-        if _metric_name(self.metric) == "hamming" and getattr(X, "dtype", None) == np.bool_:
+        spec = _registry.get_metric(self.metric)
+        if spec.numeric is not None and spec.numeric.keep_bool and \
+                getattr(X, "dtype", None) == np.bool_:
             return None
         return [np.float64, np.float32]
 
     def _is_sequence_input(self, X):
-        name = _metric_name(self.metric)
-        return name in _SEQUENCE_ONLY or (name == "hamming" and _distance._holds_strings(X))
+        return _registry.get_metric(self.metric).is_sequence_input(X)
 
     # -- fit / kneighbors ---------------------------------------------------------------
     def _fit(self, X, y=None, supervised=False, y_numeric=False):
@@ -82,7 +70,7 @@ class _NeighborsBase(BaseEstimator):
             self._sequence = True
             n = len(self._fit_X)
         else:
-            _distance._reject_strings_for_numeric(X, "X", self.metric)
+            reject_strings_for_numeric(X, "X", self.metric)
             dtype = self._numeric_dtype(X)
             if not supervised:
                 X = validate_data(self, X, dtype=dtype, order="C", ensure_all_finite=True,
@@ -117,7 +105,7 @@ class _NeighborsBase(BaseEstimator):
         else:
             k_search = k
             if not self._sequence:
-                _distance._reject_strings_for_numeric(X, "X", self.metric)
+                reject_strings_for_numeric(X, "X", self.metric)
                 X = validate_data(self, X, dtype=self._numeric_dtype(X), order="C",
                                   ensure_all_finite=True, reset=False)
         if k_search > self.n_samples_fit_:
@@ -159,9 +147,14 @@ class _NeighborsBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            name = _metric_name(self.metric)
+            spec = _registry.get_metric(self.metric)
         except (TypeError, ValueError):
             return tags
+        if spec.sequence is not None:
+            tags.input_tags.string = spec.sequence.strings
+            # sequences of any lengths, not a samples x features matrix
+            tags.input_tags.two_d_array = spec.numeric is not None
+        return tags
         if name == "levenshtein":
             tags.input_tags.string = True
             tags.input_tags.two_d_array = False
