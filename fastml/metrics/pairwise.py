@@ -23,7 +23,6 @@ import scipy.sparse as sp
 
 from fastml.metrics import _pairwise_fast as _fast
 from fastml.utils import (
-    blas_threads,
     check_kernel_input,
     check_non_negative,
     check_out,
