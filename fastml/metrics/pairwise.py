@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn.metrics.pairwise as _skp
 
 from fastml.metrics import _pairwise_fast as _fast
 from fastml.utils import (
@@ -32,6 +33,7 @@ from fastml.utils import (
 
 from fastml.metrics import _registry
 from fastml.metrics._common import gram as _gram
+from fastml.metrics._common import int32_indices
 from fastml.metrics._common import l2_normalize as _l2_normalize
 from fastml.metrics._common import row_sq_norms as _row_sq_norms
 from fastml.metrics._matrix import cosine_similarity_matrix
@@ -59,9 +61,24 @@ __all__ = [
 ]
 
 
+# scikit-learn's functions, captured before any patching of sklearn's names
+_SK_PAIRWISE_KERNELS = _skp.pairwise_kernels
+_SK_LAPLACIAN_KERNEL = _skp.laplacian_kernel
+
+
 # ----------------------------------------------------------------------------------------
 # shared plumbing
 # ----------------------------------------------------------------------------------------
+def _fallback(sk_function, out, *args, **kwargs):
+    """scikit-learn's function for a call fastml does not accelerate (``out`` filled)."""
+    K = sk_function(*args, **kwargs)
+    if out is None:
+        return K
+    out = check_out(out, K.shape, K.dtype)
+    out[...] = K
+    return out
+
+
 def _setup(X, Y, out, *, accept_sparse, non_negative=None):
     """Validate inputs and ``out``; return (X, Y, out, symmetric)."""
     if Y is X:
@@ -243,7 +260,12 @@ def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
 
 
 def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
-    """k(x, y) = exp(-gamma ||x - y||_1); gamma=None means 1 / n_features."""
+    """k(x, y) = exp(-gamma ||x - y||_1); gamma=None means 1 / n_features.
+
+    Sparse input runs scikit-learn's function."""
+    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
+        return _fallback(_SK_LAPLACIAN_KERNEL, out, int32_indices(X),
+                         None if Y is None else int32_indices(Y), gamma=gamma)
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
     gamma = _gamma(gamma, X)
@@ -391,7 +413,8 @@ register_kernel("linear", linear_kernel, sparse=True, diag=_diag_linear)
 register_kernel("polynomial", polynomial_kernel, params=("gamma", "degree", "coef0"),
                 sparse=True, diag=_diag_polynomial, aliases=("poly",))
 register_kernel("rbf", rbf_kernel, params=("gamma",), sparse=True, diag=_diag_ones)
-register_kernel("laplacian", laplacian_kernel, params=("gamma",), diag=_diag_ones)
+register_kernel("laplacian", laplacian_kernel, params=("gamma",), sparse=True,
+                diag=_diag_ones)
 register_kernel("sigmoid", sigmoid_kernel, params=("gamma", "coef0"), sparse=True,
                 diag=_diag_sigmoid)
 register_kernel("cosine", cosine_similarity, sparse=True, diag=_diag_cosine)
@@ -516,20 +539,9 @@ def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=
     filtered to the parameters each one takes).
     """
     if isinstance(metric, str) and metric == "precomputed":
-        from sklearn.utils import check_array
-
-        K = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True,
-                        input_name="X")
-        if Y is not None and K.shape[1] != np.shape(Y)[0]:
-            raise ValueError(
-                f"Precomputed kernel: X has {K.shape[1]} columns but Y has "
-                f"{np.shape(Y)[0]} rows; K(X, Y) must have one column per row of Y."
-            )
-        if out is not None:
-            out = check_out(out, K.shape, K.dtype)
-            out[...] = K
-            return out
-        return K
+        # scikit-learn's checks (shape (n_queries, n_indexed), finite, float dtype)
+        return _fallback(_SK_PAIRWISE_KERNELS, out, X, Y, metric="precomputed",
+                         filter_params=filter_params, n_jobs=n_jobs, **kwds)
     if isinstance(metric, (list, tuple)) and not (
         isinstance(metric, tuple) and len(metric) in (2, 3) and isinstance(metric[1], numbers.Real)
         and not isinstance(metric[0], (list, tuple))

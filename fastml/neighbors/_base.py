@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from fastml.metrics import _knn
 from fastml.metrics import _registry
+from fastml.metrics._common import int32_indices
 from fastml.metrics._sequences import check_sequence_container, holds_strings
 from fastml.utils import effective_n_threads
 
@@ -121,7 +122,7 @@ class FastNeighborsMixin:
             raise ValueError(
                 f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
                 "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
-        super()._fit(_int32_indices(X), y)
+        super()._fit(int32_indices(X), y)
         self._fastml_index = self._build_index()
         return self
 
@@ -238,7 +239,7 @@ class FastNeighborsMixin:
         """
         index = self._fast_path(X)
         if index is None:
-            return super().kneighbors(_int32_indices(X), n_neighbors, return_distance)
+            return super().kneighbors(int32_indices(X), n_neighbors, return_distance)
         check_is_fitted(self)
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
@@ -301,21 +302,6 @@ class FastNeighborsMixin:
             if spec.numeric is None:
                 tags.input_tags.sparse = False
         return tags
-
-
-def _int32_indices(X):
-    """Sparse X with 64-bit indices that fit in 32 bits -> the same matrix with 32-bit
-    indices (some of scikit-learn's sparse distance loops take only int32 indices)."""
-    if not sp.issparse(X) or X.format not in ("csr", "csc"):
-        return X
-    if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32:
-        return X
-    if X.nnz > np.iinfo(np.int32).max or max(X.shape) > np.iinfo(np.int32).max:
-        return X
-    X = X.copy()
-    X.indices = X.indices.astype(np.int32)
-    X.indptr = X.indptr.astype(np.int32)
-    return X
 
 
 def _drop_self(dist, ind):

@@ -57,7 +57,9 @@ def _check_one(A, name, accept_sparse, dtype):
         input_name=name,
     )
     if sp.issparse(A):
-        A = sp.csr_matrix(A) if not isinstance(A, sp.csr_matrix) else A
+        # a new matrix object (sharing the arrays): the caller's matrix is never modified
+        A = sp.csr_matrix((A.data, A.indices, A.indptr), shape=A.shape) \
+            if isinstance(A, sp.csr_matrix) else sp.csr_matrix(A)
         if not A.has_canonical_format:
             A = A.copy()
             A.sum_duplicates()  # also sorts the indices
