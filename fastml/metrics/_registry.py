@@ -81,11 +81,17 @@ class NumericRoute:
     ``keep_bool``: boolean input is kept as is (bit-packed), not converted to float."""
     plan: Callable
     keep_bool: bool = False
+    bool_only: bool = False   # computed only for boolean input (else scikit-learn's code)
+    has_knn: bool = True      # the kNN engine ranks by it (else scikit-learn's search)
 
     def matrix(self, X, Y, out, prm, n_threads):
         return _matrix.numeric_matrix(X, Y, out, self.plan(prm), n_threads)
 
     def knn(self, Q, F, k, prm, n_threads):
+        if not self.has_knn:
+            raise ValueError(
+                f"fastml's kNN engine does not rank by {self.plan.__name__}; use "
+                "fastml.neighbors.NearestNeighbors, which runs scikit-learn's search for it.")
         return _knn.knn_numeric(Q, F, k, self.plan(prm), n_threads)
 
 
@@ -177,6 +183,10 @@ _METRIC_LIST = [
     Metric("cosine", numeric=NumericRoute(_plans.cosine), sklearn="cosine"),
     Metric("hamming", numeric=NumericRoute(_plans.hamming, keep_bool=True),
            sequence=_HAMMING_STRINGS, sklearn="hamming"),
+    *[Metric(name, numeric=NumericRoute(_plans.boolean(name), keep_bool=True,
+                                        bool_only=True, has_knn=False), sklearn=name)
+      for name in ("jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath",
+                   "yule")],
     Metric("levenshtein", sequence=_LEVENSHTEIN),
     Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
 ]

@@ -120,6 +120,11 @@ def _fast_numeric(spec, X, Y, params):
         return None
     if not _numeric_array_like(X) or (Y is not None and not _numeric_array_like(Y)):
         return None
+    if spec.numeric.bool_only and not (
+            isinstance(X, np.ndarray) and X.dtype == np.bool_ and X.ndim == 2 and X.size
+            and (Y is None or (isinstance(Y, np.ndarray) and Y.dtype == np.bool_
+                               and Y.ndim == 2 and Y.size))):
+        return None  # scikit-learn converts to bool (with a warning): its code runs
     return prm
 
 

@@ -80,7 +80,8 @@ def _numeric_spec(metric, params):
     if not isinstance(metric, str):
         return None
     name = _registry.METRIC_ALIASES.get(metric)
-    if name is None or _registry.METRICS[name].numeric is None:
+    if name is None or _registry.METRICS[name].numeric is None \
+            or not _registry.METRICS[name].numeric.has_knn:
         return None
     spec = _registry.METRICS[name]
     params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}

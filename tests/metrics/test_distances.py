@@ -310,3 +310,46 @@ def test_levenshtein_matrix_long_groups_vs_numpy(rng):
     Ds = pairwise_distances(S[:12], metric="levenshtein", n_jobs=2)
     refs = np.array([[numpy_levenshtein(a, b) for b in S[:12]] for a in S[:12]])
     np.testing.assert_array_equal(Ds, refs)
+
+
+# ----------------------------------------------------------------------------------------
+# boolean dissimilarities on bit-packed rows
+# ----------------------------------------------------------------------------------------
+BOOLEAN_METRICS = ["jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath", "yule"]
+
+
+@pytest.mark.parametrize("metric", BOOLEAN_METRICS)
+@pytest.mark.parametrize("n,m,d", [(7, 5, 3), (40, 33, 130), (300, 20, 64)])
+def test_boolean_metrics_vs_scipy(metric, n, m, d):
+    rng = np.random.default_rng(d)
+    X = rng.random((n, d)) < 0.3
+    Y = rng.random((m, d)) < 0.6
+    X[0] = False  # an all-false row: the 0/0 cases (scipy gives 0 or NaN)
+    Y[0] = False
+    X[1] = True
+    with np.errstate(all="ignore"):
+        ref_xy = cdist(X, Y, metric)
+        ref_xx = cdist(X, X, metric)
+    # exact integer counts, then one division: agreement to a few ulps
+    np.testing.assert_allclose(pairwise_distances(X, Y, metric=metric), ref_xy,
+                               rtol=4 * np.finfo(float).eps, atol=0, equal_nan=True)
+    np.testing.assert_allclose(pairwise_distances(X, metric=metric), ref_xx,
+                               rtol=4 * np.finfo(float).eps, atol=0, equal_nan=True)
+
+
+def test_boolean_metrics_on_non_boolean_input_are_scikit_learns():
+    import warnings
+
+    import sklearn.metrics.pairwise as skp
+
+    X = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]])
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        D = pairwise_distances(X, metric="jaccard")
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        R = skp.pairwise_distances(X, metric="jaccard")
+    np.testing.assert_array_equal(D, R)
+    assert [type(w.message) for w in ours] == [type(w.message) for w in theirs]
+    with pytest.raises(ValueError, match="does not rank by jaccard"):
+        kneighbors(X > 0, X > 0, 1, metric="jaccard")

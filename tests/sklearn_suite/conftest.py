@@ -26,11 +26,19 @@ DESELECTED = {
 }
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sklearn_suite: scikit-learn's own tests run against fastml "
+        "(deselect with -m 'not sklearn_suite' for a quicker run)")
+
+
 def pytest_collection_modifyitems(config, items):
     here = os.path.dirname(os.path.abspath(__file__))
     keep, drop = [], []
     for item in items:
         in_suite = str(item.path).startswith(here)
+        if in_suite:
+            item.add_marker(pytest.mark.sklearn_suite)
         name = item.name
         if in_suite and (name in DESELECTED or name.split("[")[0] in DESELECTED):
             drop.append(item)
