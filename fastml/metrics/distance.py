@@ -221,8 +221,24 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
 # one pair
 # ----------------------------------------------------------------------------------------
 def levenshtein(a, b):
-    """Levenshtein (edit) distance between two str, or two 1-D integer sequences: the least
-    number of single-symbol insertions, deletions and substitutions turning a into b."""
+    """Levenshtein (edit) distance between two str, or two 1-D integer sequences: the
+    least number of single-symbol insertions, deletions and substitutions turning a into b.
+
+    Parameters
+    ----------
+    a, b : str or 1-D array-like of int
+        Both str (compared by Unicode code point) or both integer sequences.
+
+    Returns
+    -------
+    distance : int
+
+    Examples
+    --------
+    >>> from fastml.metrics import levenshtein
+    >>> levenshtein("kitten", "sitting")
+    3
+    """
     if isinstance(a, str) != isinstance(b, str):
         raise TypeError(
             f"a and b must both be str or both be 1-D integer sequences, got "
@@ -234,7 +250,25 @@ def levenshtein(a, b):
 
 def dtw(a, b, *, window=None):
     """Dynamic time warping distance between two sequences of 1-D (n,) or 2-D (n, dim)
-    float arrays (the least sum of Euclidean frame distances along a warping path)."""
+    float arrays (the least sum of Euclidean frame distances along a warping path).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (n,) or (n, dim)
+        The two sequences (frames of one size).
+    window : int, default=None
+        Sakoe-Chiba band: ``|i - j| <= max(window, |n - m|)``; None for no band.
+
+    Returns
+    -------
+    distance : float
+
+    Examples
+    --------
+    >>> from fastml.metrics import dtw
+    >>> dtw([0.0, 1.0, 2.0], [0.0, 0.0, 1.0, 2.0])
+    0.0
+    """
     window = _check_window(window)
     (xs, xo), (ys, yo) = _encode_frames([a], [b], names=("a", "b"))
     out = np.empty((1, 1), dtype=xs.dtype)
@@ -262,9 +296,36 @@ def check_fit_data(X, metric, params, name="X"):
 def kneighbors(Q, F, k, metric="euclidean", *, n_jobs=None, **params):
     """The ``k`` nearest items of ``F`` (train) for every item of ``Q`` (queries).
 
-    Returns ``(dist, ind)`` of shape (n_queries, k), sorted by distance, ties by index.
     Work is chunked: the extra memory is n_threads * (chunk of queries x chunk of train)
     values (plus the (n_queries, k) result), never n_queries x n_train.
+
+    Parameters
+    ----------
+    Q : array-like of shape (n_queries, n_features), or a sequence of items
+        The queries.
+    F : array-like of shape (n_train, n_features), or a sequence of items
+        The training items.
+    k : int
+        Number of neighbours (<= n_train).
+    metric : str, default="euclidean"
+        A metric of the registry with a kNN routine (see :func:`pairwise_distances`).
+    n_jobs : int, default=None
+        Threads; results do not depend on it.
+    **params : optional keyword parameters
+        ``p`` for minkowski, ``window`` for dtw.
+
+    Returns
+    -------
+    dist : ndarray of shape (n_queries, k)
+        Distances, sorted; equal distances ordered by training index.
+    ind : ndarray of shape (n_queries, k)
+        Indices into F.
+
+    Examples
+    --------
+    >>> from fastml.metrics.distance import kneighbors
+    >>> kneighbors([[0.9]], [[0.0], [1.0], [5.0]], 2)
+    (array([[0.1, 0.9]]), array([[1, 0]]))
     """
     spec, prm = resolve_metric(metric, params)
     k = check_positive_int(k, "n_neighbors")

@@ -339,3 +339,7 @@ def vote_weights(dist, weights):
             "All neighbors of some sample is getting zero weights. Please modify "
             "'weights' to avoid this case if you are using a user-defined function.")
     return w
+
+
+# the former name (fastml.dask imports it)
+_weights = vote_weights

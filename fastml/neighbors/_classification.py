@@ -100,22 +100,9 @@ class KNeighborsClassifier(FastNeighborsMixin, _skn.KNeighborsClassifier):
         self.tie_break = tie_break
 
     def _votes(self, X):
-        """Per output: the (n_queries, n_classes) summed vote weights, and the labels of
-        the neighbours in distance order."""
         dist, ind = self.kneighbors(X)
-        w = vote_weights(dist, self.weights)
-        _y = self._y.reshape(-1, 1) if not self.outputs_2d_ else self._y
-        classes = self.classes_ if self.outputs_2d_ else [self.classes_]
-        n = ind.shape[0]
-        rows = np.arange(n)
-        out = []
-        for j, classes_j in enumerate(classes):
-            labels = _y[ind, j]
-            votes = np.zeros((n, len(classes_j)))
-            for c in range(labels.shape[1]):
-                votes[rows, labels[:, c]] += 1.0 if w is None else w[:, c]
-            out.append((votes, labels))
-        return out
+        return neighbour_votes(dist, ind, self._y, self.classes_, self.outputs_2d_,
+                               self.weights)
 
     def predict(self, X):
         """Predict the class labels for the provided data.
@@ -142,17 +129,8 @@ class KNeighborsClassifier(FastNeighborsMixin, _skn.KNeighborsClassifier):
         check_is_fitted(self, "_fit_method")
         if self._fast_path(X) is None and self.tie_break == "smallest_label":
             return super().predict(X)
-        classes = self.classes_ if self.outputs_2d_ else [self.classes_]
-        cols = []
-        for (votes, labels), classes_j in zip(self._votes(X), classes):
-            if self.tie_break == "nearest":
-                best = votes.max(axis=1, keepdims=True)
-                tied = (votes == best)[np.arange(len(votes))[:, None], labels]
-                pick = labels[np.arange(len(votes)), tied.argmax(axis=1)]
-            else:
-                pick = votes.argmax(axis=1)
-            cols.append(classes_j.take(pick))
-        return np.stack(cols, axis=1) if self.outputs_2d_ else cols[0]
+        return predict_from_votes(self._votes(X), self.classes_, self.outputs_2d_,
+                                  self.tie_break)
 
     def predict_proba(self, X):
         """Return probability estimates for the test data X.
@@ -181,11 +159,95 @@ class KNeighborsClassifier(FastNeighborsMixin, _skn.KNeighborsClassifier):
         check_is_fitted(self, "_fit_method")
         if self._fast_path(X) is None:
             return super().predict_proba(X)
-        out = []
-        for votes, _ in self._votes(X):
-            votes /= votes.sum(axis=1, keepdims=True)
-            out.append(votes)
-        return out if self.outputs_2d_ else out[0]
+        return proba_from_votes(self._votes(X), self.outputs_2d_)
+
+
+def neighbour_votes(dist, ind, y_codes, classes, outputs_2d, weights):
+    """Per output: (votes (n_queries, n_classes) of summed weights, neighbour labels in
+    distance order), from a neighbour search ``(dist, ind)`` and the fitted label codes.
+
+    Parameters
+    ----------
+    dist, ind : ndarray of shape (n_queries, n_neighbors)
+        Distances and indices of the neighbours, nearest first.
+    y_codes : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Label codes (indices into ``classes``) of the training samples.
+    classes : ndarray or list of ndarray
+        The classes (one array per output when ``outputs_2d``).
+    outputs_2d : bool
+        Several outputs.
+    weights : {'uniform', 'distance'}, callable or None
+        As the classifier's ``weights``.
+
+    Returns
+    -------
+    votes : list of (ndarray, ndarray)
+        One (votes, labels) pair per output.
+    """
+    w = vote_weights(dist, weights)
+    _y = y_codes.reshape(-1, 1) if not outputs_2d else y_codes
+    classes = classes if outputs_2d else [classes]
+    n = ind.shape[0]
+    rows = np.arange(n)
+    out = []
+    for j, classes_j in enumerate(classes):
+        labels = _y[ind, j]
+        votes = np.zeros((n, len(classes_j)))
+        for c in range(labels.shape[1]):
+            votes[rows, labels[:, c]] += 1.0 if w is None else w[:, c]
+        out.append((votes, labels))
+    return out
+
+
+def predict_from_votes(votes, classes, outputs_2d, tie_break="smallest_label"):
+    """Predicted labels from :func:`neighbour_votes`: the class with the most votes; ties
+    to the smallest label, or with ``tie_break="nearest"`` to the class of the nearest
+    neighbour among the tied classes.
+
+    Parameters
+    ----------
+    votes : list of (ndarray, ndarray)
+        The output of :func:`neighbour_votes`.
+    classes : ndarray or list of ndarray
+        The classes.
+    outputs_2d : bool
+        Several outputs.
+    tie_break : {'smallest_label', 'nearest'}, default='smallest_label'
+        The tie rule.
+
+    Returns
+    -------
+    y : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+    """
+    classes = classes if outputs_2d else [classes]
+    cols = []
+    for (v, labels), classes_j in zip(votes, classes):
+        if tie_break == "nearest":
+            best = v.max(axis=1, keepdims=True)
+            tied = (v == best)[np.arange(len(v))[:, None], labels]
+            pick = labels[np.arange(len(v)), tied.argmax(axis=1)]
+        else:
+            pick = v.argmax(axis=1)
+        cols.append(classes_j.take(pick))
+    return np.stack(cols, axis=1) if outputs_2d else cols[0]
+
+
+def proba_from_votes(votes, outputs_2d):
+    """Class probabilities (votes normalised per row) from :func:`neighbour_votes`.
+
+    Parameters
+    ----------
+    votes : list of (ndarray, ndarray)
+        The output of :func:`neighbour_votes`.
+    outputs_2d : bool
+        Several outputs.
+
+    Returns
+    -------
+    p : ndarray of shape (n_queries, n_classes) or a list of them
+    """
+    out = [v / v.sum(axis=1, keepdims=True) for v, _ in votes]
+    return out if outputs_2d else out[0]
 
 
 class RadiusNeighborsClassifier(_skn.RadiusNeighborsClassifier):
