@@ -77,6 +77,10 @@ def _check_metric(metric, params):
 def _validate_numeric(spec, X, Y, x_name="X", y_name="Y"):
     """Validated numeric inputs of a metric: ``(X, Y)`` float arrays of one dtype, or 0/1
     boolean arrays kept as is where the metric packs bits (``keep_bool``)."""
+    # sequences of numbers keep the dtype of their items (float32 scalars stay float32,
+    # as in scikit-learn's check_pairwise_arrays)
+    X = np.asarray(X) if isinstance(X, (list, tuple)) else X
+    Y = np.asarray(Y) if isinstance(Y, (list, tuple)) else Y
     if spec.numeric.keep_bool:
         Xb, Yb = as_bool_2d(X), (None if Y is None else as_bool_2d(Y))
         if Xb is not None and Xb.size and (Y is None or (Yb is not None and Yb.size)):
