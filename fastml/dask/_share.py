@@ -5,18 +5,17 @@ import dask
 
 
 def current_client():
-    """The active ``distributed.Client``, or None (threaded / synchronous scheduler)."""
+    """The ``distributed.Client`` that ``compute()`` would use now, or None (threaded or
+    synchronous scheduler, or a ``dask.config.set(scheduler=...)`` overriding a
+    client)."""
     try:
-        from distributed import default_client
+        from distributed import Client
     except ImportError:  # pragma: no cover
         return None
-    try:
-        client = default_client()
-    except ValueError:
-        return None
-    if getattr(client, "status", "running") not in ("running", "connecting", "newly-created"):
-        return None
-    return client
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
 
 
 def share(obj):
