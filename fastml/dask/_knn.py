@@ -59,6 +59,8 @@ def finish(pair, k, root, row0, drop_self):
     each row's own index is removed from its k + 1 neighbours (the last one when it is
     not among them because of ties), as in fastml.neighbors."""
     dist, ind = pair
+    if dist.shape[0] == 0:  # an empty query block
+        return np.empty((0, k), dtype=dist.dtype), np.empty((0, k), dtype=np.int64)
     if drop_self:
         n = ind.shape[0]
         is_self = ind == (row0 + np.arange(n))[:, None]
