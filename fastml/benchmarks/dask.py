@@ -51,10 +51,14 @@ def _persisted(inp, client, key, names, row_chunks):
     """The inputs as dask arrays persisted on this cluster's workers (once per inputs)."""
     import dask.array as da
 
+    import warnings
+
     cache = inp.setdefault("_dask", {})
     if (key, names) not in cache:
-        arrays = [client.persist(da.from_array(inp[n], chunks=(c, -1)))
-                  for n, c in zip(names, row_chunks)]
+        with warnings.catch_warnings():  # "large graph": the data are sent once, here
+            warnings.simplefilter("ignore", UserWarning)
+            arrays = [client.persist(da.from_array(inp[n], chunks=(c, -1)))
+                      for n, c in zip(names, row_chunks)]
         client.gather([client.compute(a.sum()) for a in arrays])  # on the workers now
         cache[(key, names)] = arrays
     return cache[(key, names)]

@@ -25,8 +25,6 @@ def check_dask_array(X, name, *, allow_bool=False):
     """A 2-D dask array of real numbers with known row chunks, the feature axis in one
     chunk (rechunked if needed); integers and other real dtypes become float64, as in
     fastml's single-machine functions."""
-    import dask.array as da
-
     if not is_dask_array(X):
         hint = ("wrap it with dask.array.from_array(X, chunks=(rows_per_block, -1)), or "
                 "call the single-machine function in fastml.metrics")

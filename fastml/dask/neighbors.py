@@ -28,7 +28,7 @@ from fastml.dask._sequences import (
     materialize_items,
     query_partitions,
 )
-from fastml.dask._share import current_client, persist_array, share
+from fastml.dask._share import persist_array, share
 from fastml.dask._threads import check_n_jobs
 from fastml.dask._validation import (
     check_dask_array,
@@ -119,8 +119,8 @@ def kneighbors(T, X, n_neighbors=5, metric="euclidean", *, n_jobs=None, split_ev
         index = materialize_items(X, "X", name)
         index = check_fit_data(index, metric, params, name="X")
         _check_k(k, len(index))
-        return _sequence_knn(T, share(index), len(index), _sequence_dtype(name, index), k,
-                             metric, params, n_jobs, partition_size, split_every)
+        return _sequence_knn(T, share(index), _sequence_dtype(name, index), k, metric,
+                             params, n_jobs, partition_size, split_every)
     allow_bool = name == "hamming"
     T = check_dask_array(T, "T", allow_bool=allow_bool)
     X = check_dask_array(X, "X", allow_bool=allow_bool)
@@ -137,19 +137,15 @@ def _numeric_knn(T, X, k, name, prm, n_jobs, split_every, drop_self=False):
     return _knn.assemble(pairs, [s for _, s, _ in qb], k, dtype)
 
 
-def _sequence_knn(T, shared_index, n_index, dtype, k, metric, params, n_jobs,
-                  partition_size, split_every, drop_self=False, queries=None):
-    name, prm = check_metric(metric, params)
-    if queries is None:
-        parts = query_partitions(T, "T", name, partition_size)
-    else:
-        parts = queries
+def _sequence_knn(T, shared_index, dtype, k, metric, params, n_jobs, partition_size,
+                  split_every):
+    name, _ = check_metric(metric, params)
     qb, row0 = [], 0
-    for part, size in parts:
+    for part, size in query_partitions(T, "T", name, partition_size):
         qb.append((part, size, row0))
         row0 = None if (size is None or row0 is None) else row0 + size
     pairs = _knn.knn_blocks(qb, [(shared_index, 0)], k, metric, params, n_jobs, dtype,
-                            split_every, drop_self)
+                            split_every)
     return _knn.assemble(pairs, [s for _, s, _ in qb], k, dtype)
 
 
@@ -191,11 +187,10 @@ class _DaskNeighborsBase(BaseEstimator):
             raise TypeError(f"metric_params must be a dict or None, got "
                             f"{type(self.metric_params).__name__}.")
         params = dict(self.metric_params or {})
-        name, _ = check_metric(self.metric, params if self.metric != "minkowski"
-                               else {**params, "p": params.get("p", self.p)})
+        name, _ = check_metric(self.metric, {})  # the canonical name (aliases resolved)
         if name == "minkowski":
             params.setdefault("p", self.p)
-        check_metric(self.metric, params)
+        check_metric(self.metric, params)  # raises on bad p / window / extra parameters
         return name, params
 
     def _check_n_neighbors(self, n_neighbors):
@@ -220,7 +215,7 @@ class _DaskNeighborsBase(BaseEstimator):
             self._sequence = True
             self._dist_dtype = _sequence_dtype(name, items)
             self._index = share(items)
-            self._fit_items = items if current_client() is None else None
+            self._fit_items = items  # the queries of kneighbors(X=None)
             n = len(items)
             for attr in ("n_features_in_",):
                 if hasattr(self, attr):
@@ -244,8 +239,7 @@ class _DaskNeighborsBase(BaseEstimator):
         name, params = self.effective_metric_, self.effective_metric_params_
         if self._sequence:
             if drop_self:
-                queries = query_partitions(self._fit_items if self._fit_items is not None
-                                           else _gather(self._index), "X", name,
+                queries = query_partitions(self._fit_items, "X", name,
                                            self.partition_size)
             else:
                 queries = query_partitions(X, "X", name, self.partition_size)
@@ -305,11 +299,6 @@ class _DaskNeighborsBase(BaseEstimator):
                                   shape=(np.nan if s is None else s,) + trailing,
                                   dtype=out_dtype) for p, s in zip(pairs, sizes)]
         return da.concatenate(blocks, axis=0)
-
-
-def _gather(handle):
-    client = current_client()
-    return client.gather(handle) if client is not None else handle.compute()
 
 
 def _labels(y):

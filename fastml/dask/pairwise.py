@@ -19,7 +19,7 @@ path (each pair once; the RBF diagonal is exactly 1).
 import numpy as np
 
 from fastml import metrics as _metrics
-from fastml.dask._compat import KERNEL_PARAMS, check_metric
+from fastml.dask._compat import KERNEL_PARAMS, check_fit_data, check_metric
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -209,10 +209,7 @@ def _sequence_distances(T, X, name, metric, params, n_jobs, partition_size):
         parts = query_partitions(T, "T", name, partition_size)
     else:
         parts = query_partitions(index, "T", name, partition_size)
-    # the single-machine function on the index validates every item with its errors
-    _metrics.pairwise_distances(index[:1], None, metric=metric, **params)
-    from fastml.dask._compat import check_fit_data
-
+    # validates every item, with the single-machine errors
     index = check_fit_data(index, metric, params, name="X" if X is not None else "T")
     dtype = {"levenshtein": np.dtype(np.int32), "hamming": np.dtype(np.float64)}.get(
         name) or dtw_dtype(index)

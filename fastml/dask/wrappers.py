@@ -21,21 +21,15 @@ def _apply(block, estimator, method, n_jobs):
     if block.shape[0] == 0:
         return None
     with fastml_threads(n_jobs) as n:
-        if n_jobs is not None or n > 1:
-            _set_threads(estimator, n)
-        return getattr(estimator, method)(block)
+        if n == 1:
+            return getattr(estimator, method)(block)
+        import joblib
 
-
-def _set_threads(estimator, n):
-    """Give fastml estimators (and pipeline steps) with an ``n_jobs`` parameter the
-    task's thread count."""
-    try:
-        params = estimator.get_params(deep=True)
-    except Exception:  # pragma: no cover - not a scikit-learn estimator
-        return
-    keys = [k for k in params if k == "n_jobs" or k.endswith("__n_jobs")]
-    if keys:
-        estimator.set_params(**{k: n for k in keys})
+        # n_jobs=None inside the estimator (fastml's and scikit-learn's) resolves to the
+        # task's threads; the setting is local to this thread, so concurrent tasks sharing
+        # the estimator do not interfere
+        with joblib.parallel_config(backend="threading", n_jobs=n):
+            return getattr(estimator, method)(block)
 
 
 def _apply_block(block, estimator, method, n_jobs, trailing, dtype):
@@ -54,9 +48,10 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
         KernelRidge``, ``make_pipeline(KernelTransformer("chi2"),
         SVC(kernel="precomputed"))``, ``fastml.nn.NeuralNetClassifier``).
     n_jobs : int or None
-        Threads per task for the estimator's own ``n_jobs`` parameters (see
-        :mod:`fastml.dask`; None: the worker shares its threads among its tasks, and
-        the estimator's parameters are left as they are when that gives 1).
+        Threads per task (see :mod:`fastml.dask`; None: the worker shares its threads
+        among its tasks). They reach the estimator through ``joblib.parallel_config``, so
+        an estimator built with ``n_jobs=None`` uses them; an explicit ``n_jobs`` of the
+        estimator wins.
 
     Attributes
     ----------

@@ -45,14 +45,14 @@ def recovering_client(cluster_client):
 def test_worker_killed_during_kneighbors(recovering_client):
     client = recovering_client
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 4, (1500, 24)).astype(np.float64)  # many exact ties
-    T = rng.integers(0, 4, (600, 24)).astype(np.float64)
-    Td, Xd = da.from_array(T, chunks=(40, 24)), da.from_array(X, chunks=(250, 24))
+    X = rng.integers(0, 4, (1200, 24)).astype(np.float64)  # many exact ties
+    T = rng.integers(0, 4, (400, 24)).astype(np.float64)
+    Td, Xd = da.from_array(T, chunks=(40, 24)), da.from_array(X, chunks=(240, 24))
     with client.as_current():
         dist, ind = fd.kneighbors(Td, Xd, 10, metric="minkowski", p=3, split_every=3)
         kern = fd.chi2_kernel(Td, Xd[:300])
         futures = client.compute([dist, ind, kern])
-        mid = _kill_one_worker_when(client, futures, min_done=30)
+        mid = _kill_one_worker_when(client, futures, min_done=25)
         d, i, K = client.gather(futures)
     if not mid:
         pytest.skip("the computation finished before the worker could be killed")
