@@ -94,3 +94,17 @@ def test_grid_search_with_joblib_dask_backend(client):
     assert got.best_params_ == ref.best_params_
     np.testing.assert_allclose(got.cv_results_["mean_test_score"],
                                ref.cv_results_["mean_test_score"], rtol=1e-12)
+
+
+def test_string_pipeline_on_a_1d_dask_array(sync):
+    from fastml.text import StringKernel
+
+    texts = np.array(["free money now", "call me later", "win a prize now",
+                      "see you at lunch", "free prize call", "lunch later?"] * 5, dtype=object)
+    y = np.array([1, 0, 1, 0, 1, 0] * 5)
+    model = fd.ParallelPostFit(make_pipeline(StringKernel((1, 3), "presence"),
+                                             SVC(kernel="precomputed"))).fit(texts, y)
+    T = da.from_array(texts, chunks=7)
+    pred, dec = dask.compute(model.predict(T), model.decision_function(T))
+    assert np.array_equal(pred, model.estimator_.predict(texts))
+    np.testing.assert_allclose(dec, model.estimator_.decision_function(texts), rtol=1e-12)
