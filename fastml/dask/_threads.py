@@ -101,7 +101,7 @@ def _controller():
 def fastml_threads(n_jobs):
     """Resolve ``n_jobs`` for this task and let OpenMP use that many threads in the
     calling thread; yields the count to pass to fastml as ``n_jobs``."""
-    from fastml.utils._openmp import omp_max_threads, openmp_enabled
+    from fastml.dask._compat import omp_max_threads, openmp_enabled
 
     n = task_threads(n_jobs)
     if n > 1 and openmp_enabled() and omp_max_threads() < n:

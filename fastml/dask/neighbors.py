@@ -18,9 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from fastml import neighbors as _single
 from fastml.dask import _knn
-from fastml.dask._compat import check_fit_data, check_metric, vote_weights
+from fastml.dask._compat import check_fit_data, check_metric, precomputed_voter, vote_weights
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -152,21 +151,6 @@ def _sequence_knn(T, shared_index, dtype, k, metric, params, n_jobs, partition_s
 # ----------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------
-class _PrecomputedClassifier(_single.KNeighborsClassifier):
-    """fastml's classifier whose neighbour search is given: ``predict((dist, ind))``
-    applies the single-machine vote (and its tie rule) to a precomputed search."""
-
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        dist, ind = X
-        return (dist, ind) if return_distance else ind
-
-
-class _PrecomputedRegressor(_single.KNeighborsRegressor):
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        dist, ind = X
-        return (dist, ind) if return_distance else ind
-
-
 def _vote_block(pair, voter, method):
     return getattr(voter, method)(pair)
 
@@ -365,9 +349,8 @@ class KNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
             raise ValueError(f"Found input variables with inconsistent numbers of samples: "
                              f"[{self.n_samples_fit_}, {len(y)}]")
         self.classes_, codes = np.unique(y, return_inverse=True)
-        voter = _PrecomputedClassifier(self.n_neighbors, weights=self.weights)
-        voter.classes_, voter._y = self.classes_, codes
-        self._voter = share(voter)
+        self._voter = share(precomputed_voter("classifier", self.weights, codes,
+                                              self.classes_))
         return self
 
     def predict(self, X):
@@ -418,9 +401,7 @@ class KNeighborsRegressor(RegressorMixin, _DaskNeighborsBase):
             raise ValueError(f"Found input variables with inconsistent numbers of samples: "
                              f"[{self.n_samples_fit_}, {len(y)}]")
         self._y_shape = y.shape[1:]
-        voter = _PrecomputedRegressor(self.n_neighbors, weights=self.weights)
-        voter._y = y
-        self._voter = share(voter)
+        self._voter = share(precomputed_voter("regressor", self.weights, y))
         return self
 
     def predict(self, X):

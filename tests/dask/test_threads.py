@@ -16,7 +16,7 @@ N_CPUS = os.cpu_count() or 1
 def _in_worker(n_jobs):
     """(OMP_NUM_THREADS of the worker process, omp_get_max_threads() before, the count
     fastml.dask resolves, fastml's effective thread count inside the block)."""
-    from fastml.utils._openmp import omp_max_threads
+    from fastml.dask._compat import omp_max_threads
 
     before = omp_max_threads()
     with fastml_threads(n_jobs) as n:
