@@ -10,6 +10,7 @@ AREAS = {
     "neighbors": "fastml.benchmarks.neighbors",
     "text": "fastml.benchmarks.text",
     "nn_train": "fastml.benchmarks.nn_train",
+    "dask": "fastml.benchmarks.dask",  # needs the dask extra (peers skipped without it)
 }
 
 
