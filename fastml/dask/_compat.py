@@ -7,41 +7,48 @@ from fastml.metrics.distance import _check_metric as check_metric
 from fastml.metrics.distance import check_fit_data
 from fastml.metrics.distance import kneighbors as single_kneighbors
 from fastml.metrics.pairwise import KERNEL_PARAMS
-from fastml.neighbors._base import _weights as vote_weights
+from fastml.neighbors._base import vote_weights
 from fastml.utils._openmp import omp_max_threads, openmp_enabled
 
-from fastml.neighbors import KNeighborsClassifier as _Classifier
-from fastml.neighbors import KNeighborsRegressor as _Regressor
+from fastml.neighbors._classification import (
+    neighbour_votes,
+    predict_from_votes,
+    proba_from_votes,
+)
 
 
-class _PrecomputedMixin:
-    """fastml.neighbors' estimator whose neighbour search is given: ``predict((dist,
-    ind))`` applies the single-machine vote / mean (and its tie rule) to it."""
+class _Voter:
+    """The single-machine vote / mean of fastml.neighbors applied to a given neighbour
+    search: ``predict((dist, ind))`` and ``predict_proba((dist, ind))``. Small and
+    picklable, so that it can be shared with the workers."""
 
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        dist, ind = X
-        return (dist, ind) if return_distance else ind
+    def __init__(self, kind, weights, y, classes=None, tie_break="smallest_label"):
+        self.kind, self.weights, self.y = kind, weights, y
+        self.classes, self.tie_break = classes, tie_break
+
+    def _votes(self, pair):
+        dist, ind = pair
+        return neighbour_votes(dist, ind, self.y, self.classes, False, self.weights)
+
+    def predict(self, pair):
+        if self.kind == "classifier":
+            return predict_from_votes(self._votes(pair), self.classes, False, self.tie_break)
+        dist, ind = pair
+        w = vote_weights(dist, self.weights)
+        yk = self.y[ind]
+        if w is None:
+            return yk.mean(axis=1)
+        w = w.reshape(w.shape + (1,) * (yk.ndim - 2))
+        return (yk * w).sum(axis=1) / w.sum(axis=1)
+
+    def predict_proba(self, pair):
+        return proba_from_votes(self._votes(pair), False)
 
 
-class PrecomputedClassifier(_PrecomputedMixin, _Classifier):
-    pass
-
-
-class PrecomputedRegressor(_PrecomputedMixin, _Regressor):
-    pass
-
-
-def precomputed_voter(kind, weights, y, classes=None):
-    """A fitted single-machine classifier / regressor for ``predict((dist, ind))``; ``y``
-    holds the class codes (indices into ``classes``) or the targets. Sets the fitted
-    attributes fastml.neighbors reads (``_y``, ``classes_``)."""
-    if kind == "classifier":
-        voter = PrecomputedClassifier(weights=weights)
-        voter.classes_ = classes
-    else:
-        voter = PrecomputedRegressor(weights=weights)
-    voter._y = y
-    return voter
+def precomputed_voter(kind, weights, y, classes=None, tie_break="smallest_label"):
+    """A voter for ``predict((dist, ind))`` with fastml.neighbors' rules; ``y`` holds the
+    class codes (indices into ``classes``) or the targets."""
+    return _Voter(kind, weights, y, classes, tie_break)
 
 
 __all__ = ["KERNEL_PARAMS", "check_fit_data", "check_metric", "omp_max_threads",

@@ -56,15 +56,16 @@ def _merge_task(k, *parts):
 def finish(pair, k, root, row0, drop_self):
     """Last step of a query block: the root of squared distances; with ``drop_self``
     (the queries are the training rows, row ``row0 + a`` is training row ``row0 + a``),
-    each row's own index is removed from its k + 1 neighbours (the last one when it is
-    not among them because of ties), as in fastml.neighbors."""
+    each row's own index is removed from its k + 1 neighbours (the first one when it is
+    not among them because more duplicates tie at distance 0), as in fastml.neighbors
+    and scikit-learn."""
     dist, ind = pair
     if dist.shape[0] == 0:  # an empty query block
         return np.empty((0, k), dtype=dist.dtype), np.empty((0, k), dtype=np.int64)
     if drop_self:
         n = ind.shape[0]
         is_self = ind == (row0 + np.arange(n))[:, None]
-        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), ind.shape[1] - 1)
+        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), 0)
         keep = np.ones(ind.shape, dtype=bool)
         keep[np.arange(n), drop] = False
         ind = ind[keep].reshape(n, k)

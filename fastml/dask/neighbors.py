@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastml.dask import _knn
-from fastml.dask._compat import check_fit_data, check_metric, precomputed_voter, vote_weights
+from fastml.dask._compat import check_fit_data, check_metric, precomputed_voter
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -151,6 +151,12 @@ def _sequence_knn(T, shared_index, dtype, k, metric, params, n_jobs, partition_s
 # ----------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------
+def _check_weights(weights):
+    if not (weights in (None, "uniform", "distance") or callable(weights)):
+        raise ValueError(f"weights must be 'uniform', 'distance', None or a callable, "
+                         f"got {weights!r}.")
+
+
 def _vote_block(pair, voter, method):
     return getattr(voter, method)(pair)
 
@@ -320,25 +326,32 @@ class NearestNeighbors(_DaskNeighborsBase):
 
 
 class KNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
-    """k-nearest-neighbour vote on Dask; the vote (and its tie rule: the nearest
-    neighbour's class among the tied) is fastml.neighbors' own, applied per query block.
+    """k-nearest-neighbour vote on Dask; the vote (and its tie rule, ``tie_break``: the
+    smallest label among the tied classes as in scikit-learn, or ``"nearest"``: the nearest
+    neighbour's class among them) is fastml.neighbors' own, applied per query block.
 
     ``y`` may be a NumPy or a dask array (it is gathered: one label per training row).
     ``predict`` / ``predict_proba`` return lazy dask arrays.
 
     Parameters as :class:`NearestNeighbors`, plus ``weights`` ("uniform", "distance"
-    or a callable).
+    or a callable) and ``tie_break`` ("smallest_label" or "nearest", as
+    :class:`fastml.neighbors.KNeighborsClassifier`).
     """
 
     def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
-                 metric_params=None, n_jobs=None, split_every=4, partition_size=1000):
+                 metric_params=None, n_jobs=None, split_every=4, partition_size=1000,
+                 tie_break="smallest_label"):
         super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
                          n_jobs=n_jobs, split_every=split_every,
                          partition_size=partition_size)
         self.weights = weights
+        self.tie_break = tie_break
 
     def fit(self, X, y):
-        vote_weights(np.ones((1, 1)), self.weights)  # validates weights
+        _check_weights(self.weights)
+        if self.tie_break not in ("smallest_label", "nearest"):
+            raise ValueError(f"tie_break must be 'smallest_label' or 'nearest', got "
+                             f"{self.tie_break!r}.")
         if y is None:
             raise ValueError("KNeighborsClassifier requires y to be passed, but the target "
                              "y is None.")
@@ -350,7 +363,7 @@ class KNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
                              f"[{self.n_samples_fit_}, {len(y)}]")
         self.classes_, codes = np.unique(y, return_inverse=True)
         self._voter = share(precomputed_voter("classifier", self.weights, codes,
-                                              self.classes_))
+                                              self.classes_, self.tie_break))
         return self
 
     def predict(self, X):
@@ -386,7 +399,7 @@ class KNeighborsRegressor(RegressorMixin, _DaskNeighborsBase):
         self.weights = weights
 
     def fit(self, X, y):
-        vote_weights(np.ones((1, 1)), self.weights)
+        _check_weights(self.weights)
         if y is None:
             raise ValueError("KNeighborsRegressor requires y to be passed, but the target "
                              "y is None.")

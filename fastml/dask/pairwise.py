@@ -182,6 +182,10 @@ pq_kernel = _kernel_function("pq", "PQ rank-correlation kernel 2 (P - Q).")
 # ----------------------------------------------------------------------------------------
 # distances
 # ----------------------------------------------------------------------------------------
+# scikit-learn metrics whose default parameter is estimated from all the rows
+_DATA_DEPENDENT = {"seuclidean": "V", "mahalanobis": "VI"}
+
+
 def _is_sequence_call(name, T, X):
     if name in ("levenshtein", "dtw"):
         return True
@@ -234,13 +238,15 @@ def pairwise_distances(T, X=None, metric="euclidean", *, n_jobs=None, partition_
         For "levenshtein", "dtw" and "hamming" on strings, T is a ``dask.bag`` or a list
         of items (cut into tasks of ``partition_size`` items) and X a bag or list that is
         gathered and shared with every task (X=None: T itself).
-    metric : str
-        Any metric of :func:`fastml.metrics.pairwise_distances`.
+    metric : str or callable
+        Any metric of :func:`fastml.metrics.pairwise_distances` (scikit-learn's metrics
+        run its code per block; "seuclidean" and "mahalanobis" need ``V`` / ``VI``,
+        which would otherwise be estimated per block).
     n_jobs : int or None
         Threads per task (see :mod:`fastml.dask`).
     partition_size : int, default=1000
         Items per task when T is a list (a bag keeps its partitions).
-    **params : ``p`` (minkowski), ``window`` (dtw).
+    **params : ``p`` (minkowski), ``window`` (dtw), or the scikit-learn metric's.
 
     Returns
     -------
@@ -248,7 +254,20 @@ def pairwise_distances(T, X=None, metric="euclidean", *, n_jobs=None, partition_
     float64. Rows from a bag have unknown chunk sizes until computed.
     """
     n_jobs = check_n_jobs(n_jobs)
-    name, _ = check_metric(metric, params)
+    try:
+        name, _ = check_metric(metric, params)
+    except (TypeError, ValueError):
+        # not one of fastml's own metrics (or parameters): each block runs
+        # fastml.metrics.pairwise_distances, which runs scikit-learn's code for it; the
+        # probe below raises the single-machine error for what neither accepts
+        name = None
+        key = _DATA_DEPENDENT.get(metric) if isinstance(metric, str) else None
+        if key is not None and key not in params:
+            raise ValueError(
+                f"metric={metric!r} on dask arrays needs {key}=...: without it the "
+                f"single-machine function estimates {key} from all the rows it is given, "
+                f"so every block would use a different one. Compute {key} from the whole "
+                f"data and pass it.")
     if _is_sequence_call(name, T, X):
         partition_size = check_partition_size(partition_size)
         return _sequence_distances(T, X, name, metric, params, n_jobs, partition_size)
@@ -265,6 +284,10 @@ def pairwise_distances(T, X=None, metric="euclidean", *, n_jobs=None, partition_
     else:
         dtype = result_float_dtype(*arrays)
     probe = np.zeros((1, T.shape[1]), dtype=T.dtype)
-    _metrics.pairwise_distances(probe, None, metric=metric, **params)
+    if name is None:
+        probe = np.vstack([probe, np.ones_like(probe)])
+    got = _metrics.pairwise_distances(probe, None, metric=metric, **params)
+    if name is None:
+        dtype = np.asarray(got).dtype
     return _blockwise_matrix(_distance_block, T, X, dtype, metric, None, dict(params), None,
                              n_jobs, None, dtype, None)

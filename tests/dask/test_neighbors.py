@@ -121,17 +121,20 @@ def test_kneighbors_errors():
 # ----------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tie_break", ["smallest_label", "nearest"])
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
-def test_classifier_and_regressor(scheduler, weights):
+def test_classifier_and_regressor(scheduler, weights, tie_break):
     T, X = _tie_data(np.float64, n=60, m=130)
     rng = np.random.default_rng(1)
     y = rng.choice(np.array(["a", "b", "c"]), 130)
     yr = rng.standard_normal((130, 2))
     Td, Xd = da.from_array(T, chunks=(23, 6)), da.from_array(X, chunks=(31, 6))
-    clf = fd.KNeighborsClassifier(6, weights=weights, metric="manhattan").fit(Xd, y)
+    clf = fd.KNeighborsClassifier(6, weights=weights, metric="manhattan",
+                                  tie_break=tie_break).fit(Xd, y)
     reg = fd.KNeighborsRegressor(4, weights=weights).fit(Xd, da.from_array(yr, chunks=40))
-    ref_c = single.KNeighborsClassifier(6, weights=weights, metric="manhattan").fit(X, y)
-    ref_r = single.KNeighborsRegressor(4, weights=weights).fit(X, yr)
+    ref_c = single.KNeighborsClassifier(6, weights=weights, metric="manhattan", algorithm="brute",
+                                        tie_break=tie_break).fit(X, y)
+    ref_r = single.KNeighborsRegressor(4, weights=weights, algorithm="brute").fit(X, yr)
     pred, proba, rpred = dask.compute(clf.predict(Td), clf.predict_proba(Td),
                                       reg.predict(Td))
     assert np.array_equal(pred, ref_c.predict(T))
@@ -145,7 +148,8 @@ def test_nearest_neighbors_estimator(scheduler):
     T, X = _tie_data(np.float32, n=40, m=100)
     Xd = da.from_array(X, chunks=(30, 6))
     nn = fd.NearestNeighbors(n_neighbors=7, metric="chebyshev").fit(Xd)
-    ref = single.NearestNeighbors(n_neighbors=7, metric="chebyshev").fit(X)
+    ref = single.NearestNeighbors(n_neighbors=7, metric="chebyshev",
+                                  algorithm="brute").fit(X)
     assert nn.n_samples_fit_ == 100 and nn.n_features_in_ == 6
     (d, i), (d0, i0) = dask.compute(nn.kneighbors(da.from_array(T, chunks=13)),
                                     nn.kneighbors())
@@ -220,13 +224,13 @@ def test_string_estimators(scheduler):
     assert np.array_equal(pred, ref.predict(queries))
     nn = fd.NearestNeighbors(4, metric="levenshtein", partition_size=16).fit(index)
     d, i = dask.compute(*nn.kneighbors())
-    d1, i1 = single.NearestNeighbors(4, metric="levenshtein").fit(index).kneighbors()
+    d1, i1 = single.NearestNeighbors(n_neighbors=4, metric="levenshtein").fit(index).kneighbors()
     assert np.array_equal(i, i1) and np.array_equal(d, d1)
     # Hamming on equal-length strings
     codes = _words(60, 4, "ab", 5, 5)
     nn = fd.NearestNeighbors(6, metric="hamming", partition_size=9).fit(codes)
     d, i = dask.compute(*nn.kneighbors(codes[:20]))
-    d1, i1 = single.NearestNeighbors(6, metric="hamming").fit(codes).kneighbors(codes[:20])
+    d1, i1 = single.NearestNeighbors(n_neighbors=6, metric="hamming").fit(codes).kneighbors(codes[:20])
     assert np.array_equal(i, i1) and np.array_equal(d, d1)
 
 
