@@ -9,7 +9,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastml.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from fastml.metrics._kernel_mixin import KernelMixin
 from fastml.utils import blas_threads, effective_n_threads
 
 
@@ -74,35 +74,8 @@ def _check_alpha(alpha, n_targets):
     return np.full(n_targets, a[0]) if a.size == 1 else a
 
 
-# kernels whose fastml.metrics function accepts CSR input
-SPARSE_KERNELS = {"linear", "cosine", "intersection", "hellinger", "chi2", "additive_chi2",
-                  "rbf", "poly", "polynomial", "sigmoid"}
-
-
-class _KernelMixin:
-    def _kernel_params(self):
-        if callable(self.kernel):
-            return dict(self.kernel_params or {})
-        if isinstance(self.kernel, str):
-            if self.kernel != "precomputed" and self.kernel not in PAIRWISE_KERNEL_FUNCTIONS:
-                raise ValueError(
-                    f"kernel={self.kernel!r} is not supported; use one of "
-                    f"{sorted(PAIRWISE_KERNEL_FUNCTIONS) + ['precomputed']}, a callable or a "
-                    "list of (kernel, weight[, params])."
-                )
-            allowed = KERNEL_PARAMS.get(self.kernel, ())
-            params = {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}
-            params = {k: v for k, v in params.items() if k in allowed and v is not None}
-        else:  # a list of kernels: shared parameters go to the components that take them
-            params = {k: v for k, v in
-                      {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}.items()
-                      if v is not None}
-        params.update(self.kernel_params or {})
-        return params
-
-    def _get_kernel(self, X, Y=None):
-        return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True,
-                                n_jobs=self.n_jobs, **self._kernel_params())
+class _RidgeMixin(KernelMixin):
+    """Dual solve and prediction shared by KernelRidge and KernelRidgeClassifier."""
 
     def _fit_targets(self, X, Y, sample_weight):
         alpha = _check_alpha(self.alpha, Y.shape[1])
@@ -124,16 +97,8 @@ class _KernelMixin:
         with blas_threads(effective_n_threads(self.n_jobs)):
             return K @ self.dual_coef_.astype(K.dtype, copy=False)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        kernels = self.kernel if isinstance(self.kernel, (list, tuple)) else [self.kernel]
-        names = [k[0] if isinstance(k, tuple) else k for k in kernels]
-        tags.input_tags.sparse = all(isinstance(k, str) and k in SPARSE_KERNELS for k in names)
-        tags.input_tags.pairwise = isinstance(self.kernel, str) and self.kernel == "precomputed"
-        return tags
 
-
-class _BaseKernelRidge(_KernelMixin, BaseEstimator):
+class _BaseKernelRidge(_RidgeMixin, BaseEstimator):
     """Parameters shared by KernelRidge and KernelRidgeClassifier."""
 
     def __init__(self, alpha=1.0, *, kernel="linear", gamma=None, degree=3, coef0=1,
@@ -234,3 +199,7 @@ class KernelRidgeClassifier(ClassifierMixin, _BaseKernelRidge):
             return self.classes_[(d > 0).astype(int)]
         return self.classes_[np.argmax(d, axis=1)]
 
+
+
+# the former name of the kernel-parameter mixin (now fastml.metrics._kernel_mixin)
+_KernelMixin = KernelMixin

@@ -23,7 +23,6 @@ import scipy.sparse as sp
 
 from fastml.metrics import _pairwise_fast as _fast
 from fastml.utils import (
-    blas_threads,
     check_kernel_input,
     check_non_negative,
     check_out,
@@ -31,6 +30,12 @@ from fastml.utils import (
     effective_n_threads,
 )
 
+from fastml.metrics import _registry
+from fastml.metrics._common import gram as _gram
+from fastml.metrics._common import l2_normalize as _l2_normalize
+from fastml.metrics._common import row_sq_norms as _row_sq_norms
+from fastml.metrics._matrix import cosine_similarity_matrix
+from fastml.metrics._registry import KERNELS, register_kernel
 from fastml.metrics.distance import pairwise_distances  # as in sklearn.metrics.pairwise
 
 __all__ = [
@@ -76,31 +81,6 @@ def _gamma(gamma, X, name="gamma", allow_zero=True):
     if gamma is None:
         return 1.0 / X.shape[1]
     return check_scalar_range(gamma, name, low=0.0, low_inclusive=allow_zero)
-
-
-def _gram(X, Y, out, symmetric, n_threads):
-    """out = X @ Y.T. Returns True if only the upper triangle was filled (symmetric BLAS
-    path); the caller transforms that triangle and then mirrors it."""
-    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
-        Yt = X if symmetric else Y
-        prod = X @ Yt.T
-        if sp.issparse(prod):
-            prod.toarray(out=out)
-        else:
-            out[...] = prod
-        return False
-    with blas_threads(n_threads):
-        if symmetric:
-            _fast.syrk_upper(X, out, 1.0)
-        else:
-            _fast.gemm_xyt(X, Y, out, 1.0)
-    return symmetric
-
-
-def _row_sq_norms(A):
-    if sp.issparse(A):
-        return np.asarray(A.multiply(A).sum(axis=1), dtype=A.dtype).ravel()
-    return np.einsum("ij,ij->i", A, A)
 
 
 def _reduce(X, Y, out, symmetric, op, post, scale, n_threads):
@@ -196,16 +176,6 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     return out
 
 
-def _l2_normalize(A):
-    if sp.issparse(A):
-        norms = np.sqrt(_row_sq_norms(A))
-        norms[norms == 0] = 1
-        return sp.csr_matrix(sp.diags(1.0 / norms).astype(A.dtype) @ A)
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-    norms[norms == 0] = 1  # zero rows stay zero, as in sklearn.preprocessing.normalize
-    return A / norms[:, None]
-
-
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     """k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row (not NaN)."""
     n_threads = effective_n_threads(n_jobs)
@@ -216,11 +186,7 @@ def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
         Xn = _l2_normalize(X)
         return Xn @ (Xn if Y is None else _l2_normalize(Y)).T
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
-    Xn = _l2_normalize(X)
-    Yn = None if symmetric else _l2_normalize(Y)
-    if _gram(Xn, Yn, out, symmetric, n_threads):
-        _fast.mirror_upper(out, n_threads)
-    return out
+    return cosine_similarity_matrix(X, Y, out, n_threads)
 
 
 def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
@@ -372,79 +338,96 @@ def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
     return out
 
 
-PAIRWISE_KERNEL_FUNCTIONS = {
-    "additive_chi2": additive_chi2_kernel,
-    "chi2": chi2_kernel,
-    "linear": linear_kernel,
-    "polynomial": polynomial_kernel,
-    "poly": polynomial_kernel,
-    "rbf": rbf_kernel,
-    "laplacian": laplacian_kernel,
-    "sigmoid": sigmoid_kernel,
-    "cosine": cosine_similarity,
-    "intersection": intersection_kernel,
-    "hellinger": hellinger_kernel,
-    "pq": pq_kernel,
-}
+# ----------------------------------------------------------------------------------------
+# the kernel registry: one entry per kernel (fastml.metrics._registry.KERNELS)
+# ----------------------------------------------------------------------------------------
+def _diag_ones(X, params):
+    return np.ones(X.shape[0], dtype=X.dtype)
 
-KERNEL_PARAMS = {
-    "additive_chi2": (),
-    "chi2": ("gamma",),
-    "cosine": (),
-    "linear": (),
-    "poly": ("gamma", "degree", "coef0"),
-    "polynomial": ("gamma", "degree", "coef0"),
-    "rbf": ("gamma",),
-    "laplacian": ("gamma",),
-    "sigmoid": ("gamma", "coef0"),
-    "intersection": (),
-    "hellinger": (),
-    "pq": (),
-}
+
+def _diag_zeros(X, params):
+    return np.zeros(X.shape[0], dtype=X.dtype)
+
+
+def _diag_linear(X, params):
+    return _row_sq_norms(X)
+
+
+def _diag_cosine(X, params):
+    return (_row_sq_norms(X) > 0).astype(X.dtype)
+
+
+def _diag_row_sums(X, params):
+    return np.asarray(X.sum(axis=1), dtype=X.dtype).ravel()
+
+
+def _diag_polynomial(X, params):
+    gamma = _gamma(params.get("gamma"), X)
+    sq = _row_sq_norms(X)
+    return ((gamma * sq + params.get("coef0", 1)) ** params.get("degree", 3)).astype(X.dtype)
+
+
+def _diag_sigmoid(X, params):
+    gamma = _gamma(params.get("gamma"), X)
+    return np.tanh(gamma * _row_sq_norms(X) + params.get("coef0", 1)).astype(X.dtype)
+
+
+def _diag_pq(X, params):
+    # 2 (P - Q) with z = x: every pair of bins with different values is concordant.
+    n, d = X.shape
+    srt = np.sort(X, axis=1)
+    new = np.ones(srt.shape, dtype=bool)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    ties = np.zeros(n, dtype=np.float64)
+    for i in range(n):  # sum over tie groups of t (t - 1) / 2
+        sizes = np.diff(np.append(np.flatnonzero(new[i]), d))
+        ties[i] = np.sum(sizes * (sizes - 1) / 2)
+    return (2 * (d * (d - 1) / 2 - ties)).astype(X.dtype)
+
+
+register_kernel("additive_chi2", additive_chi2_kernel, sparse=True, diag=_diag_zeros)
+register_kernel("chi2", chi2_kernel, params=("gamma",), sparse=True, diag=_diag_ones)
+register_kernel("linear", linear_kernel, sparse=True, diag=_diag_linear)
+register_kernel("polynomial", polynomial_kernel, params=("gamma", "degree", "coef0"),
+                sparse=True, diag=_diag_polynomial, aliases=("poly",))
+register_kernel("rbf", rbf_kernel, params=("gamma",), sparse=True, diag=_diag_ones)
+register_kernel("laplacian", laplacian_kernel, params=("gamma",), diag=_diag_ones)
+register_kernel("sigmoid", sigmoid_kernel, params=("gamma", "coef0"), sparse=True,
+                diag=_diag_sigmoid)
+register_kernel("cosine", cosine_similarity, sparse=True, diag=_diag_cosine)
+register_kernel("intersection", intersection_kernel, sparse=True, diag=_diag_row_sums)
+register_kernel("hellinger", hellinger_kernel, sparse=True, diag=_diag_row_sums)
+register_kernel("pq", pq_kernel, diag=_diag_pq)
+
+#: kernel name -> function (scikit-learn's name for the same table)
+PAIRWISE_KERNEL_FUNCTIONS = {n: k.function for n, k in KERNELS.items()}
+#: kernel name -> the parameters it takes
+KERNEL_PARAMS = {n: k.params for n, k in KERNELS.items()}
+
+
+def _kernel_spec(metric, what="metric"):
+    if not isinstance(metric, str) or metric not in KERNELS:
+        raise ValueError(_registry.unknown_kernel_message(what, metric))
+    return KERNELS[metric]
+
+
+def _kernel_params(metric):
+    """The parameters a kernel name takes (none for unknown names: they raise later)."""
+    spec = KERNELS.get(metric)
+    return spec.params if spec is not None else ()
 
 
 def _diag_one(X, metric, params):
     """k(x_i, x_i) for every row, in closed form where there is one."""
-    dense = not sp.issparse(X)
     if callable(metric):
-        Xd = X.toarray() if not dense else X
+        Xd = X.toarray() if sp.issparse(X) else X
         return np.array([metric(r, r, **params) for r in Xd], dtype=X.dtype)
-    if metric not in PAIRWISE_KERNEL_FUNCTIONS:
-        raise ValueError(f"Unknown kernel {metric!r}.")
-    unknown = set(params) - set(KERNEL_PARAMS[metric])
+    spec = _kernel_spec(metric)
+    unknown = set(params) - set(spec.params)
     if unknown:
-        raise TypeError(f"Kernel {metric!r} takes the parameters {list(KERNEL_PARAMS[metric])}, "
+        raise TypeError(f"Kernel {metric!r} takes the parameters {list(spec.params)}, "
                         f"got unexpected {sorted(unknown)}.")
-    n = X.shape[0]
-    sq = _row_sq_norms(X)
-    if metric in ("rbf", "laplacian", "chi2"):
-        return np.ones(n, dtype=X.dtype)
-    if metric == "additive_chi2":
-        return np.zeros(n, dtype=X.dtype)
-    if metric == "linear":
-        return sq
-    if metric == "cosine":
-        return (sq > 0).astype(X.dtype)
-    if metric in ("intersection", "hellinger"):
-        return np.asarray(X.sum(axis=1), dtype=X.dtype).ravel()
-    if metric in ("poly", "polynomial"):
-        gamma = _gamma(params.get("gamma"), X)
-        return ((gamma * sq + params.get("coef0", 1)) ** params.get("degree", 3)).astype(X.dtype)
-    if metric == "sigmoid":
-        gamma = _gamma(params.get("gamma"), X)
-        return np.tanh(gamma * sq + params.get("coef0", 1)).astype(X.dtype)
-    if metric == "pq":
-        # 2 (P - Q) with z = x: every pair of bins with different values is concordant.
-        d = X.shape[1]
-        srt = np.sort(X, axis=1)
-        new = np.ones(srt.shape, dtype=bool)
-        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-        ties = np.zeros(n, dtype=np.float64)
-        for i in range(n):  # sum over tie groups of t (t - 1) / 2
-            sizes = np.diff(np.append(np.flatnonzero(new[i]), d))
-            ties[i] = np.sum(sizes * (sizes - 1) / 2)
-        return (2 * (d * (d - 1) / 2 - ties)).astype(X.dtype)
-    raise AssertionError(metric)  # pragma: no cover
+    return spec.diag(X, params)
 
 
 def kernel_diagonal(X, metric="linear", **params):
@@ -460,7 +443,7 @@ def kernel_diagonal(X, metric="linear", **params):
         total = np.zeros(X.shape[0], dtype=X.dtype)
         for m, w, p in items:
             kw = {**{a: b for a, b in params.items()
-                     if not isinstance(m, str) or a in KERNEL_PARAMS.get(m, ())}, **p}
+                     if not isinstance(m, str) or a in _kernel_params(m)}, **p}
             total += w * _diag_one(X, m, kw)
         return total
     if isinstance(metric, tuple):
@@ -470,7 +453,7 @@ def kernel_diagonal(X, metric="linear", **params):
 
 def kernel_metrics():
     """The kernel names ``pairwise_kernels`` accepts, and their functions."""
-    return dict(PAIRWISE_KERNEL_FUNCTIONS)
+    return {n: k.function for n, k in KERNELS.items()}
 
 
 def _callable_kernel(X, Y, func, out, n_jobs, kwds):
@@ -487,22 +470,17 @@ def _callable_kernel(X, Y, func, out, n_jobs, kwds):
 def _one_kernel(X, Y, metric, n_jobs, out, filter_params, kwds):
     if callable(metric):
         return _callable_kernel(X, Y, metric, out, n_jobs, kwds)
-    if not isinstance(metric, str) or metric not in PAIRWISE_KERNEL_FUNCTIONS:
-        raise ValueError(
-            f"Unknown kernel {metric!r}; expected one of "
-            f"{sorted(PAIRWISE_KERNEL_FUNCTIONS) + ['precomputed']}, a callable, or a list "
-            "of (metric, weight[, params])."
-        )
+    _kernel_spec(metric)
     if filter_params:
-        kwds = {k: v for k, v in kwds.items() if k in KERNEL_PARAMS[metric]}
+        kwds = {k: v for k, v in kwds.items() if k in KERNELS[metric].params}
     else:
-        unknown = set(kwds) - set(KERNEL_PARAMS[metric])
+        unknown = set(kwds) - set(KERNELS[metric].params)
         if unknown:
             raise TypeError(
-                f"Kernel {metric!r} takes the parameters {list(KERNEL_PARAMS[metric])}, "
+                f"Kernel {metric!r} takes the parameters {list(KERNELS[metric].params)}, "
                 f"got unexpected {sorted(unknown)}."
             )
-    return PAIRWISE_KERNEL_FUNCTIONS[metric](X, Y, n_jobs=n_jobs, out=out, **kwds)
+    return KERNELS[metric].function(X, Y, n_jobs=n_jobs, out=out, **kwds)
 
 
 def _parse_component(item, index):
@@ -565,7 +543,7 @@ def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=
             if isinstance(m, str) and m == "precomputed":
                 raise ValueError(f"metric[{k}]: 'precomputed' cannot be part of a sum.")
             kw = {**{a: b for a, b in kwds.items()
-                     if not isinstance(m, str) or a in KERNEL_PARAMS.get(m, ())}, **params}
+                     if not isinstance(m, str) or a in _kernel_params(m)}, **params}
             Kk = _one_kernel(X, Y, m, n_jobs, out if total is None else None,
                              False, kw)
             if total is None:

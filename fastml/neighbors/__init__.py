@@ -1,4 +1,6 @@
-"""k-nearest neighbours with any fastml distance (numeric, strings, sequences)."""
-from fastml.neighbors._base import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+"""Nearest neighbours with any fastml distance (numeric, strings, sequences)."""
+from fastml.neighbors._classification import KNeighborsClassifier
+from fastml.neighbors._regression import KNeighborsRegressor
+from fastml.neighbors._unsupervised import NearestNeighbors
 
 __all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors"]

@@ -2,27 +2,12 @@
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fastml.metrics import _registry
 from fastml.metrics import distance as _distance
-
-_SEQUENCE_ONLY = ("levenshtein", "dtw")
-
-
-def _metric_name(metric):
-    if not isinstance(metric, str):
-        raise TypeError(
-            f"metric must be a str, one of {list(_distance.DISTANCE_METRICS)}; got "
-            f"{metric!r} of type {type(metric).__name__}."
-        )
-    name = _distance._ALIASES.get(metric, metric)
-    if name not in _distance.NUMERIC_METRICS and name not in _distance.SEQUENCE_METRICS:
-        raise ValueError(
-            f"Unknown metric {metric!r}; expected one of {list(_distance.DISTANCE_METRICS)}."
-        )
-    return name
+from fastml.metrics._sequences import reject_strings_for_numeric
 
 
 class _NeighborsBase(BaseEstimator):
@@ -38,12 +23,13 @@ class _NeighborsBase(BaseEstimator):
 
     # -- parameters ---------------------------------------------------------------------
     def _metric_params(self):
-        name = _metric_name(self.metric)
+        spec = _registry.get_metric(self.metric)
+        name = spec.name
         params = dict(self.metric_params or {})
         if self.metric_params is not None and not isinstance(self.metric_params, dict):
             raise TypeError(f"metric_params must be a dict or None, got "
                             f"{type(self.metric_params).__name__}.")
-        if name == "minkowski":
+        if "p" in spec.params:
             params.setdefault("p", self.p)
         _distance._check_metric(self.metric, params)  # raises on bad p / window / extras
         return name, params
@@ -59,13 +45,14 @@ class _NeighborsBase(BaseEstimator):
     def _numeric_dtype(self, X):
         # Boolean data stays boolean for Hamming (bit-packed as is, no float copy);
         # everything else is float32 or float64.
-        if _metric_name(self.metric) == "hamming" and getattr(X, "dtype", None) == np.bool_:
+        spec = _registry.get_metric(self.metric)
+        if spec.numeric is not None and spec.numeric.keep_bool and \
+                getattr(X, "dtype", None) == np.bool_:
             return None
         return [np.float64, np.float32]
 
     def _is_sequence_input(self, X):
-        name = _metric_name(self.metric)
-        return name in _SEQUENCE_ONLY or (name == "hamming" and _distance._holds_strings(X))
+        return _registry.get_metric(self.metric).is_sequence_input(X)
 
     # -- fit / kneighbors ---------------------------------------------------------------
     def _fit(self, X, y=None, supervised=False, y_numeric=False):
@@ -82,7 +69,7 @@ class _NeighborsBase(BaseEstimator):
             self._sequence = True
             n = len(self._fit_X)
         else:
-            _distance._reject_strings_for_numeric(X, "X", self.metric)
+            reject_strings_for_numeric(X, "X", self.metric)
             dtype = self._numeric_dtype(X)
             if not supervised:
                 X = validate_data(self, X, dtype=dtype, order="C", ensure_all_finite=True,
@@ -117,7 +104,7 @@ class _NeighborsBase(BaseEstimator):
         else:
             k_search = k
             if not self._sequence:
-                _distance._reject_strings_for_numeric(X, "X", self.metric)
+                reject_strings_for_numeric(X, "X", self.metric)
                 X = validate_data(self, X, dtype=self._numeric_dtype(X), order="C",
                                   ensure_all_finite=True, reset=False)
         if k_search > self.n_samples_fit_:
@@ -159,17 +146,13 @@ class _NeighborsBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            name = _metric_name(self.metric)
+            spec = _registry.get_metric(self.metric)
         except (TypeError, ValueError):
             return tags
-        if name == "levenshtein":
-            tags.input_tags.string = True
-            tags.input_tags.two_d_array = False
-        elif name == "hamming":
-            tags.input_tags.string = True
-        elif name == "dtw":
-            # sequences of series (of any lengths), not a samples x features matrix
-            tags.input_tags.two_d_array = False
+        if spec.sequence is not None:
+            tags.input_tags.string = spec.sequence.strings
+            # sequences of any lengths, not a samples x features matrix
+            tags.input_tags.two_d_array = spec.numeric is not None
         return tags
 
 
@@ -193,130 +176,3 @@ def _weights(dist, weights):
                              f"the shape of its input distances {np.shape(dist)}.")
         return w
     raise ValueError(f"weights must be 'uniform', 'distance' or a callable, got {weights!r}.")
-
-
-class NearestNeighbors(_NeighborsBase):
-    """Unsupervised k-nearest-neighbour search (scikit-learn's API).
-
-    Parameters
-    ----------
-    n_neighbors : int, default=5
-    metric : str, default="minkowski"
-        Any metric of :func:`fastml.metrics.pairwise_distances`: "euclidean",
-        "sqeuclidean", "manhattan" ("cityblock", "l1"), "minkowski" (with ``p``),
-        "chebyshev", "cosine", "hamming" (numeric rows or equal-length strings),
-        "levenshtein" (strings or integer sequences), "dtw" (numeric sequences).
-    p : float >= 1, default=2
-        Minkowski power (2 = Euclidean, computed with GEMM).
-    metric_params : dict, optional
-        e.g. ``{"window": 10}`` for dtw.
-    n_jobs : int, optional
-        Threads (scikit-learn's meaning); results do not depend on it.
-    """
-
-    def fit(self, X, y=None):
-        self._fit(X)
-        return self
-
-
-class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
-    """k-nearest-neighbour vote.
-
-    Ties in the vote are broken as textbooks teach: among the classes with the most
-    votes, the class of the nearest neighbour (first in distance order, equal distances
-    by training index) wins. With ``weights="distance"`` a neighbour at distance 0
-    decides alone (exact matches share the vote).
-
-    Parameters as :class:`NearestNeighbors`, plus ``weights``: "uniform", "distance"
-    or a callable mapping the (n, k) distances to weights.
-    """
-
-    def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
-                 metric_params=None, n_jobs=None):
-        super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
-                         n_jobs=n_jobs)
-        self.weights = weights
-
-    def fit(self, X, y):
-        _weights(np.ones((1, 1)), self.weights)  # validates weights
-        y = self._fit(X, y, supervised=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        n = self.n_samples_fit_
-        if len(y) != n:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
-                             f"[{n}, {len(y)}]")
-        self.classes_, self._y = np.unique(y, return_inverse=True)
-        return self
-
-    def _votes(self, X):
-        dist, ind = self.kneighbors(X)
-        labels = self._y[ind]
-        w = _weights(dist, self.weights)
-        n, k = labels.shape
-        votes = np.zeros((n, len(self.classes_)))
-        rows = np.arange(n)
-        for j in range(k):
-            votes[rows, labels[:, j]] += 1.0 if w is None else w[:, j]
-        return votes, labels
-
-    def predict(self, X):
-        votes, labels = self._votes(X)
-        best = votes.max(axis=1, keepdims=True)
-        tied = np.isclose(votes, best, rtol=1e-12, atol=0) & (votes > 0)
-        rows = np.arange(votes.shape[0])
-        # the first neighbour (nearest) whose class is among the tied winners
-        nb_tied = tied[rows[:, None], labels]
-        first = np.where(nb_tied.any(axis=1), nb_tied.argmax(axis=1), 0)
-        return self.classes_[labels[rows, first]]
-
-    def predict_proba(self, X):
-        votes, _ = self._votes(X)
-        norm = votes.sum(axis=1, keepdims=True)
-        norm[norm == 0] = 1.0
-        return votes / norm
-
-
-class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
-    """k-nearest-neighbour regression: the (weighted) mean of the neighbours' targets.
-
-    Parameters as :class:`KNeighborsClassifier`. With ``weights="distance"`` neighbours
-    at distance 0 decide alone."""
-
-    def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
-                 metric_params=None, n_jobs=None):
-        super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
-                         n_jobs=n_jobs)
-        self.weights = weights
-
-    def fit(self, X, y):
-        _weights(np.ones((1, 1)), self.weights)
-        y = self._fit(X, y, supervised=True, y_numeric=True)
-        y = np.asarray(y)
-        if y.dtype.kind not in "fiub":
-            raise ValueError(f"y must be numeric for regression, got dtype {y.dtype}.")
-        y = y.astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        if len(y) != self.n_samples_fit_:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
-                             f"[{self.n_samples_fit_}, {len(y)}]")
-        self._y = y
-        return self
-
-    def predict(self, X):
-        dist, ind = self.kneighbors(X)
-        Yn = self._y[ind]  # (n, k) or (n, k, n_outputs)
-        w = _weights(dist, self.weights)
-        if w is None:
-            return Yn.mean(axis=1)
-        if Yn.ndim == 3:
-            w = w[:, :, None]
-        den = w.sum(axis=1)
-        den = np.where(den == 0, 1.0, den)
-        return (Yn * w).sum(axis=1) / den
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

@@ -5,10 +5,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastml.metrics.pairwise import kernel_diagonal, normalize_kernel
-from fastml.kernel_ridge._kernel_ridge import _KernelMixin
+from fastml.metrics._kernel_mixin import KernelMixin
 
 
-class KernelTransformer(_KernelMixin, TransformerMixin, BaseEstimator):
+class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
     """``fit`` keeps the training rows; ``transform(X)`` returns K(X, X_fit_).
 
     With ``normalize=True`` the kernel is normalised with both diagonals,

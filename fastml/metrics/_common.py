@@ -1,0 +1,112 @@
+"""Low-level helpers shared by the distance and kernel routines of :mod:`fastml.metrics`:
+row norms, Gram products, bit packing and work chunking. Inputs are already validated."""
+import numpy as np
+import scipy.sparse as sp
+
+from fastml.metrics import _pairwise_fast as _fast
+from fastml.utils import blas_threads
+
+# Chunk sizes of the k-nearest-neighbour search (rows of queries x rows of train): the
+# scratch per thread is bx * by values whatever the data size.
+GEMM_CHUNKS = (512, 2048)
+TILE_BYTES = 256 * 1024
+
+
+def gram(X, Y, out, symmetric, n_threads):
+    """out = X @ Y.T. Returns True if only the upper triangle was filled (symmetric BLAS
+    path); the caller transforms that triangle and then mirrors it."""
+    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
+        Yt = X if symmetric else Y
+        prod = X @ Yt.T
+        if sp.issparse(prod):
+            prod.toarray(out=out)
+        else:
+            out[...] = prod
+        return False
+    with blas_threads(n_threads):
+        if symmetric:
+            _fast.syrk_upper(X, out, 1.0)
+        else:
+            _fast.gemm_xyt(X, Y, out, 1.0)
+    return symmetric
+
+
+def row_sq_norms(A):
+    """Squared Euclidean norm of every row (dense or sparse), in A's dtype."""
+    if sp.issparse(A):
+        return np.asarray(A.multiply(A).sum(axis=1), dtype=A.dtype).ravel()
+    return np.einsum("ij,ij->i", A, A)
+
+
+def l2_normalize(A):
+    """Rows scaled to unit Euclidean norm; zero rows stay zero (as
+    ``sklearn.preprocessing.normalize``)."""
+    if sp.issparse(A):
+        norms = np.sqrt(row_sq_norms(A))
+        norms[norms == 0] = 1
+        return sp.csr_matrix(sp.diags(1.0 / norms).astype(A.dtype) @ A)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    norms[norms == 0] = 1
+    return A / norms[:, None]
+
+
+def is_binary(A):
+    return bool(np.all((A == 0) | (A == 1)))
+
+
+def pack_bits(A):
+    """0/1 rows -> rows of 64-bit words (bit-packed, zero-padded)."""
+    b = np.packbits(A.astype(bool, copy=False), axis=1)
+    pad = (-b.shape[1]) % 8
+    if pad or b.shape[1] == 0:
+        b = np.concatenate([b, np.zeros((b.shape[0], pad or 8), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(b).view(np.uint64)
+
+
+def groups_of_8(Pb):
+    """Packed rows (m, w) -> word-major groups of 8 rows (ceil(m / 8), 8 w), zero-padded:
+    the layout of fastml_hamming_packed_t8."""
+    m, w = Pb.shape
+    pad = (-m) % 8
+    if pad:
+        Pb = np.concatenate([Pb, np.zeros((pad, w), dtype=np.uint64)])
+    return np.ascontiguousarray(Pb.reshape(-1, 8, w).transpose(0, 2, 1)).reshape(-1, 8 * w)
+
+
+def minkowski_op(p):
+    """(op, root) for the Minkowski reductions with a dedicated tile, else (None, p)."""
+    if p == 1:
+        return _fast.OP_L1, 1.0
+    if p == 2:
+        return _fast.OP_SQL2, 2.0
+    if p == 3:
+        return _fast.OP_L3, 3.0
+    if p == 4:
+        return _fast.OP_L4, 4.0
+    if np.isinf(p):
+        return _fast.OP_LINF, 1.0
+    return None, p
+
+
+def tile_chunks(d, itemsize):
+    by = TILE_BYTES // max(1, d * itemsize)
+    by = int(min(512, max(16, (by // 4) * 4)))
+    return 64, by
+
+
+def as_bool_2d(A):
+    """A boolean 2-D array as is (no float copy), else None."""
+    if isinstance(A, np.ndarray) and A.dtype == np.bool_ and A.ndim == 2:
+        return np.ascontiguousarray(A)
+    return None
+
+
+def chunks(n, n_threads, bx, by, parts=16, multiple=4):
+    """Query chunk (a multiple of ``multiple``, at most bx) small enough for about
+    ``parts`` chunks, so that threads share the work; it depends on n only, never on the
+    thread count, so every pair lands in the same place of the same tile whatever n_jobs
+    is and the results are identical for any number of threads. (With fewer chunks than
+    threads, knn_dense splits the train rows instead.)"""
+    per = -(-n // parts)
+    bx = int(min(bx, max(multiple, multiple * -(-per // multiple))))
+    return bx, int(by)

@@ -1,0 +1,132 @@
+"""The k-nearest-neighbour engine on validated input: chunked, parallel top-k searches
+that never build the n_queries x n_train matrix.
+
+Every routine returns ``(dist, ind)`` of shape (n_queries, k), sorted by distance, equal
+distances by training index. The public, validating entry points are
+:func:`fastml.metrics.distance.kneighbors` and the estimators of :mod:`fastml.neighbors`.
+"""
+import numpy as np
+
+from fastml.metrics import _distances as _dist
+from fastml.metrics import _plans
+from fastml.metrics._common import (
+    GEMM_CHUNKS,
+    chunks,
+    groups_of_8,
+    is_binary,
+    l2_normalize,
+    pack_bits,
+    tile_chunks,
+)
+from fastml.utils import blas_threads
+
+
+def check_k(k, n_train):
+    if k > n_train:
+        raise ValueError(
+            f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
+            f"n_samples_fit = {n_train}, n_samples = {n_train}."
+        )
+
+
+def knn_numeric(Q, F, k, plan, n_threads):
+    """Validated arrays of one dtype (or 0/1 boolean arrays for a packed plan)."""
+    if plan.packed_if_binary and (Q.dtype == np.bool_ or (is_binary(Q) and is_binary(F))):
+        check_k(k, F.shape[0])
+        dtype = np.dtype(np.float64) if Q.dtype == np.bool_ else Q.dtype
+        return knn_packed_hamming(Q, F, k, dtype, n_threads)
+    n, m, d = Q.shape[0], F.shape[0], Q.shape[1]
+    check_k(k, m)
+    dtype = Q.dtype
+    if plan.kind != _plans.COSINE:
+        Q, F = drop_shared_constant_columns(Q, F)
+    dist = np.empty((n, k), dtype=dtype)
+    ind = np.empty((n, k), dtype=np.int64)
+    yy = np.zeros(1, dtype=dtype)
+    p = 1.0
+    if plan.kind == _plans.GEMM_SQEUCLIDEAN:
+        kind, op = _dist.KIND_SQEUCLIDEAN_GEMM, 0
+        yy = np.einsum("ij,ij->i", F, F)
+    elif plan.kind == _plans.COSINE:
+        Q, F = l2_normalize(Q), l2_normalize(F)
+        kind, op = _dist.KIND_COSINE_GEMM, 0
+    elif plan.kind == _plans.LP:
+        kind, op, p = _dist.KIND_LP, 0, plan.root
+    else:
+        kind, op = _dist.KIND_TILE, plan.op
+    if kind in (_dist.KIND_SQEUCLIDEAN_GEMM, _dist.KIND_COSINE_GEMM):
+        # GEMM blocks want many rows (the packing of the train block is shared by them)
+        bx, by = chunks(n, n_threads, *GEMM_CHUNKS, parts=4, multiple=16)
+        with blas_threads(1):
+            _dist.knn_dense(Q, F, yy, dist, ind, kind, op, p, bx, by, n_threads)
+    else:
+        bx, by = chunks(n, n_threads, *tile_chunks(Q.shape[1], dtype.itemsize))
+        _dist.knn_dense(Q, F, yy, dist, ind, kind, op, p, bx, by, n_threads)
+    if n and (ind[:, -1] < 0).any():
+        raise ValueError(
+            "Some distances overflowed to infinity in "
+            f"{dtype} (values too large for the metric); rescale the data or use float64.")
+    if plan.kind == _plans.COSINE:
+        return dist, ind
+    return _plans.finish(dist, plan, d), ind
+
+
+def drop_shared_constant_columns(Q, F, min_gain=0.04):
+    """Features with one value in every row of Q and F add 0 to every distance of the
+    difference-based metrics; when they are at least ``min_gain`` of the columns (MNIST:
+    65 of 784 border pixels), compact copies without them make the search faster."""
+    d = Q.shape[1]
+    if d < 32:
+        return Q, F
+    const = (Q.min(axis=0) == Q.max(axis=0)) & (F.min(axis=0) == F.max(axis=0)) & (
+        Q[0] == F[0])
+    n_const = int(const.sum())
+    if n_const < min_gain * d or n_const == d:
+        return Q, F
+    keep = np.flatnonzero(~const)
+    # np.take, not boolean indexing: 10x faster on wide C-ordered arrays
+    return np.take(Q, keep, axis=1), np.take(F, keep, axis=1)
+
+
+def knn_packed_hamming(Q, F, k, dtype, n_threads):
+    """0/1 rows: bit-packed, train rows in word-major groups of 8 (AVX-512 popcount)."""
+    n, d = Q.shape
+    Qb, Fb = pack_bits(Q), pack_bits(F)
+    m = Fb.shape[0]
+    Ft = groups_of_8(Fb)
+    bx, by = chunks(n, n_threads, 64, 1024)
+    cnt = np.empty((n, k), dtype=np.int32)
+    ind = np.empty((n, k), dtype=np.int64)
+    _dist.knn_hamming_packed(Qb, Ft, m, cnt, ind, bx, by, n_threads)
+    return (cnt / np.asarray(d, dtype=dtype)).astype(dtype, copy=False), ind
+
+
+# ----------------------------------------------------------------------------------------
+# sequence metrics: Q, F are encodings (fastml.metrics._sequences)
+# ----------------------------------------------------------------------------------------
+def knn_levenshtein(Q, F, k, prm, n_threads):
+    (xs, xo), (ys, yo) = Q, F
+    check_k(k, len(yo) - 1)
+    dist = np.empty((len(xo) - 1, k), dtype=np.int32)
+    ind = np.empty((len(xo) - 1, k), dtype=np.int64)
+    _dist.knn_levenshtein(xs, xo, ys, yo, dist, ind, n_threads)
+    return dist, ind
+
+
+def knn_dtw(Q, F, k, prm, n_threads):
+    (xs, xo), (ys, yo) = Q, F
+    check_k(k, len(yo) - 1)
+    dist = np.empty((len(xo) - 1, k), dtype=xs.dtype)
+    ind = np.empty((len(xo) - 1, k), dtype=np.int64)
+    _dist.knn_dtw(xs, xo, ys, yo, dist, ind, prm["window"], n_threads)
+    return dist, ind
+
+
+def knn_hamming_strings(Q, F, k, prm, n_threads):
+    """Q, F: float32 code-point matrices of equal-length strings."""
+    if Q.shape[1] != F.shape[1]:
+        raise ValueError(f"The query strings have length {Q.shape[1]} but the training "
+                         f"strings have length {F.shape[1]}; the Hamming distance needs "
+                         "equal lengths.")
+    dist, ind = knn_numeric(Q, F, k, _plans.hamming({}), n_threads)
+    return dist.astype(np.float64), ind

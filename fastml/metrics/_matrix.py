@@ -1,0 +1,105 @@
+"""Distance-matrix routines on validated input (no checks here; see
+:func:`fastml.metrics.pairwise_distances` for the public, validating entry point).
+
+Numeric routines take float arrays of one dtype (or 0/1 boolean arrays for Hamming), an
+``out`` array of the result's shape and dtype, and a :class:`~fastml.metrics._plans.Plan`.
+Sequence routines take the encodings of :mod:`fastml.metrics._sequences`.
+"""
+import numpy as np
+
+from fastml.metrics import _distances as _dist
+from fastml.metrics import _pairwise_fast as _fast
+from fastml.metrics import _plans
+from fastml.metrics._common import chunks, gram, groups_of_8, is_binary, l2_normalize, pack_bits
+from fastml.utils import blas_threads
+
+
+def numeric_matrix(X, Y, out, plan, n_threads):
+    """Distances between the rows of X and Y (``Y is None``: X with itself) into out."""
+    sym = Y is None
+    Yv = X if sym else Y
+    d = X.shape[1]
+    if plan.packed_if_binary and (X.dtype == np.bool_ or (is_binary(X) and is_binary(Yv))):
+        return packed_hamming_matrix(X, Yv, sym, out, n_threads)
+    if plan.kind == _plans.GEMM_SQEUCLIDEAN:
+        xx = np.einsum("ij,ij->i", X, X)
+        yy = xx if sym else np.einsum("ij,ij->i", Yv, Yv)
+        with blas_threads(1):
+            bx, _ = chunks(X.shape[0], n_threads, 256, 0, parts=4, multiple=16)
+            _dist.sqeuclidean_matrix(X, Yv, xx, yy, out, bx, n_threads)
+        if sym:
+            np.fill_diagonal(out, 0)
+        return _plans.finish(out, plan, d)
+    if plan.kind == _plans.COSINE:
+        cosine_similarity_matrix(X, Y, out, n_threads)
+        np.subtract(1, out, out=out)
+        np.clip(out, 0, 2, out=out)
+        if sym:
+            np.fill_diagonal(out, 0)
+        return out
+    if plan.kind == _plans.LP:
+        _dist.lp_matrix(X, Yv, out, plan.root, 16, n_threads)
+    else:
+        _fast.reduce_dense(X, Yv, out, plan.op, _fast.POST_NONE, 0.0, sym, n_threads)
+    return _plans.finish(out, plan, d)
+
+
+def cosine_similarity_matrix(X, Y, out, n_threads):
+    """Cosine similarities of the rows (dense or sparse; ``Y is None``: X with itself)."""
+    sym = Y is None
+    Xn = l2_normalize(X)
+    Yn = None if sym else l2_normalize(Y)
+    if gram(Xn, Yn, out, sym, n_threads):
+        _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def packed_hamming_matrix(X, Y, sym, out, n_threads):
+    """Hamming fractions of 0/1 rows by popcount, in blocks of rows (an int32 block of
+    counts at a time, never a second full matrix)."""
+    d = X.shape[1]
+    Xb = pack_bits(X)
+    Yt = groups_of_8(Xb if sym else pack_bits(Y))
+    m = Y.shape[0]
+    step = max(256, 64 * n_threads)
+    tmp = np.empty((min(step, X.shape[0]), m), dtype=np.int32)
+    for i0 in range(0, X.shape[0], step):
+        i1 = min(X.shape[0], i0 + step)
+        t = tmp[: i1 - i0]
+        _dist.hamming_packed_matrix(Xb[i0:i1], Yt, m, t, 16, n_threads)
+        np.divide(t, d, out=out[i0:i1], casting="unsafe")
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# sequence metrics: (A, B) are encodings; B is None for A with itself
+# ----------------------------------------------------------------------------------------
+def levenshtein_matrix(A, B, out, prm, n_threads):
+    xs, xo = A
+    sym = B is None
+    ys, yo = A if sym else B
+    _dist.levenshtein_matrix(xs, xo, ys, yo, out, sym, n_threads)
+    return out
+
+
+def dtw_matrix(A, B, out, prm, n_threads):
+    xs, xo = A
+    sym = B is None
+    ys, yo = A if sym else B
+    _dist.dtw_matrix(xs, xo, ys, yo, out, prm["window"], sym, n_threads)
+    return out
+
+
+def hamming_strings_matrix(A, B, out, prm, n_threads):
+    """A, B: float32 code-point matrices (n, L) of equal-length strings."""
+    sym = B is None
+    L = A.shape[1]
+    if L == 0:
+        out[...] = 0
+        return out
+    tmp = np.empty(out.shape, dtype=np.float32)
+    _fast.reduce_dense(A, A if sym else B, tmp, _fast.OP_NEQ, _fast.POST_NONE, 0.0, sym,
+                       n_threads)
+    out[...] = tmp  # exact counts (float32 holds integers below 2^24)
+    out /= L
+    return out

@@ -1,0 +1,223 @@
+"""The registries of :mod:`fastml.metrics`: every distance metric and every kernel is
+declared here once, and every caller (``pairwise_distances``, ``kneighbors``, the
+neighbour and kernel estimators, error messages, documentation tables) reads them.
+
+Adding a metric means adding one :class:`Metric` entry to :data:`METRICS`: its names,
+parameter checks, the inputs it takes (numeric rows, sequences, or both), how sequences
+are encoded, the matrix and kNN routines, and the scikit-learn name it falls back to.
+Adding a kernel means one :func:`register_kernel` call next to the kernel function.
+"""
+import numbers
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from fastml.metrics import _knn, _matrix, _plans
+from fastml.metrics import _sequences as _seq
+
+# ----------------------------------------------------------------------------------------
+# parameter checks (shared by the metrics that take the parameter)
+# ----------------------------------------------------------------------------------------
+
+
+def check_p(p):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"p must be a real number >= 1, got {p!r} of type {type(p).__name__}.")
+    p = float(p)
+    if np.isnan(p) or p < 1:
+        raise ValueError(
+            f"p must be >= 1 for the Minkowski distance, got p={p!r} (for p < 1 the "
+            "triangle inequality fails: it is not a metric)."
+        )
+    return p
+
+
+def check_window(window):
+    if window is None:
+        return -1
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral):
+        raise TypeError(
+            f"window must be None or a non-negative int, got {window!r} of type "
+            f"{type(window).__name__}."
+        )
+    if window < 0:
+        raise ValueError(f"window must be None or >= 0 (a Sakoe-Chiba band), got {window}.")
+    return int(window)
+
+
+# ----------------------------------------------------------------------------------------
+# metric specifications
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """A metric parameter: its default and the check that returns the canonical value."""
+    default: object
+    check: Callable
+
+
+@dataclass(frozen=True)
+class SequenceRoute:
+    """How a metric handles sequences of items (strings, integer or float sequences).
+
+    ``accepts(X)`` says whether X is such input (for metrics that also take numeric rows);
+    ``encode(X, Y, names)`` returns (A, B or None); ``count(A)`` the number of items;
+    ``dtype(A)`` the result dtype; ``matrix(A, B, out, prm, n_threads)`` and
+    ``knn(QA, FA, k, prm, n_threads)`` compute; ``strings``: it takes str items.
+    """
+    encode: Callable
+    count: Callable
+    dtype: Callable
+    matrix: Callable
+    knn: Callable
+    accepts: Callable = staticmethod(lambda X: True)
+    strings: bool = False   # takes str items (the estimator tag input_tags.string)
+
+
+@dataclass(frozen=True)
+class NumericRoute:
+    """How a metric handles numeric rows: ``plan(prm)`` picks the
+    :class:`~fastml.metrics._plans.Plan` that the matrix and kNN routines run;
+    ``keep_bool``: boolean input is kept as is (bit-packed), not converted to float."""
+    plan: Callable
+    keep_bool: bool = False
+
+    def matrix(self, X, Y, out, prm, n_threads):
+        return _matrix.numeric_matrix(X, Y, out, self.plan(prm), n_threads)
+
+    def knn(self, Q, F, k, prm, n_threads):
+        return _knn.knn_numeric(Q, F, k, self.plan(prm), n_threads)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    aliases: tuple = ()
+    params: dict = field(default_factory=dict)
+    numeric: Optional[NumericRoute] = None
+    sequence: Optional[SequenceRoute] = None
+    sklearn: Optional[str] = None   # scikit-learn's name of the same metric, if any
+
+    def check_params(self, metric, params):
+        """Checked parameters with defaults filled in; raises on unknown ones."""
+        extra = sorted(set(params) - set(self.params))
+        if extra:
+            allowed = list(self.params)
+            raise TypeError(
+                f"metric={metric!r} got unexpected parameter(s) {extra}; it takes "
+                f"{allowed if allowed else 'no parameters'}."
+            )
+        return {k: spec.check(params.get(k, spec.default)) for k, spec in self.params.items()}
+
+    def is_sequence_input(self, X):
+        """True if X goes through the sequence route of this metric."""
+        if self.sequence is None:
+            return False
+        return self.numeric is None or self.sequence.accepts(X)
+
+
+def _encode_symbols(X, Y, names=("X", "Y")):
+    return _seq.encode_symbols(X, Y, names=names)
+
+
+def _encode_frames(X, Y, names=("X", "Y")):
+    return _seq.encode_frames(X, Y, names=names)
+
+
+def _encode_equal_length_strings(X, Y, names=("X", "Y")):
+    A, B, _ = _seq.string_codes_matrix(X, Y, names=names)
+    return A, B
+
+
+_LEVENSHTEIN = SequenceRoute(
+    encode=_encode_symbols, count=lambda A: len(A[1]) - 1, dtype=lambda A: np.int32,
+    matrix=_matrix.levenshtein_matrix, knn=_knn.knn_levenshtein, strings=True)
+_DTW = SequenceRoute(
+    encode=_encode_frames, count=lambda A: len(A[1]) - 1, dtype=lambda A: A[0].dtype,
+    matrix=_matrix.dtw_matrix, knn=_knn.knn_dtw)
+_HAMMING_STRINGS = SequenceRoute(
+    encode=_encode_equal_length_strings, count=lambda A: A.shape[0],
+    dtype=lambda A: np.float64, matrix=_matrix.hamming_strings_matrix,
+    knn=_knn.knn_hamming_strings, accepts=_seq.holds_strings, strings=True)
+
+_METRIC_LIST = [
+    Metric("euclidean", aliases=("l2",), numeric=NumericRoute(_plans.euclidean),
+           sklearn="euclidean"),
+    Metric("sqeuclidean", numeric=NumericRoute(_plans.sqeuclidean), sklearn="sqeuclidean"),
+    Metric("manhattan", aliases=("cityblock", "l1"), numeric=NumericRoute(_plans.manhattan),
+           sklearn="manhattan"),
+    Metric("minkowski", params={"p": Param(2, check_p)},
+           numeric=NumericRoute(_plans.minkowski), sklearn="minkowski"),
+    Metric("chebyshev", numeric=NumericRoute(_plans.chebyshev), sklearn="chebyshev"),
+    Metric("cosine", numeric=NumericRoute(_plans.cosine), sklearn="cosine"),
+    Metric("hamming", numeric=NumericRoute(_plans.hamming, keep_bool=True),
+           sequence=_HAMMING_STRINGS, sklearn="hamming"),
+    Metric("levenshtein", sequence=_LEVENSHTEIN),
+    Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
+]
+
+#: canonical name -> Metric
+METRICS = {m.name: m for m in _METRIC_LIST}
+#: every accepted spelling (names and aliases) -> canonical name
+METRIC_ALIASES = {**{m.name: m.name for m in _METRIC_LIST},
+                  **{a: m.name for m in _METRIC_LIST for a in m.aliases}}
+#: every metric name pairwise_distances and fastml.neighbors accept
+DISTANCE_METRICS = tuple(sorted(METRIC_ALIASES))
+
+
+def get_metric(metric):
+    """The :class:`Metric` of a name or alias; raises TypeError / ValueError otherwise."""
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"metric must be a str, one of {list(DISTANCE_METRICS)}; got {metric!r} of "
+            f"type {type(metric).__name__}."
+        )
+    name = METRIC_ALIASES.get(metric)
+    if name is None:
+        raise ValueError(f"Unknown metric {metric!r}; expected one of {list(DISTANCE_METRICS)}.")
+    return METRICS[name]
+
+
+def resolve_metric(metric, params):
+    """(Metric, checked parameters) for a metric name and its keyword parameters."""
+    spec = get_metric(metric)
+    return spec, spec.check_params(metric, params)
+
+
+# ----------------------------------------------------------------------------------------
+# kernels
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel: its function ``f(X, Y=None, *, n_jobs, out, **params)``, the parameters it
+    takes, whether it accepts CSR input, and ``diag(X, params)``: k(x_i, x_i) per row in
+    closed form (validated X)."""
+    name: str
+    function: Callable
+    params: tuple = ()
+    sparse: bool = False
+    diag: Optional[Callable] = None
+    aliases: tuple = ()
+
+
+#: kernel name (and alias) -> Kernel, filled by fastml.metrics.pairwise
+KERNELS = {}
+
+
+def register_kernel(name, function, *, params=(), sparse=False, diag=None, aliases=()):
+    spec = Kernel(name, function, tuple(params), sparse, diag, tuple(aliases))
+    for n in (name,) + spec.aliases:
+        KERNELS[n] = spec
+    return spec
+
+
+def kernel_names():
+    """Every kernel name pairwise_kernels accepts (besides "precomputed" and callables)."""
+    return sorted(KERNELS)
+
+
+def unknown_kernel_message(what, value):
+    """The one message for an unknown kernel (``what``: the argument's name)."""
+    return (f"Unknown kernel {what}={value!r} is not supported; use one of "
+            f"{kernel_names() + ['precomputed']}, a callable, or a list of "
+            "(kernel, weight[, params]).")
