@@ -160,8 +160,12 @@ def dtw_ref(a, b, window=None):
     return D[n, m]
 
 
+LAST = []  # the calls of the current input, to print with a failure
+
+
 def call(fn, *args, **kwargs):
     """fn(...) or None when it raised one of the documented exceptions."""
+    LAST.append((getattr(fn, "__qualname__", fn), args, kwargs))
     try:
         return fn(*args, **kwargs)
     except ALLOWED:

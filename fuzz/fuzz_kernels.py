@@ -16,6 +16,11 @@ SPARSE_OK = {"linear", "polynomial", "rbf", "sigmoid", "cosine", "chi2", "additi
              "intersection", "hellinger"}
 
 
+def _g(prm, d):
+    g = prm.get("gamma")
+    return 1.0 / max(d, 1) if g is None else g
+
+
 def reference(name, X, Y, prm):
     X = X.astype(np.float64)
     Y = Y.astype(np.float64)
@@ -24,17 +29,17 @@ def reference(name, X, Y, prm):
         if name == "linear":
             return X @ Y.T
         if name == "polynomial":
-            g = prm.get("gamma") or 1.0 / d
+            g = _g(prm, d)
             return (g * (X @ Y.T) + prm.get("coef0", 1)) ** prm.get("degree", 3)
         if name == "sigmoid":
-            g = prm.get("gamma") or 1.0 / d
+            g = _g(prm, d)
             return np.tanh(g * (X @ Y.T) + prm.get("coef0", 1))
         if name == "rbf":
-            g = prm.get("gamma") or 1.0 / d
+            g = _g(prm, d)
             D = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
             return np.exp(-g * D)
         if name == "laplacian":
-            g = prm.get("gamma") or 1.0 / d
+            g = _g(prm, d)
             return np.exp(-g * np.abs(X[:, None, :] - Y[None, :, :]).sum(-1))
         if name == "cosine":
             nx = np.linalg.norm(X, axis=1)
@@ -99,7 +104,7 @@ def TestOneInput(data):
             assert np.all((K >= 0) & (K <= 1)), f"{name} outside [0, 1]"
         return
     eps = float(np.finfo(K.dtype).eps)
-    scale = d * big * big * (1 + abs(prm.get("gamma") or 1.0))
+    scale = d * big * big * (1 + abs(_g(prm, d)))
     close(K, ref, rtol=64 * eps * max(1, d), atol=64 * eps * scale, what=name)
 
 

@@ -66,11 +66,19 @@ def smoke(names, n):
         t0 = time.time()
         for _ in range(n):
             data = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 300)))
+            import _common
+
+            _common.LAST.clear()
             try:
                 mod.TestOneInput(data)
             except Exception as exc:
                 bad += 1
                 print(f"{name}: {type(exc).__name__}: {exc}\n  input: {data.hex()}")
+                import numpy as np
+
+                with np.printoptions(threshold=50, edgeitems=3):
+                    for fn, a, kw in _common.LAST:
+                        print(f"  call {fn}{a!r:.2000} {kw!r:.300}")
                 break
         print(f"{name}: {n} inputs in {time.time() - t0:.1f} s")
     return 1 if bad else 0

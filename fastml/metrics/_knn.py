@@ -8,7 +8,7 @@ distances by training index. The public, validating entry points are
 import numpy as np
 
 from fastml.metrics import _distances as _dist
-from fastml.metrics import _plans
+from fastml.metrics import _plans, _scaling
 from fastml.metrics._common import (
     GEMM_CHUNKS,
     chunks,
@@ -30,7 +30,22 @@ def check_k(k, n_train):
 
 
 def knn_numeric(Q, F, k, plan, n_threads):
-    """Validated arrays of one dtype (or 0/1 boolean arrays for a packed plan)."""
+    """Validated arrays of one dtype (or 0/1 boolean arrays for a packed plan).
+
+    Data whose magnitude would overflow (or underflow) the metric's sums are scaled by a
+    power of two first and the distances scaled back (fastml.metrics._scaling), so that
+    the ranking stays right and no candidate is lost to inf - inf."""
+    if Q.dtype != np.bool_:
+        inner, outer = _plans.powers(plan)
+        s = _scaling.safe_shift(_scaling.max_abs(Q, F), Q.dtype, inner, Q.shape[1])
+        if s:
+            dist, ind = _knn_numeric(_scaling.scaled(Q, s), _scaling.scaled(F, s), k, plan,
+                                     n_threads)
+            return _scaling.unscale(dist, s, outer), ind
+    return _knn_numeric(Q, F, k, plan, n_threads)
+
+
+def _knn_numeric(Q, F, k, plan, n_threads):
     if plan.packed_if_binary and (Q.dtype == np.bool_ or (is_binary(Q) and is_binary(F))):
         check_k(k, F.shape[0])
         dtype = np.dtype(np.float64) if Q.dtype == np.bool_ else Q.dtype
@@ -46,6 +61,13 @@ def knn_numeric(Q, F, k, plan, n_threads):
     p = 1.0
     if plan.kind == _plans.GEMM_SQEUCLIDEAN:
         kind, op = _dist.KIND_SQEUCLIDEAN_GEMM, 0
+        # ||y||^2 - 2 <x, y> cancels when the data sit far from the origin (float32 at an
+        # offset of 1e4 loses every digit of a near-duplicate's distance): centre both on
+        # the training mean, rounded to the dtype so that x - mean is exact for the
+        # points near it (Sterbenz); the distances of the k kept are recomputed exactly.
+        mean = F.mean(axis=0, dtype=np.float64).astype(dtype)
+        if np.any(mean):
+            Q, F = Q - mean, F - mean
         yy = np.einsum("ij,ij->i", F, F)
     elif plan.kind == _plans.COSINE:
         Q, F = l2_normalize(Q), l2_normalize(F)
@@ -114,12 +136,16 @@ def knn_levenshtein(Q, F, k, prm, n_threads):
 
 
 def knn_dtw(Q, F, k, prm, n_threads):
+    from fastml.metrics._matrix import dtw_shift
+
     (xs, xo), (ys, yo) = Q, F
     check_k(k, len(yo) - 1)
+    s = dtw_shift(Q, F)
+    xs, ys = _scaling.scaled(xs, s), _scaling.scaled(ys, s)
     dist = np.empty((len(xo) - 1, k), dtype=xs.dtype)
     ind = np.empty((len(xo) - 1, k), dtype=np.int64)
     _dist.knn_dtw(xs, xo, ys, yo, dist, ind, prm["window"], n_threads)
-    return dist, ind
+    return _scaling.unscale(dist, s, 1), ind
 
 
 def knn_hamming_strings(Q, F, k, prm, n_threads):

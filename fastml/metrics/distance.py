@@ -145,9 +145,11 @@ def dtw(a, b, *, window=None):
     """Dynamic time warping distance between two sequences of 1-D (n,) or 2-D (n, dim)
     float arrays (the least sum of Euclidean frame distances along a warping path)."""
     window = _check_window(window)
-    (xs, xo), (ys, yo) = _encode_frames([a], [b], names=("a", "b"))
-    out = np.empty((1, 1), dtype=xs.dtype)
-    _dist.dtw_matrix(xs, xo, ys, yo, out, window, False, 1)
+    from fastml.metrics._matrix import dtw_matrix
+
+    A, B = _encode_frames([a], [b], names=("a", "b"))
+    out = np.empty((1, 1), dtype=A[0].dtype)
+    dtw_matrix(A, B, out, {"window": window}, 1)
     return float(out[0, 0])
 
 

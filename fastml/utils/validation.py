@@ -57,11 +57,15 @@ def _check_one(A, name, accept_sparse, dtype):
         input_name=name,
     )
     if sp.issparse(A):
+        original = A
         A = sp.csr_matrix(A) if not isinstance(A, sp.csr_matrix) else A
         if not A.has_canonical_format:
             A = A.copy()
             A.sum_duplicates()  # also sorts the indices
-        if A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31:
+        wants_int32 = A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31
+        if A is original and (wants_int32 or A.indptr.dtype != np.int64):
+            A = A.copy()  # never change the index dtypes of the caller's matrix
+        if wants_int32:
             A.indices = A.indices.astype(np.int32)
         A.indptr = A.indptr.astype(np.int64, copy=False)
         A.data = np.ascontiguousarray(A.data)
@@ -121,8 +125,12 @@ def check_out(out, shape, dtype, *inputs):
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be a writeable, C-contiguous array.")
     for A in inputs:
-        if isinstance(A, np.ndarray) and np.shares_memory(out, A):
-            raise ValueError("out must not share memory with the inputs.")
+        parts = ([A.data, getattr(A, "indices", None), getattr(A, "indptr", None)]
+                 if sp.issparse(A) else [A])
+        for P in parts:
+            if isinstance(P, np.ndarray) and np.shares_memory(out, P):
+                raise ValueError("out must not share memory with the inputs (for a sparse "
+                                 "input: its data, indices or indptr); pass a new array.")
     return out
 
 
