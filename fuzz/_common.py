@@ -155,7 +155,7 @@ def dtw_ref(a, b, window=None):
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(1, n + 1):
             for j in range(max(1, i - w), min(m, i + w) + 1):
-                cost = float(np.sqrt(np.sum((a[i - 1] - b[j - 1]) ** 2)))
+                cost = math.hypot(*(a[i - 1] - b[j - 1]).tolist())  # no overflow
                 D[i, j] = cost + min(D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])
     return D[n, m]
 

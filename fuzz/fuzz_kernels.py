@@ -42,6 +42,8 @@ def reference(name, X, Y, prm):
             g = _g(prm, d)
             return np.exp(-g * np.abs(X[:, None, :] - Y[None, :, :]).sum(-1))
         if name == "cosine":
+            X = X / np.maximum(np.abs(X).max(axis=1, initial=0), 1e-320)[:, None]
+            Y = Y / np.maximum(np.abs(Y).max(axis=1, initial=0), 1e-320)[:, None]
             nx = np.linalg.norm(X, axis=1)
             ny = np.linalg.norm(Y, axis=1)
             nx[nx == 0] = 1

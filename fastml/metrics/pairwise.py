@@ -151,10 +151,32 @@ def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, 
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+        return _via_float64(polynomial_kernel, X, Y, out, n_jobs, degree=degree,
+                            gamma=gamma, coef0=coef0)
     upper = _gram(X, Y, out, symmetric, n_threads)
     _fast.affine_power_post(out, gamma, coef0, degree, 0, upper, n_threads)
     if upper:
         _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def _float32_affine_overflows(X, Y, gamma, coef0, dtype):
+    """True when gamma <x, y> + coef0 could leave float32's range (where inf - inf would
+    give NaN for an answer that is finite, or exactly +-1 for tanh)."""
+    if dtype != np.float32:
+        return False
+    m = _scaling.max_abs(X, Y)
+    big = float(np.finfo(np.float32).max) / 16
+    return abs(coef0) > big or gamma * m * m * X.shape[1] > big
+
+
+def _via_float64(fn, X, Y, out, n_jobs, **params):
+    """fn on float64 copies, rounded once into the float32 out."""
+    K = fn(X.astype(np.float64), None if Y is None else Y.astype(np.float64),
+           n_jobs=n_jobs, **params)
+    with np.errstate(over="ignore"):
+        out[...] = K
     return out
 
 
@@ -164,6 +186,8 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+        return _via_float64(sigmoid_kernel, X, Y, out, n_jobs, gamma=gamma, coef0=coef0)
     upper = _gram(X, Y, out, symmetric, n_threads)
     _fast.affine_power_post(out, gamma, coef0, 1.0, 1, upper, n_threads)
     if upper:
