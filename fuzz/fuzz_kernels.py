@@ -113,7 +113,11 @@ def TestOneInput(data):
 if __name__ == "__main__":
     import atheris
 
-    with atheris.instrument_imports():
+    import numpy  # noqa: F401  (libraries imported first: not instrumented)
+    import scipy.sparse  # noqa: F401
+    import sklearn.base  # noqa: F401
+
+    with atheris.instrument_imports(include=["fastml"]):
         import fastml.metrics  # noqa: F401
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
