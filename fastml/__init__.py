@@ -9,5 +9,13 @@ except ImportError as _e:  # pragma: no cover - exercised by tests/test_build.py
     raise_build_error(_e)
 
 from fastml._config import show_config  # noqa: E402
+from fastml._patch import (  # noqa: E402
+    get_patch_names,
+    patch_sklearn,
+    sklearn_is_patched,
+    sklearn_patched,
+    unpatch_sklearn,
+)
 
-__all__ = ["show_config", "__version__"]
+__all__ = ["get_patch_names", "patch_sklearn", "show_config", "sklearn_is_patched",
+           "sklearn_patched", "unpatch_sklearn", "__version__"]

@@ -71,6 +71,7 @@ def TestOneInput(data):
         return
     k = r.int(1, m + 1)
     nn = NearestNeighbors(n_neighbors=k, metric=name, metric_params=prm or None,
+                          algorithm="brute",
                           n_jobs=r.pick([1, 2]))
     if call(nn.fit, Y) is None:
         return

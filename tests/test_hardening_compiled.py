@@ -47,7 +47,7 @@ def test_k_equal_to_the_training_set(metric, dtype, rng):
     # k = n_train: the top-k is the full sorted row; ties broken by index
     F = rng.integers(1, 4, size=(3000, 3)).astype(dtype)  # many exact ties, no zero row
     Q = rng.integers(1, 4, size=(5, 3)).astype(dtype)
-    dist, ind = NearestNeighbors(n_neighbors=3000, metric=metric).fit(F).kneighbors(Q)
+    dist, ind = NearestNeighbors(n_neighbors=3000, metric=metric, algorithm="brute").fit(F).kneighbors(Q)
     ref = cdist(Q.astype(np.float64), F.astype(np.float64),
                 "cityblock" if metric == "manhattan" else metric)
     order = np.lexsort((np.broadcast_to(np.arange(3000), ref.shape), np.round(ref, 5)),
@@ -104,9 +104,9 @@ def _long_calls():
     seqs = [rng.random(400) for _ in range(300)]
     return {
         "knn euclidean": lambda n_jobs: NearestNeighbors(
-            n_neighbors=5, n_jobs=n_jobs).fit(np.repeat(X, 8, axis=0)).kneighbors(X),
+            n_neighbors=5, algorithm="brute", n_jobs=n_jobs).fit(np.repeat(X, 8, axis=0)).kneighbors(X),
         "knn manhattan": lambda n_jobs: NearestNeighbors(
-            n_neighbors=5, metric="manhattan", n_jobs=n_jobs).fit(X).kneighbors(X),
+            n_neighbors=5, metric="manhattan", algorithm="brute", n_jobs=n_jobs).fit(X).kneighbors(X),
         "knn levenshtein": lambda n_jobs: NearestNeighbors(
             n_neighbors=3, metric="levenshtein", n_jobs=n_jobs).fit(words).kneighbors(words),
         "levenshtein matrix": lambda n_jobs: pairwise_distances(words, metric="levenshtein",

@@ -44,7 +44,8 @@ def test_extreme_magnitudes_float64(metric, scale, rng):
             want = want * scale
     assert not np.isnan(D).any()
     np.testing.assert_allclose(D, want, rtol=1e-10, atol=1e-300)
-    dist, ind = NearestNeighbors(n_neighbors=4, metric=metric, metric_params=prm or None).fit(
+    dist, ind = NearestNeighbors(n_neighbors=4, metric=metric, metric_params=prm or None,
+                                   algorithm="brute").fit(
         X * scale).kneighbors(T * scale)
     np.testing.assert_array_equal(ind, np.argsort(unit, axis=1, kind="stable")[:, :4])
     np.testing.assert_allclose(dist, np.sort(want, axis=1)[:, :4], rtol=1e-10, atol=1e-300)
@@ -58,7 +59,7 @@ def test_float32_equal_rows_at_1e20_are_at_distance_0():
 
 def test_knn_near_float64_overflow_finds_the_true_neighbour():
     F = np.array([[1e308], [-1e308], [5e307]])
-    dist, ind = NearestNeighbors(n_neighbors=3).fit(F).kneighbors([[9e307]])
+    dist, ind = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(F).kneighbors([[9e307]])
     assert ind.tolist() == [[0, 2, 1]]
     assert dist[0, 0] == pytest.approx(1e307) and np.isinf(dist[0, 2])  # 1.9e308 > max
 
@@ -82,7 +83,7 @@ def test_float32_knn_finds_near_duplicates_far_from_the_origin(offset, rng):
     F = (offset + rng.random((2000, 10))).astype(np.float32)
     Q = F[:50] + np.float32(offset * 1e-6)  # near-duplicates of the first 50 rows
     ref = cdist(Q.astype(np.float64), F.astype(np.float64))
-    _, ind = NearestNeighbors(n_neighbors=1).fit(F).kneighbors(Q)
+    _, ind = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(F).kneighbors(Q)
     got = ref[np.arange(50), ind[:, 0]]
     # the returned neighbour is as near as the true one, up to float32 rounding of d
     np.testing.assert_allclose(got, ref.min(axis=1), atol=4 * np.sqrt(10) * offset * 6e-8)
@@ -251,7 +252,7 @@ def test_numeric_distances_at_simd_boundaries(d, n, m, seed, dtype, metric, bina
     scale = {"sqeuclidean": 16 * d, "manhattan": 4 * d}.get(metric, 4 * np.sqrt(d))
     np.testing.assert_allclose(D, ref, rtol=0, atol=8 * eps * max(1.0, scale))
     k = m
-    dist, ind = NearestNeighbors(n_neighbors=k, metric=metric).fit(Y).kneighbors(X)
+    dist, ind = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(Y).kneighbors(X)
     np.testing.assert_allclose(dist, np.sort(ref, axis=1), rtol=0,
                                atol=8 * eps * max(1.0, scale))
 

@@ -142,7 +142,29 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, _BaseKernelRidge):
     """
 
     def fit(self, X, y, sample_weight=None):
-        """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
+        """Fit Kernel Ridge regression: dual_coef_ = (K + alpha I)^-1 y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or \
+                (n_samples, n_samples) for kernel="precomputed"
+            Training data (CSR accepted by the kernels that take it).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight per sample.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Examples
+        --------
+        >>> from fastml.kernel_ridge import KernelRidge
+        >>> KernelRidge(alpha=1.0).fit([[0.0], [1.0]], [0.0, 2.0]).dual_coef_
+        array([0., 1.])
+        """
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True,
                              y_numeric=True, dtype=[np.float64, np.float32])
         ravel = y.ndim == 1
@@ -153,7 +175,24 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, _BaseKernelRidge):
         return self
 
     def predict(self, X):
-        """k(X, X_fit_) @ dual_coef_."""
+        """Predict k(X, X_fit_) @ dual_coef_.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), or \
+                (n_queries, n_samples_fit) for kernel="precomputed"
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_targets)
+
+        Examples
+        --------
+        >>> from fastml.kernel_ridge import KernelRidge
+        >>> KernelRidge(alpha=1.0).fit([[0.0], [1.0]], [0.0, 2.0]).predict([[2.0]])
+        array([2.])
+        """
         return self._decision(X)
 
 
@@ -173,6 +212,31 @@ class KernelRidgeClassifier(ClassifierMixin, _BaseKernelRidge):
     """
 
     def fit(self, X, y, sample_weight=None):
+        """Fit one-vs-all kernel ridge regressions onto +1 / -1 targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or \
+                (n_samples, n_samples) for kernel="precomputed"
+            Training data (CSR accepted by the kernels that take it).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight per sample.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Examples
+        --------
+        >>> from fastml.kernel_ridge import KernelRidgeClassifier
+        >>> clf = KernelRidgeClassifier(alpha=0.1, kernel="rbf")
+        >>> clf = clf.fit([[0.0], [1.0], [3.0], [4.0]], [0, 0, 1, 1])
+        >>> clf.classes_
+        array([0, 1])
+        """
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self._label_binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
@@ -190,10 +254,48 @@ class KernelRidgeClassifier(ClassifierMixin, _BaseKernelRidge):
 
     def decision_function(self, X):
         """Decision values: (n_samples,) for two classes (> 0 means classes_[1]), else
-        (n_samples, n_classes)."""
+        (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Samples.
+
+        Returns
+        -------
+        d : ndarray of shape (n_queries,) or (n_queries, n_classes)
+
+        Examples
+        --------
+        >>> from fastml.kernel_ridge import KernelRidgeClassifier
+        >>> clf = KernelRidgeClassifier(alpha=0.1, kernel="rbf")
+        >>> clf = clf.fit([[0.0], [1.0], [3.0], [4.0]], [0, 0, 1, 1])
+        >>> bool(clf.decision_function([[3.5]])[0] > 0)
+        True
+        """
         return self._decision(X)
 
     def predict(self, X):
+        """Predict the class with the largest decision value.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,)
+            Class labels.
+
+        Examples
+        --------
+        >>> from fastml.kernel_ridge import KernelRidgeClassifier
+        >>> clf = KernelRidgeClassifier(alpha=0.1, kernel="rbf")
+        >>> clf = clf.fit([[0.0], [1.0], [3.0], [4.0]], [0, 0, 1, 1])
+        >>> clf.predict([[0.5], [3.5]])
+        array([0, 1])
+        """
         d = self.decision_function(X)
         if d.ndim == 1:
             return self.classes_[(d > 0).astype(int)]

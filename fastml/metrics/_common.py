@@ -132,3 +132,19 @@ def chunks(n, n_threads, bx, by, parts=16, multiple=4):
     per = -(-n // parts)
     bx = int(min(bx, max(multiple, multiple * -(-per // multiple))))
     return bx, int(by)
+
+
+def int32_indices(X):
+    """Sparse X with 64-bit indices that fit in 32 bits -> the same matrix (a new object
+    sharing the data) with 32-bit indices: some of scikit-learn's sparse loops take only
+    int32 indices. Anything else is returned as is."""
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return X
+    if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32:
+        return X
+    if X.nnz > np.iinfo(np.int32).max or max(X.shape) > np.iinfo(np.int32).max:
+        return X
+    X = X.copy()
+    X.indices = X.indices.astype(np.int32)
+    X.indptr = X.indptr.astype(np.int32)
+    return X

@@ -29,48 +29,79 @@ def check_k(k, n_train):
         )
 
 
-def knn_numeric(Q, F, k, plan, n_threads):
+def prepare_train(F, plan):
+    """What a search over the training rows F can reuse across calls (a fitted
+    estimator's index): packed bits for 0/1 rows of a packed plan, row norms for GEMM
+    Euclidean, unit rows for cosine."""
+    cache = {}
+    if plan.packed_if_binary and F.shape[0] and (F.dtype == np.bool_ or is_binary(F)):
+        cache["packed_groups"] = groups_of_8(pack_bits(F))
+    elif plan.kind == _plans.GEMM_SQEUCLIDEAN:
+        cache["sqnorms"] = np.einsum("ij,ij->i", F, F)
+        cache["mean"] = F.mean(axis=0, dtype=np.float64) if F.shape[0] else None
+    elif plan.kind == _plans.COSINE:
+        cache["unit"] = l2_normalize(F)
+    return cache
+
+
+def knn_numeric(Q, F, k, plan, n_threads, cache=None):
     """Validated arrays of one dtype (or 0/1 boolean arrays for a packed plan).
 
-    Data whose magnitude would overflow (or underflow) the metric's sums are scaled by a
-    power of two first and the distances scaled back (fastml.metrics._scaling), so that
-    the ranking stays right and no candidate is lost to inf - inf."""
+    ``cache``: :func:`prepare_train` of F, or None. Data whose magnitude would overflow
+    (or underflow) the metric's sums are scaled by a power of two first and the
+    distances scaled back (fastml.metrics._scaling), so that the ranking stays right and
+    no candidate is lost to inf - inf."""
     if Q.dtype != np.bool_:
         inner, outer = _plans.powers(plan)
         s = _scaling.safe_shift(_scaling.max_abs(Q, F), Q.dtype, inner, Q.shape[1])
-        if s:
+        if s:  # the cache holds values of the unscaled data: not used
             dist, ind = _knn_numeric(_scaling.scaled(Q, s), _scaling.scaled(F, s), k, plan,
-                                     n_threads)
+                                     n_threads, None)
             return _scaling.unscale(dist, s, outer), ind
-    return _knn_numeric(Q, F, k, plan, n_threads)
+    return _knn_numeric(Q, F, k, plan, n_threads, cache)
 
 
-def _knn_numeric(Q, F, k, plan, n_threads):
-    if plan.packed_if_binary and (Q.dtype == np.bool_ or (is_binary(Q) and is_binary(F))):
+def _knn_numeric(Q, F, k, plan, n_threads, cache):
+    cache = cache or {}
+    if plan.packed_if_binary and (Q.dtype == np.bool_ or is_binary(Q)) and (
+            "packed_groups" in cache or F.dtype == np.bool_ or is_binary(F)):
         check_k(k, F.shape[0])
         dtype = np.dtype(np.float64) if Q.dtype == np.bool_ else Q.dtype
-        return knn_packed_hamming(Q, F, k, dtype, n_threads)
+        return knn_packed_hamming(Q, F, k, dtype, n_threads, cache.get("packed_groups"))
     n, m, d = Q.shape[0], F.shape[0], Q.shape[1]
     check_k(k, m)
     dtype = Q.dtype
     if plan.kind != _plans.COSINE:
+        F_full = F
         Q, F = drop_shared_constant_columns(Q, F)
+        if F is not F_full:
+            cache = {}
     dist = np.empty((n, k), dtype=dtype)
     ind = np.empty((n, k), dtype=np.int64)
     yy = np.zeros(1, dtype=dtype)
     p = 1.0
     if plan.kind == _plans.GEMM_SQEUCLIDEAN:
         kind, op = _dist.KIND_SQEUCLIDEAN_GEMM, 0
+        yy = cache.get("sqnorms")
+        if yy is None:
+            yy = np.einsum("ij,ij->i", F, F)
         # ||y||^2 - 2 <x, y> cancels when the data sit far from the origin (float32 at an
-        # offset of 1e4 loses every digit of a near-duplicate's distance): centre both on
-        # the training mean, rounded to the dtype so that x - mean is exact for the
-        # points near it (Sterbenz); the distances of the k kept are recomputed exactly.
-        mean = F.mean(axis=0, dtype=np.float64).astype(dtype)
-        if np.any(mean):
+        # offset of 1e4 loses every digit of a near-duplicate's distance): where the
+        # offset dominates the spread, centre both on the training mean, rounded to the
+        # dtype so that x - mean is exact for the points near it (Sterbenz); the
+        # distances of the k kept are recomputed exactly.
+        mean = cache.get("mean")
+        if mean is None:
+            mean = F.mean(axis=0, dtype=np.float64)
+        offset = float(mean @ mean)
+        spread = float(np.mean(yy, dtype=np.float64)) - offset
+        if offset > 0 and offset > 16 * max(spread, 0.0):
+            mean = mean.astype(dtype)
             Q, F = Q - mean, F - mean
-        yy = np.einsum("ij,ij->i", F, F)
+            yy = np.einsum("ij,ij->i", F, F)
     elif plan.kind == _plans.COSINE:
-        Q, F = l2_normalize(Q), l2_normalize(F)
+        Q = l2_normalize(Q)
+        F = cache["unit"] if "unit" in cache else l2_normalize(F)
         kind, op = _dist.KIND_COSINE_GEMM, 0
     elif plan.kind == _plans.LP:
         kind, op, p = _dist.KIND_LP, 0, plan.root
@@ -110,12 +141,14 @@ def drop_shared_constant_columns(Q, F, min_gain=0.04):
     return np.take(Q, keep, axis=1), np.take(F, keep, axis=1)
 
 
-def knn_packed_hamming(Q, F, k, dtype, n_threads):
-    """0/1 rows: bit-packed, train rows in word-major groups of 8 (AVX-512 popcount)."""
+def knn_packed_hamming(Q, F, k, dtype, n_threads, Ft=None):
+    """0/1 rows: bit-packed, train rows in word-major groups of 8 (AVX-512 popcount);
+    ``Ft``: the packed groups of F when already computed."""
     n, d = Q.shape
-    Qb, Fb = pack_bits(Q), pack_bits(F)
-    m = Fb.shape[0]
-    Ft = groups_of_8(Fb)
+    Qb = pack_bits(Q)
+    m = F.shape[0]
+    if Ft is None:
+        Ft = groups_of_8(pack_bits(F))
     bx, by = chunks(n, n_threads, 64, 1024)
     cnt = np.empty((n, k), dtype=np.int32)
     ind = np.empty((n, k), dtype=np.int64)

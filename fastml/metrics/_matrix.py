@@ -33,6 +33,8 @@ def _numeric_matrix(X, Y, out, plan, n_threads):
     sym = Y is None
     Yv = X if sym else Y
     d = X.shape[1]
+    if plan.kind == _plans.BOOLEAN:
+        return boolean_matrix(X, Yv, sym, out, plan.boolean, n_threads)
     if plan.packed_if_binary and (X.dtype == np.bool_ or (is_binary(X) and is_binary(Yv))):
         return packed_hamming_matrix(X, Yv, sym, out, n_threads)
     if plan.kind == _plans.GEMM_SQEUCLIDEAN:
@@ -82,6 +84,52 @@ def packed_hamming_matrix(X, Y, sym, out, n_threads):
         t = tmp[: i1 - i0]
         _dist.hamming_packed_matrix(Xb[i0:i1], Yt, m, t, 16, n_threads)
         np.divide(t, d, out=out[i0:i1], casting="unsafe")
+    return out
+
+
+def _boolean_from_counts(name, ndiff, nx, ny, d):
+    """scipy's boolean dissimilarity from the counts of differing bits ``ndiff`` (block),
+    the numbers of true bits per row (nx (b, 1), ny (1, m)) and the length d. With
+    c_TT = true in both, c_TF + c_FT = ndiff, c_FF = d - c_TT - ndiff; the 0/0 cases give
+    what scipy gives (0 for jaccard and yule, NaN for dice and sokalsneath)."""
+    ntt = (nx + ny - ndiff) * 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "jaccard":
+            den = ntt + ndiff
+            return np.where(den == 0, 0.0, ndiff / np.where(den == 0, 1, den))
+        if name == "dice":
+            return ndiff / (2 * ntt + ndiff)
+        if name == "rogerstanimoto":
+            return 2 * ndiff / (d + ndiff)
+        if name == "russellrao":
+            return (d - ntt) / d
+        if name == "sokalsneath":
+            return 2 * ndiff / (ntt + 2 * ndiff)
+        if name == "yule":
+            ntf, nft = nx - ntt, ny - ntt
+            nff = d - ntt - ndiff
+            num, den = 2 * ntf * nft, ntt * nff + ntf * nft
+            return np.where(den == 0, 0.0, num / np.where(den == 0, 1, den))
+    raise AssertionError(name)  # pragma: no cover - the registry lists the names
+
+
+def boolean_matrix(X, Y, sym, out, name, n_threads):
+    """A boolean dissimilarity of boolean rows: differing bits counted by popcount on
+    bit-packed rows, in blocks of rows, then the formula (float64)."""
+    d = X.shape[1]
+    Xb = pack_bits(X)
+    Yt = groups_of_8(Xb if sym else pack_bits(Y))
+    m = Y.shape[0]
+    nx = np.count_nonzero(X, axis=1).astype(np.float64)
+    ny = nx if sym else np.count_nonzero(Y, axis=1).astype(np.float64)
+    step = max(256, 64 * n_threads)
+    tmp = np.empty((min(step, X.shape[0]), m), dtype=np.int32)
+    for i0 in range(0, X.shape[0], step):
+        i1 = min(X.shape[0], i0 + step)
+        t = tmp[: i1 - i0]
+        _dist.hamming_packed_matrix(Xb[i0:i1], Yt, m, t, 16, n_threads)
+        out[i0:i1] = _boolean_from_counts(name, t.astype(np.float64), nx[i0:i1, None],
+                                          ny[None, :], d)
     return out
 
 

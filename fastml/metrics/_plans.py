@@ -14,6 +14,7 @@ GEMM_SQEUCLIDEAN = "gemm_sqeuclidean"  # ||x||^2 + ||y||^2 - 2 <x, y>, cancellat
 COSINE = "cosine"                      # 1 - <x, y> / (||x|| ||y||)
 TILE = "tile"                          # a SIMD reduction tile over the features (op)
 LP = "lp"                              # sum |x - y|^p for a general p (root = p)
+BOOLEAN = "boolean"                    # a boolean dissimilarity from popcounts (boolean)
 
 
 class Plan(NamedTuple):
@@ -22,6 +23,7 @@ class Plan(NamedTuple):
     root: float = 1.0      # result ** (1 / root) at the end (1: none, 2: sqrt)
     per_feature: bool = False   # divide by the number of features (Hamming fractions)
     packed_if_binary: bool = False  # 0/1 data: bit-packed popcount instead
+    boolean: str = ""      # the boolean dissimilarity of a BOOLEAN plan (scipy's name)
 
 
 def euclidean(prm):
@@ -46,6 +48,14 @@ def cosine(prm):
 
 def hamming(prm):
     return Plan(TILE, _fast.OP_NEQ, 1.0, per_feature=True, packed_if_binary=True)
+
+
+def boolean(name):
+    """The plan of scipy's boolean dissimilarity ``name`` on bit-packed rows."""
+    def plan(prm):
+        return Plan(BOOLEAN, boolean=name)
+    plan.__name__ = name
+    return plan
 
 
 def minkowski(prm):

@@ -70,7 +70,7 @@ class SequenceRoute:
     dtype: Callable
     matrix: Callable
     knn: Callable
-    accepts: Callable = staticmethod(lambda X: True)
+    accepts: Callable = None   # None: every input
     strings: bool = False   # takes str items (the estimator tag input_tags.string)
 
 
@@ -81,11 +81,17 @@ class NumericRoute:
     ``keep_bool``: boolean input is kept as is (bit-packed), not converted to float."""
     plan: Callable
     keep_bool: bool = False
+    bool_only: bool = False   # computed only for boolean input (else scikit-learn's code)
+    has_knn: bool = True      # the kNN engine ranks by it (else scikit-learn's search)
 
     def matrix(self, X, Y, out, prm, n_threads):
         return _matrix.numeric_matrix(X, Y, out, self.plan(prm), n_threads)
 
     def knn(self, Q, F, k, prm, n_threads):
+        if not self.has_knn:
+            raise ValueError(
+                f"fastml's kNN engine does not rank by {self.plan.__name__}; use "
+                "fastml.neighbors.NearestNeighbors, which runs scikit-learn's search for it.")
         return _knn.knn_numeric(Q, F, k, self.plan(prm), n_threads)
 
 
@@ -109,11 +115,16 @@ class Metric:
             )
         return {k: spec.check(params.get(k, spec.default)) for k, spec in self.params.items()}
 
+    def __reduce__(self):
+        # pickled by name: a fitted estimator's index refers to the registry entry
+        return (get_metric, (self.name,))
+
     def is_sequence_input(self, X):
         """True if X goes through the sequence route of this metric."""
         if self.sequence is None:
             return False
-        return self.numeric is None or self.sequence.accepts(X)
+        return self.numeric is None or self.sequence.accepts is None or \
+            self.sequence.accepts(X)
 
 
 def _encode_symbols(X, Y, names=("X", "Y")):
@@ -129,15 +140,35 @@ def _encode_equal_length_strings(X, Y, names=("X", "Y")):
     return A, B
 
 
+def _count_offsets(A):
+    return len(A[1]) - 1
+
+
+def _count_rows(A):
+    return A.shape[0]
+
+
+def _int32(A):
+    return np.int32
+
+
+def _float64(A):
+    return np.float64
+
+
+def _frames_dtype(A):
+    return A[0].dtype
+
+
 _LEVENSHTEIN = SequenceRoute(
-    encode=_encode_symbols, count=lambda A: len(A[1]) - 1, dtype=lambda A: np.int32,
+    encode=_encode_symbols, count=_count_offsets, dtype=_int32,
     matrix=_matrix.levenshtein_matrix, knn=_knn.knn_levenshtein, strings=True)
 _DTW = SequenceRoute(
-    encode=_encode_frames, count=lambda A: len(A[1]) - 1, dtype=lambda A: A[0].dtype,
+    encode=_encode_frames, count=_count_offsets, dtype=_frames_dtype,
     matrix=_matrix.dtw_matrix, knn=_knn.knn_dtw)
 _HAMMING_STRINGS = SequenceRoute(
-    encode=_encode_equal_length_strings, count=lambda A: A.shape[0],
-    dtype=lambda A: np.float64, matrix=_matrix.hamming_strings_matrix,
+    encode=_encode_equal_length_strings, count=_count_rows,
+    dtype=_float64, matrix=_matrix.hamming_strings_matrix,
     knn=_knn.knn_hamming_strings, accepts=_seq.holds_strings, strings=True)
 
 _METRIC_LIST = [
@@ -152,6 +183,10 @@ _METRIC_LIST = [
     Metric("cosine", numeric=NumericRoute(_plans.cosine), sklearn="cosine"),
     Metric("hamming", numeric=NumericRoute(_plans.hamming, keep_bool=True),
            sequence=_HAMMING_STRINGS, sklearn="hamming"),
+    *[Metric(name, numeric=NumericRoute(_plans.boolean(name), keep_bool=True,
+                                        bool_only=True, has_knn=False), sklearn=name)
+      for name in ("jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath",
+                   "yule")],
     Metric("levenshtein", sequence=_LEVENSHTEIN),
     Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
 ]

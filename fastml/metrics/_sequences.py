@@ -6,7 +6,12 @@ encoder validates item by item and raises errors that name the argument and the 
 """
 import numpy as np
 
-__all__ = ["holds_strings", "check_sequence_container", "encode_symbols", "encode_frames",
+class StringInputError(ValueError, TypeError):
+    """Strings given to a numeric metric (a ValueError, as scikit-learn raises, and a
+    TypeError, as fastml raised before)."""
+
+
+__all__ = ["StringInputError", "holds_strings", "check_sequence_container", "encode_symbols", "encode_frames",
            "string_codes_matrix", "reject_strings_for_numeric"]
 
 
@@ -186,7 +191,7 @@ def _reject_strings_for_numeric(X, name, metric):
             X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str):
         strings = True  # rows of str
     if strings:
-        raise TypeError(
+        raise StringInputError(
             f"{name} holds strings, but metric={metric!r} is numeric. For strings use "
             "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths)."
         )

@@ -31,12 +31,14 @@ String and sequence metrics (``X``, ``Y`` are sequences of items):
 ``n_jobs`` has scikit-learn's meaning; results do not depend on it.
 """
 import numpy as np
+import scipy.sparse as sp
+import sklearn.metrics.pairwise as _skp
 
 from fastml.metrics import _distances as _dist
 from fastml.metrics import _registry
 from fastml.metrics._common import as_bool_2d
 from fastml.metrics._registry import DISTANCE_METRICS, check_window, resolve_metric
-from fastml.metrics._sequences import reject_strings_for_numeric
+from fastml.metrics._sequences import holds_strings, reject_strings_for_numeric
 from fastml.utils import check_kernel_input, check_out, check_positive_int, effective_n_threads
 
 # kept for callers of the former single-module layout
@@ -61,6 +63,9 @@ _ALIASES = {a: n for a, n in _registry.METRIC_ALIASES.items() if a != n}
 NUMERIC_METRICS = tuple(m.name for m in _registry.METRICS.values() if m.numeric is not None)
 SEQUENCE_METRICS = tuple(m.name for m in _registry.METRICS.values() if m.sequence is not None)
 _check_window = check_window
+
+# scikit-learn's function, captured before any patching of sklearn's names
+_SK_PAIRWISE_DISTANCES = _skp.pairwise_distances
 
 
 def _check_metric(metric, params):
@@ -88,50 +93,152 @@ def _validate_numeric(spec, X, Y, x_name="X", y_name="Y"):
 # ----------------------------------------------------------------------------------------
 # full matrices
 # ----------------------------------------------------------------------------------------
-def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, out=None, **params):
-    """Distance matrix between the items of X and Y (``Y=None``: X with itself).
+def _is_sparse(A):
+    return A is not None and sp.issparse(A)
+
+
+def _numeric_array_like(A):
+    """True for numeric ndarrays and for lists/tuples of numbers (no object arrays, no
+    strings, no pandas extension types): what fastml's dense routines take."""
+    if isinstance(A, np.ndarray):
+        return A.dtype.kind in "fiub"
+    if isinstance(A, (list, tuple)):
+        return not holds_strings(A) and np.asarray(A).dtype.kind in "fiub"
+    return False
+
+
+def _fast_numeric(spec, X, Y, params):
+    """Checked parameters if fastml's dense routines compute this call, else None (the
+    call then runs scikit-learn's pairwise_distances)."""
+    if spec.numeric is None or _is_sparse(X) or _is_sparse(Y):
+        return None
+    if set(params) - set(spec.params):
+        return None
+    try:
+        prm = spec.check_params(spec.name, params)
+    except (TypeError, ValueError):
+        return None
+    if not _numeric_array_like(X) or (Y is not None and not _numeric_array_like(Y)):
+        return None
+    if spec.numeric.bool_only and not (
+            isinstance(X, np.ndarray) and X.dtype == np.bool_ and X.ndim == 2 and X.size
+            and (Y is None or (isinstance(Y, np.ndarray) and Y.dtype == np.bool_
+                               and Y.ndim == 2 and Y.size))):
+        return None  # scikit-learn converts to bool (with a warning): its code runs
+    return prm
+
+
+def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
+                       ensure_all_finite=True, out=None, **kwds):
+    """Compute the distance matrix from a feature array X and optional Y.
+
+    A drop-in for :func:`sklearn.metrics.pairwise_distances` (same parameters, results
+    and errors) that also compares strings and sequences. fastml's compiled routines
+    run for the metrics of its registry on dense numeric data (``euclidean`` /
+    ``l2``, ``sqeuclidean``, ``manhattan`` / ``cityblock`` / ``l1``, ``chebyshev``,
+    ``minkowski`` with ``p >= 1``, ``cosine``, ``hamming``; 0/1 data bit-packed) and for
+    the sequence metrics (``levenshtein``, ``dtw``, ``hamming`` on equal-length str);
+    every other call (sparse input, callables, ``"precomputed"``, the other metrics,
+    ``ensure_all_finite`` other than True, parameters such as ``Y_norm_squared``) runs
+    scikit-learn's own function.
 
     Parameters
     ----------
-    X : array-like (n, d) for numeric metrics; a sequence of str / 1-D integer arrays
-        (``levenshtein``), of equal-length str (``hamming``) or of 1-D / 2-D float
-        arrays (``dtw``).
-    Y : the same kind as X, or None.
-    metric : str, see the module docstring (``fastml.metrics.distance``).
-    n_jobs : int or None, threads (scikit-learn's meaning).
-    out : ndarray of the result's shape and dtype, filled instead of a new array.
-    **params : ``p`` for minkowski (default 2), ``window`` for dtw (default None).
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features), or a sequence of
+        items for the sequence metrics (str or 1-D integer arrays for ``levenshtein``,
+        equal-length str for ``hamming``, 1-D / 2-D float arrays for ``dtw``)
+        Array of pairwise distances between samples, or a feature array.
+    Y : array-like of the same kind as X, default=None
+        A second feature array; None means X with itself.
+    metric : str or callable, default='euclidean'
+        Any metric scikit-learn accepts, a callable, ``"precomputed"``, or one of
+        ``"levenshtein"``, ``"dtw"``.
+    n_jobs : int, default=None
+        The number of threads (scikit-learn's meaning); results do not depend on it.
+    ensure_all_finite : bool or 'allow-nan', default=True
+        As in scikit-learn.
+    out : ndarray, default=None
+        An array of the result's shape and dtype, filled and returned instead of a new
+        array.
+    **kwds : optional keyword parameters
+        Parameters of the metric: ``p`` for minkowski, ``window`` for dtw (a Sakoe-Chiba
+        band, default None), or those scikit-learn's metrics take.
 
     Returns
     -------
-    ndarray (n, m): float32 for float32 input, int32 for levenshtein, else float64.
+    D : ndarray of shape (n_samples_X, n_samples_X) or (n_samples_X, n_samples_Y)
+        The distances; float32 for float32 input on fastml's routines, int32 for
+        levenshtein.
+
+    Examples
+    --------
+    >>> from fastml.metrics import pairwise_distances
+    >>> pairwise_distances([[0, 0], [3, 4]])
+    array([[0., 5.],
+           [5., 0.]])
+    >>> pairwise_distances(["kitten", "sitting"], metric="levenshtein")
+    array([[0, 3],
+           [3, 0]], dtype=int32)
     """
-    spec, prm = resolve_metric(metric, params)
-    n_threads = effective_n_threads(n_jobs)
-    if Y is X:
-        Y = None
-    if spec.is_sequence_input(X):
+    spec = None
+    if isinstance(metric, str):
+        name = _registry.METRIC_ALIASES.get(metric)
+        spec = None if name is None else _registry.METRICS[name]
+    if spec is not None and spec.is_sequence_input(X):
+        prm = spec.check_params(metric, kwds)
+        n_threads = effective_n_threads(n_jobs)
+        if Y is X:
+            Y = None
         route = spec.sequence
         A, B = route.encode(X, Y)
         n = route.count(A)
         out = check_out(out, (n, n if B is None else route.count(B)), route.dtype(A))
         return route.matrix(A, B, out, prm, n_threads)
-    for A, nm in ((X, "X"), (Y, "Y")):
-        if A is not None:
-            reject_strings_for_numeric(A, nm, metric)
+    prm = None
+    if spec is not None and (ensure_all_finite is True):
+        for A, nm in ((X, "X"), (Y, "Y")):
+            if A is not None:
+                reject_strings_for_numeric(A, nm, metric)
+        prm = _fast_numeric(spec, X, Y, kwds)
+    if prm is None:
+        D = _SK_PAIRWISE_DISTANCES(X, Y, metric, n_jobs=n_jobs,
+                                   ensure_all_finite=ensure_all_finite, **kwds)
+        if out is not None:
+            out = check_out(out, D.shape, D.dtype)
+            out[...] = D
+            return out
+        return D
+    if Y is X:
+        Y = None
     X, Y = _validate_numeric(spec, X, Y)
     m = X.shape[0] if Y is None else Y.shape[0]
     dtype = np.float64 if X.dtype == np.bool_ else X.dtype
     out = check_out(out, (X.shape[0], m), dtype, X, Y)
-    return spec.numeric.matrix(X, Y, out, prm, n_threads)
+    return spec.numeric.matrix(X, Y, out, prm, effective_n_threads(n_jobs))
 
 
 # ----------------------------------------------------------------------------------------
 # one pair
 # ----------------------------------------------------------------------------------------
 def levenshtein(a, b):
-    """Levenshtein (edit) distance between two str, or two 1-D integer sequences: the least
-    number of single-symbol insertions, deletions and substitutions turning a into b."""
+    """Levenshtein (edit) distance between two str, or two 1-D integer sequences: the
+    least number of single-symbol insertions, deletions and substitutions turning a into b.
+
+    Parameters
+    ----------
+    a, b : str or 1-D array-like of int
+        Both str (compared by Unicode code point) or both integer sequences.
+
+    Returns
+    -------
+    distance : int
+
+    Examples
+    --------
+    >>> from fastml.metrics import levenshtein
+    >>> levenshtein("kitten", "sitting")
+    3
+    """
     if isinstance(a, str) != isinstance(b, str):
         raise TypeError(
             f"a and b must both be str or both be 1-D integer sequences, got "
@@ -143,7 +250,25 @@ def levenshtein(a, b):
 
 def dtw(a, b, *, window=None):
     """Dynamic time warping distance between two sequences of 1-D (n,) or 2-D (n, dim)
-    float arrays (the least sum of Euclidean frame distances along a warping path)."""
+    float arrays (the least sum of Euclidean frame distances along a warping path).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (n,) or (n, dim)
+        The two sequences (frames of one size).
+    window : int, default=None
+        Sakoe-Chiba band: ``|i - j| <= max(window, |n - m|)``; None for no band.
+
+    Returns
+    -------
+    distance : float
+
+    Examples
+    --------
+    >>> from fastml.metrics import dtw
+    >>> dtw([0.0, 1.0, 2.0], [0.0, 0.0, 1.0, 2.0])
+    0.0
+    """
     window = _check_window(window)
     from fastml.metrics._matrix import dtw_matrix
 
@@ -173,9 +298,36 @@ def check_fit_data(X, metric, params, name="X"):
 def kneighbors(Q, F, k, metric="euclidean", *, n_jobs=None, **params):
     """The ``k`` nearest items of ``F`` (train) for every item of ``Q`` (queries).
 
-    Returns ``(dist, ind)`` of shape (n_queries, k), sorted by distance, ties by index.
     Work is chunked: the extra memory is n_threads * (chunk of queries x chunk of train)
     values (plus the (n_queries, k) result), never n_queries x n_train.
+
+    Parameters
+    ----------
+    Q : array-like of shape (n_queries, n_features), or a sequence of items
+        The queries.
+    F : array-like of shape (n_train, n_features), or a sequence of items
+        The training items.
+    k : int
+        Number of neighbours (<= n_train).
+    metric : str, default="euclidean"
+        A metric of the registry with a kNN routine (see :func:`pairwise_distances`).
+    n_jobs : int, default=None
+        Threads; results do not depend on it.
+    **params : optional keyword parameters
+        ``p`` for minkowski, ``window`` for dtw.
+
+    Returns
+    -------
+    dist : ndarray of shape (n_queries, k)
+        Distances, sorted; equal distances ordered by training index.
+    ind : ndarray of shape (n_queries, k)
+        Indices into F.
+
+    Examples
+    --------
+    >>> from fastml.metrics.distance import kneighbors
+    >>> kneighbors([[0.9]], [[0.0], [1.0], [5.0]], 2)
+    (array([[0.1, 0.9]]), array([[1, 0]]))
     """
     spec, prm = resolve_metric(metric, params)
     k = check_positive_int(k, "n_neighbors")

@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn.metrics.pairwise as _skp
 
 from fastml.metrics import _pairwise_fast as _fast
 from fastml.utils import (
@@ -33,6 +34,7 @@ from fastml.utils import (
 
 from fastml.metrics import _registry, _scaling
 from fastml.metrics._common import gram as _gram
+from fastml.metrics._common import int32_indices
 from fastml.metrics._common import l2_normalize as _l2_normalize
 from fastml.metrics._common import row_sq_norms as _row_sq_norms
 from fastml.metrics._matrix import cosine_similarity_matrix
@@ -60,9 +62,24 @@ __all__ = [
 ]
 
 
+# scikit-learn's functions, captured before any patching of sklearn's names
+_SK_PAIRWISE_KERNELS = _skp.pairwise_kernels
+_SK_LAPLACIAN_KERNEL = _skp.laplacian_kernel
+
+
 # ----------------------------------------------------------------------------------------
 # shared plumbing
 # ----------------------------------------------------------------------------------------
+def _fallback(sk_function, out, *args, **kwargs):
+    """scikit-learn's function for a call fastml does not accelerate (``out`` filled)."""
+    K = sk_function(*args, **kwargs)
+    if out is None:
+        return K
+    out = check_out(out, K.shape, K.dtype)
+    out[...] = K
+    return out
+
+
 def _setup(X, Y, out, *, accept_sparse, non_negative=None):
     """Validate inputs and ``out``; return (X, Y, out, symmetric)."""
     if Y is X:
@@ -130,8 +147,36 @@ def _sparse_common(X, Y, out, symmetric, op, post, scale, n_threads):
 # GEMM-based kernels
 # ----------------------------------------------------------------------------------------
 def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
-    """k(x, y) = <x, y>. Dense or CSR input; with ``dense_output=False`` and sparse input
-    the result stays sparse (``out`` must then be None)."""
+    """Linear kernel k(x, y) = <x, y>.
+
+    Dense or CSR input; with ``dense_output=False`` and sparse input the result stays
+    sparse (``out`` must then be None).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    dense_output : bool, default=True
+        Whether to return a dense array even when the inputs are sparse.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import linear_kernel
+    >>> linear_kernel([[1.0, 2.0]], [[3.0, 4.0]])
+    array([[11.]])
+    """
     n_threads = effective_n_threads(n_jobs)
     if not dense_output and (sp.issparse(X) or sp.issparse(Y)):
         if out is not None:
@@ -145,7 +190,37 @@ def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
 
 
 def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, out=None):
-    """k(x, y) = (gamma <x, y> + coef0) ** degree; gamma=None means 1 / n_features."""
+    """Polynomial kernel k(x, y) = (gamma <x, y> + coef0) ** degree.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    degree : float, default=3
+        Kernel degree (>= 1).
+    gamma : float, default=None
+        Coefficient of the inner product; None means 1 / n_features.
+    coef0 : float, default=1
+        Constant offset.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import polynomial_kernel
+    >>> polynomial_kernel([[1.0, 2.0]], [[3.0, 4.0]], degree=2, gamma=1, coef0=0)
+    array([[121.]])
+    """
     degree = check_scalar_range(degree, "degree", low=1.0)
     coef0 = check_scalar_range(coef0, "coef0")
     n_threads = effective_n_threads(n_jobs)
@@ -181,7 +256,35 @@ def _via_float64(fn, X, Y, out, n_jobs, **params):
 
 
 def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
-    """k(x, y) = tanh(gamma <x, y> + coef0); gamma=None means 1 / n_features."""
+    """Sigmoid kernel k(x, y) = tanh(gamma <x, y> + coef0).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    gamma : float, default=None
+        Coefficient of the inner product; None means 1 / n_features.
+    coef0 : float, default=1
+        Constant offset.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import sigmoid_kernel
+    >>> sigmoid_kernel([[0.0, 0.0]], [[1.0, 1.0]], coef0=0)
+    array([[0.]])
+    """
     coef0 = check_scalar_range(coef0, "coef0")
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
@@ -196,10 +299,36 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
 
 
 def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
-    """k(x, y) = exp(-gamma ||x - y||^2); gamma=None means 1 / n_features.
+    """RBF (Gaussian) kernel k(x, y) = exp(-gamma ||x - y||^2).
 
     One GEMM (SYRK when Y is None) then a fused, vectorised pass computing the squared
     distances and their exponential row by row; the diagonal of K(X, X) is exactly 1.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    gamma : float, default=None
+        Width parameter; None means 1 / n_features.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import rbf_kernel
+    >>> rbf_kernel([[0.0, 0.0], [1.0, 1.0]], gamma=0.5)
+    array([[1.        , 0.36787944],
+           [0.36787944, 1.        ]])
     """
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
@@ -243,7 +372,34 @@ def _rbf_conditioning(X, Y, gamma, dtype):
 
 
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
-    """k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row (not NaN)."""
+    """Cosine similarity k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row
+    (not NaN), as in scikit-learn.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    dense_output : bool, default=True
+        Whether to return a dense array even when the inputs are sparse.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import cosine_similarity
+    >>> cosine_similarity([[1.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]])
+    array([[0.70710678, 0.        ]])
+    """
     n_threads = effective_n_threads(n_jobs)
     if not dense_output and (sp.issparse(X) or sp.issparse(Y)):
         if out is not None:
@@ -256,9 +412,33 @@ def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
 
 
 def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
-    """k(x, z) = sum_i sqrt(x_i z_i) on non-negative data (dense or CSR).
+    """Hellinger kernel k(x, z) = sum_i sqrt(x_i z_i) on non-negative data.
 
-    Computed as the linear kernel of sqrt(X) and sqrt(Z): one GEMM (SYRK for Y=None)."""
+    Computed as the linear kernel of sqrt(X) and sqrt(Z): one GEMM (SYRK for Y=None).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows (non-negative).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import hellinger_kernel
+    >>> hellinger_kernel([[1.0, 4.0]], [[4.0, 1.0]])
+    array([[4.]])
+    """
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
                                   non_negative="Hellinger kernel")
@@ -273,8 +453,33 @@ def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
 # feature-reduction kernels (SIMD tiles in csrc/pairwise.c)
 # ----------------------------------------------------------------------------------------
 def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
-    """Histogram intersection k(x, z) = sum_i min(x_i, z_i) on non-negative data (dense or
-    CSR; on CSR only the features both rows have are visited)."""
+    """Histogram intersection kernel k(x, z) = sum_i min(x_i, z_i) on non-negative data.
+
+    Dense or CSR (on CSR only the features both rows have are visited).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows (non-negative).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import intersection_kernel
+    >>> intersection_kernel([[1.0, 4.0]], [[3.0, 1.0]])
+    array([[2.]])
+    """
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
                                   non_negative="intersection kernel")
@@ -285,8 +490,32 @@ def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
 
 
 def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
-    """k(x, y) = -sum_i (x_i - y_i)^2 / (x_i + y_i) on non-negative data (a term with
-    x_i + y_i = 0 counts 0). Dense or CSR."""
+    """Additive chi-squared kernel k(x, y) = -sum_i (x_i - y_i)^2 / (x_i + y_i) on
+    non-negative data (a term with x_i + y_i = 0 counts 0). Dense or CSR.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows (non-negative).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import additive_chi2_kernel
+    >>> additive_chi2_kernel([[1.0, 0.0]], [[0.0, 1.0]])
+    array([[-2.]])
+    """
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
                                   non_negative="additive chi-squared kernel")
@@ -297,7 +526,34 @@ def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
 
 
 def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
-    """k(x, y) = exp(-gamma sum_i (x_i - y_i)^2 / (x_i + y_i)) on non-negative data."""
+    """Exponential chi-squared kernel k(x, y) = exp(-gamma sum_i (x_i - y_i)^2 / (x_i + y_i))
+    on non-negative data. Dense or CSR.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows (non-negative).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    gamma : float, default=1.0
+        Scaling parameter (> 0).
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import chi2_kernel
+    >>> chi2_kernel([[1.0, 0.0]], [[1.0, 0.0]])
+    array([[1.]])
+    """
     gamma = check_scalar_range(gamma, "gamma", low=0.0, low_inclusive=False)
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
@@ -309,7 +565,38 @@ def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
 
 
 def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
-    """k(x, y) = exp(-gamma ||x - y||_1); gamma=None means 1 / n_features."""
+    """Laplacian kernel k(x, y) = exp(-gamma ||x - y||_1).
+
+    Sparse input runs scikit-learn's function.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Input rows.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    gamma : float, default=None
+        Width parameter; None means 1 / n_features.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import laplacian_kernel
+    >>> laplacian_kernel([[0.0, 0.0]], [[1.0, 1.0]], gamma=0.5)
+    array([[0.36787944]])
+    """
+    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
+        return _fallback(_SK_LAPLACIAN_KERNEL, out, int32_indices(X),
+                         None if Y is None else int32_indices(Y), gamma=gamma)
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
     gamma = _gamma(gamma, X)
@@ -340,6 +627,29 @@ def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
     order the same way, (x_i - x_j)(z_i - z_j) > 0 (the opposite way, < 0); ties count
     in neither. Each pair of rows costs O(d log d) (a Fenwick-tree inversion count with
     ties), not O(d^2).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples_X, n_features)
+        Input rows.
+    Y : array-like of shape (n_samples_Y, n_features), default=None
+        Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning); results do not depend on it.
+    out : ndarray of shape (n_samples_X, n_samples_Y), default=None
+        C-contiguous array of the result's dtype, filled and returned instead of a new
+        array.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+        The kernel matrix; float32 for float32 input, else float64.
+
+    Examples
+    --------
+    >>> from fastml.metrics import pq_kernel
+    >>> pq_kernel([[1.0, 2.0, 3.0]], [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
+    array([[ 6., -6.]])
     """
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
@@ -359,18 +669,54 @@ def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
 # ----------------------------------------------------------------------------------------
 def inv_sqrt_diagonal(diag):
     """1 / sqrt(d) per self-similarity, and 0 where d == 0: the scaling of
-    :func:`normalize_kernel` (a zero self-similarity gives a zero row, never NaN)."""
+    :func:`normalize_kernel` (a zero self-similarity gives a zero row, never NaN).
+
+    Parameters
+    ----------
+    diag : array-like of shape (n,)
+        Self-similarities k(x_i, x_i) >= 0.
+
+    Returns
+    -------
+    scale : ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> from fastml.metrics.pairwise import inv_sqrt_diagonal
+    >>> inv_sqrt_diagonal([4.0, 0.0])
+    array([0.5, 0. ])
+    """
     diag = np.asarray(diag)
     with np.errstate(divide="ignore"):
         return np.where(diag > 0, 1.0 / np.sqrt(np.maximum(diag, 0)), 0).astype(diag.dtype)
 
 
 def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
-    """K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
+    """Normalise a kernel matrix: K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
 
-    ``diag_X`` (n,) holds k(x_i, x_i); ``diag_Y`` (m,) k(y_j, y_j), or None when K is
-    K(X, X) (then ``diag_Y = diag_X``). A zero self-similarity gives a zero row / column,
-    never NaN. float32 K stays float32.
+    A zero self-similarity gives a zero row / column, never NaN; float32 K stays float32.
+
+    Parameters
+    ----------
+    K : array-like of shape (n, m)
+        The kernel matrix K(X, Y).
+    diag_X : array-like of shape (n,)
+        k(x_i, x_i).
+    diag_Y : array-like of shape (m,), default=None
+        k(y_j, y_j), or None when K is K(X, X) (then ``diag_Y = diag_X``).
+    out : ndarray of shape (n, m), default=None
+        Filled and returned instead of a new array (may be K itself).
+
+    Returns
+    -------
+    K_normalized : ndarray of shape (n, m)
+
+    Examples
+    --------
+    >>> from fastml.metrics import normalize_kernel
+    >>> normalize_kernel([[4.0, 2.0], [2.0, 1.0]], [4.0, 1.0])
+    array([[1., 1.],
+           [1., 1.]])
     """
     from sklearn.utils import check_array
 
@@ -457,7 +803,8 @@ register_kernel("linear", linear_kernel, sparse=True, diag=_diag_linear)
 register_kernel("polynomial", polynomial_kernel, params=("gamma", "degree", "coef0"),
                 sparse=True, diag=_diag_polynomial, aliases=("poly",))
 register_kernel("rbf", rbf_kernel, params=("gamma",), sparse=True, diag=_diag_ones)
-register_kernel("laplacian", laplacian_kernel, params=("gamma",), diag=_diag_ones)
+register_kernel("laplacian", laplacian_kernel, params=("gamma",), sparse=True,
+                diag=_diag_ones)
 register_kernel("sigmoid", sigmoid_kernel, params=("gamma", "coef0"), sparse=True,
                 diag=_diag_sigmoid)
 register_kernel("cosine", cosine_similarity, sparse=True, diag=_diag_cosine)
@@ -509,8 +856,27 @@ _NON_NEGATIVE = {"intersection": "intersection kernel", "hellinger": "Hellinger 
 def kernel_diagonal(X, metric="linear", **params):
     """The self-similarities k(x_i, x_i) of the rows of X, without computing K(X, X).
 
-    ``metric`` and ``params`` as in :func:`pairwise_kernels` (a name, a callable or a
-    list of (metric, weight[, params]) for a weighted sum)."""
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input rows.
+    metric : str, callable or list, default="linear"
+        As in :func:`pairwise_kernels` (a name, a callable or a list of
+        (metric, weight[, params]) for a weighted sum).
+    **params : optional keyword parameters
+        Parameters of the kernel.
+
+    Returns
+    -------
+    diag : ndarray of shape (n_samples,)
+        k(x_i, x_i) per row, in closed form (the kernel registry's diagonal).
+
+    Examples
+    --------
+    >>> from fastml.metrics import kernel_diagonal
+    >>> kernel_diagonal([[1.0, 2.0], [0.0, 3.0]], "linear")
+    array([5., 9.])
+    """
     X, _, _ = check_kernel_input(X, None, accept_sparse=True)
     if isinstance(metric, (list, tuple)) and not (
             isinstance(metric, tuple) and len(metric) in (2, 3)
@@ -528,7 +894,19 @@ def kernel_diagonal(X, metric="linear", **params):
 
 
 def kernel_metrics():
-    """The kernel names ``pairwise_kernels`` accepts, and their functions."""
+    """The kernel names :func:`pairwise_kernels` accepts, and their functions.
+
+    Returns
+    -------
+    kernels : dict
+        Name -> function (read from the kernel registry).
+
+    Examples
+    --------
+    >>> from fastml.metrics import kernel_metrics
+    >>> "rbf" in kernel_metrics()
+    True
+    """
     return {n: k.function for n, k in KERNELS.items()}
 
 
@@ -581,31 +959,52 @@ def _parse_component(item, index):
 
 def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=None,
                      out=None, **kwds):
-    """The kernel between the rows of X and Y (scikit-learn's dispatcher, extended).
+    """Compute the kernel between arrays X and optional array Y.
 
-    ``metric`` is one of :func:`kernel_metrics` ("linear", "polynomial"/"poly", "rbf",
-    "laplacian", "sigmoid", "cosine", "chi2", "additive_chi2", "intersection",
-    "hellinger", "pq"), ``"precomputed"`` (X is returned, validated), a callable
+    scikit-learn's dispatcher, extended: ``metric`` is one of :func:`kernel_metrics`
+    ("linear", "polynomial"/"poly", "rbf", "laplacian", "sigmoid", "cosine", "chi2",
+    "additive_chi2", "intersection", "hellinger", "pq"), ``"precomputed"`` (X is
+    checked and returned, by scikit-learn's function), a callable
     ``f(x, y, **kwds) -> float`` (evaluated per pair, slow), or a list whose items are
-    metrics or tuples ``(metric, weight)`` / ``(metric, weight, params)``: the result
-    is then the weighted sum ``sum_k weight_k K_k`` (``kwds`` apply to every component,
+    metrics or tuples ``(metric, weight)`` / ``(metric, weight, params)``: the result is
+    then the weighted sum ``sum_k weight_k K_k`` (``kwds`` apply to every component,
     filtered to the parameters each one takes).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features), or \
+            (n_samples_X, n_samples_X) / (n_samples_X, n_samples_Y) if precomputed
+        Input rows, or a kernel matrix.
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
+        Second input; None computes K(X, X).
+    metric : str, callable or list, default="linear"
+        The kernel (see above).
+    filter_params : bool, default=False
+        Drop the entries of ``kwds`` the kernel does not take (else they raise).
+    n_jobs : int, default=None
+        Threads (scikit-learn's meaning).
+    out : ndarray, default=None
+        Array of the result's shape and dtype, filled and returned.
+    **kwds : optional keyword parameters
+        Parameters of the kernel (``gamma``, ``degree``, ``coef0``).
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_X) or (n_samples_X, n_samples_Y)
+        The kernel matrix.
+
+    Examples
+    --------
+    >>> from fastml.metrics import pairwise_kernels
+    >>> pairwise_kernels([[1.0, 2.0]], [[3.0, 4.0]], metric="linear")
+    array([[11.]])
+    >>> pairwise_kernels([[1.0, 2.0]], [[3.0, 4.0]], metric=[("linear", 0.5), "intersection"])
+    array([[8.5]])
     """
     if isinstance(metric, str) and metric == "precomputed":
-        from sklearn.utils import check_array
-
-        K = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True,
-                        input_name="X")
-        if Y is not None and K.shape[1] != np.shape(Y)[0]:
-            raise ValueError(
-                f"Precomputed kernel: X has {K.shape[1]} columns but Y has "
-                f"{np.shape(Y)[0]} rows; K(X, Y) must have one column per row of Y."
-            )
-        if out is not None:
-            out = check_out(out, K.shape, K.dtype)
-            out[...] = K
-            return out
-        return K
+        # scikit-learn's checks (shape (n_queries, n_indexed), finite, float dtype)
+        return _fallback(_SK_PAIRWISE_KERNELS, out, X, Y, metric="precomputed",
+                         filter_params=filter_params, n_jobs=n_jobs, **kwds)
     if isinstance(metric, (list, tuple)) and not (
         isinstance(metric, tuple) and len(metric) in (2, 3) and isinstance(metric[1], numbers.Real)
         and not isinstance(metric[0], (list, tuple))

@@ -1,178 +1,345 @@
-"""k-nearest-neighbour estimators on fastml's chunked, parallel distance kernels."""
+"""The dispatch shared by fastml's neighbour estimators.
+
+fastml's estimators are subclasses of scikit-learn's (``NearestNeighbors``,
+``KNeighborsClassifier``, ...), so every parameter, attribute, error, the radius API and
+the tree algorithms are scikit-learn's own. :class:`FastNeighborsMixin`, placed before the
+scikit-learn class in the bases, adds two things:
+
+* a per-call check, after scikit-learn has validated the data and chosen its algorithm,
+  of whether fastml's compiled search supports the fitted metric and data (brute force on
+  dense data with a metric of the registry in :mod:`fastml.metrics._registry`). If so,
+  ``fit`` keeps a fit-time index (the validated training rows, their norms or packed
+  bits) and ``kneighbors`` (and everything built on it: ``predict``, ``predict_proba``,
+  ``kneighbors_graph``, ``transform``) runs fastml's chunked, parallel search; if not,
+  scikit-learn's code runs unchanged (``kd_tree`` / ``ball_tree``, sparse input,
+  callable or rare metrics, ``"precomputed"``, radius queries);
+* the sequence metrics scikit-learn does not have (``levenshtein``, ``dtw``, ``hamming``
+  on equal-length strings): their ``fit`` and ``kneighbors`` are fastml's alone.
+"""
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+import scipy.sparse as sp
+from sklearn.base import is_classifier
+from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from fastml.metrics import _knn
 from fastml.metrics import _registry
-from fastml.metrics import distance as _distance
-from fastml.metrics._sequences import reject_strings_for_numeric
+from fastml.metrics._common import int32_indices
+from fastml.metrics._sequences import check_sequence_container, holds_strings
+from fastml.utils import effective_n_threads
+
+#: metrics only fastml has (sequences); scikit-learn's names are accepted as they are
+FASTML_ONLY_METRICS = tuple(sorted(
+    n for n, m in _registry.METRIC_ALIASES.items()
+    if _registry.METRICS[m].sequence is not None and _registry.METRICS[m].numeric is None))
 
 
-class _NeighborsBase(BaseEstimator):
-    """Shared fit / kneighbors. Subclasses add what they predict."""
+def with_fastml_metrics(constraints):
+    """scikit-learn's parameter constraints with fastml's sequence metrics added."""
+    out = dict(constraints)
+    names = set()
+    for n in VALID_METRICS.values():
+        names.update(n)
+    out["metric"] = [StrOptions(names | set(FASTML_ONLY_METRICS))] + [
+        c for c in constraints["metric"] if not isinstance(c, StrOptions)]
+    return out
 
-    def __init__(self, n_neighbors=5, *, metric="minkowski", p=2, metric_params=None,
-                 n_jobs=None):
-        self.n_neighbors = n_neighbors
-        self.metric = metric
-        self.p = p
-        self.metric_params = metric_params
-        self.n_jobs = n_jobs
 
-    # -- parameters ---------------------------------------------------------------------
-    def _metric_params(self):
+class _FitIndex:
+    """What the fast search needs about the training set, computed once in ``fit``:
+    the rows in the dtype the search runs in, and per-metric extras (row norms,
+    unit-norm rows, bit-packed rows) in ``cache``."""
+
+    def __init__(self, spec, prm, data, sequence):
+        self.spec = spec
+        self.prm = prm
+        self.data = data
+        self.sequence = sequence
+        self.cache = {}
+        if not sequence:
+            self.cache = _knn.prepare_train(data, spec.numeric.plan(prm))
+
+    def search(self, Q, k, n_threads):
+        if self.sequence:
+            return self.spec.sequence.knn(Q, self.data, k, self.prm, n_threads)
+        F, cache = self.data, self.cache
+        if Q.dtype != F.dtype:
+            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            Q, F, cache = Q.astype(dtype), F.astype(dtype), None
+        return _knn.knn_numeric(Q, F, k, self.spec.numeric.plan(self.prm), n_threads,
+                                cache=cache)
+
+
+def _numeric_spec(metric, params):
+    """(Metric, checked params) if fastml's dense search computes ``metric`` with
+    ``params`` (scikit-learn's effective metric), else None."""
+    if not isinstance(metric, str):
+        return None
+    name = _registry.METRIC_ALIASES.get(metric)
+    if name is None or _registry.METRICS[name].numeric is None \
+            or not _registry.METRICS[name].numeric.has_knn:
+        return None
+    spec = _registry.METRICS[name]
+    params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}
+    try:
+        return spec, spec.check_params(metric, params)
+    except (TypeError, ValueError):  # e.g. p < 1, a weight vector: scikit-learn's code
+        return None
+
+
+def _search_dtype(X, spec):
+    if X.dtype == np.bool_ and spec.numeric.keep_bool:
+        return X
+    if X.dtype in (np.float32, np.float64):
+        return X
+    return X.astype(np.float64)
+
+
+class FastNeighborsMixin:
+    """Mixin placed before a scikit-learn neighbours estimator: the per-call dispatch
+    described in the module docstring."""
+
+    # -- which path? ---------------------------------------------------------------------
+    def _sequence_spec(self, X):
+        """The registry entry when ``X`` goes through a fastml-only sequence metric."""
+        if not isinstance(self.metric, str) or self.metric not in _registry.METRIC_ALIASES:
+            return None
         spec = _registry.get_metric(self.metric)
-        name = spec.name
+        return spec if spec.is_sequence_input(X) else None
+
+    def _fit(self, X, y=None):
+        spec = self._sequence_spec(X)
+        if spec is not None:
+            return self._fit_sequences(spec, X, y)
+        if isinstance(self.metric, str) and self.metric in FASTML_ONLY_METRICS:
+            raise ValueError(f"metric={self.metric!r} compares sequences; X must be a "
+                             "sequence of items (e.g. a list of str).")
+        if holds_strings(X) or (isinstance(X, (list, tuple)) and len(X) and isinstance(
+                X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str)):
+            raise ValueError(
+                f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
+                "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
+        super()._fit(int32_indices(X), y)
+        self._fastml_index = self._build_index()
+        return self
+
+    def _build_index(self):
+        if getattr(self, "_fit_method", None) != "brute" or sp.issparse(self._fit_X):
+            return None
+        if not isinstance(self._fit_X, np.ndarray) or self._fit_X.ndim != 2 \
+                or self._fit_X.shape[1] == 0 or self._fit_X.dtype.kind not in "fiub":
+            return None
+        found = _numeric_spec(self.effective_metric_, self.effective_metric_params_)
+        if found is None:
+            return None
+        spec, prm = found
+        return _FitIndex(spec, prm, np.ascontiguousarray(_search_dtype(self._fit_X, spec)),
+                         sequence=False)
+
+    def _fit_sequences(self, spec, X, y):
+        """fit for sequence metrics: scikit-learn's attributes, fastml's index."""
         params = dict(self.metric_params or {})
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise TypeError(f"metric_params must be a dict or None, got "
-                            f"{type(self.metric_params).__name__}.")
         if "p" in spec.params:
             params.setdefault("p", self.p)
-        _distance._check_metric(self.metric, params)  # raises on bad p / window / extras
-        return name, params
+        prm = spec.check_params(self.metric, params)
+        items = check_sequence_container(X, "X", spec.name)
+        data, _ = spec.sequence.encode(items, None, names=("X", None))
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if self.__sklearn_tags__().target_tags.required:
+            if y is None:
+                raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                                 "target y is None.")
+            self._set_targets(y, len(items))
+        self._fit_X = items
+        self._tree = None
+        self._fit_method = "brute"
+        self.n_samples_fit_ = len(items)
+        self.effective_metric_ = spec.name
+        self.effective_metric_params_ = {k: params.get(k, p.default)
+                                         for k, p in spec.params.items()}
+        self._fastml_index = _FitIndex(spec, prm, data, sequence=True)
+        return self
 
-    def _check_n_neighbors(self, n_neighbors):
-        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
-            raise TypeError(f"n_neighbors does not take {type(n_neighbors).__name__} value, "
-                            "enter integer value")
-        if n_neighbors <= 0:
-            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
-        return int(n_neighbors)
+    def _set_targets(self, y, n):
+        """scikit-learn's target attributes (``_y``, ``classes_``, ``outputs_2d_``)."""
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if y.shape[0] != n:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{n}, {y.shape[0]}]")
+        if not is_classifier(self):
+            if y.dtype.kind not in "fiub":
+                raise ValueError(f"y must be numeric for regression, got dtype {y.dtype}.")
+            y = y.astype(np.float64)
+            if not np.all(np.isfinite(y)):
+                raise ValueError("Input y contains NaN or infinity.")
+            self._y = y
+            return
+        self.outputs_2d_ = not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1))
+        Y = y.reshape(-1, 1) if not self.outputs_2d_ else y
+        check_classification_targets(Y if self.outputs_2d_ else Y.ravel())
+        self._y = np.empty(Y.shape, dtype=np.intp)
+        classes = []
+        for j in range(Y.shape[1]):
+            c, self._y[:, j] = np.unique(Y[:, j], return_inverse=True)
+            classes.append(c)
+        self.classes_ = classes if self.outputs_2d_ else classes[0]
+        if not self.outputs_2d_:
+            self._y = self._y.ravel()
 
-    def _numeric_dtype(self, X):
-        # Boolean data stays boolean for Hamming (bit-packed as is, no float copy);
-        # everything else is float32 or float64.
-        spec = _registry.get_metric(self.metric)
-        if spec.numeric is not None and spec.numeric.keep_bool and \
-                getattr(X, "dtype", None) == np.bool_:
+    def _fast_path(self, X):
+        """The fit-time index if fastml's search answers queries X, else None."""
+        index = getattr(self, "_fastml_index", None)
+        if index is None:
             return None
-        return [np.float64, np.float32]
+        if not index.sequence and X is not None and sp.issparse(X):
+            return None
+        return index
 
-    def _is_sequence_input(self, X):
-        return _registry.get_metric(self.metric).is_sequence_input(X)
-
-    # -- fit / kneighbors ---------------------------------------------------------------
-    def _fit(self, X, y=None, supervised=False, y_numeric=False):
-        name, params = self._metric_params()
-        self._check_n_neighbors(self.n_neighbors)
-        if self._is_sequence_input(X):
-            if supervised and y is None:
-                validate_data(self, X, y, skip_check_array=True)  # raises: y required
-            # items of any length: no n_features_in_ (validated item by item below)
-            for attr in ("n_features_in_", "feature_names_in_"):
-                if hasattr(self, attr):
-                    delattr(self, attr)
-            self._fit_X = _distance.check_fit_data(X, self.metric, params)
-            self._sequence = True
-            n = len(self._fit_X)
-        else:
-            reject_strings_for_numeric(X, "X", self.metric)
-            dtype = self._numeric_dtype(X)
-            if not supervised:
-                X = validate_data(self, X, dtype=dtype, order="C", ensure_all_finite=True,
-                                  reset=True)
-            else:
-                X, y = validate_data(self, X, y, dtype=dtype, order="C",
-                                     ensure_all_finite=True, multi_output=True,
-                                     y_numeric=y_numeric, reset=True)
-            self._fit_X = X
-            self._sequence = False
-            n = X.shape[0]
-        self.n_samples_fit_ = n
-        self.effective_metric_ = name
-        self.effective_metric_params_ = params
-        return y
-
+    # -- queries -------------------------------------------------------------------------
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        """The ``n_neighbors`` nearest training samples of each row (item) of X.
+        """Find the K-neighbors of a point.
 
-        With ``X=None`` the neighbours of the training samples themselves are returned,
-        each sample excluded from its own list. Returns ``(dist, ind)`` (or ``ind``),
-        both (n_queries, n_neighbors), sorted by distance; equal distances are ordered
-        by training index. The search is chunked: no n_queries x n_train matrix is built.
+        Returns indices of and distances to the neighbors of each point. fastml's search
+        runs for brute force on dense data with a metric of fastml's registry and for the
+        sequence metrics; every other case runs scikit-learn's code.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix}, shape (n_queries, n_features), \
+            or (n_queries, n_indexed) if metric == 'precomputed', a sequence of items \
+            for the sequence metrics, default=None
+            The query point or points. If not provided, neighbors of each indexed point
+            are returned; in that case the query point is not considered its own
+            neighbor.
+        n_neighbors : int, default=None
+            Number of neighbors required for each sample. The default is the value
+            passed to the constructor.
+        return_distance : bool, default=True
+            Whether or not to return the distances.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Distances to the neighbors, sorted; equal distances are ordered by training
+            index. Only present if ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors)
+            Indices of the nearest points in the population matrix.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import NearestNeighbors
+        >>> nn = NearestNeighbors(n_neighbors=1).fit([[0.0], [1.0], [5.0]])
+        >>> nn.kneighbors([[0.9]])
+        (array([[0.1]]), array([[1]]))
         """
-        check_is_fitted(self, "_fit_X")
-        k = self._check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
-        name, params = self.effective_metric_, self.effective_metric_params_
+        index = self._fast_path(X)
+        if index is None:
+            return super().kneighbors(int32_indices(X), n_neighbors, return_distance)
+        check_is_fitted(self)
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        elif isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
+            raise TypeError(f"n_neighbors does not take {type(n_neighbors)} value, enter "
+                            "integer value")
+        elif n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
         query_is_train = X is None
         if query_is_train:
-            X = self._fit_X
-            k_search = k + 1
+            n_neighbors += 1
+            Q = index.data
+            n_queries = self.n_samples_fit_
+        elif index.sequence:
+            items = check_sequence_container(X, "X", index.spec.name)
+            if not index.spec.is_sequence_input(items):
+                raise TypeError("The training data are strings but the queries are not; "
+                                f"metric={index.spec.name!r} compares strings with "
+                                "strings.")
+            Q, _ = index.spec.sequence.encode(items, None, names=("X", None))
+            n_queries = len(items)
         else:
-            k_search = k
-            if not self._sequence:
-                reject_strings_for_numeric(X, "X", self.metric)
-                X = validate_data(self, X, dtype=self._numeric_dtype(X), order="C",
-                                  ensure_all_finite=True, reset=False)
-        if k_search > self.n_samples_fit_:
-            raise ValueError(
-                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k_search}, "
-                f"n_samples_fit = {self.n_samples_fit_}, n_samples = "
-                f"{len(X) if self._sequence else X.shape[0]}"
-                + (" (n_neighbors + 1, as X=None excludes each sample from its own "
-                   "neighbours)" if query_is_train else "") + "."
-            )
-        dist, ind = _distance.kneighbors(X, self._fit_X, k_search, self.metric,
-                                         n_jobs=self.n_jobs, **params)
+            Q = validate_data(self, X, reset=False, order="C", ensure_all_finite=True,
+                              accept_sparse=False)
+            Q = np.ascontiguousarray(_search_dtype(Q, index.spec))
+            if Q.dtype == np.bool_ and index.data.dtype != np.bool_:
+                Q = Q.astype(index.data.dtype)
+            n_queries = Q.shape[0]
+        if n_neighbors > self.n_samples_fit_:
+            if query_is_train:
+                n_neighbors -= 1
+                ineq = "n_neighbors < n_samples_fit"
+            else:
+                ineq = "n_neighbors <= n_samples_fit"
+            raise ValueError(f"Expected {ineq}, but n_neighbors = {n_neighbors}, "
+                             f"n_samples_fit = {self.n_samples_fit_}, n_samples = "
+                             f"{n_queries}")
+        dist, ind = index.search(Q, int(n_neighbors), effective_n_threads(self.n_jobs))
         if query_is_train:
-            # drop each sample from its own list (or the last one when duplicates tie)
-            n = ind.shape[0]
-            is_self = ind == np.arange(n)[:, None]
-            drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k_search - 1)
-            keep = np.ones(ind.shape, dtype=bool)
-            keep[np.arange(n), drop] = False
-            ind = ind[keep].reshape(n, k)
-            dist = dist[keep].reshape(n, k)
+            dist, ind = _drop_self(dist, ind)
         return (dist, ind) if return_distance else ind
-
-    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
-        """Sparse (n_queries, n_samples_fit) CSR graph of the k nearest neighbours: 1 per
-        edge (``mode="connectivity"``) or the distance (``mode="distance"``), as in
-        scikit-learn (e.g. a precomputed sparse input for clustering strings)."""
-        import scipy.sparse as sp
-
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(f'mode must be "connectivity" or "distance", got {mode!r}.')
-        dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
-        n, k = ind.shape
-        data = (np.ones(n * k) if mode == "connectivity"
-                else np.asarray(dist, dtype=np.float64).ravel())
-        return sp.csr_matrix((data, ind.ravel(), np.arange(0, n * k + 1, k)),
-                             shape=(n, self.n_samples_fit_))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        try:
-            spec = _registry.get_metric(self.metric)
-        except (TypeError, ValueError):
+        if isinstance(self.metric, str):
+            # metrics scikit-learn rejects sparse X for (Minkowski is Euclidean / Manhattan
+            # for p = 2 / 1)
+            p = (self.metric_params or {}).get("p", self.p)
+            if self.metric == "minkowski":
+                tags.input_tags.sparse = p in (1, 2)
+            elif self.metric != "precomputed":
+                tags.input_tags.sparse = self.metric in VALID_METRICS_SPARSE["brute"]
+        if not isinstance(self.metric, str) or self.metric not in _registry.METRIC_ALIASES:
             return tags
+        spec = _registry.get_metric(self.metric)
         if spec.sequence is not None:
             tags.input_tags.string = spec.sequence.strings
             # sequences of any lengths, not a samples x features matrix
             tags.input_tags.two_d_array = spec.numeric is not None
+            if spec.numeric is None:
+                tags.input_tags.sparse = False
         return tags
 
 
-def _weights(dist, weights):
-    """Vote weights (n, k) from distances: 'uniform', 'distance' (1/d; rows with an exact
-    match give weight 1 to the exact matches and 0 to the others) or a callable."""
-    if weights is None or (isinstance(weights, str) and weights == "uniform"):
+def _drop_self(dist, ind):
+    """Remove each training sample from its own neighbours (k + 1 were searched): the
+    sample itself, or, when more duplicates than neighbours tie at distance 0, the first
+    column (as scikit-learn does)."""
+    n, k1 = ind.shape
+    keep = ind != np.arange(n)[:, None]
+    no_self = keep.all(axis=1)
+    keep[no_self, 0] = False
+    return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
+
+
+def vote_weights(dist, weights):
+    """Vote weights (n, k) from distances, as scikit-learn: None for 'uniform'; 1 / d for
+    'distance' (rows with an exact match: 1 for the exact matches, 0 for the others);
+    ``weights(dist)`` for a callable. Raises if some row's weights are all zero."""
+    if weights in (None, "uniform"):
         return None
-    if isinstance(weights, str) and weights == "distance":
+    if weights == "distance":
         d = np.asarray(dist, dtype=np.float64)
         with np.errstate(divide="ignore"):
             w = 1.0 / d
-        exact = d == 0
-        rows = exact.any(axis=1)
-        w[rows] = exact[rows]
-        return w
-    if callable(weights):
+        inf = np.isinf(w)
+        rows = inf.any(axis=1)
+        w[rows] = inf[rows]
+    else:
         w = np.asarray(weights(dist), dtype=np.float64)
         if w.shape != np.shape(dist):
             raise ValueError(f"weights callable returned shape {w.shape}; it must return "
                              f"the shape of its input distances {np.shape(dist)}.")
-        return w
-    raise ValueError(f"weights must be 'uniform', 'distance' or a callable, got {weights!r}.")
+    if w.size and np.any(np.all(w == 0, axis=1)):
+        raise ValueError(
+            "All neighbors of some sample is getting zero weights. Please modify "
+            "'weights' to avoid this case if you are using a user-defined function.")
+    return w
+
+
+# the former name (fastml.dask imports it)
+_weights = vote_weights

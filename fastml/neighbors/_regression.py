@@ -1,50 +1,104 @@
-"""Nearest-neighbour regression."""
-import numpy as np
-from sklearn.base import RegressorMixin
+"""Nearest-neighbour regression: scikit-learn's estimators with fastml's search."""
+from sklearn import neighbors as _skn
 
-from fastml.neighbors._base import _NeighborsBase, _weights
+from fastml.neighbors._base import FastNeighborsMixin, with_fastml_metrics
+
+__all__ = ["KNeighborsRegressor", "RadiusNeighborsRegressor"]
 
 
-class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
-    """k-nearest-neighbour regression: the (weighted) mean of the neighbours' targets.
+class KNeighborsRegressor(FastNeighborsMixin, _skn.KNeighborsRegressor):
+    """Regression based on k-nearest neighbors: the (weighted) mean of the targets of
+    the nearest neighbours.
 
-    Parameters as :class:`KNeighborsClassifier`. With ``weights="distance"`` neighbours
-    at distance 0 decide alone."""
+    scikit-learn's ``KNeighborsRegressor`` (same parameters, attributes, errors and
+    results) whose neighbour search runs fastml's compiled kernels where they apply (see
+    :class:`fastml.neighbors.KNeighborsClassifier`), and which also accepts sequences
+    with ``metric="levenshtein"``, ``"dtw"`` or ``"hamming"`` on equal-length strings.
 
-    def __init__(self, n_neighbors=5, *, weights="uniform", metric="minkowski", p=2,
-                 metric_params=None, n_jobs=None):
-        super().__init__(n_neighbors, metric=metric, p=p, metric_params=metric_params,
-                         n_jobs=n_jobs)
-        self.weights = weights
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbors to use by default for :meth:`kneighbors` queries.
+    weights : {'uniform', 'distance'}, callable or None, default='uniform'
+        Weight function used in prediction ('distance': an exact match decides alone).
+    algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
+        Algorithm used to compute the nearest neighbors; fastml accelerates brute force.
+    leaf_size : int, default=30
+        Leaf size passed to BallTree or KDTree.
+    p : float, default=2
+        Power parameter for the Minkowski metric.
+    metric : str, DistanceMetric object or callable, default='minkowski'
+        Any metric scikit-learn accepts, or one of fastml's sequence metrics.
+    metric_params : dict, default=None
+        Additional keyword arguments for the metric function (``{"window": w}`` for
+        dtw).
+    n_jobs : int, default=None
+        The number of parallel jobs (threads) for the neighbors search.
 
-    def fit(self, X, y):
-        _weights(np.ones((1, 1)), self.weights)
-        y = self._fit(X, y, supervised=True, y_numeric=True)
-        y = np.asarray(y)
-        if y.dtype.kind not in "fiub":
-            raise ValueError(f"y must be numeric for regression, got dtype {y.dtype}.")
-        y = y.astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        if len(y) != self.n_samples_fit_:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
-                             f"[{self.n_samples_fit_}, {len(y)}]")
-        self._y = y
-        return self
+    Attributes
+    ----------
+    effective_metric_ : str or callable
+        The distance metric used.
+    effective_metric_params_ : dict
+        Additional keyword arguments for the metric function.
+    n_features_in_ : int
+        Number of features seen during fit (not set for sequence metrics).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+    n_samples_fit_ : int
+        Number of samples in the fitted data.
 
-    def predict(self, X):
-        dist, ind = self.kneighbors(X)
-        Yn = self._y[ind]  # (n, k) or (n, k, n_outputs)
-        w = _weights(dist, self.weights)
-        if w is None:
-            return Yn.mean(axis=1)
-        if Yn.ndim == 3:
-            w = w[:, :, None]
-        den = w.sum(axis=1)
-        den = np.where(den == 0, 1.0, den)
-        return (Yn * w).sum(axis=1) / den
+    Examples
+    --------
+    >>> from fastml.neighbors import KNeighborsRegressor
+    >>> reg = KNeighborsRegressor(n_neighbors=2).fit([[0], [1], [2], [3]], [0, 0, 1, 1])
+    >>> reg.predict([[1.5]])
+    array([0.5])
+    """
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+    _parameter_constraints = with_fastml_metrics(_skn.KNeighborsRegressor._parameter_constraints)
+
+
+class RadiusNeighborsRegressor(_skn.RadiusNeighborsRegressor):
+    """Regression based on neighbors within a fixed radius.
+
+    scikit-learn's ``RadiusNeighborsRegressor``, provided under fastml's names so that
+    switching is an import; radius queries run scikit-learn's code.
+
+    Parameters
+    ----------
+    radius : float, default=1.0
+        Range of parameter space to use by default for :meth:`radius_neighbors` queries.
+    weights : {'uniform', 'distance'}, callable or None, default='uniform'
+        Weight function used in prediction.
+    algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
+        Algorithm used to compute the nearest neighbors.
+    leaf_size : int, default=30
+        Leaf size passed to BallTree or KDTree.
+    p : float, default=2
+        Power parameter for the Minkowski metric.
+    metric : str or callable, default='minkowski'
+        Metric to use for distance computation.
+    metric_params : dict, default=None
+        Additional keyword arguments for the metric function.
+    n_jobs : int, default=None
+        The number of parallel jobs to run for neighbors search.
+
+    Attributes
+    ----------
+    effective_metric_ : str or callable
+        The distance metric used.
+    effective_metric_params_ : dict
+        Additional keyword arguments for the metric function.
+    n_features_in_ : int
+        Number of features seen during fit.
+    n_samples_fit_ : int
+        Number of samples in the fitted data.
+
+    Examples
+    --------
+    >>> from fastml.neighbors import RadiusNeighborsRegressor
+    >>> reg = RadiusNeighborsRegressor(radius=1.0).fit([[0], [1], [2], [3]], [0, 0, 1, 1])
+    >>> reg.predict([[1.5]])
+    array([0.5])
+    """

@@ -52,6 +52,26 @@ class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
         return kernel_diagonal(X, self.kernel, **self._kernel_params())
 
     def fit(self, X, y=None):
+        """Keep the training rows (and their self-similarities when normalize).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+
+        Examples
+        --------
+        >>> from fastml.preprocessing import KernelTransformer
+        >>> KernelTransformer("linear").fit([[1.0, 0.0], [0.0, 2.0]]).X_fit_.shape
+        (2, 2)
+        """
         self._check_params()
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         # Check the kernel and its parameters now (bad values raise here, not at transform).
@@ -61,6 +81,25 @@ class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """The kernel of X against the training rows, K(X, X_fit_).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Rows to transform.
+
+        Returns
+        -------
+        K : ndarray of shape (n_queries, n_samples_fit)
+            Normalised when ``normalize=True``.
+
+        Examples
+        --------
+        >>> from fastml.preprocessing import KernelTransformer
+        >>> kt = KernelTransformer("linear", normalize=True).fit([[1.0, 0.0], [0.0, 2.0]])
+        >>> kt.transform([[3.0, 0.0]])
+        array([[1., 0.]])
+        """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", reset=False,
                           dtype=[np.float64, np.float32])

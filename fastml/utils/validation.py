@@ -57,14 +57,13 @@ def _check_one(A, name, accept_sparse, dtype):
         input_name=name,
     )
     if sp.issparse(A):
-        original = A
-        A = sp.csr_matrix(A) if not isinstance(A, sp.csr_matrix) else A
+        # a new matrix object (sharing the arrays): the caller's matrix is never modified
+        A = sp.csr_matrix((A.data, A.indices, A.indptr), shape=A.shape) \
+            if isinstance(A, sp.csr_matrix) else sp.csr_matrix(A)
         if not A.has_canonical_format:
             A = A.copy()
             A.sum_duplicates()  # also sorts the indices
         wants_int32 = A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31
-        if A is original and (wants_int32 or A.indptr.dtype != np.int64):
-            A = A.copy()  # never change the index dtypes of the caller's matrix
         if wants_int32:
             A.indices = A.indices.astype(np.int32)
         A.indptr = A.indptr.astype(np.int64, copy=False)

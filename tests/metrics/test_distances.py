@@ -245,9 +245,10 @@ def test_errors(rng):
         pairwise_distances(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="Incompatible dimension"):
         pairwise_distances(X, rng.normal(size=(4, 2)), "manhattan")
-    with pytest.raises(ValueError, match="p must be >= 1"):
-        pairwise_distances(X, metric="minkowski", p=0.5)
-    with pytest.raises(TypeError, match="p must be a real"):
+    # p < 1 is not a metric; scikit-learn's function (scipy) computes it, so does fastml
+    np.testing.assert_allclose(pairwise_distances(X, metric="minkowski", p=0.5),
+                               cdist(X, X, "minkowski", p=0.5), rtol=1e-12)
+    with pytest.raises((TypeError, ValueError)):
         pairwise_distances(X, metric="minkowski", p="2")
     with pytest.raises(ValueError, match="window must be None or >= 0"):
         pairwise_distances([[1.0, 2.0]], metric="dtw", window=-1)
@@ -261,10 +262,12 @@ def test_errors(rng):
         pairwise_distances("abc", metric="levenshtein")
     with pytest.raises(ValueError, match=r"X\[2\] has length 2 .* equal length"):
         pairwise_distances(["abc", "abd", "ab"], metric="hamming")
-    with pytest.raises(ValueError, match="Unknown metric 'foo'"):
+    with pytest.raises(ValueError, match="'metric' parameter of pairwise_distances"):
         pairwise_distances(X, metric="foo")
-    with pytest.raises(TypeError, match="unexpected parameter"):
+    with pytest.raises(TypeError, match="unexpected keyword"):
         pairwise_distances(X, metric="euclidean", p=3)
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        pairwise_distances(["ab"], metric="levenshtein", p=3)
     with pytest.raises(ValueError, match="frame sizes"):
         pairwise_distances([np.zeros((3, 2)), np.zeros((3, 3))], metric="dtw")
     with pytest.raises(ValueError, match="NaN"):
@@ -307,3 +310,46 @@ def test_levenshtein_matrix_long_groups_vs_numpy(rng):
     Ds = pairwise_distances(S[:12], metric="levenshtein", n_jobs=2)
     refs = np.array([[numpy_levenshtein(a, b) for b in S[:12]] for a in S[:12]])
     np.testing.assert_array_equal(Ds, refs)
+
+
+# ----------------------------------------------------------------------------------------
+# boolean dissimilarities on bit-packed rows
+# ----------------------------------------------------------------------------------------
+BOOLEAN_METRICS = ["jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath", "yule"]
+
+
+@pytest.mark.parametrize("metric", BOOLEAN_METRICS)
+@pytest.mark.parametrize("n,m,d", [(7, 5, 3), (40, 33, 130), (300, 20, 64)])
+def test_boolean_metrics_vs_scipy(metric, n, m, d):
+    rng = np.random.default_rng(d)
+    X = rng.random((n, d)) < 0.3
+    Y = rng.random((m, d)) < 0.6
+    X[0] = False  # an all-false row: the 0/0 cases (scipy gives 0 or NaN)
+    Y[0] = False
+    X[1] = True
+    with np.errstate(all="ignore"):
+        ref_xy = cdist(X, Y, metric)
+        ref_xx = cdist(X, X, metric)
+    # exact integer counts, then one division: agreement to a few ulps
+    np.testing.assert_allclose(pairwise_distances(X, Y, metric=metric), ref_xy,
+                               rtol=4 * np.finfo(float).eps, atol=0, equal_nan=True)
+    np.testing.assert_allclose(pairwise_distances(X, metric=metric), ref_xx,
+                               rtol=4 * np.finfo(float).eps, atol=0, equal_nan=True)
+
+
+def test_boolean_metrics_on_non_boolean_input_are_scikit_learns():
+    import warnings
+
+    import sklearn.metrics.pairwise as skp
+
+    X = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]])
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        D = pairwise_distances(X, metric="jaccard")
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        R = skp.pairwise_distances(X, metric="jaccard")
+    np.testing.assert_array_equal(D, R)
+    assert [type(w.message) for w in ours] == [type(w.message) for w in theirs]
+    with pytest.raises(ValueError, match="does not rank by jaccard"):
+        kneighbors(X > 0, X > 0, 1, metric="jaccard")

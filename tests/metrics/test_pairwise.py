@@ -341,7 +341,6 @@ def test_negative_input_rejected(name, rng):
     (lambda X: fm.pairwise_kernels(X, metric=[("rbf", "w")]), "weight"),
     (lambda X: fm.pairwise_kernels(X, metric=[("rbf", 1.0, 3)]), "params"),
     (lambda X: fm.pairwise_kernels(X, metric=[42]), "metric\\[0\\]"),
-    (lambda X: fm.laplacian_kernel(sp.csr_matrix(X)), "sparse"),
     (lambda X: fm.pq_kernel(sp.csr_matrix(X)), "sparse"),
     (lambda X: fm.normalize_kernel(np.ones((3, 2)), np.ones(3)), "square"),
     (lambda X: fm.normalize_kernel(np.ones((3, 3)), np.ones(2)), "diag_X"),
@@ -410,3 +409,15 @@ def test_polynomial_integer_and_real_degrees(degree, dtype, rng):
     refs = skp.polynomial_kernel(X, degree=degree, gamma=0.2, coef0=0.3)
     np.testing.assert_allclose(fm.polynomial_kernel(X, degree=degree, gamma=0.2, coef0=0.3),
                                refs, rtol=1e-12)
+
+
+def test_laplacian_kernel_on_sparse_input_is_scikit_learns(rng):
+    """CSR input is not accelerated: scikit-learn's function computes it (also into out=)."""
+    X, Y = rng.random((6, 4)), rng.random((3, 4))
+    X[X < 0.5] = 0
+    ref = skp.laplacian_kernel(X, Y, gamma=0.3)
+    np.testing.assert_allclose(fm.laplacian_kernel(sp.csr_matrix(X), sp.csr_matrix(Y),
+                                                   gamma=0.3), ref, rtol=1e-12)
+    out = np.empty((6, 3))
+    assert fm.laplacian_kernel(sp.csr_matrix(X), Y, gamma=0.3, out=out) is out
+    np.testing.assert_allclose(out, ref, rtol=1e-12)

@@ -9,14 +9,23 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastml.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from fastml.neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    KNeighborsTransformer,
+    NearestNeighbors,
+    RadiusNeighborsClassifier,
+    RadiusNeighborsRegressor,
+    RadiusNeighborsTransformer,
+)
 
 
 def _expected_failures(estimator):
-    if isinstance(estimator, KNeighborsClassifier) and estimator.weights == "uniform":
-        # The documented tie rule: among tied classes the nearest neighbour's class wins,
-        # so on an exact tie predict picks one of the classes argmax(predict_proba) ties
-        # between, not necessarily the first. test_predict_agrees_with_proba_off_ties
+    if isinstance(estimator, KNeighborsClassifier) and estimator.tie_break == "nearest" \
+            and estimator.weights == "uniform":
+        # The optional textbook tie rule: among tied classes the nearest neighbour's class
+        # wins, so on an exact tie predict picks one of the classes argmax(predict_proba)
+        # ties between, not necessarily the first. test_predict_agrees_with_proba_off_ties
         # checks the rest of what this check asserts.
         return {"check_classifiers_train": "vote ties go to the nearest neighbour's class"}
     return {}
@@ -24,8 +33,16 @@ def _expected_failures(estimator):
 
 @parametrize_with_checks([
     NearestNeighbors(),
+    NearestNeighbors(algorithm="brute", metric="cosine"),
     KNeighborsClassifier(),
+    KNeighborsClassifier(algorithm="brute"),
+    KNeighborsClassifier(algorithm="brute", tie_break="nearest"),
     KNeighborsClassifier(weights="distance", metric="manhattan", n_jobs=2),
+    KNeighborsRegressor(algorithm="brute", metric="minkowski", p=3),
+    KNeighborsTransformer(algorithm="brute"),
+    RadiusNeighborsClassifier(),
+    RadiusNeighborsRegressor(),
+    RadiusNeighborsTransformer(),
     KNeighborsRegressor(),
     KNeighborsRegressor(weights="distance", metric="chebyshev"),
     # sequence metrics: scikit-learn cannot generate strings / series, so only the checks
@@ -62,13 +79,15 @@ def test_string_estimator_pickle_and_tags():
     assert list(again.predict(["appel", "grapes"])) == [0, 1]
 
 
+@pytest.mark.parametrize("tie_break", ["smallest_label", "nearest"])
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
-def test_predict_agrees_with_proba_off_ties(weights):
+def test_predict_agrees_with_proba_off_ties(weights, tie_break):
     rng = np.random.default_rng(1)
     centers = np.array([[0, 0], [4, 4], [0, 4]])
     y = rng.integers(0, 3, 300)
     X = centers[y] + rng.normal(size=(300, 2))
-    clf = KNeighborsClassifier(n_neighbors=4, weights=weights).fit(X, y)
+    clf = KNeighborsClassifier(n_neighbors=4, weights=weights, algorithm="brute",
+                               tie_break=tie_break).fit(X, y)
     proba = clf.predict_proba(X)
     pred = clf.predict(X)
     assert np.mean(pred == y) > 0.83

@@ -1,0 +1,81 @@
+"""Run scikit-learn's own test files against fastml, as scikit-learn-intelex does.
+
+Each ``test_sklearn_*.py`` here imports one of the installed scikit-learn's test modules
+while ``fastml.patch_sklearn()`` is active (so the module's ``from sklearn... import``
+names bind fastml's objects) and exposes its tests; every test then runs with the patch
+active (the autouse fixture below), so attribute look-ups such as
+``neighbors.KNeighborsClassifier`` and scikit-learn's internal calls of the patched
+names reach fastml too. The tests in :data:`DESELECTED` are deselected, each with its
+reason; every other test must pass.
+
+The fixtures scikit-learn's own conftest provides (``global_dtype``,
+``global_random_seed``) are re-created below with the same defaults: float32 variants
+run only with ``SKLEARN_RUN_FLOAT32_TESTS=1``, the random seed is 42 unless
+``SKLEARN_TESTS_GLOBAL_RANDOM_SEED`` says otherwise.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import fastml
+
+#: test name (without the parameters, or with them for one case) -> why it cannot pass
+#: against fastml. Only tests that read scikit-learn's private internals belong here.
+DESELECTED = {
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sklearn_suite: scikit-learn's own tests run against fastml "
+        "(deselect with -m 'not sklearn_suite' for a quicker run)")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(os.path.abspath(__file__))
+    keep, drop = [], []
+    for item in items:
+        in_suite = str(item.path).startswith(here)
+        if in_suite:
+            item.add_marker(pytest.mark.sklearn_suite)
+        name = item.name
+        if in_suite and (name in DESELECTED or name.split("[")[0] in DESELECTED):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(params=[
+    pytest.param(np.float32, marks=pytest.mark.skipif(
+        os.environ.get("SKLEARN_RUN_FLOAT32_TESTS", "0") != "1",
+        reason="Set SKLEARN_RUN_FLOAT32_TESTS=1 to run float32 dtype tests")),
+    np.float64])
+def global_dtype(request):
+    return request.param
+
+
+def pytest_generate_tests(metafunc):
+    if "global_random_seed" in metafunc.fixturenames:
+        spec = os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED")
+        if spec is None:
+            seeds = [42]
+        elif spec == "all":
+            seeds = list(range(100))
+        elif "-" in spec:
+            lo, hi = spec.split("-")
+            seeds = list(range(int(lo), int(hi) + 1))
+        else:
+            seeds = [int(spec)]
+        metafunc.parametrize("global_random_seed", seeds)
+
+
+@pytest.fixture(autouse=True)
+def _sklearn_patched_by_fastml():
+    with fastml.sklearn_patched():
+        yield
+
+
