@@ -275,3 +275,25 @@ def test_reduction_kernels_at_simd_boundaries(d, seed, dtype, kernel):
     K = fm.pairwise_kernels(X, Y, metric=kernel)
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(K, ref, rtol=16 * eps * d, atol=16 * eps * d * 4)
+
+
+# ---------------------------------------------------------------------------------------
+# found by the fuzzers after the estimators moved onto scikit-learn's bases
+# ---------------------------------------------------------------------------------------
+def test_integer_sequence_queries_are_coded_with_the_training_symbols():
+    # a query symbol absent from the training items must not take the code of another
+    F = [np.array([1, 2, 3]), np.array([5, 6]), np.array([7])]
+    for Q in ([np.array([9]), np.array([1, 2])],
+              [np.array([2**63 + 5], dtype=np.uint64), np.array([1, 2])]):
+        dist, ind = NearestNeighbors(n_neighbors=3, metric="levenshtein").fit(F).kneighbors(Q)
+        ref = np.array([[lev_ref(list(q), list(f)) for f in F] for q in Q])
+        np.testing.assert_array_equal(dist, np.sort(ref, axis=1))
+        np.testing.assert_array_equal(np.take_along_axis(ref, ind, 1), dist)
+
+
+def test_nan_p_is_an_error_not_nan_distances():
+    X = np.random.default_rng(0).random((5, 3))
+    with pytest.raises(ValueError, match="p is NaN"):
+        pairwise_distances(X, metric="minkowski", p=float("nan"))
+    with pytest.raises(ValueError, match="p is NaN"):
+        NearestNeighbors(metric="minkowski", metric_params={"p": float("nan")}).fit(X)

@@ -194,6 +194,10 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
         n = route.count(A)
         out = check_out(out, (n, n if B is None else route.count(B)), route.dtype(A))
         return route.matrix(A, B, out, prm, n_threads)
+    p = kwds.get("p")
+    if isinstance(p, float) and p != p:  # NaN: every distance would be NaN
+        raise ValueError("p is NaN; the Minkowski distance needs a number p >= 1, "
+                         "e.g. p=2.")
     prm = None
     if spec is not None and (ensure_all_finite is True):
         for A, nm in ((X, "X"), (Y, "Y")):
