@@ -11,6 +11,11 @@
 * ``FASTML_DISABLE_OPENMP=1`` builds serially on purpose (to test the fallback).
 * ``FASTML_ONLY=substring`` builds only the extensions whose module name contains it
   (handy while developing one area; a normal install builds everything).
+* ``FASTML_SANITIZE=address`` (or ``undefined``, or ``address,undefined``) builds with
+  GCC/Clang sanitizers for testing (see "Building" in the README for how to run the
+  suite under them); ``FASTML_DEBUG_CYTHON=1`` turns Cython's bounds, wraparound,
+  initialisation and None checks on (the idea of scikit-learn's
+  ``SKLEARN_ENABLE_DEBUG_CYTHON_DIRECTIVES``).
 """
 import glob
 import os
@@ -113,6 +118,33 @@ class BuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 
+# ---- debug builds: sanitizers and Cython checks (testing only, never for release) ----
+def _debug_build_options():
+    """(extra compile args, extra link args, Cython directive overrides) from
+    FASTML_SANITIZE and FASTML_DEBUG_CYTHON."""
+    cflags, ldflags, directives = [], [], {}
+    sanitize = os.environ.get("FASTML_SANITIZE", "").strip()
+    if sanitize:
+        kinds = [k.strip() for k in sanitize.split(",") if k.strip()]
+        bad = sorted(set(kinds) - {"address", "undefined"})
+        if bad:
+            raise RuntimeError(f"FASTML_SANITIZE={sanitize!r}: unknown sanitizer(s) {bad}; "
+                               "use address, undefined or address,undefined.")
+        flags = ["-fsanitize=" + ",".join(kinds), "-fno-omit-frame-pointer", "-g"]
+        if "undefined" in kinds:
+            flags.append("-fno-sanitize-recover=undefined")
+        cflags += flags
+        ldflags += flags
+        print(f"fastml build: sanitizers {kinds} (run with LD_PRELOAD of the runtime, see "
+              "README 'Building')", file=sys.stderr)
+    if os.environ.get("FASTML_DEBUG_CYTHON", "0") not in ("", "0"):
+        directives = {"boundscheck": True, "wraparound": True, "initializedcheck": True,
+                      "nonecheck": True}
+        print("fastml build: Cython debug directives (bounds, wraparound, "
+              "initialisation and None checks)", file=sys.stderr)
+    return cflags, ldflags, directives
+
+
 def make_extensions():
     openmp = check_openmp_support()
     compile_args = _base_compile_args()
@@ -121,6 +153,9 @@ def make_extensions():
     if openmp is not None:
         compile_args += openmp[0]
         link_args += openmp[1]
+    debug_c, debug_ld, debug_directives = _debug_build_options()
+    compile_args += debug_c
+    link_args += debug_ld
     only = os.environ.get("FASTML_ONLY", "")
     extensions = []
     for path in sorted(glob.glob("fastml/**/_*.pyx", recursive=True)):
@@ -153,8 +188,10 @@ def make_extensions():
             "initializedcheck": False,
             "nonecheck": False,
             "embedsignature": True,
+            **debug_directives,
         },
         nthreads=os.cpu_count() or 1,
+        force=bool(debug_directives),  # regenerate the C with the debug directives
     )
 
 

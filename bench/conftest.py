@@ -26,6 +26,13 @@ def pytest_addoption(parser):
     g.addoption("--fastml-threads", type=int, default=2, help="threads for every side")
 
 
+def pytest_configure(config):
+    # --benchmark-json bench_out/x.json: create bench_out/ now, not fail after every case ran
+    path = config.getoption("benchmark_json", default=None)
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+
+
 def pytest_generate_tests(metafunc):
     if "case_impl" not in metafunc.fixturenames:
         return
@@ -51,7 +58,8 @@ def run_case(benchmark, request):
         key = case.id
         quick = cfg.getoption("--fastml-quick")
         peer = None if impl == "fastml" else next(p for p in case.peers if p.name == impl)
-        benchmark.group = case.id
+        # the group names the shape actually run (the quick one with --fastml-quick)
+        benchmark.group = f"{case.area}:{case.task}[{case.shape_for(quick)},{case.dtype}]"
         benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape_for(quick),
                                     dtype=case.dtype)
         if peer is not None and peer.own_process:

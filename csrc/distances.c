@@ -36,7 +36,8 @@ DEFINE_LP(double, f64, pow, fabs)
     T fastml_dtw_##SFX(const T *a, int64_t n, const T *b, int64_t m, int64_t dim,          \
                        int64_t window, T *buf)                                             \
     {                                                                                      \
-        int64_t w = window < 0 ? (n > m ? n : m) : window;                                 \
+        /* a window beyond max(n, m) changes nothing: clamp it so i + w cannot overflow */ \
+        int64_t w = (window < 0 || window > (n > m ? n : m)) ? (n > m ? n : m) : window;   \
         int64_t diff = n > m ? n - m : m - n;                                              \
         if (w < diff)                                                                      \
             w = diff;                                                                      \

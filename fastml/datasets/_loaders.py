@@ -1,14 +1,16 @@
 """Read MNIST's IDX files and the SMS Spam Collection from a directory the user names.
 
-Where to look, in order: the ``data_home`` / ``path`` argument, the ``FASTML_DATA``
-environment variable, then ``../shared/data`` next to the current directory (the layout of
-this project's checkouts). A data directory holds ``mnist/`` and ``sms_spam/``; the
-MNIST files may also sit directly in ``data_home``.
+Where to look: the ``data_home`` / ``path`` argument when one is given (and only there: a
+folder the user names is never silently replaced by another); otherwise the
+``FASTML_DATA`` environment variable, then ``../shared/data`` next to the current
+directory (the layout of this project's checkouts). A data directory holds ``mnist/`` and
+``sms_spam/``; the MNIST files may also sit directly in ``data_home``.
 """
 import gzip
 import hashlib
 import http.client
 import io
+import math
 import os
 import shutil
 import urllib.error
@@ -34,12 +36,13 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def _candidates(data_home, sub):
-    roots = []
-    if data_home is not None:
-        roots.append(os.fspath(data_home))
-    if os.environ.get("FASTML_DATA"):
-        roots.append(os.environ["FASTML_DATA"])
-    roots.append(os.path.join(os.getcwd(), "..", "shared", "data"))
+    if data_home is not None:  # an explicit folder is the only place looked at
+        roots = [os.fspath(data_home)]
+    else:
+        roots = []
+        if os.environ.get("FASTML_DATA"):
+            roots.append(os.environ["FASTML_DATA"])
+        roots.append(os.path.join(os.getcwd(), "..", "shared", "data"))
     out = []
     for r in roots:
         out += [os.path.join(r, sub), r]
@@ -47,7 +50,8 @@ def _candidates(data_home, sub):
 
 
 def find_data_home(data_home=None):
-    """The first existing data directory (argument, $FASTML_DATA, ../shared/data) or None."""
+    """The data directory: ``data_home`` if given and existing, else the first existing
+    of $FASTML_DATA and ../shared/data; None if there is none."""
     for r in _candidates(data_home, "")[::2]:
         if os.path.isdir(r):
             return os.path.abspath(r)
@@ -62,9 +66,12 @@ def read_idx(path):
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number).")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: the IDX header announces {ndim} dimensions but the file "
+                         f"has only {len(raw)} bytes (truncated or corrupt).")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize
+    expected = 4 + 4 * ndim + math.prod(dims) * dtype.itemsize  # exact Python ints
     if len(raw) != expected:
         raise ValueError(f"{path}: header says {dims} of {dtype}, i.e. {expected} bytes, but "
                          f"the file has {len(raw)} bytes (truncated or corrupt).")
@@ -219,15 +226,27 @@ def load_sms_spam(path=None, download=True):
             "$FASTML_DATA/sms_spam/."
         )
     texts, labels = [], []
-    with open(file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line:
-                continue
-            label, sep, text = line.partition("\t")
-            if not sep or label not in ("ham", "spam"):
-                raise ValueError(f"{file}:{lineno}: expected 'ham<TAB>text' or "
-                                 f"'spam<TAB>text', got {line[:40]!r}.")
-            texts.append(text)
-            labels.append(label)
+    with open(file, "rb") as f:
+        raw = f.read()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{file}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset "
+            f"{exc.start}); the SMS Spam Collection is UTF-8: re-download it or convert "
+            "the file, e.g. with iconv -t utf-8.") from None
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for lineno, line in enumerate(lines, 1):
+        if not line:
+            continue
+        label, sep, text = line.partition("\t")
+        if not sep or label not in ("ham", "spam"):
+            raise ValueError(f"{file}:{lineno}: expected 'ham<TAB>text' or "
+                             f"'spam<TAB>text', got {line[:40]!r}.")
+        texts.append(text)
+        labels.append(label)
+    if not texts:
+        raise ValueError(f"{file} holds no message (it is empty or blank); expected lines "
+                         "of 'ham<TAB>text' or 'spam<TAB>text'. Re-download the file.")
     return texts, np.array(labels)

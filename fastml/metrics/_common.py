@@ -42,12 +42,34 @@ def l2_normalize(A):
     """Rows scaled to unit Euclidean norm; zero rows stay zero (as
     ``sklearn.preprocessing.normalize``)."""
     if sp.issparse(A):
+        A = sp.csr_matrix(A, copy=True)
+        A.data = _pow2_rows(A.data, np.repeat(_row_exponents(A), np.diff(A.indptr)))
         norms = np.sqrt(row_sq_norms(A))
         norms[norms == 0] = 1
         return sp.csr_matrix(sp.diags(1.0 / norms).astype(A.dtype) @ A)
+    A = _pow2_rows(A, _row_exponents(A)[:, None])
     norms = np.sqrt(np.einsum("ij,ij->i", A, A))
     norms[norms == 0] = 1
     return A / norms[:, None]
+
+
+def _row_exponents(A):
+    """Per row, the binary exponent of its largest |entry| (0 for a zero row): dividing
+    the row by 2**e first keeps its squared norm clear of overflow and underflow (an
+    exact scaling, so ordinary rows give the same bits)."""
+    if sp.issparse(A):
+        m = np.zeros(A.shape[0], dtype=A.dtype)
+        if A.nnz:
+            m = np.asarray(abs(A).max(axis=1).toarray(), dtype=A.dtype).ravel()
+    else:
+        m = np.max(np.abs(A), axis=1, initial=0)
+    return np.frexp(m)[1]
+
+
+def _pow2_rows(values, exponents):
+    if not np.any(exponents):
+        return values
+    return np.ldexp(values, -exponents).astype(values.dtype, copy=False)
 
 
 def is_binary(A):

@@ -19,6 +19,7 @@ from libc.math cimport sqrt, pow, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+from fastml.utils._interrupt cimport check_signals, raise_pending, stopped
 from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
@@ -106,21 +107,53 @@ cdef inline void heap_replace_top(dist_t *hd, int64_t *hi, int64_t k, dist_t v,
     hi[i] = idx
 
 
+cdef inline bint _pair_gt(dist_t da, int64_t ia, dist_t db, int64_t ib) noexcept nogil:
+    """(da, ia) > (db, ib) in the order (distance, index), an index of -1 (an empty
+    slot) ranking after every real one."""
+    if da != db:
+        return da > db
+    return (<uint64_t>ia) > (<uint64_t>ib)
+
+
+cdef inline void _sift_down(dist_t *hd, int64_t *hi, int64_t n, int64_t i) noexcept nogil:
+    cdef int64_t c
+    cdef dist_t v = hd[i]
+    cdef int64_t vi = hi[i]
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and _pair_gt(hd[c + 1], hi[c + 1], hd[c], hi[c]):
+            c = c + 1
+        if not _pair_gt(hd[c], hi[c], v, vi):
+            break
+        hd[i] = hd[c]
+        hi[i] = hi[c]
+        i = c
+    hd[i] = v
+    hi[i] = vi
+
+
 cdef inline void sort_pairs(dist_t *hd, int64_t *hi, int64_t k) noexcept nogil:
-    """Insertion sort by (dist, index) (k is small)."""
-    cdef int64_t a, b
+    """Sort by (dist, index), in place, in O(k log k) (heapsort: k may be as large as
+    the training set)."""
+    cdef int64_t a
     cdef dist_t v
     cdef int64_t vi
-    for a in range(1, k):
-        v = hd[a]
-        vi = hi[a]
-        b = a - 1
-        while b >= 0 and (hd[b] > v or (hd[b] == v and hi[b] > vi)):
-            hd[b + 1] = hd[b]
-            hi[b + 1] = hi[b]
-            b = b - 1
-        hd[b + 1] = v
-        hi[b + 1] = vi
+    a = k // 2
+    while a > 0:
+        a = a - 1
+        _sift_down(hd, hi, k, a)
+    a = k - 1
+    while a > 0:
+        v = hd[0]
+        vi = hi[0]
+        hd[0] = hd[a]
+        hi[0] = hi[a]
+        hd[a] = v
+        hi[a] = vi
+        _sift_down(hd, hi, a, 0)
+        a = a - 1
 
 
 cdef inline void push_row(const dist_t *row, int64_t nj, int64_t j0, dist_t *hd,
@@ -247,6 +280,8 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
     cdef floating[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=dtype)
     cdef floating[:, :, ::1] thd
     cdef int64_t[:, :, ::1] thi
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     dist[:, :] = INFINITY
     ind[:, :] = -1
     if n == 0 or m == 0:
@@ -260,13 +295,19 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
                 ni = min(bx, n - i0)
                 j0 = 0
                 while j0 < m:
+                    if stopped(stop) or (tid == 0 and check_signals(stop)):
+                        break
                     nj = min(by, m - j0)
                     _block_push(kind, op, fp, &X[i0, 0], ni, &Y[j0, 0], nj, d,
                                 &yy[j0] if kind == 0 else &yy[0], j0, buf, &dist[i0, 0],
                                 &ind[i0, 0], k)
                     j0 = j0 + nj
+                if j0 < m:  # interrupted
+                    continue
                 for a in range(i0, i0 + ni):
                     _finish_row(kind, &X[a, 0], &Y[0, 0], d, &dist[a, 0], &ind[a, 0], k)
+        if stopped(stop):
+            raise_pending()
         return
     # few queries: per-thread heaps for all of them, allocated here
     thd = np.full((n_threads, n, k), np.inf, dtype=dtype)
@@ -274,6 +315,8 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
     with nogil:
         for yc in prange(nychunks, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
+            if stopped(stop) or (tid == 0 and check_signals(stop)):
+                continue
             buf = &scratch[tid, 0]
             j0 = yc * by
             nj = min(by, m - j0)
@@ -294,6 +337,8 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
                     if vi >= 0 and (v < hd[0] or (v == hd[0] and (hi[0] < 0 or vi < hi[0]))):
                         heap_replace_top(hd, hi, k, v, vi)
             _finish_row(kind, &X[a, 0], &Y[0, 0], d, hd, hi, k)
+    if stopped(stop):
+        raise_pending()
 
 
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
@@ -307,6 +352,8 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
     cdef int64_t c, i0, ni, j0, nj, a, tid
     cdef int32_t *buf
     cdef int32_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=np.int32)
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     dist[:, :] = np.iinfo(np.int32).max
     ind[:, :] = -1
     if n == 0 or m == 0:
@@ -319,6 +366,8 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
             ni = min(bx, n - i0)
             j0 = 0
             while j0 < m:
+                if stopped(stop) or (tid == 0 and check_signals(stop)):
+                    break
                 nj = min(by, m - j0)
                 fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nj, w, buf, by)
                 for a in range(ni):
@@ -326,6 +375,8 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
                 j0 = j0 + nj
             for a in range(i0, i0 + ni):
                 sort_pairs(&dist[a, 0], &ind[a, 0], k)
+    if stopped(stop):
+        raise_pending()
 
 
 def hamming_packed_matrix(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
@@ -420,6 +471,8 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
     cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     if symmetric:
         out[:, :] = -1
     with nogil:
@@ -432,6 +485,8 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for c in range(c0, m):
+                    if (c & 63) == 0 and (stopped(stop) or (tid == 0 and check_signals(stop))):
+                        break
                     i = perm[c] if symmetric else c
                     fastml_lev_group_distances(&grps[tid], yp + yo[i], yo[i + 1] - yo[i],
                                                &res[tid, 0])
@@ -444,9 +499,14 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                     fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
                                      xo[r + 1] - xo[r])
                     for c in range(r0 + l + 1 if symmetric else 0, m):
+                        if (c & 63) == 0 and (stopped(stop) or (
+                                tid == 0 and check_signals(stop))):
+                            break
                         i = perm[c] if symmetric else c
                         out[r, i] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[i],
                                                                  yo[i + 1] - yo[i])
+    if stopped(stop):
+        raise_pending()
     if symmetric:
         _symmetrize_max_int32(out, n_threads)
 
@@ -516,6 +576,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
     cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
@@ -525,6 +587,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for j in range(m):
+                    if (j & 63) == 0 and (stopped(stop) or (tid == 0 and check_signals(stop))):
+                        break
                     fastml_lev_group_distances(&grps[tid], yp + yo[j], yo[j + 1] - yo[j],
                                                &res[tid, 0])
                     for l in range(nr):
@@ -538,12 +602,17 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                     fastml_lev_build(&pats[tid], &scratch[tid, 0], xp + xo[r],
                                      xo[r + 1] - xo[r])
                     for j in range(m):
+                        if (j & 63) == 0 and (stopped(stop) or (
+                                tid == 0 and check_signals(stop))):
+                            break
                         v = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j],
                                                          yo[j + 1] - yo[j])
                         if v < dist[r, 0]:
                             heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
             for l in range(nr):
                 sort_pairs(&dist[perm[r0 + l], 0], &ind[perm[r0 + l], 0], k)
+    if stopped(stop):
+        raise_pending()
 
 
 cdef inline floating _dtw(const floating *xs, const int64_t *xo, int64_t i,
@@ -567,6 +636,8 @@ def dtw_matrix(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[
         L = max(L, yo[j + 1] - yo[j])
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] scratch = np.empty((n_threads, 2 * (L + 1)), dtype=dtype)
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     with nogil:
         for i in prange(n, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
@@ -576,10 +647,14 @@ def dtw_matrix(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[
             else:
                 j0 = 0
             for j in range(j0, m):
+                if stopped(stop) or (tid == 0 and (j & 7) == 0 and check_signals(stop)):
+                    break
                 out[i, j] = _dtw(&xs[0, 0], &xo[0], i, &ys[0, 0], &yo[0], j, dim, window,
                                  &scratch[tid, 0])
                 if symmetric:
                     out[j, i] = out[i, j]
+    if stopped(stop):
+        raise_pending()
 
 
 def knn_dtw(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[:, ::1] ys,
@@ -592,14 +667,20 @@ def knn_dtw(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[:, 
         L = max(L, yo[j + 1] - yo[j])
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] scratch = np.empty((n_threads, 2 * (L + 1)), dtype=dtype)
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     dist[:, :] = INFINITY
     ind[:, :] = -1
     with nogil:
         for i in prange(n, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
             for j in range(m):
+                if stopped(stop) or (tid == 0 and (j & 7) == 0 and check_signals(stop)):
+                    break
                 v = _dtw(&xs[0, 0], &xo[0], i, &ys[0, 0], &yo[0], j, dim, window,
                          &scratch[tid, 0])
                 if v < dist[i, 0]:
                     heap_replace_top(&dist[i, 0], &ind[i, 0], k, v, j)
             sort_pairs(&dist[i, 0], &ind[i, 0], k)
+    if stopped(stop):
+        raise_pending()

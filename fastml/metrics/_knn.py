@@ -8,7 +8,7 @@ distances by training index. The public, validating entry points are
 import numpy as np
 
 from fastml.metrics import _distances as _dist
-from fastml.metrics import _plans
+from fastml.metrics import _plans, _scaling
 from fastml.metrics._common import (
     GEMM_CHUNKS,
     chunks,
@@ -38,6 +38,7 @@ def prepare_train(F, plan):
         cache["packed_groups"] = groups_of_8(pack_bits(F))
     elif plan.kind == _plans.GEMM_SQEUCLIDEAN:
         cache["sqnorms"] = np.einsum("ij,ij->i", F, F)
+        cache["mean"] = F.mean(axis=0, dtype=np.float64) if F.shape[0] else None
     elif plan.kind == _plans.COSINE:
         cache["unit"] = l2_normalize(F)
     return cache
@@ -46,7 +47,21 @@ def prepare_train(F, plan):
 def knn_numeric(Q, F, k, plan, n_threads, cache=None):
     """Validated arrays of one dtype (or 0/1 boolean arrays for a packed plan).
 
-    ``cache``: :func:`prepare_train` of F, or None."""
+    ``cache``: :func:`prepare_train` of F, or None. Data whose magnitude would overflow
+    (or underflow) the metric's sums are scaled by a power of two first and the
+    distances scaled back (fastml.metrics._scaling), so that the ranking stays right and
+    no candidate is lost to inf - inf."""
+    if Q.dtype != np.bool_:
+        inner, outer = _plans.powers(plan)
+        s = _scaling.safe_shift(_scaling.max_abs(Q, F), Q.dtype, inner, Q.shape[1])
+        if s:  # the cache holds values of the unscaled data: not used
+            dist, ind = _knn_numeric(_scaling.scaled(Q, s), _scaling.scaled(F, s), k, plan,
+                                     n_threads, None)
+            return _scaling.unscale(dist, s, outer), ind
+    return _knn_numeric(Q, F, k, plan, n_threads, cache)
+
+
+def _knn_numeric(Q, F, k, plan, n_threads, cache):
     cache = cache or {}
     if plan.packed_if_binary and (Q.dtype == np.bool_ or is_binary(Q)) and (
             "packed_groups" in cache or F.dtype == np.bool_ or is_binary(F)):
@@ -69,6 +84,20 @@ def knn_numeric(Q, F, k, plan, n_threads, cache=None):
         kind, op = _dist.KIND_SQEUCLIDEAN_GEMM, 0
         yy = cache.get("sqnorms")
         if yy is None:
+            yy = np.einsum("ij,ij->i", F, F)
+        # ||y||^2 - 2 <x, y> cancels when the data sit far from the origin (float32 at an
+        # offset of 1e4 loses every digit of a near-duplicate's distance): where the
+        # offset dominates the spread, centre both on the training mean, rounded to the
+        # dtype so that x - mean is exact for the points near it (Sterbenz); the
+        # distances of the k kept are recomputed exactly.
+        mean = cache.get("mean")
+        if mean is None:
+            mean = F.mean(axis=0, dtype=np.float64)
+        offset = float(mean @ mean)
+        spread = float(np.mean(yy, dtype=np.float64)) - offset
+        if offset > 0 and offset > 16 * max(spread, 0.0):
+            mean = mean.astype(dtype)
+            Q, F = Q - mean, F - mean
             yy = np.einsum("ij,ij->i", F, F)
     elif plan.kind == _plans.COSINE:
         Q = l2_normalize(Q)
@@ -140,12 +169,16 @@ def knn_levenshtein(Q, F, k, prm, n_threads):
 
 
 def knn_dtw(Q, F, k, prm, n_threads):
+    from fastml.metrics._matrix import dtw_shift
+
     (xs, xo), (ys, yo) = Q, F
     check_k(k, len(yo) - 1)
+    s = dtw_shift(Q, F)
+    xs, ys = _scaling.scaled(xs, s), _scaling.scaled(ys, s)
     dist = np.empty((len(xo) - 1, k), dtype=xs.dtype)
     ind = np.empty((len(xo) - 1, k), dtype=np.int64)
     _dist.knn_dtw(xs, xo, ys, yo, dist, ind, prm["window"], n_threads)
-    return dist, ind
+    return _scaling.unscale(dist, s, 1), ind
 
 
 def knn_hamming_strings(Q, F, k, prm, n_threads):

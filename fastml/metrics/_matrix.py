@@ -9,13 +9,27 @@ import numpy as np
 
 from fastml.metrics import _distances as _dist
 from fastml.metrics import _pairwise_fast as _fast
-from fastml.metrics import _plans
+from fastml.metrics import _plans, _scaling
 from fastml.metrics._common import chunks, gram, groups_of_8, is_binary, l2_normalize, pack_bits
 from fastml.utils import blas_threads
 
 
 def numeric_matrix(X, Y, out, plan, n_threads):
-    """Distances between the rows of X and Y (``Y is None``: X with itself) into out."""
+    """Distances between the rows of X and Y (``Y is None``: X with itself) into out.
+
+    Data whose magnitude would overflow (or underflow) the metric's sums are first scaled
+    by a power of two and the result scaled back (fastml.metrics._scaling)."""
+    if X.dtype != np.bool_:
+        inner, outer = _plans.powers(plan)
+        k = _scaling.safe_shift(_scaling.max_abs(X, Y), X.dtype, inner, X.shape[1])
+        if k:
+            _numeric_matrix(_scaling.scaled(X, k), _scaling.scaled(Y, k), out, plan,
+                            n_threads)
+            return _scaling.unscale(out, k, outer)
+    return _numeric_matrix(X, Y, out, plan, n_threads)
+
+
+def _numeric_matrix(X, Y, out, plan, n_threads):
     sym = Y is None
     Yv = X if sym else Y
     d = X.shape[1]
@@ -130,12 +144,27 @@ def levenshtein_matrix(A, B, out, prm, n_threads):
     return out
 
 
+def dtw_shift(A, B):
+    """The power-of-two scaling that keeps every DTW path sum finite (and its frame
+    distances clear of underflow): a path has at most n + m frames of cost at most
+    2 max|x| sqrt(dim)."""
+    xs, xo = A
+    ys, yo = A if B is None else B
+    longest = int(np.diff(xo).max(initial=0)) + int(np.diff(yo).max(initial=0))
+    count = max(1, longest) * max(1, xs.shape[1])
+    return _scaling.safe_shift(_scaling.max_abs(xs, ys), xs.dtype, 2, count * count)
+
+
 def dtw_matrix(A, B, out, prm, n_threads):
     xs, xo = A
     sym = B is None
     ys, yo = A if sym else B
+    k = dtw_shift(A, B)
+    if k:
+        xs = _scaling.scaled(xs, k)
+        ys = xs if sym else _scaling.scaled(ys, k)
     _dist.dtw_matrix(xs, xo, ys, yo, out, prm["window"], sym, n_threads)
-    return out
+    return _scaling.unscale(out, k, 1)
 
 
 def hamming_strings_matrix(A, B, out, prm, n_threads):

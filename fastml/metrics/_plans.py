@@ -82,3 +82,16 @@ def finish(D, plan, d):
     elif plan.root != 1.0:
         np.power(D, 1.0 / plan.root, out=D)
     return D
+
+
+def powers(plan):
+    """(power of the magnitudes inside the computation, power of the result): how the
+    metric scales when the data are multiplied by s (see fastml.metrics._scaling).
+    (0, 0) for the scale-free Hamming fractions."""
+    if plan.per_feature:
+        return 0, 0
+    if plan.kind == COSINE:
+        return 2, 0
+    if plan.kind == GEMM_SQEUCLIDEAN:
+        return 2, (1 if plan.root == 2.0 else 2)
+    return max(1.0, plan.root), 1

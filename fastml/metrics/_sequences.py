@@ -65,7 +65,7 @@ def _encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
             for i, s in enumerate(items):
                 if not isinstance(s, str):
                     raise TypeError(
-                        f"{nm}[{i}] is a {type(s).__name__}, but {nm}[0] is a str: "
+                        f"{nm}[{i}] is a {type(s).__name__}, but {names[0]}[0] is a str: "
                         f"metric={metric!r} compares items of one kind, all str or all "
                         "1-D integer arrays."
                     )
@@ -88,6 +88,8 @@ def _encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
                     "compares items of one kind, all str or all 1-D integer arrays."
                 )
             a = np.asarray(s)
+            if a.ndim == 1 and a.size == 0:
+                a = np.zeros(0, dtype=np.int64)  # an empty sequence ([] is float64)
             if a.ndim != 1 or a.dtype.kind not in "iub":
                 raise TypeError(
                     f"{nm}[{i}] must be a str or a 1-D integer array for "
@@ -95,8 +97,13 @@ def _encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
                     + (f" with dtype {a.dtype} and shape {a.shape}" if a.dtype.kind != "O"
                        else "") + "."
                 )
-            conv.append(a.astype(np.int64, copy=False))
+            conv.append(a)
         arrays.append(conv)
+    # one integer type for all: int64, unless uint64 values beyond it need exact ints
+    huge = any(a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max
+               for conv in arrays for a in conv)
+    arrays = [[a.astype(object if huge else np.int64, copy=False) for a in conv]
+              for conv in arrays]
     lens = [np.array([len(a) for a in conv], dtype=np.int64) for conv in arrays]
     flat = np.concatenate([a for conv in arrays for a in conv] or [np.zeros(0, np.int64)])
     _, codes = np.unique(flat, return_inverse=True)

@@ -198,6 +198,10 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
         n = route.count(A)
         out = check_out(out, (n, n if B is None else route.count(B)), route.dtype(A))
         return route.matrix(A, B, out, prm, n_threads)
+    p = kwds.get("p")
+    if isinstance(p, float) and p != p:  # NaN: every distance would be NaN
+        raise ValueError("p is NaN; the Minkowski distance needs a number p >= 1, "
+                         "e.g. p=2.")
     prm = None
     if spec is not None and (ensure_all_finite is True):
         for A, nm in ((X, "X"), (Y, "Y")):
@@ -274,9 +278,11 @@ def dtw(a, b, *, window=None):
     0.0
     """
     window = _check_window(window)
-    (xs, xo), (ys, yo) = _encode_frames([a], [b], names=("a", "b"))
-    out = np.empty((1, 1), dtype=xs.dtype)
-    _dist.dtw_matrix(xs, xo, ys, yo, out, window, False, 1)
+    from fastml.metrics._matrix import dtw_matrix
+
+    A, B = _encode_frames([a], [b], names=("a", "b"))
+    out = np.empty((1, 1), dtype=A[0].dtype)
+    dtw_matrix(A, B, out, {"window": window}, 1)
     return float(out[0, 0])
 
 

@@ -16,6 +16,7 @@ All functions share these rules:
   negative entries for kernels defined on non-negative data raise a ValueError (or a
   TypeError for wrong types) that names the argument.
 """
+import math
 import numbers
 
 import numpy as np
@@ -31,7 +32,7 @@ from fastml.utils import (
     effective_n_threads,
 )
 
-from fastml.metrics import _registry
+from fastml.metrics import _registry, _scaling
 from fastml.metrics._common import gram as _gram
 from fastml.metrics._common import int32_indices
 from fastml.metrics._common import l2_normalize as _l2_normalize
@@ -116,7 +117,21 @@ def _as_csr(A, dtype):
 
 
 def _sparse_common(X, Y, out, symmetric, op, post, scale, n_threads):
-    """Intersection / chi-squared on CSR input (only common non-zeros are visited)."""
+    """Intersection / chi-squared on CSR input (only common non-zeros are visited).
+
+    Chi-squared is accumulated as sum(x) + sum(y) - sum over common features of
+    4 x y / (x + y), which cancels when x ~ y: float32 input is computed in float64
+    (row blocks of a float64 scratch) and rounded once at the end."""
+    if out.dtype == np.float32 and op == _fast.OP_CHI2:
+        X64 = _as_csr(X, np.float64)
+        Y64 = None if symmetric else _as_csr(Y, np.float64)
+        step = max(1, (1 << 22) // max(1, out.shape[1]))  # ~32 MB of float64 at a time
+        for i0 in range(0, X64.shape[0], step):
+            block = np.empty((min(step, X64.shape[0] - i0), out.shape[1]), dtype=np.float64)
+            _sparse_common(X64[i0:i0 + step], X64 if symmetric else Y64, block, False, op,
+                           post, scale, n_threads)
+            out[i0:i0 + block.shape[0]] = block
+        return out
     X = _as_csr(X, out.dtype)
     Yc = X if symmetric else _as_csr(Y, out.dtype)
     xs = np.asarray(X.sum(axis=1), dtype=out.dtype).ravel()
@@ -211,10 +226,32 @@ def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, 
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+        return _via_float64(polynomial_kernel, X, Y, out, n_jobs, degree=degree,
+                            gamma=gamma, coef0=coef0)
     upper = _gram(X, Y, out, symmetric, n_threads)
     _fast.affine_power_post(out, gamma, coef0, degree, 0, upper, n_threads)
     if upper:
         _fast.mirror_upper(out, n_threads)
+    return out
+
+
+def _float32_affine_overflows(X, Y, gamma, coef0, dtype):
+    """True when gamma <x, y> + coef0 could leave float32's range (where inf - inf would
+    give NaN for an answer that is finite, or exactly +-1 for tanh)."""
+    if dtype != np.float32:
+        return False
+    m = _scaling.max_abs(X, Y)
+    big = float(np.finfo(np.float32).max) / 16
+    return abs(coef0) > big or gamma * m * m * X.shape[1] > big
+
+
+def _via_float64(fn, X, Y, out, n_jobs, **params):
+    """fn on float64 copies, rounded once into the float32 out."""
+    K = fn(X.astype(np.float64), None if Y is None else Y.astype(np.float64),
+           n_jobs=n_jobs, **params)
+    with np.errstate(over="ignore"):
+        out[...] = K
     return out
 
 
@@ -252,6 +289,8 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+        return _via_float64(sigmoid_kernel, X, Y, out, n_jobs, gamma=gamma, coef0=coef0)
     upper = _gram(X, Y, out, symmetric, n_threads)
     _fast.affine_power_post(out, gamma, coef0, 1.0, 1, upper, n_threads)
     if upper:
@@ -294,6 +333,7 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    X, Y, gamma = _rbf_conditioning(X, Y, gamma, out.dtype)
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
     upper = _gram(X, Y, out, symmetric, n_threads)
@@ -303,6 +343,32 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     elif symmetric:  # sparse input: the full matrix was computed
         np.fill_diagonal(out, 1)
     return out
+
+
+def _rbf_conditioning(X, Y, gamma, dtype):
+    """Inputs on which ||x||^2 + ||y||^2 - 2 <x, y> neither cancels nor overflows, and the
+    gamma that keeps exp(-gamma ||x - y||^2) unchanged.
+
+    * Dense data are centred on their common mean (the kernel is translation invariant):
+      data far from the origin (float32 at an offset of 1000) otherwise lose every digit
+      of a small distance to cancellation.
+    * Data whose squares would overflow or underflow are scaled by a power of two s
+      (exact), and gamma by 1 / s^2 (fastml.metrics._scaling)."""
+    if not sp.issparse(X) and (Y is None or not sp.issparse(Y)):
+        n = X.shape[0] + (0 if Y is None else Y.shape[0])
+        total = X.sum(axis=0, dtype=np.float64)
+        if Y is not None:
+            total += Y.sum(axis=0, dtype=np.float64)
+        mean = (total / n).astype(dtype)
+        if np.any(mean) and np.all(np.isfinite(mean)):
+            X = X - mean
+            Y = None if Y is None else Y - mean
+    k = _scaling.safe_shift(_scaling.max_abs(X, Y), dtype, 2, X.shape[1])
+    if k:
+        X, Y = _scaling.scaled(X, k), _scaling.scaled(Y, k)
+        gamma = min(math.ldexp(float(gamma), -2 * k) if -2 * k < 1024 else math.inf,
+                    float(np.finfo(np.float64).max))
+    return X, Y, gamma
 
 
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
@@ -774,7 +840,17 @@ def _diag_one(X, metric, params):
     if unknown:
         raise TypeError(f"Kernel {metric!r} takes the parameters {list(spec.params)}, "
                         f"got unexpected {sorted(unknown)}.")
+    # the same checks as the kernel itself: its parameters (by computing k(x_0, x_0))
+    # and, for kernels of non-negative data, every entry of X
+    spec.function(X[:1], **params)
+    if spec.name in _NON_NEGATIVE:
+        check_non_negative(X, "X", _NON_NEGATIVE[spec.name])
     return spec.diag(X, params)
+
+
+_NON_NEGATIVE = {"intersection": "intersection kernel", "hellinger": "Hellinger kernel",
+                 "chi2": "chi-squared kernel",
+                 "additive_chi2": "additive chi-squared kernel"}
 
 
 def kernel_diagonal(X, metric="linear", **params):

@@ -112,6 +112,11 @@ class FastNeighborsMixin:
         return spec if spec.is_sequence_input(X) else None
 
     def _fit(self, X, y=None):
+        mp = self.metric_params if isinstance(self.metric_params, dict) else {}
+        p = mp.get("p", self.p)
+        if isinstance(p, float) and p != p:  # NaN: every distance would be NaN
+            raise ValueError("p is NaN (in metric_params); the Minkowski distance needs a "
+                             "number p >= 1, e.g. metric_params={'p': 2}.")
         spec = self._sequence_spec(X)
         if spec is not None:
             return self._fit_sequences(spec, X, y)
@@ -260,7 +265,15 @@ class FastNeighborsMixin:
                 raise TypeError("The training data are strings but the queries are not; "
                                 f"metric={index.spec.name!r} compares strings with "
                                 "strings.")
-            Q, _ = index.spec.sequence.encode(items, None, names=("X", None))
+            if index.spec.numeric is None:
+                # integer symbols are numbered jointly over queries and training items
+                # (and DTW's dtype is chosen jointly): encode both together, so that a
+                # query symbol never takes the code of a different training symbol
+                Q, F = index.spec.sequence.encode(items, self._fit_X,
+                                                  names=("X", "the training data"))
+                index = _FitIndex(index.spec, index.prm, F, sequence=True)
+            else:
+                Q, _ = index.spec.sequence.encode(items, None, names=("X", None))
             n_queries = len(items)
         else:
             Q = validate_data(self, X, reset=False, order="C", ensure_all_finite=True,

@@ -351,6 +351,24 @@ class StringKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.texts_fit_ = texts
         self.diag_fit_ = _self_similarity(indptr, counts, prm["kind"])
         self._n_features_out = len(texts)
+        self._fit_key = (prm["p1"], prm["p2"], prm["kind"], prm["lowercase"],
+                         prm["collapse"])
+
+    def _fit_diagonal(self, prm):
+        """diag_fit_ when it matches the current parameters; None (recomputed with the
+        current ngram_range / kind) after set_params changed them. A changed
+        preprocessing cannot be applied to the stored texts: that needs a refit."""
+        key = getattr(self, "_fit_key", None)
+        for name, idx, now in (("lowercase", 3, prm["lowercase"]),
+                               ("collapse_whitespace", 4, prm["collapse"])):
+            if key is not None and key[idx] != now:
+                raise ValueError(
+                    f"{name} is {now} but this StringKernel was fitted with {name}="
+                    f"{key[idx]}; the training texts were preprocessed accordingly. Call "
+                    "fit again after changing it.")
+        if key is not None and key[:3] == (prm["p1"], prm["p2"], prm["kind"]):
+            return self.diag_fit_
+        return None
 
     def fit(self, X, y=None):
         """Keep the texts X (a list of str) and their self-similarities."""
@@ -362,9 +380,10 @@ class StringKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """K(X, texts_fit_), shape (len(X), n_train)."""
         check_is_fitted(self)
         prm = self._params()
+        diag = self._fit_diagonal(prm)
         return _kernel(self._texts(X, prm), self.texts_fit_, prm["p1"], prm["p2"],
                        prm["kind"], prm["normalize"], prm["n_threads"], prm["dtype"],
-                       diag_B=self.diag_fit_)
+                       diag_B=diag)
 
     def fit_transform(self, X, y=None):
         """Fit on X and return K(X, X), computed with its symmetry."""

@@ -3,12 +3,14 @@
 Inputs are validated by fastml.text._api (texts are UCS-4 code points in
 one uint32 buffer with int64 document offsets); nothing here re-checks them.
 
-Interning: one open-addressing hash table per p (the p of a range are interned in
-parallel). For p <= 6 the 128-bit key is the p-gram itself (code points are < 2^21, so
-three pack exactly into 63 bits); for larger p it is two 64-bit hashes and a key match
-is confirmed by comparing the code points with the feature's first occurrence, so
-distinct p-grams never share an id (no silent collision). Ids are in first-seen order
-per p, offset so that the whole range shares one feature space.
+Interning: one open-addressing hash table per p. For p <= 6 the 128-bit key is the p-gram
+itself (code points are < 2^21, so three pack exactly into 63 bits). A longer p-gram is
+the (p-1)-gram at the same position followed by one code point, so its exact key is the
+pair (id of that (p-1)-gram, last code point): the p > 6 are interned one after another
+from the 6-gram ids, each position costing O(1) whatever p is (no hash of p code points,
+no comparison of p code points), and distinct p-grams never share an id. The p <= 6 of
+a range, and the chain of the longer ones, run as parallel tasks. Ids are in first-seen
+order per p, offset so that the whole range shares one feature space.
 
 Kernels: the postings (document, count) of every feature of B, built by a counting sort;
 each row of A scatters its features' postings into a per-thread dense accumulator of
@@ -22,8 +24,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcmp
 
+from fastml.utils._interrupt cimport check_signals, raise_pending, stopped
 from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
@@ -57,13 +59,13 @@ cdef struct Entry:
     int64_t id
 
 
-# Tests shrink the hashes of long p-grams (p > 6) to a few bits to force collisions and
-# check that the confirmation by code points keeps distinct p-grams apart.
+# Tests keep only a few bits of the slot hash to force long probe sequences (many
+# distinct keys competing for the same slots) and check that ids stay exact.
 cdef uint64_t _hash_mask = 0xffffffffffffffffULL
 
 
 def _set_hash_bits_for_tests(int bits):
-    """Keep only the low ``bits`` bits of the p > 6 hashes (64: normal operation)."""
+    """Keep only the low ``bits`` bits of the slot hash (64: normal operation)."""
     global _hash_mask
     _hash_mask = 0xffffffffffffffffULL if bits >= 64 else ((<uint64_t>1 << bits) - 1)
 
@@ -77,28 +79,18 @@ cdef inline uint64_t _pack(const uint32_t *s, int p) noexcept nogil:
 
 
 cdef inline void _keys(const uint32_t *s, int p, uint64_t *k0, uint64_t *k1) noexcept nogil:
-    """The p-gram as a 128-bit key: exact for p <= 6 (three 21-bit code points per word),
-    else two independent 64-bit hashes (a match is then confirmed by the caller)."""
-    cdef uint64_t a, b
-    cdef int q
+    """A p-gram with p <= 6 as an exact 128-bit key (three 21-bit code points per word)."""
     if p <= 3:
         k0[0] = _pack(s, p)
         k1[0] = 0
-    elif p <= 2 * EXACT_P:
+    else:
         k0[0] = _pack(s, 3)
         k1[0] = _pack(s + 3, p - 3)
-    else:
-        a = 0xcbf29ce484222325ULL
-        b = 0x84222325cbf29ce4ULL
-        for q in range(p):
-            a = (a ^ s[q]) * 0x100000001b3ULL
-            b = (b + s[q]) * 0x9E3779B97F4A7C15ULL
-        k0[0] = _mix(a) & _hash_mask
-        k1[0] = _mix(b ^ <uint64_t>p) & _hash_mask
 
 
 cdef inline int64_t _slot_of(uint64_t k0, uint64_t k1, int shift) noexcept nogil:
-    return <int64_t>(((k0 ^ (k1 * 0xc4ceb9fe1a85ec53ULL)) * 0x9E3779B97F4A7C15ULL) >> shift)
+    return <int64_t>((((k0 ^ (k1 * 0xc4ceb9fe1a85ec53ULL)) * 0x9E3779B97F4A7C15ULL) >> shift)
+                     & _hash_mask)
 
 
 cdef Entry *_new_table(int bits) noexcept nogil:
@@ -111,27 +103,38 @@ cdef Entry *_new_table(int bits) noexcept nogil:
 
 
 cdef int _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs, int p,
-                       int64_t *first_pos, int32_t *last_doc, int32_t *slot, int32_t *ids,
-                       int32_t *counts, int64_t *row_nnz, int64_t *n_feat_out) noexcept nogil:
+                       int32_t *chain, bint from_chain, int64_t *first_pos, int32_t *last_doc,
+                       int32_t *slot, int32_t *ids, int32_t *counts, int64_t *row_nnz,
+                       int64_t *n_feat_out, int *stop) noexcept nogil:
     """Intern the p-grams of every document into ids 0, 1, ... (first-seen order); per
     document its distinct ids (in first-occurrence order) and counts, appended to
-    ids/counts, with row_nnz[d] entries for document d. The hash table starts small and
-    doubles at load 1/2 (so it stays in cache for small vocabularies). Returns -1 when
-    out of memory, else 0."""
+    ids/counts, with row_nnz[d] entries for document d. The key of the p-gram at
+    position pos is the packed p-gram (p <= 6), or with ``from_chain`` the pair
+    (chain[pos], c[pos + p - 1]) where chain[pos] is the id of the (p-1)-gram there;
+    with ``chain`` not NULL the p-gram's id is then stored in chain[pos]. The hash table
+    starts small and doubles at load 1/2 (so it stays in cache for small vocabularies).
+    Returns -1 when out of memory, -2 when interrupted (Ctrl-C), else 0."""
     cdef int bits = 12
     cdef Entry *table = _new_table(bits)
     cdef Entry *old
     cdef uint64_t mask = (<uint64_t>1 << bits) - 1, k0, k1
     cdef int shift = 64 - bits
     cdef int64_t d, pos, h, n_feat = 0, nnz = 0, row0, fid, i, old_cap
-    cdef bint exact = p <= 2 * EXACT_P
     cdef Entry *en
     if table == NULL:
         return -1
     for d in range(n_docs):
+        if (d & 255) == 255 and (stopped(stop) or (
+                omp_get_thread_num() == 0 and check_signals(stop))):
+            free(table)
+            return -2
         row0 = nnz
         for pos in range(offsets[d], offsets[d + 1] - p + 1):
-            _keys(c + pos, p, &k0, &k1)
+            if from_chain:
+                k0 = <uint64_t>chain[pos]
+                k1 = c[pos + p - 1]
+            else:
+                _keys(c + pos, p, &k0, &k1)
             h = _slot_of(k0, k1, shift)
             while True:
                 en = &table[h]
@@ -161,12 +164,12 @@ cdef int _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs
                                 table[h] = old[i]
                         free(old)
                     break
-                if en.k0 == k0 and en.k1 == k1 and (
-                        exact or memcmp(c + first_pos[en.id], c + pos,
-                                        p * sizeof(uint32_t)) == 0):
+                if en.k0 == k0 and en.k1 == k1:
                     fid = en.id
                     break
                 h = <int64_t>((<uint64_t>h + 1) & mask)
+            if chain != NULL:
+                chain[pos] = <int32_t>fid
             if last_doc[fid] != d:
                 last_doc[fid] = <int32_t>d
                 slot[fid] = <int32_t>(nnz - row0)
@@ -178,6 +181,30 @@ cdef int _intern_one_p(const uint32_t *c, const int64_t *offsets, int64_t n_docs
         row_nnz[d] = nnz - row0
     free(table)
     n_feat_out[0] = n_feat
+    return 0
+
+
+cdef int _intern_chain(const uint32_t *c, const int64_t *offsets, int64_t n_docs, int p1,
+                       int p2, int32_t *chain, const int64_t *pstart, int64_t *fpos,
+                       int32_t *last, int32_t *slot, int32_t *pids, int32_t *pcnt,
+                       int64_t *rnnz, int64_t rstride, int64_t *nfeat, int64_t *s_fpos,
+                       int32_t *s_last, int32_t *s_slot, int32_t *s_ids, int32_t *s_cnt,
+                       int64_t *s_rnnz, int64_t *s_nfeat, int *stop) noexcept nogil:
+    """The p = 6 .. p2 one after another (p2 > 6), each from the ids of p - 1; a p >= p1
+    is written to its region (index p - p1), a smaller one to the scratch buffers."""
+    cdef int p, pi, st
+    for p in range(EXACT_P * 2, p2 + 1):
+        if p >= p1:
+            pi = p - p1
+            st = _intern_one_p(c, offsets, n_docs, p, chain, p > EXACT_P * 2,
+                               &fpos[pstart[pi]], &last[pstart[pi]], &slot[pstart[pi]],
+                               &pids[pstart[pi]], &pcnt[pstart[pi]], &rnnz[pi * rstride + 1],
+                               &nfeat[pi], stop)
+        else:
+            st = _intern_one_p(c, offsets, n_docs, p, chain, p > EXACT_P * 2, s_fpos,
+                               s_last, s_slot, s_ids, s_cnt, s_rnnz, s_nfeat, stop)
+        if st < 0:
+            return st
     return 0
 
 
@@ -263,19 +290,49 @@ def intern_ngrams(const uint32_t[::1] codes, const int64_t[::1] offsets, int p1,
     cdef int32_t[::1] last = last_a, slot = slot_a, pids = pids_a, pcnt = pcnt_a
     cdef int64_t[:, ::1] rnnz = rnnz_a
     cdef const int64_t[::1] pstart = pstart_a
-    status_a = np.zeros(n_p, dtype=np.int32)
+    # tasks: every p <= 6 of the range on its own; with p2 > 6 one more task interns
+    # 6 .. p2 as a chain (and then owns p = 6)
+    cdef bint has_chain = p2 > 2 * EXACT_P
+    cdef int n_direct = max(0, min(p2, 2 * EXACT_P - 1 if has_chain else 2 * EXACT_P) - p1 + 1)
+    cdef int n_tasks = n_direct + (1 if has_chain else 0)
+    status_a = np.zeros(n_tasks, dtype=np.int32)
     cdef int32_t[::1] status = status_a
     cdef const uint32_t *c = &codes[0] if codes.shape[0] > 0 else NULL
+    # chain ids per position, and scratch for the chain's levels below p1
+    cdef int64_t n_scratch = int(np.maximum(lengths - 2 * EXACT_P + 1, 0).sum()) if (
+        has_chain and p1 > 2 * EXACT_P) else 0
+    chain_a = np.empty(max(codes.shape[0], 1) if has_chain else 1, dtype=np.int32)
+    s64_a = np.empty(max(n_scratch, 1), dtype=np.int64)
+    s32_a = np.empty((4, max(n_scratch, 1)), dtype=np.int32)
+    srnnz_a = np.zeros(n_docs + 1, dtype=np.int64)
+    snfeat_a = np.zeros(1, dtype=np.int64)
+    cdef int32_t[::1] chain = chain_a
+    cdef int64_t[::1] s64 = s64_a, srnnz = srnnz_a, snfeat = snfeat_a
+    cdef int32_t[:, ::1] s32 = s32_a
+    cdef int ti, stop_flag = 0
+    cdef int *stop = &stop_flag
     with nogil:
-        for pi in prange(n_p, schedule="dynamic", chunksize=1,
-                         num_threads=min(n_threads, n_p)):
-            status[pi] = _intern_one_p(c, &offsets[0], n_docs, p1 + pi, &fpos[pstart[pi]],
-                                       &last[pstart[pi]], &slot[pstart[pi]],
-                                       &pids[pstart[pi]], &pcnt[pstart[pi]], &rnnz[pi, 1],
-                                       &nfeat[pi])
-    if status_a.min() < 0:
+        for ti in prange(n_tasks, schedule="dynamic", chunksize=1,
+                         num_threads=max(1, min(n_threads, n_tasks))):
+            if ti < n_direct:
+                pi = ti
+                status[ti] = _intern_one_p(c, &offsets[0], n_docs, p1 + pi, NULL, False,
+                                           &fpos[pstart[pi]], &last[pstart[pi]],
+                                           &slot[pstart[pi]], &pids[pstart[pi]],
+                                           &pcnt[pstart[pi]], &rnnz[pi, 1], &nfeat[pi],
+                                           stop)
+            else:
+                status[ti] = _intern_chain(c, &offsets[0], n_docs, p1, p2, &chain[0],
+                                           &pstart[0], &fpos[0], &last[0], &slot[0],
+                                           &pids[0], &pcnt[0], &rnnz[0, 0], n_docs + 1,
+                                           &nfeat[0], &s64[0], &s32[0, 0], &s32[1, 0],
+                                           &s32[2, 0], &s32[3, 0], &srnnz[1], &snfeat[0],
+                                           stop)
+    if stopped(stop):
+        raise_pending()
+    if n_tasks and status_a.min() < 0:
         raise MemoryError("fastml.text: out of memory while interning p-grams.")
-    del last_a, slot_a
+    del last_a, slot_a, chain_a, s64_a, s32_a
     # per p: row starts inside its region; overall: id offsets and the merged indptr
     prow_a = np.cumsum(rnnz_a, axis=1)  # prow[pi, d] = start of document d in p's region
     idoff_a = np.zeros(n_p + 1, dtype=np.int64)
@@ -394,15 +451,23 @@ def kernel_rows(floating[:, ::1] out, acc_t[:, ::1] acc,
     cdef const int32_t *ai = &a_ids[0] if a_ids.shape[0] > 0 else NULL
     cdef const int32_t *ac = &a_cnt[0] if a_cnt.shape[0] > 0 else NULL
     cdef const double *syp = &sy[0] if sy.shape[0] > 0 else NULL
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     if n == 0 or m == 0:
         return
     with nogil:
         for i in prange(n, schedule="dynamic", chunksize=4, num_threads=n_threads):
+            if stopped(stop):
+                continue
             t = omp_get_thread_num()
+            if t == 0 and (i & 7) == 0 and check_signals(stop):
+                continue
             _scatter_row(&a_ptr[0], ai, ac, i, &p_ptr[0], pd, pc, NULL, False, kind,
                          &acc[t, 0])
             si = sx[i] if scaled else 1.0
             _flush_row(&out[i, 0], &acc[t, 0], 0, m, scaled, si, syp)
+    if stopped(stop):
+        raise_pending()
 
 
 def kernel_rows_symmetric(floating[:, ::1] out, acc_t[:, ::1] acc,
@@ -426,11 +491,17 @@ def kernel_rows_symmetric(floating[:, ::1] out, acc_t[:, ::1] acc,
     cdef const int32_t *ac = &a_cnt[0] if a_cnt.shape[0] > 0 else NULL
     cdef const int64_t *ep = &entry_pos[0] if entry_pos.shape[0] > 0 else NULL
     cdef const double *sxp = &sx[0] if sx.shape[0] > 0 else NULL
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     if n == 0:
         return
     with nogil:
         for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=n_threads):
+            if stopped(stop):
+                continue
             t = omp_get_thread_num()
+            if t == 0 and check_signals(stop):
+                continue
             i0 = b * RB
             i1 = min(n, i0 + RB)
             for i in range(i0, i1):
@@ -443,3 +514,5 @@ def kernel_rows_symmetric(floating[:, ::1] out, acc_t[:, ::1] acc,
             for j in range(i0 + 1, m):
                 for i in range(i0, min(i1, j)):
                     out[j, i] = out[i, j]
+    if stopped(stop):
+        raise_pending()

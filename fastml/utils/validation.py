@@ -63,7 +63,8 @@ def _check_one(A, name, accept_sparse, dtype):
         if not A.has_canonical_format:
             A = A.copy()
             A.sum_duplicates()  # also sorts the indices
-        if A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31:
+        wants_int32 = A.indices.dtype != np.int32 and A.nnz < 2**31 and A.shape[1] < 2**31
+        if wants_int32:
             A.indices = A.indices.astype(np.int32)
         A.indptr = A.indptr.astype(np.int64, copy=False)
         A.data = np.ascontiguousarray(A.data)
@@ -123,8 +124,12 @@ def check_out(out, shape, dtype, *inputs):
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be a writeable, C-contiguous array.")
     for A in inputs:
-        if isinstance(A, np.ndarray) and np.shares_memory(out, A):
-            raise ValueError("out must not share memory with the inputs.")
+        parts = ([A.data, getattr(A, "indices", None), getattr(A, "indptr", None)]
+                 if sp.issparse(A) else [A])
+        for P in parts:
+            if isinstance(P, np.ndarray) and np.shares_memory(out, P):
+                raise ValueError("out must not share memory with the inputs (for a sparse "
+                                 "input: its data, indices or indptr); pass a new array.")
     return out
 
 

@@ -224,3 +224,64 @@ def test_sms_spam_download_checksummed(data_dir, isolated, monkeypatch, corrupt)
     texts, labels = load_sms_spam(isolated / "home")
     assert len(texts) == 5574 and calls == [_loaders.SMS_URL]
     assert (isolated / "home" / "sms_spam" / "SMSSpamCollection").is_file()
+
+
+# ----------------------------------------------------------------------------------------
+# hostile files: lying IDX headers, non-UTF-8 and empty SMS files, and an explicit
+# folder that must not be replaced by $FASTML_DATA
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dims", [(2**32 - 1,) * 4, (2**31, 2**31, 4), (2**32 - 1, 0, 5),
+                                  (3,) * 255])
+def test_read_idx_header_overflow_is_a_clear_error(tmp_path, dims):
+    # the product of the dimensions must not wrap around (int64) to a plausible size
+    header = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    path = tmp_path / "bad-idx3-ubyte"
+    for body in (b"", b"\x00" * 16):
+        path.write_bytes(header + body)
+        if 0 in dims and not body:
+            assert read_idx(str(path)).shape == dims  # an empty array is valid
+            continue
+        with pytest.raises(ValueError, match="header says|truncated"):
+            read_idx(str(path))
+
+
+def test_read_idx_truncated_header(tmp_path):
+    path = tmp_path / "short-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + b"\x00\x00\x00\x02")
+    with pytest.raises(ValueError, match="3 dimensions.*truncated"):
+        read_idx(str(path))
+
+
+def test_sms_spam_non_utf8_names_the_line(tmp_path):
+    bad = tmp_path / "SMSSpamCollection"
+    bad.write_bytes("ham\tfine\nspam\tcaf\u00e9 latin-1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r":2: not UTF-8.*0xe9"):
+        load_sms_spam(bad)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n\r\n", b"   "])
+def test_sms_spam_empty_file(tmp_path, content):
+    bad = tmp_path / "SMSSpamCollection"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match="no message|expected 'ham"):
+        load_sms_spam(bad)
+
+
+def test_sms_spam_crlf_lines(tmp_path):
+    f = tmp_path / "SMSSpamCollection"
+    f.write_bytes(b"ham\tone\r\nspam\ttwo\r\n")
+    texts, labels = load_sms_spam(f)
+    assert texts == ["one", "two"] and labels.tolist() == ["ham", "spam"]
+
+
+def test_explicit_folder_is_the_only_place_looked_at(mnist_dir, tmp_path, monkeypatch,
+                                                     no_network):
+    # $FASTML_DATA holds real data, but the folder the caller named is empty
+    monkeypatch.setenv("FASTML_DATA", os.path.dirname(mnist_dir))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        load_mnist(empty, subset="test", download=False)
+    with pytest.raises(FileNotFoundError):
+        load_sms_spam(empty, download=False)
+    assert load_mnist(subset="test")[0].shape == (10000, 28, 28)  # no folder: env var

@@ -292,10 +292,14 @@ def test_kneighbors_graph_vs_sklearn(mode, rng):
     assert G.shape == (5, 5) and G.nnz == 5
 
 
-def test_overflowing_distances_raise():
-    X = np.array([[1e30, 0.0], [-1e30, 1.0], [3e30, 2.0]], dtype=np.float32)
-    with pytest.raises(ValueError, match="overflowed"):
-        NearestNeighbors(n_neighbors=3, algorithm="brute").fit(X).kneighbors(X)
+def test_near_overflow_distances_are_exact_not_errors():
+    # squares of 1e30 overflow float32, the distances do not: scaled by a power of two,
+    # the search returns them (it used to raise, or lose candidates to inf - inf)
+    X = np.array([[1e30, 0.0], [-1e30, 1.0], [4e30, 2.0]], dtype=np.float32)
+    dist, ind = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(X).kneighbors(X)
+    ref = np.sqrt(((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(-1))
+    np.testing.assert_array_equal(ind, np.argsort(ref, axis=1, kind="stable"))
+    np.testing.assert_allclose(dist, np.sort(ref, axis=1), rtol=4e-7)
 
 
 def test_sequence_metric_inputs_have_no_feature_count():
