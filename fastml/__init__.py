@@ -1,6 +1,10 @@
 """fastml: fast CPU kernels, distances and a small CNN trainer for scikit-learn users."""
 __version__ = "0.1.0"
 
+from fastml._cpu import _check_fastml_cpu
+
+_check_fastml_cpu()  # an unknown FASTML_CPU is an error before any kernel is loaded
+
 try:
     from fastml.utils import _openmp  # noqa: F401  (the smallest compiled module)
 except ImportError as _e:  # pragma: no cover - exercised by tests/test_build.py in a subprocess
@@ -9,5 +13,8 @@ except ImportError as _e:  # pragma: no cover - exercised by tests/test_build.py
     raise_build_error(_e)
 
 from fastml._config import show_config  # noqa: E402
+from fastml._cpu import _warn_if_unavailable  # noqa: E402
+
+_warn_if_unavailable(_openmp.simd_detected())
 
 __all__ = ["show_config", "__version__"]
