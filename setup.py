@@ -244,6 +244,8 @@ def make_extensions():
                 extra_compile_args=list(compile_args),
                 extra_link_args=list(link_args),
                 define_macros=list(macros),
+                # the kernel sources are #included by generated wrappers: rebuild on change
+                depends=sorted(glob.glob(os.path.join("csrc", "*"))),
             )
         )
     print(
