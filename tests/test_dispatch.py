@@ -196,3 +196,133 @@ def test_info_in_a_capped_process():
     if DETECTED != "baseline":
         expected += " (capped by FASTML_CPU)"
     assert expected in r.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# the convolution algorithm: measured per layer, cached, forceable
+# ---------------------------------------------------------------------------------------
+from fastml.nn import functional as F  # noqa: E402
+
+
+@pytest.fixture
+def fresh_choices(monkeypatch):
+    monkeypatch.setattr(F, "_path_cache", {})
+    monkeypatch.setattr(F, "_force_path", None)
+    monkeypatch.delenv("FASTML_CONV_PATH", raising=False)
+
+
+def _layer(dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4, 3, 12, 12)).astype(dtype)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
+    return x, w
+
+
+def test_measured_choice_is_cached_and_gives_that_path_result(fresh_choices, monkeypatch):
+    x, w = _layer()
+    y = F.conv2d(x, w, padding=1)
+    (key, path), = F.conv_path_choices().items()
+    assert path in ("direct", "gemm") and key[0] == "forward" and simd_path_of(key)
+    monkeypatch.setattr(F, "_force_path", path)
+    assert np.array_equal(F.conv2d(x, w, padding=1), y)  # the chosen algorithm ran
+    monkeypatch.setattr(F, "_force_path", None)
+    calls = []
+    monkeypatch.setattr(F, "_measure_paths", lambda run: calls.append(run) or "gemm")
+    assert np.array_equal(F.conv2d(x, w, padding=1), y)  # cached: no new measurement
+    assert calls == []
+    F.conv2d_backward(np.ones_like(y), x, w, padding=1)  # a new key: measured once
+    assert len(calls) == 1 and len(F.conv_path_choices()) == 2
+
+
+def simd_path_of(key):
+    return key[9] in LEVELS
+
+
+@pytest.mark.parametrize("policy", ["direct", "gemm"])
+def test_environment_forces_the_path(fresh_choices, monkeypatch, policy):
+    x, w = _layer(np.float64)
+    monkeypatch.setenv("FASTML_CONV_PATH", policy)
+    y = F.conv2d(x, w, padding=1)
+    assert F.conv_path_choices() == {}
+    monkeypatch.setattr(F, "_force_path", policy)
+    assert np.array_equal(y, F.conv2d(x, w, padding=1))
+    # both algorithms compute the same convolution (27 products per output)
+    other = "gemm" if policy == "direct" else "direct"
+    monkeypatch.setattr(F, "_force_path", other)
+    np.testing.assert_allclose(F.conv2d(x, w, padding=1), y, rtol=0,
+                               atol=4 * 27 * np.finfo(np.float64).eps * np.abs(y).max())
+
+
+def test_heuristic_policy_measures_nothing(fresh_choices, monkeypatch):
+    x, w = _layer()
+    monkeypatch.setenv("FASTML_CONV_PATH", "heuristic")
+    monkeypatch.setattr(F, "_measure_paths", lambda run: pytest.fail("measured"))
+    F.conv2d(x, w, padding=1)
+    assert F.conv_path_choices() == {}
+
+
+def test_unknown_conv_policy_is_an_error(fresh_choices, monkeypatch):
+    x, w = _layer()
+    monkeypatch.setenv("FASTML_CONV_PATH", "fastest")
+    with pytest.raises(ValueError, match="FASTML_CONV_PATH='fastest'.*measure, heuristic"):
+        F.conv2d(x, w, padding=1)
+
+
+def test_strided_convolution_never_runs_direct(fresh_choices, monkeypatch):
+    x, w = _layer()
+    monkeypatch.setattr(F, "_force_path", "direct")
+    monkeypatch.setattr(F, "_measure_paths", lambda run: pytest.fail("measured"))
+    y = F.conv2d(x, w, stride=2, padding=1)
+    assert y.shape == (4, 5, 6, 6)
+    ref = np.zeros_like(y)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for i in range(6):
+        for j in range(6):
+            patch = xp[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
+            ref[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=4 * 27 * 6e-8 * np.abs(ref).max())
+
+
+# ---------------------------------------------------------------------------------------
+# the build: every exported kernel exists once per level and goes through the table
+# ---------------------------------------------------------------------------------------
+def _kernel_names():
+    import re
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(here, "..", "csrc", "fastml_kernels.h")).read()
+    renamed = set(re.findall(r"^#define (fastml_\w+) FASTML_KSYM\(\1\)$", text, re.M))
+    listed = set(re.findall(r"^\s+X\((fastml_\w+)\)", text, re.M))
+    return renamed, listed
+
+
+def test_kernel_lists_agree():
+    renamed, listed = _kernel_names()
+    assert renamed and renamed == listed
+
+
+@pytest.mark.skipif(not simd_dispatch_built() or sys.platform != "linux",
+                    reason="per-level kernels are built on x86-64 with GCC/clang")
+def test_extensions_hold_every_kernel_once_per_level():
+    import glob
+    import shutil
+
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm is not installed")
+    renamed, _ = _kernel_names()
+    root = os.path.dirname(fastml.__file__)
+    seen = set()
+    for so in glob.glob(os.path.join(root, "**", "_*.so"), recursive=True):
+        out = subprocess.run([nm, "--defined-only", so], capture_output=True, text=True,
+                             check=True).stdout
+        syms = {line.split()[-1] for line in out.splitlines() if line.strip()}
+        for name in renamed:
+            variants = [f"{name}__{lv}" in syms for lv in LEVELS]
+            if any(variants):
+                assert all(variants), f"{name} lacks a level in {os.path.basename(so)}"
+                assert f"{name}__ptr" in syms, f"{name} has no pointer in {so}"
+                seen.add(name)
+            # no un-suffixed definition: every call goes through the table
+            assert name not in syms, f"{name} is defined without a level in {so}"
+    assert seen == renamed
