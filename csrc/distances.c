@@ -216,9 +216,9 @@ void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
 #endif
 #if FASTML_X86 && FASTML_ISA_LEVEL >= 1
     hamming_t8_avx2(X, nx, Yt, ny, w, out, ldo);
-    return;
-#endif
+#else
     hamming_t8_generic(X, nx, Yt, ny, w, out, ldo);
+#endif
 }
 
 /* The first j < n with row[j] + add[j] < thr (add may be NULL), or n: blocks of 16 are
