@@ -3,7 +3,9 @@
 Each bench file sets ``AREA = "<area>"`` and has one test taking ``case_impl`` and
 ``run_case``; every registered case of that area is run once for fastml and once per
 available peer, in the same run, grouped by case, and the results are checked for
-agreement. Options: --fastml-data DIR, --fastml-quick, --fastml-threads N (default 2).
+agreement. Options: --fastml-data DIR, --fastml-quick, --fastml-threads N (default 2). The SIMD
+level of every row is recorded (extra_info["simd"]); cap it with the environment variable
+FASTML_CPU (e.g. ``FASTML_CPU=avx2 pytest bench/...``).
 Example:
     pytest bench/test_kernels.py --benchmark-only --fastml-threads 2 \
         --benchmark-columns=min,median,rounds --benchmark-sort=name
@@ -16,6 +18,21 @@ import pytest
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _RESULTS = {}
 _INPUTS = {}
+
+
+def _simd():
+    """The instruction-set level of fastml's kernels in this process (set FASTML_CPU in the
+    environment of pytest to cap it: the level is fixed when fastml loads)."""
+    from fastml.utils._openmp import simd_path
+
+    return simd_path()
+
+
+def pytest_report_header(config):
+    from fastml._cpu import describe_simd
+    from fastml.benchmarks._runner import cpu_model
+
+    return [f"fastml SIMD: {describe_simd()}; CPU: {cpu_model()}"]
 
 
 def pytest_addoption(parser):
@@ -61,7 +78,7 @@ def run_case(benchmark, request):
         # the group names the shape actually run (the quick one with --fastml-quick)
         benchmark.group = f"{case.area}:{case.task}[{case.shape_for(quick)},{case.dtype}]"
         benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape_for(quick),
-                                    dtype=case.dtype)
+                                    dtype=case.dtype, simd=_simd())
         if peer is not None and peer.own_process:
             if not peer.available():
                 pytest.skip(f"peer {impl} not installed ({', '.join(peer.requires)})")

@@ -14,8 +14,8 @@ def main(path):
         groups[b["group"]][b["extra_info"]["impl"]] = b
     print(f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
           f"date {data['datetime'][:10]}")
-    print("| case | peer | peer s | fastml s | speedup | GFLOP/s (fastml) | agree |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| case | peer | peer s | fastml s | speedup | GFLOP/s (fastml) | SIMD | agree |")
+    print("|---|---|---:|---:|---:|---:|---|---|")
     for g, impls in groups.items():
         f = impls.get("fastml")
         if f is None:
@@ -23,14 +23,15 @@ def main(path):
         fs = f["stats"]["median"]
         flops = f["extra_info"].get("flops")
         gf = f"{flops / fs / 1e9:.0f}" if flops else ""
+        simd = f["extra_info"].get("simd", "?")
         peers = [k for k in impls if k != "fastml"] or [None]
         for p in peers:
             if p is None:
-                print(f"| {g} | - | - | {fs:.4f} | - | {gf} | - |")
+                print(f"| {g} | - | - | {fs:.4f} | - | {gf} | {simd} | - |")
                 continue
             ps = impls[p]["stats"]["median"]
             agree = impls[p]["extra_info"].get("agree")
-            print(f"| {g} | {p} | {ps:.4f} | {fs:.4f} | {ps / fs:.2f}x | {gf} | "
+            print(f"| {g} | {p} | {ps:.4f} | {fs:.4f} | {ps / fs:.2f}x | {gf} | {simd} | "
                   f"{'yes' if agree else ('no' if agree is False else '?')} |")
 
 

@@ -81,7 +81,8 @@ DEFINE_DTW(double, f64, sqrt, (double)INFINITY)
  * Hamming on packed bits against train rows stored 8 at a time, word-major
  * (Yt[(jb * w + k) * 8 + lane] = word k of row 8 jb + lane): one 512-bit register holds
  * word k of 8 train rows, so a query word is broadcast, XORed and counted (VPOPCNTQ)
- * against 8 rows at once with no horizontal sums. 4 queries share every load.
+ * against 8 rows at once with no horizontal sums. 4 queries share every load. Without
+ * VPOPCNTQ (and at the avx2 level) a nibble-lookup popcount does the same on 256 bits.
  * ------------------------------------------------------------------------------------ */
 static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt,
                                int64_t ny, int64_t w, int32_t *out, int64_t ldo)
@@ -99,8 +100,65 @@ static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt
         }
 }
 
-#if FASTML_DISPATCH
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
 #include <immintrin.h>
+/* AVX2 (no VPOPCNTQ): the popcount of each byte from two 16-entry nibble tables (PSHUFB),
+ * summed per 64-bit lane by PSADBW (Mula, Kurz & Lemire, "Faster Population Counts Using
+ * AVX2 Instructions", 2018). Word k of the 8 train rows is two 256-bit vectors; one lane
+ * is one row, so the lane sums are the distances. 4 queries share every load. */
+static inline __m256i popcnt64x4_avx2(__m256i v, __m256i lut, __m256i low)
+{
+    __m256i lo = _mm256_and_si256(v, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+    return _mm256_sad_epu8(c, _mm256_setzero_si256());
+}
+
+static void hamming_t8_avx2(
+    const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny, int64_t w, int32_t *out,
+    int64_t ldo)
+{
+    const int64_t nyb = (ny + 7) / 8;
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    int64_t i = 0;
+    for (; i + 4 <= nx; i += 4) {
+        const uint64_t *x0 = X + i * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
+        for (int64_t jb = 0; jb < nyb; jb++) {
+            const uint64_t *yb = Yt + jb * w * 8;
+            __m256i a[4][2];
+            for (int q = 0; q < 4; q++)
+                a[q][0] = a[q][1] = _mm256_setzero_si256();
+            for (int64_t k = 0; k < w; k++) {
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(yb + k * 8));
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(yb + k * 8 + 4));
+                const uint64_t xs[4] = {x0[k], x1[k], x2[k], x3[k]};
+                for (int q = 0; q < 4; q++) {
+                    __m256i qv = _mm256_set1_epi64x((long long)xs[q]);
+                    a[q][0] = _mm256_add_epi64(
+                        a[q][0], popcnt64x4_avx2(_mm256_xor_si256(y0, qv), lut, low));
+                    a[q][1] = _mm256_add_epi64(
+                        a[q][1], popcnt64x4_avx2(_mm256_xor_si256(y1, qv), lut, low));
+                }
+            }
+            int64_t left = ny - jb * 8; /* the last group may hold fewer than 8 rows */
+            for (int q = 0; q < 4; q++) {
+                int64_t v[8];
+                _mm256_storeu_si256((__m256i *)v, a[q][0]);
+                _mm256_storeu_si256((__m256i *)(v + 4), a[q][1]);
+                int32_t *o = out + (i + q) * ldo + jb * 8;
+                for (int l = 0; l < 8 && l < left; l++)
+                    o[l] = (int32_t)v[l];
+            }
+        }
+    }
+    if (i < nx)
+        hamming_t8_generic(X + i * w, nx - i, Yt, ny, w, out + i * ldo, ldo);
+}
+#endif
+
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"))) static void hamming_t8_avx512(
     const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny, int64_t w, int32_t *out,
     int64_t ldo)
@@ -151,13 +209,17 @@ static int have_vpopcntdq(void)
 void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
                               int64_t w, int32_t *out, int64_t ldo)
 {
-#if FASTML_DISPATCH
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
     if (have_vpopcntdq()) {
         hamming_t8_avx512(X, nx, Yt, ny, w, out, ldo);
         return;
     }
 #endif
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
+    hamming_t8_avx2(X, nx, Yt, ny, w, out, ldo);
+#else
     hamming_t8_generic(X, nx, Yt, ny, w, out, ldo);
+#endif
 }
 
 /* The first j < n with row[j] + add[j] < thr (add may be NULL), or n: blocks of 16 are

@@ -6,30 +6,33 @@
 #define FASTML_DISTANCES_H
 #include <stdint.h>
 
+#include "fastml_kernels.h"
+
 /* Hamming on packed bits: out[i * ldo + j] = popcount(X[i] ^ Y[j]) (rows of w 64-bit
  * words) for j < ny, with the train rows Y stored in groups of 8, word-major:
  * Yt[(jb * w + k) * 8 + l] is word k of row 8 jb + l (zero rows pad the last group).
- * AVX-512 VPOPCNTQ when the CPU has it (checked at run time), portable C otherwise. */
-void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
+ * AVX-512 VPOPCNTQ when the CPU has it, an AVX2 nibble-lookup popcount at the avx2 level
+ * and above otherwise, portable C at the baseline level. */
+extern void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
                               int64_t w, int32_t *out, int64_t ldo);
 
 /* The first j < n with row[j] + add[j] < thr (add may be NULL: row[j] < thr), else n. */
-int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n, float thr);
-int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n, double thr);
+extern int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n, float thr);
+extern int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n, double thr);
 
 /* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
-void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
+extern void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
                         float *out, int64_t ldo, float p);
-void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
+extern void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
                         int64_t d, double *out, int64_t ldo, double p);
 
 /* Dynamic time warping between a (n x dim) and b (m x dim), rows contiguous: the least
  * sum over a warping path of the Euclidean distances between matched frames, with the
  * path kept within |i - j| <= max(window, |n - m|) (window < 0: no limit). buf holds
  * 2 * (m + 1) values. n, m >= 1. */
-float fastml_dtw_f32(const float *a, int64_t n, const float *b, int64_t m, int64_t dim,
+extern float fastml_dtw_f32(const float *a, int64_t n, const float *b, int64_t m, int64_t dim,
                      int64_t window, float *buf);
-double fastml_dtw_f64(const double *a, int64_t n, const double *b, int64_t m, int64_t dim,
+extern double fastml_dtw_f64(const double *a, int64_t n, const double *b, int64_t m, int64_t dim,
                       int64_t window, double *buf);
 
 /* ------------------------------------------------------------------------------------
@@ -50,10 +53,10 @@ typedef struct {
     uint64_t *work;    /* 3 * nb words of work space (VP, VN, gathered masks) */
 } fastml_lev_pattern;
 
-int64_t fastml_lev_scratch_words(int64_t max_len);
-void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
+extern int64_t fastml_lev_scratch_words(int64_t max_len);
+extern void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
                       int64_t m);
-int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
+extern int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
 /* Up to 8 patterns of 1 .. 64 FASTML_LEV_GROUP_WORDS symbols each, compared with a text
  * all at once (SIMD lanes; the group is as slow as its longest pattern, so group
  * patterns of similar lengths):
@@ -68,10 +71,10 @@ typedef struct {
     uint64_t *t8; /* t8[(c * nbw + b) * 8 + l]: word b of the mask of c < 256 in pattern l */
 } fastml_lev_group;
 
-int64_t fastml_lev_group_scratch_words(void);
-void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
+extern int64_t fastml_lev_group_scratch_words(void);
+extern void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
                             const int64_t *off, const int64_t *rows, int n);
-void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t, int64_t len,
+extern void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t, int64_t len,
                                 int64_t *res);
 
 #endif

@@ -16,39 +16,41 @@
 #define FASTML_NN_H
 #include <stdint.h>
 
+#include "fastml_kernels.h"
+
 #define FASTML_NN_DECLARE(T, SFX)                                                          \
-    void fastml_im2col_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t kh,      \
+    extern void fastml_im2col_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t kh,      \
                              int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,   \
                              int64_t Ho, int64_t Wo, T *col, int64_t ldcol);               \
-    void fastml_col2im_##SFX(const T *col, int64_t ldcol, int64_t C, int64_t H, int64_t W, \
+    extern void fastml_col2im_##SFX(const T *col, int64_t ldcol, int64_t C, int64_t H, int64_t W, \
                              int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,   \
                              int64_t pw, int64_t Ho, int64_t Wo, T *x);                    \
     /* out[r, j] = src[r, j] + (bias ? bias[r] : 0), rows r < nr of length n */            \
-    void fastml_rows_add_bias_##SFX(const T *src, int64_t lds, T *out, int64_t ldo,        \
+    extern void fastml_rows_add_bias_##SFX(const T *src, int64_t lds, T *out, int64_t ldo,        \
                                     int64_t nr, int64_t n, const T *bias);                 \
     /* dst[r, j] = src[r, j]; acc[r] += sum_j src[r, j] (acc may be NULL) */               \
-    void fastml_rows_copy_sum_##SFX(const T *src, int64_t lds, T *dst, int64_t ldd,        \
+    extern void fastml_rows_copy_sum_##SFX(const T *src, int64_t lds, T *dst, int64_t ldd,        \
                                     int64_t nr, int64_t n, double *acc);                   \
     /* max pooling of one plane: out and argmax (flat index into the plane) */             \
-    void fastml_maxpool_plane_##SFX(const T *x, int64_t H, int64_t W, int64_t kh,          \
+    extern void fastml_maxpool_plane_##SFX(const T *x, int64_t H, int64_t W, int64_t kh,          \
                                     int64_t kw, int64_t sh, int64_t sw, int64_t ph,        \
                                     int64_t pw, int64_t Ho, int64_t Wo, T *out,            \
                                     int64_t *argmax);                                      \
     /* dx (H*W, overwritten) from the gradient of the no outputs and their argmax */       \
-    void fastml_maxpool_bwd_plane_##SFX(const T *g, const int64_t *argmax, int64_t no,     \
+    extern void fastml_maxpool_bwd_plane_##SFX(const T *g, const int64_t *argmax, int64_t no,     \
                                         T *dx, int64_t hw);                                \
-    void fastml_avgpool_plane_##SFX(const T *x, int64_t H, int64_t W, int64_t kh,          \
+    extern void fastml_avgpool_plane_##SFX(const T *x, int64_t H, int64_t W, int64_t kh,          \
                                     int64_t kw, int64_t sh, int64_t sw, int64_t ph,        \
                                     int64_t pw, int64_t Ho, int64_t Wo, int include_pad,   \
                                     T *out);                                               \
-    void fastml_avgpool_bwd_plane_##SFX(const T *g, int64_t H, int64_t W, int64_t kh,      \
+    extern void fastml_avgpool_bwd_plane_##SFX(const T *g, int64_t H, int64_t W, int64_t kh,      \
                                         int64_t kw, int64_t sh, int64_t sw, int64_t ph,    \
                                         int64_t pw, int64_t Ho, int64_t Wo,                \
                                         int include_pad, T *dx);                           \
     /* global pooling of one plane of n values */                                          \
-    T fastml_plane_mean_##SFX(const T *x, int64_t n);                                      \
-    T fastml_plane_max_##SFX(const T *x, int64_t n, int64_t *argmax);                      \
-    void fastml_plane_fill_##SFX(T *x, int64_t n, T v);
+    extern T fastml_plane_mean_##SFX(const T *x, int64_t n);                                      \
+    extern T fastml_plane_max_##SFX(const T *x, int64_t n, int64_t *argmax);                      \
+    extern void fastml_plane_fill_##SFX(T *x, int64_t n, T v);
 
 FASTML_NN_DECLARE(float, f32)
 FASTML_NN_DECLARE(double, f64)
@@ -74,23 +76,23 @@ FASTML_NN_DECLARE(double, f64)
  * ------------------------------------------------------------------------------------ */
 #define FASTML_NN_FLAT_BLOCK 256 /* 16 vectors of 16 floats */
 #define FASTML_NN_DECLARE_DIRECT(T, SFX)                                                   \
-    void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,        \
+    extern void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,        \
                                  int64_t kh, int64_t kw, const T *wpk, int nc,             \
                                  int64_t nflat, T *obuf, int64_t ldo);                     \
-    void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,         \
+    extern void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane, int64_t Wp,         \
                                 int64_t kh, int64_t kw, const T *g, int nc, int64_t ldg,   \
                                 int64_t nflat, int64_t ns, int64_t xstride,                \
                                 int64_t gstride, T *dwacc);                                \
     /* xp[c*plane + (ih+ph)*Wp + iw+pw] = x[c, ih, iw], zero elsewhere */                  \
-    void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t ph,  \
+    extern void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H, int64_t W, int64_t ph,  \
                                  int64_t pw, int64_t Hp, int64_t Wp, T *xp);               \
     /* out[j, oh, ow] = obuf[j*ldo + oh*Wp + ow] + (bias ? bias[j] : 0), j < nc */         \
-    void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc, int64_t Ho,           \
+    extern void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc, int64_t Ho,           \
                              int64_t Wo, int64_t Wp, const T *bias, T *out);               \
     /* g[j*ldg + oh*Wp + ow] = gout[j, oh, ow] (zero for ow >= Wo and up to ldg, a      \
      * multiple of 64 bytes), j < nc, rows nc..nrows-1 zero; acc[j] += sum gout[j] (acc   \
      * may be NULL) */                                                                     \
-    void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows, int64_t Ho,      \
+    extern void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows, int64_t Ho,      \
                                 int64_t Wo, int64_t Wp, T *g, int64_t ldg, double *acc);
 
 FASTML_NN_DECLARE_DIRECT(float, f32)

@@ -27,6 +27,8 @@
 #define FASTML_PAIRWISE_H
 #include <stdint.h>
 
+#include "fastml_kernels.h"
+
 enum { FASTML_POST_NONE = 0, FASTML_POST_NEG = 1, FASTML_POST_EXP = 2 };
 enum {
     FASTML_OP_MIN = 0,
@@ -40,7 +42,7 @@ enum {
 };
 
 #define FASTML_DECLARE_TILE(NAME, T)                                                       \
-    void fastml_tile_##NAME(const T *X, int64_t nx, const T *Y, int64_t ny, int64_t d,     \
+    extern void fastml_tile_##NAME(const T *X, int64_t nx, const T *Y, int64_t ny, int64_t d,     \
                             T *out, T *outT, int64_t ldo, int post, T scale);
 
 FASTML_DECLARE_TILE(min_f32, float)
@@ -59,31 +61,33 @@ FASTML_DECLARE_TILE(l3_f32, float)
 FASTML_DECLARE_TILE(l3_f64, double)
 FASTML_DECLARE_TILE(l4_f32, float)
 FASTML_DECLARE_TILE(l4_f64, double)
+FASTML_DECLARE_TILE(chi2gen_f32, float)
+FASTML_DECLARE_TILE(chi2gen_f64, double)
 
 /* The tile of reduction `op` (FASTML_OP_*); same arguments as the tiles above. */
-void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y, int64_t ny,
+extern void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y, int64_t ny,
                             int64_t d, float *out, float *outT, int64_t ldo, int post,
                             float scale);
-void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
+extern void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
                             int64_t ny, int64_t d, double *out, double *outT, int64_t ldo,
                             int post, double scale);
 
 /* In-place element-wise maps over n contiguous values (vectorised). */
-void fastml_exp_scaled_f32(float *v, int64_t n, float scale);   /* v = exp(scale * v) */
-void fastml_exp_scaled_f64(double *v, int64_t n, double scale);
+extern void fastml_exp_scaled_f32(float *v, int64_t n, float scale);   /* v = exp(scale * v) */
+extern void fastml_exp_scaled_f64(double *v, int64_t n, double scale);
 /* v[j] = exp(-gamma * max(a + b[j] - 2 v[j], 0)): the RBF kernel from a GEMM row */
-void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a, float gamma);
-void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a, double gamma);
+extern void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a, float gamma);
+extern void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a, double gamma);
 
 /* v = tanh(gamma * v + coef0): the sigmoid kernel from a GEMM row */
-void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0);
-void fastml_affine_tanh_f64(double *v, int64_t n, double gamma, double coef0);
+extern void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0);
+extern void fastml_affine_tanh_f64(double *v, int64_t n, double gamma, double coef0);
 /* v = (gamma * v + coef0) ** p, integer p >= 0: the polynomial kernel from a GEMM row */
-void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0, int p);
-void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0, int p);
+extern void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0, int p);
+extern void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0, int p);
 
 /* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
-float fastml_expf(float x);
-double fastml_exp(double x);
+extern float fastml_expf(float x);
+extern double fastml_exp(double x);
 
 #endif

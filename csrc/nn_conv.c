@@ -141,19 +141,30 @@ DEFINE_CONV(float, f32)
 DEFINE_CONV(double, f64)
 
 /* ------------------------------------------------------------------------------------
- * Direct convolution at stride 1; see fastml_nn.h. Written with GCC vector extensions
- * (64-byte vectors: one AVX-512 register, split by the compiler on older targets). A
- * block of 16 accumulators stays in registers while the taps stream through:
- *   forward: NV consecutive output vectors x NC output channels (NV * NC = 16; 12 for
- *            NC = 6, the channel count of LeNet's first layer), so each
- *            tap costs NV unaligned input loads, NC weight broadcasts and 16 FMAs;
- *   dw:      NT taps x NC channels (NT = 16 / NC): per output vector NT input loads,
- *            NC gradient loads and 16 FMAs, over a tile of samples (small images give
- *            short flat loops); the accumulators are then added, still as vectors, to
- *            per-thread partial sums (reduced across lanes once, by the caller).
+ * Direct convolution at stride 1; see fastml_nn.h. Written with GCC vector extensions of
+ * one register (FASTML_VEC_BYTES of the level this file is compiled for: 64 bytes for
+ * avx512, 32 for avx2, 16 for the baseline). A block of accumulators stays in registers
+ * while the taps stream through, sized from the register file (FASTML_VEC_REGS: 16 of
+ * the 32 zmm registers, 12 of 16 ymm / xmm, leaving room for loads and broadcasts):
+ *   forward: NV consecutive output vectors x NC output channels (NV a power of two, so
+ *            that blocks tile FASTML_NN_FLAT_BLOCK), so each tap costs NV unaligned input
+ *            loads, NC weight broadcasts and NV * NC FMAs;
+ *   dw:      NT taps x NC channels: per output vector NT input loads, NC gradient loads
+ *            (kept in registers when they fit) and NT * NC FMAs, over a tile of samples
+ *            (small images give short flat loops); the accumulators are then added, still
+ *            as vectors, to per-thread partial sums (slots of 64 bytes whatever the vector
+ *            width; the caller zeroes them and reduces across lanes once).
  * NC is chosen by the caller from the channel count (less zero padding).
  * ------------------------------------------------------------------------------------ */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#define CONV_ACC (FASTML_VEC_REGS >= 32 ? 16 : 12) /* accumulator registers */
+#define CONV_POW2_FLOOR(n) ((n) >= 16 ? 16 : (n) >= 8 ? 8 : (n) >= 4 ? 4 : (n) >= 2 ? 2 : 1)
+#define CONV_NV(NC) CONV_POW2_FLOOR(CONV_ACC / (NC))
+/* dw keeps NC gradient vectors and one input vector live next to the NT * NC sums */
+#define CONV_NT_(NC) (FASTML_VEC_REGS >= 32 ? 16 / (NC) : (FASTML_VEC_REGS - 1 - (NC)) / (NC))
+#define CONV_NT(NC) (CONV_NT_(NC) < 1 ? 1 : CONV_NT_(NC) > CONV_ACC / (NC) ? CONV_ACC / (NC) : CONV_NT_(NC))
+#define CONV_SLOT(T) (64 / (int64_t)sizeof(T)) /* lanes of a dwacc slot (fastml_nn.h) */
 
 #define DEFINE_DIRECT_NC(T, SFX, NC)                                                       \
     ALWAYS_INLINE void direct_fwd_##SFX##_##NC(const T *xp, int64_t C, int64_t plane,      \
@@ -161,7 +172,7 @@ DEFINE_CONV(double, f64)
                                                const T *wpk, int64_t nflat, T *obuf,       \
                                                int64_t ldo)                                \
     {                                                                                      \
-        enum { V = 64 / sizeof(T), NV = 16 / NC };                                         \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), NV = CONV_NV(NC) };                       \
         int64_t f = 0;                                                                     \
         for (; f < nflat; f += NV * V) { /* past nflat up to a whole block */              \
             vec_##SFX a[NV][NC];                                                           \
@@ -195,7 +206,7 @@ DEFINE_CONV(double, f64)
                                               int64_t ns, int64_t xstride,                 \
                                               int64_t gstride, T *dwacc)                   \
     {                                                                                      \
-        enum { V = 64 / sizeof(T), NT = 16 / NC };                                         \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), NT = CONV_NT(NC) };                       \
         int64_t K = C * kh * kw, c = 0, ki = 0, kj = 0;                                    \
         for (int64_t t0 = 0; t0 < K; t0 += NT) {                                           \
             int64_t off[NT];                                                               \
@@ -234,7 +245,7 @@ DEFINE_CONV(double, f64)
             }                                                                              \
             for (int t = 0; t < nt; t++)                                                   \
                 for (int j = 0; j < NC; j++) {                                             \
-                    T *d = dwacc + ((t0 + t) * NC + j) * V;                                \
+                    T *d = dwacc + ((t0 + t) * NC + j) * CONV_SLOT(T);                     \
                     vec_##SFX acc;                                                         \
                     memcpy(&acc, d, sizeof acc);                                           \
                     acc += s[t][j];                                                        \
@@ -244,7 +255,7 @@ DEFINE_CONV(double, f64)
     }
 
 #define DEFINE_DIRECT(T, SFX)                                                              \
-    typedef T vec_##SFX __attribute__((vector_size(64)));                                  \
+    typedef T vec_##SFX __attribute__((vector_size(FASTML_VEC_BYTES)));                    \
     DEFINE_DIRECT_NC(T, SFX, 8)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 6)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 4)                                                            \
@@ -339,13 +350,13 @@ DEFINE_CONV(double, f64)
             memset(gj + Ho * Wp, 0, (size_t)(ldg - Ho * Wp) * sizeof(T));                  \
             if (acc) { /* the row sum, for the bias gradient: lanes, then one hsum */      \
                 vec_##SFX t = {0};                                                         \
-                for (int64_t f = 0; f < ldg; f += 64 / (int64_t)sizeof(T)) {               \
+                for (int64_t f = 0; f < ldg; f += (int64_t)(sizeof t / sizeof(T))) {      \
                     vec_##SFX v;                                                           \
                     memcpy(&v, gj + f, sizeof v);                                          \
                     t += v;                                                                \
                 }                                                                          \
                 double h = 0;                                                              \
-                for (int l = 0; l < (int)(64 / sizeof(T)); l++)                            \
+                for (int l = 0; l < (int)(sizeof t / sizeof(T)); l++)                      \
                     h += t[l];                                                             \
                 acc[j] += h;                                                               \
             }                                                                              \

@@ -133,9 +133,9 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
  * doubles every ~16 cycles). Here 1 / (x + y) comes from vrcp14 (14 bits) refined by
  * Newton-Raphson steps r <- r + r (1 - s r), each doubling the correct bits: two steps
  * for double (56 bits), one for float (28 bits), so the result stays within a few ulp
- * of the division. Selected at run time when the CPU has AVX-512F.
+ * of the division. Used by the avx512 build of this file (fastml_cpu.h).
  * ------------------------------------------------------------------------------------ */
-#if FASTML_DISPATCH
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
 #include <immintrin.h>
 
 #define CHI2_AVX512(T, SFX, VT, W, LOAD, MASKLOAD, SET1, ADD, SUB, MAX, MUL, FMA, FNMA,    \
@@ -207,15 +207,6 @@ CHI2_AVX512(float, f32, __m512, 16, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm5
             _mm512_add_ps, _mm512_sub_ps, _mm512_max_ps, _mm512_mul_ps, _mm512_fmadd_ps,
             _mm512_fnmadd_ps, _mm512_rcp14_ps, _mm512_reduce_add_ps, __mmask16, (void)0)
 
-static int have_avx512(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-    }
-    return cached;
-}
 #endif
 
 #define DEFINE_CHI2_DISPATCH(T, SFX)                                                       \
@@ -226,9 +217,9 @@ static int have_avx512(void)
                                                 scale));                                   \
         fastml_tile_chi2gen_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale);           \
     }
-#if FASTML_DISPATCH
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
 #define FASTML_IF_AVX512(call)                                                             \
-    if (have_avx512()) {                                                                   \
+    {                                                                                      \
         call;                                                                              \
         return;                                                                            \
     }

@@ -18,6 +18,9 @@ def build_parser():
     b.add_argument("--out", default="bench_out", metavar="DIR",
                    help="where report.md, report.json and speedups.png go")
     b.add_argument("--repeats", type=int, default=None, help="timed repeats (default: by duration)")
+    b.add_argument("--cpu", default=None, choices=("native", "baseline", "avx2", "avx512"),
+                   help="instruction-set level of the compiled kernels (sets FASTML_CPU for "
+                        "the run; default: FASTML_CPU if set, else the best this CPU has)")
     d = sub.add_parser(
         "demo", help="an end-to-end tour on scikit-learn's digits (offline)",
         description="An end-to-end tour: kernels, Kernel Ridge, k-NN and a small CNN on "
@@ -51,6 +54,15 @@ def _bench(parser, args, argv):
         parser.error("--repeats must be at least 1")
     if args.data is not None and not os.path.isdir(args.data):
         parser.error(f"--data: {args.data!r} is not a directory")
+    if args.cpu is not None:
+        wanted = "" if args.cpu == "native" else args.cpu
+        if os.environ.get("FASTML_CPU", "") != wanted:
+            # the level is fixed when the extensions load: run in a process that has it
+            import subprocess
+
+            env = dict(os.environ, FASTML_CPU=wanted)
+            argv = list(argv if argv is not None else sys.argv[1:])
+            return subprocess.call([sys.executable, "-m", "fastml", *argv], env=env)
     rows = run_benchmarks(areas, quick=args.quick, threads=args.threads, data_dir=args.data,
                           repeats=args.repeats)
     print(format_table(rows))

@@ -9,7 +9,8 @@ def config_info():
     from threadpoolctl import threadpool_info
 
     import fastml
-    from fastml.utils._openmp import omp_max_threads, openmp_enabled, simd_path
+    from fastml._cpu import describe_simd, simd_info
+    from fastml.utils._openmp import omp_max_threads, openmp_enabled
     from fastml.utils._parallel import max_usable_threads
 
     blas = []
@@ -27,7 +28,8 @@ def config_info():
         "openmp": openmp_enabled(),
         "omp_max_threads": omp_max_threads(),
         "n_jobs=-1 threads": max_usable_threads(),
-        "simd path": simd_path(),
+        "simd path": simd_info()["used"],
+        "simd": describe_simd(),
         "blas": blas or ["none detected"],
     }
 
@@ -44,6 +46,6 @@ def show_config(file=None):
     omp = "yes" if info["openmp"] else "NO (serial build: every loop uses one core)"
     print(f"  OpenMP compiled in: {omp}", file=out)
     print(f"  n_jobs=-1 threads:  {info['n_jobs=-1 threads']}", file=out)
-    print(f"  SIMD path:          {info['simd path']}", file=out)
+    print(f"  SIMD path:          {info['simd']}", file=out)
     for i, b in enumerate(info["blas"]):
         print(f"  {'BLAS:' if i == 0 else '':20s}{b}", file=out)

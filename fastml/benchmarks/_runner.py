@@ -16,6 +16,20 @@ import time
 from fastml.benchmarks._registry import get_cases
 
 
+def cpu_model():
+    """The processor's name (``model name`` of /proc/cpuinfo on Linux)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def _timed(fn, *args):
     t0 = time.perf_counter()
     out = fn(*args)
@@ -63,6 +77,7 @@ def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=No
                    progress=True, log=print):
     """Run the cases and return a list of row dicts (one per case and peer)."""
     from fastml.utils import effective_n_threads
+    from fastml.utils._openmp import simd_path
 
     cases = get_cases(areas, quick=quick)
     n_threads = effective_n_threads(threads)
@@ -77,7 +92,7 @@ def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=No
         inp = case.make_inputs(data_dir, quick)
         res_f, first = _timed(case.run, inp, n_threads)
         base = dict(area=case.area, task=case.task, shape=case.shape_for(quick), dtype=case.dtype,
-                    fastml_threads=n_threads, quick=quick)
+                    fastml_threads=n_threads, quick=quick, simd=simd_path())
         peers = [p for p in case.peers if p.available()]
         for p in case.peers:
             if p not in peers and p.name not in missing:
@@ -119,8 +134,8 @@ def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=No
 
 def format_table(rows):
     head = ("| task | shape | dtype | peer | peer s | fastml s | speedup | GFLOP/s | "
-            "threads (fastml/peer) | agree |")
-    lines = [head, "|" + "---|" * 10]
+            "threads (fastml/peer) | SIMD | agree |")
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         peer_s = f"{r['peer_s']:.4f}" if r["peer_s"] is not None else "-"
         sp = f"{r['speedup']:.2f}x" if r["speedup"] is not None else "-"
@@ -128,7 +143,8 @@ def format_table(rows):
         agree = {True: "yes", False: "NO", None: "-"}[r["agree"]]
         thr = f"{r['fastml_threads']}/{r['peer_threads'] if r['peer_threads'] else '-'}"
         lines.append(f"| {r['task']} | {r['shape']} | {r['dtype']} | {r['peer'] or '-'} | "
-                     f"{peer_s} | {r['fastml_s']:.4f} | {sp} | {gf} | {thr} | {agree} |")
+                     f"{peer_s} | {r['fastml_s']:.4f} | {sp} | {gf} | {thr} | "
+                     f"{r.get('simd', '?')} | {agree} |")
     return "\n".join(lines)
 
 
@@ -140,12 +156,13 @@ def write_reports(rows, out_dir, command, log=print):
     info = config_info()
     meta = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), command=command,
                 config={k: (v if not isinstance(v, list) else "; ".join(v))
-                        for k, v in info.items()}, cpu_count=os.cpu_count())
+                        for k, v in info.items()}, cpu_count=os.cpu_count(), cpu=cpu_model())
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
     md = [f"# fastml bench, {meta['date']}", "", f"Command: `{command}`", "",
-          f"fastml {info['fastml']}, OpenMP {'on' if info['openmp'] else 'off'}, SIMD path "
-          f"{info['simd path']}, {os.cpu_count()} CPUs", "", format_table(rows), ""]
+          f"CPU: {meta['cpu']}, {os.cpu_count()} logical CPUs", "",
+          f"fastml {info['fastml']}, OpenMP {'on' if info['openmp'] else 'off'}, SIMD "
+          f"{info['simd']}", "", format_table(rows), ""]
     png = os.path.join(out_dir, "speedups.png")
     if _plot(rows, png, log):
         md += ["![speedups](speedups.png)", ""]
@@ -165,7 +182,7 @@ def _plot(rows, path, log):
     rows = [r for r in rows if r["speedup"]]
     if not rows:
         return False
-    labels = [f"{r['task']} [{r['dtype']}] vs {r['peer']}" for r in rows]
+    labels = [f"{r['task']} [{r['dtype']}, {r.get('simd', '?')}] vs {r['peer']}" for r in rows]
     vals = [r["speedup"] for r in rows]
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.2))
     colors = ["tab:green" if v >= 1 else "tab:red" for v in vals]

@@ -9,6 +9,8 @@ absent); random strings over 26 letters. Peers, each with the same thread count:
   Lp, IndexBinaryFlat on packed bits. ``own_process=True``: importing faiss makes
   scikit-learn's kNN single-threaded, so bench/test_neighbors.py runs it in a separate
   (spawned) process and times it there;
+* scikit-learn-intelex (oneDAL, ``sklearnex.neighbors``, ``algorithm="brute"``, ``n_jobs``)
+  for the Euclidean and Hamming cases, optional and also timed in its own process;
 * rapidfuzz ``process.cdist(workers=n)`` for Levenshtein matrices.
 
 Measured on the 2-core development machine (AVX-512), 2 threads each side, no other
@@ -186,6 +188,26 @@ def _faiss_search(kind, arg=None, classify=False):
     return run
 
 
+def _sklearnex(kind, classify=False):
+    """scikit-learn-intelex brute force (oneDAL); ``kind`` is the metric."""
+
+    def run(inp, n_threads):
+        from sklearnex.neighbors import KNeighborsClassifier, NearestNeighbors
+
+        X, T = inp["X"], inp["T"]
+        if kind == "hamming":  # oneDAL works on float data
+            X, T = X.astype(np.float32), T.astype(np.float32)
+        if classify:
+            clf = KNeighborsClassifier(n_neighbors=K, metric=kind, algorithm="brute",
+                                       n_jobs=n_threads)
+            pred = np.asarray(clf.fit(X, inp["y"]).predict(T))
+            return pred, float(np.mean(pred == inp["yt"]))
+        nn = NearestNeighbors(n_neighbors=K, metric=kind, algorithm="brute", n_jobs=n_threads)
+        return nn.fit(X).kneighbors(T)
+
+    return run
+
+
 def _same_accuracy(a, b):
     """(predictions, accuracy) pairs: the accuracies agree within 0.5 points and the
     predictions differ only where votes can tie (fastml gives a tie to the nearest
@@ -246,13 +268,22 @@ def _same_int_neighbours(a, b):
 # ----------------------------------------------------------------------------------------
 AREA = "neighbors"
 FAISS = ("faiss",)
+SKLEARNEX = ("sklearnex",)
 
 register(Case(AREA, "knn-classify-euclidean-k5", "60000x10000x784", "float32",
               _mnist(60000, 10000), _fastml_classify("euclidean"),
               peers=(Peer("sklearn", _sklearn_classify("euclidean")),
                      Peer("faiss", _faiss_search("l2", classify=True), FAISS,
+                          own_process=True),
+                     Peer("sklearnex", _sklearnex("euclidean", classify=True), SKLEARNEX,
                           own_process=True)),
               check=_same_accuracy, quick=True, quick_shape="3000x300x784"))
+register(Case(AREA, "kneighbors-euclidean", "60000x10000x784", "float32",
+              _mnist(60000, 10000), _fastml_kneighbors("euclidean"),
+              peers=(Peer("faiss", _faiss_search("l2"), FAISS, own_process=True),
+                     Peer("sklearnex", _sklearnex("euclidean"), SKLEARNEX,
+                          own_process=True)),
+              check=_same_neighbours, quick_shape="3000x300x784"))
 for _metric, _kind, _arg, _shape, _sizes, _params in [
     ("manhattan", "l1", None, "10000x2000x784", (10000, 2000), {}),
     ("chebyshev", "linf", None, "10000x2000x784", (10000, 2000), {}),
@@ -271,6 +302,10 @@ register(Case(AREA, "kneighbors-hamming-binary", "10000x2000x784", "bool",
               peers=(Peer("sklearn", _sklearn_kneighbors("hamming")),
                      Peer("faiss", _faiss_search("binary"), FAISS, own_process=True)),
               check=_same_neighbours, quick=True, quick_shape="2000x200x784"))
+register(Case(AREA, "kneighbors-hamming-binary", "60000x10000x784", "bool",
+              _mnist(60000, 10000, binarise=True), _fastml_kneighbors("hamming"),
+              peers=(Peer("faiss", _faiss_search("binary"), FAISS, own_process=True),),
+              check=_same_neighbours, quick_shape="3000x300x784"))
 register(Case(AREA, "levenshtein-matrix", "2000x2000,len5-40", "str",
               _strings(2000, 5, 40), _fastml_lev_matrix,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),
@@ -279,6 +314,10 @@ register(Case(AREA, "levenshtein-matrix", "500x500,len200-500", "str",
               _strings(500, 200, 500, quick_n=60), _fastml_lev_matrix,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),
               check=_equal, quick_shape="60x60,len200-500"))
+register(Case(AREA, "levenshtein-matrix", "500x500,len100-1000", "str",
+              _strings(500, 100, 1000, quick_n=60), _fastml_lev_matrix,
+              peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),
+              check=_equal, quick_shape="60x60,len100-1000"))
 register(Case(AREA, "levenshtein-kneighbors", "20000x2000,len5-40", "str",
               _string_knn(20000, 2000, 5, 40), _fastml_lev_knn,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_knn, ("rapidfuzz",)),),

@@ -17,11 +17,15 @@ convolution gives ``(n - 1) s + f - 2p``.
 thread per OpenMP thread, and results agree within rounding for any thread count.
 """
 import numbers
+import os
+import threading
+import time
 
 import numpy as np
 
 from fastml.nn import _conv, _pool
 from fastml.utils import blas_threads, effective_n_threads
+from fastml.utils._openmp import simd_path
 
 __all__ = [
     "avg_pool2d",
@@ -159,31 +163,104 @@ def _check_grad_shape(g, expected, name="grad_out"):
 # ---------------------------------------------------------------------------------------
 # convolution
 # ---------------------------------------------------------------------------------------
-# Which algorithm conv2d uses: None lets _conv_path decide per shape; tests set "gemm"
-# or "direct" to exercise both.
+# Which algorithm conv2d uses. None: measured per layer (below); "gemm" or "direct" force
+# one (tests use this to exercise both); the environment variable FASTML_CONV_PATH does the
+# same for a whole process ("measure", "heuristic", "direct" or "gemm").
 _force_path = None
+_CONV_POLICIES = ("measure", "heuristic", "direct", "gemm")
+# (direction, shape, dtype, SIMD level) -> "direct" / "gemm": the measured choices of this
+# process (see _conv_path); read them with conv_path_choices().
+_path_cache = {}
+_path_lock = threading.Lock()
+_trial = threading.local()  # the path being timed by _measure_paths, in this thread
 
 
-def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False):
-    """"direct" (stride-1 loops over the padded image, 16 accumulators in registers) or
-    "gemm" (im2col tiles + BLAS), whichever is faster for the shape.
+def _conv_policy():
+    if _force_path is not None:
+        return _force_path
+    value = os.environ.get("FASTML_CONV_PATH", "") or "measure"
+    if value not in _CONV_POLICIES:
+        raise ValueError(f"FASTML_CONV_PATH={value!r} is not a convolution path policy; "
+                         f"expected one of {', '.join(_CONV_POLICIES)} (or unset it).")
+    return value
 
-    Measured single-threaded on AVX-512 (CPU time; forward / backward ms, GEMM vs direct):
+
+def conv_path_choices():
+    """The convolution algorithms chosen by measurement so far in this process.
+
+    Returns
+    -------
+    dict
+        ``(direction, C_in, C_out, kh, kw, ph, pw, H_out, W_out, simd, N, dtype[, dx])
+        -> "direct" | "gemm"``, direction ``"forward"`` or ``"backward"`` (the backward
+        key ends with whether dx was computed).
+    """
+    with _path_lock:
+        return dict(_path_cache)
+
+
+def _heuristic_path(Ci, Co, kh, kw, Ho, Wo, backward):
+    """Shape rules measured on one AVX-512 CPU (forward / backward ms, GEMM vs direct):
     (128,1,28,28)->6@5x5 1.9/3.6 vs 0.6/1.8; (128,6,14,14)->16@5x5 2.2/3.9 vs 0.9/2.9;
     (64,64,32,32)->64@3x3 59/106 vs 43/90; (64,16,16,16)->16@5x5 6.0/11 vs 2.1/5.1;
     (64,64,16,16)->128@1x1 3.3/6.2 vs 3.0/8.1; (64,128,8,8)->128@3x3 14/28 vs 15/35;
-    (32,256,8,8)->256@3x3 25/50 vs 30/85. So: direct while the image is large enough for
-    long vector loops or the weights are few; GEMM for many channels on small images
-    and for 1x1 backward (its GEMM needs no im2col)."""
-    direct_ok = sh == 1 and sw == 1 and ph <= kh - 1 and pw <= kw - 1
-    if _force_path is not None:
-        return _force_path if direct_ok else "gemm"
-    if not direct_ok:
-        return "gemm"
+    (32,256,8,8)->256@3x3 25/50 vs 30/85. Used with FASTML_CONV_PATH=heuristic only: the
+    balance differs on other CPUs and levels, so the default measures."""
     K, P = Ci * kh * kw, Ho * Wo
     if backward:
         return "direct" if kh * kw > 1 and (P >= 256 or K * Co <= 4096) else "gemm"
     return "direct" if P >= 256 or K <= 576 else "gemm"
+
+
+def _measure_paths(run):
+    """Time run() with each algorithm (alternating; twice each when that is cheap) and
+    return the faster."""
+    best = {}
+    for rnd in range(2):
+        for path in ("direct", "gemm"):
+            _trial.path = path
+            try:
+                t0 = time.perf_counter()
+                run()
+                dt = time.perf_counter() - t0
+            finally:
+                _trial.path = None
+            best[path] = min(dt, best.get(path, dt))
+        if rnd == 0 and min(best.values()) > 0.2:
+            break
+    return min(best, key=best.get)
+
+
+def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False, *, measure=None,
+               key=()):
+    """"direct" (stride-1 loops over the padded image, register blocks sized for the SIMD
+    level) or "gemm" (im2col tiles + BLAS), whichever is faster for the layer.
+
+    Only stride 1 with padding below the kernel size can run direct. Otherwise, by
+    ``_conv_policy()``: a forced path, the shape rules of ``_heuristic_path``, or (the
+    default) a measurement: the first call of a layer shape, dtype and SIMD level times
+    both algorithms on the real operands (``measure()`` runs the whole call once) and the
+    faster is used for that shape for the rest of the process, as cuDNN's benchmark mode
+    does. The thread count is deliberately not part of the key, so that results do not
+    depend on ``n_jobs`` within a process."""
+    direct_ok = sh == 1 and sw == 1 and ph <= kh - 1 and pw <= kw - 1
+    trial = getattr(_trial, "path", None)
+    policy = trial or _conv_policy()
+    if not direct_ok:
+        return "gemm"
+    if policy in ("direct", "gemm"):
+        return policy
+    if policy == "heuristic" or measure is None:
+        return _heuristic_path(Ci, Co, kh, kw, Ho, Wo, backward)
+    k = ("backward" if backward else "forward", Ci, Co, kh, kw, ph, pw, Ho, Wo,
+         simd_path()) + tuple(key)
+    with _path_lock:
+        path = _path_cache.get(k)
+    if path is None:
+        path = _measure_paths(measure)
+        with _path_lock:
+            path = _path_cache.setdefault(k, path)
+    return path
 
 
 def _conv_setup(x, w, stride, padding, allow_same=True):
@@ -235,7 +312,8 @@ def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
     n_threads = effective_n_threads(n_jobs)
     out = np.empty((N, Co, Ho, Wo), dtype=dtype)
     bias = b if b is not None else np.zeros(1, dtype=dtype)
-    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo) == "direct":
+    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, key=(N, dtype.str), measure=lambda:
+                  conv2d(x, w, b, stride, padding, n_jobs=n_jobs)) == "direct":
         nc = _conv.channel_block(Co, Ho * (W + 2 * pw), x.itemsize)
         wpk = _conv.pack_weights(w.reshape(Co, -1), Co, nc)
         _conv.direct_forward(x, wpk, bias, b is not None, out, kh, kw, ph, pw, n_threads)
@@ -279,7 +357,9 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     n_threads = effective_n_threads(n_jobs)
     need_dx = bool(need_input_grad)
     dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
-    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True) == "direct":
+    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True,
+                  key=(N, dtype.str, need_dx), measure=lambda: conv2d_backward(
+                      grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct":
         # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
         nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)

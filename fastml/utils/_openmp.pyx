@@ -5,6 +5,12 @@ from fastml.utils._openmp_helpers cimport FASTML_OPENMP_ENABLED, omp_get_max_thr
 
 cdef extern from "fastml_cpu.h":
     const char *fastml_simd_path() noexcept nogil
+    int fastml_cpu_detected_level() noexcept nogil
+    int fastml_cpu_cap_level() noexcept nogil
+    int fastml_cpu_used_level() noexcept nogil
+    int fastml_cpu_dispatch_built() noexcept nogil
+
+SIMD_LEVELS = ("baseline", "avx2", "avx512")
 
 
 def openmp_enabled():
@@ -18,5 +24,16 @@ def omp_max_threads():
 
 
 def simd_path():
-    """The instruction set the csrc/ loops dispatch to on this CPU."""
+    """The instruction-set level the csrc/ kernels run at in this process."""
     return fastml_simd_path().decode("ascii")
+
+
+def simd_detected():
+    """The highest level this CPU supports ("baseline", "avx2" or "avx512"); in a build
+    without per-level kernels, the level the kernels were compiled for."""
+    return SIMD_LEVELS[fastml_cpu_detected_level()]
+
+
+def simd_dispatch_built():
+    """True if the kernels were compiled once per level (x86-64 with GCC or clang)."""
+    return bool(fastml_cpu_dispatch_built())

@@ -1,0 +1,188 @@
+/* The exported functions of the kernel sources in csrc/, for the per-target builds of
+ * fastml_cpu.h. Add every new non-static function of a kernel source here, twice: as a
+ * FASTML_KSYM define (the renaming) and in its source's FASTML_KERNELS_* list (the table);
+ * tests/test_build.py checks that both agree with the compiled extensions.
+ *
+ * In a per-target translation unit fastml_NAME becomes fastml_NAME__SUFFIX; for callers of
+ * a dispatching build it becomes (*fastml_NAME__ptr), so the prototypes of the headers
+ * (written with `extern`) declare the function pointers and every call goes through them.
+ */
+#ifndef FASTML_KERNELS_H
+#define FASTML_KERNELS_H
+#include "fastml_cpu.h"
+
+#define FASTML_CAT2_(a, b) a##__##b
+#define FASTML_CAT_(a, b) FASTML_CAT2_(a, b)
+#if defined(FASTML_ISA_BUILD)
+#define FASTML_KSYM(name) FASTML_CAT_(name, FASTML_ISA_SUFFIX)
+#elif FASTML_DISPATCH
+#define FASTML_KSYM(name) (*name##__ptr)
+#endif
+
+/* X-lists, one per kernel source (distances.c includes pairwise.c). */
+#define FASTML_KERNELS_PAIRWISE(X) \
+    X(fastml_exp) \
+    X(fastml_expf) \
+    X(fastml_exp_scaled_f32) \
+    X(fastml_exp_scaled_f64) \
+    X(fastml_rbf_row_f32) \
+    X(fastml_rbf_row_f64) \
+    X(fastml_affine_tanh_f32) \
+    X(fastml_affine_tanh_f64) \
+    X(fastml_affine_powi_f32) \
+    X(fastml_affine_powi_f64) \
+    X(fastml_tile_min_f32) \
+    X(fastml_tile_min_f64) \
+    X(fastml_tile_l1_f32) \
+    X(fastml_tile_l1_f64) \
+    X(fastml_tile_chi2_f32) \
+    X(fastml_tile_chi2_f64) \
+    X(fastml_tile_chi2gen_f32) \
+    X(fastml_tile_chi2gen_f64) \
+    X(fastml_tile_sql2_f32) \
+    X(fastml_tile_sql2_f64) \
+    X(fastml_tile_linf_f32) \
+    X(fastml_tile_linf_f64) \
+    X(fastml_tile_neq_f32) \
+    X(fastml_tile_neq_f64) \
+    X(fastml_tile_l3_f32) \
+    X(fastml_tile_l3_f64) \
+    X(fastml_tile_l4_f32) \
+    X(fastml_tile_l4_f64) \
+    X(fastml_reduce_tile_f32) \
+    X(fastml_reduce_tile_f64)
+#define FASTML_KERNELS_DISTANCES(X) \
+    FASTML_KERNELS_PAIRWISE(X) \
+    X(fastml_hamming_packed_t8) \
+    X(fastml_first_below_f32) \
+    X(fastml_first_below_f64) \
+    X(fastml_tile_lp_f32) \
+    X(fastml_tile_lp_f64) \
+    X(fastml_dtw_f32) \
+    X(fastml_dtw_f64)
+#define FASTML_KERNELS_LEVENSHTEIN(X) \
+    X(fastml_lev_scratch_words) \
+    X(fastml_lev_build) \
+    X(fastml_lev_distance) \
+    X(fastml_lev_group_scratch_words) \
+    X(fastml_lev_group_build) \
+    X(fastml_lev_group_distances)
+#define FASTML_KERNELS_NN_CONV(X) \
+    X(fastml_im2col_f32) \
+    X(fastml_im2col_f64) \
+    X(fastml_col2im_f32) \
+    X(fastml_col2im_f64) \
+    X(fastml_rows_add_bias_f32) \
+    X(fastml_rows_add_bias_f64) \
+    X(fastml_rows_copy_sum_f32) \
+    X(fastml_rows_copy_sum_f64) \
+    X(fastml_direct_fwd_f32) \
+    X(fastml_direct_fwd_f64) \
+    X(fastml_direct_dw_f32) \
+    X(fastml_direct_dw_f64) \
+    X(fastml_pad_planes_f32) \
+    X(fastml_pad_planes_f64) \
+    X(fastml_unflat_f32) \
+    X(fastml_unflat_f64) \
+    X(fastml_flat_grad_f32) \
+    X(fastml_flat_grad_f64)
+#define FASTML_KERNELS_NN_POOL(X) \
+    X(fastml_maxpool_plane_f32) \
+    X(fastml_maxpool_plane_f64) \
+    X(fastml_maxpool_bwd_plane_f32) \
+    X(fastml_maxpool_bwd_plane_f64) \
+    X(fastml_avgpool_plane_f32) \
+    X(fastml_avgpool_plane_f64) \
+    X(fastml_avgpool_bwd_plane_f32) \
+    X(fastml_avgpool_bwd_plane_f64) \
+    X(fastml_plane_mean_f32) \
+    X(fastml_plane_mean_f64) \
+    X(fastml_plane_max_f32) \
+    X(fastml_plane_max_f64) \
+    X(fastml_plane_fill_f32) \
+    X(fastml_plane_fill_f64)
+
+#ifdef FASTML_KSYM
+/* pairwise */
+#define fastml_exp FASTML_KSYM(fastml_exp)
+#define fastml_expf FASTML_KSYM(fastml_expf)
+#define fastml_exp_scaled_f32 FASTML_KSYM(fastml_exp_scaled_f32)
+#define fastml_exp_scaled_f64 FASTML_KSYM(fastml_exp_scaled_f64)
+#define fastml_rbf_row_f32 FASTML_KSYM(fastml_rbf_row_f32)
+#define fastml_rbf_row_f64 FASTML_KSYM(fastml_rbf_row_f64)
+#define fastml_affine_tanh_f32 FASTML_KSYM(fastml_affine_tanh_f32)
+#define fastml_affine_tanh_f64 FASTML_KSYM(fastml_affine_tanh_f64)
+#define fastml_affine_powi_f32 FASTML_KSYM(fastml_affine_powi_f32)
+#define fastml_affine_powi_f64 FASTML_KSYM(fastml_affine_powi_f64)
+#define fastml_tile_min_f32 FASTML_KSYM(fastml_tile_min_f32)
+#define fastml_tile_min_f64 FASTML_KSYM(fastml_tile_min_f64)
+#define fastml_tile_l1_f32 FASTML_KSYM(fastml_tile_l1_f32)
+#define fastml_tile_l1_f64 FASTML_KSYM(fastml_tile_l1_f64)
+#define fastml_tile_chi2_f32 FASTML_KSYM(fastml_tile_chi2_f32)
+#define fastml_tile_chi2_f64 FASTML_KSYM(fastml_tile_chi2_f64)
+#define fastml_tile_chi2gen_f32 FASTML_KSYM(fastml_tile_chi2gen_f32)
+#define fastml_tile_chi2gen_f64 FASTML_KSYM(fastml_tile_chi2gen_f64)
+#define fastml_tile_sql2_f32 FASTML_KSYM(fastml_tile_sql2_f32)
+#define fastml_tile_sql2_f64 FASTML_KSYM(fastml_tile_sql2_f64)
+#define fastml_tile_linf_f32 FASTML_KSYM(fastml_tile_linf_f32)
+#define fastml_tile_linf_f64 FASTML_KSYM(fastml_tile_linf_f64)
+#define fastml_tile_neq_f32 FASTML_KSYM(fastml_tile_neq_f32)
+#define fastml_tile_neq_f64 FASTML_KSYM(fastml_tile_neq_f64)
+#define fastml_tile_l3_f32 FASTML_KSYM(fastml_tile_l3_f32)
+#define fastml_tile_l3_f64 FASTML_KSYM(fastml_tile_l3_f64)
+#define fastml_tile_l4_f32 FASTML_KSYM(fastml_tile_l4_f32)
+#define fastml_tile_l4_f64 FASTML_KSYM(fastml_tile_l4_f64)
+#define fastml_reduce_tile_f32 FASTML_KSYM(fastml_reduce_tile_f32)
+#define fastml_reduce_tile_f64 FASTML_KSYM(fastml_reduce_tile_f64)
+/* distances */
+#define fastml_hamming_packed_t8 FASTML_KSYM(fastml_hamming_packed_t8)
+#define fastml_first_below_f32 FASTML_KSYM(fastml_first_below_f32)
+#define fastml_first_below_f64 FASTML_KSYM(fastml_first_below_f64)
+#define fastml_tile_lp_f32 FASTML_KSYM(fastml_tile_lp_f32)
+#define fastml_tile_lp_f64 FASTML_KSYM(fastml_tile_lp_f64)
+#define fastml_dtw_f32 FASTML_KSYM(fastml_dtw_f32)
+#define fastml_dtw_f64 FASTML_KSYM(fastml_dtw_f64)
+/* levenshtein */
+#define fastml_lev_scratch_words FASTML_KSYM(fastml_lev_scratch_words)
+#define fastml_lev_build FASTML_KSYM(fastml_lev_build)
+#define fastml_lev_distance FASTML_KSYM(fastml_lev_distance)
+#define fastml_lev_group_scratch_words FASTML_KSYM(fastml_lev_group_scratch_words)
+#define fastml_lev_group_build FASTML_KSYM(fastml_lev_group_build)
+#define fastml_lev_group_distances FASTML_KSYM(fastml_lev_group_distances)
+/* nn_conv */
+#define fastml_im2col_f32 FASTML_KSYM(fastml_im2col_f32)
+#define fastml_im2col_f64 FASTML_KSYM(fastml_im2col_f64)
+#define fastml_col2im_f32 FASTML_KSYM(fastml_col2im_f32)
+#define fastml_col2im_f64 FASTML_KSYM(fastml_col2im_f64)
+#define fastml_rows_add_bias_f32 FASTML_KSYM(fastml_rows_add_bias_f32)
+#define fastml_rows_add_bias_f64 FASTML_KSYM(fastml_rows_add_bias_f64)
+#define fastml_rows_copy_sum_f32 FASTML_KSYM(fastml_rows_copy_sum_f32)
+#define fastml_rows_copy_sum_f64 FASTML_KSYM(fastml_rows_copy_sum_f64)
+#define fastml_direct_fwd_f32 FASTML_KSYM(fastml_direct_fwd_f32)
+#define fastml_direct_fwd_f64 FASTML_KSYM(fastml_direct_fwd_f64)
+#define fastml_direct_dw_f32 FASTML_KSYM(fastml_direct_dw_f32)
+#define fastml_direct_dw_f64 FASTML_KSYM(fastml_direct_dw_f64)
+#define fastml_pad_planes_f32 FASTML_KSYM(fastml_pad_planes_f32)
+#define fastml_pad_planes_f64 FASTML_KSYM(fastml_pad_planes_f64)
+#define fastml_unflat_f32 FASTML_KSYM(fastml_unflat_f32)
+#define fastml_unflat_f64 FASTML_KSYM(fastml_unflat_f64)
+#define fastml_flat_grad_f32 FASTML_KSYM(fastml_flat_grad_f32)
+#define fastml_flat_grad_f64 FASTML_KSYM(fastml_flat_grad_f64)
+/* nn_pool */
+#define fastml_maxpool_plane_f32 FASTML_KSYM(fastml_maxpool_plane_f32)
+#define fastml_maxpool_plane_f64 FASTML_KSYM(fastml_maxpool_plane_f64)
+#define fastml_maxpool_bwd_plane_f32 FASTML_KSYM(fastml_maxpool_bwd_plane_f32)
+#define fastml_maxpool_bwd_plane_f64 FASTML_KSYM(fastml_maxpool_bwd_plane_f64)
+#define fastml_avgpool_plane_f32 FASTML_KSYM(fastml_avgpool_plane_f32)
+#define fastml_avgpool_plane_f64 FASTML_KSYM(fastml_avgpool_plane_f64)
+#define fastml_avgpool_bwd_plane_f32 FASTML_KSYM(fastml_avgpool_bwd_plane_f32)
+#define fastml_avgpool_bwd_plane_f64 FASTML_KSYM(fastml_avgpool_bwd_plane_f64)
+#define fastml_plane_mean_f32 FASTML_KSYM(fastml_plane_mean_f32)
+#define fastml_plane_mean_f64 FASTML_KSYM(fastml_plane_mean_f64)
+#define fastml_plane_max_f32 FASTML_KSYM(fastml_plane_max_f32)
+#define fastml_plane_max_f64 FASTML_KSYM(fastml_plane_max_f64)
+#define fastml_plane_fill_f32 FASTML_KSYM(fastml_plane_fill_f32)
+#define fastml_plane_fill_f64 FASTML_KSYM(fastml_plane_fill_f64)
+#endif
+
+#endif
