@@ -218,7 +218,9 @@ def test_early_stopping_restores_best_weights():
     vl = [r["valid_loss"] for r in t.history_]
     best = int(np.argmin(vl)) + 1
     assert n - best >= 3
-    for a, b in zip(get_state(net)[0], snapshots[best][0]):
+    final, snap = get_state(net), snapshots[best]
+    assert list(final) == list(snap) == ["0.W", "0.b", "2.W", "2.b"]  # named state
+    for a, b in zip(final.values(), snap.values()):
         np.testing.assert_array_equal(a, b)
     assert t.history_[best - 1].get("best")
 
