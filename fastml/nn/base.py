@@ -164,6 +164,8 @@ class Parameter:
 
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
+_BATCH_HINT = (" (note: build() takes the shape of ONE sample, without the batch axis, "
+               "e.g. build(x.shape[1:])).")
 
 
 class Layer:
@@ -335,7 +337,13 @@ class Layer:
         self.input_shape = input_shape
         self.dtype = dtype
         self.output_shape = None
-        self.output_shape = tuple(self._build(input_shape, rng))
+        try:
+            self.output_shape = tuple(self._build(input_shape, rng))
+        except ValueError as exc:
+            msg = str(exc)
+            if len(input_shape) >= 2 and _BATCH_HINT not in msg:
+                raise ValueError(f"{msg.rstrip('.')}{_BATCH_HINT}") from None
+            raise
         return self.output_shape
 
     def _build(self, input_shape, rng):
@@ -361,13 +369,12 @@ class Layer:
             return x if x.dtype == dtype else x.astype(dtype)
         self._check_built()
         if x.shape[1:] != self.input_shape:
-            hint = ""
-            if x.shape == self.input_shape or x.shape[1:] == self.input_shape[1:]:
-                hint = (" (build() takes the shape of ONE sample, without the batch axis: "
-                        "build(x.shape[1:]))")
+            hint = "."
+            if x.shape == self.input_shape:
+                hint = _BATCH_HINT
             raise ValueError(f"{type(self).__name__} was built for inputs of per-sample "
                              f"shape {self.input_shape}, got a batch of shape {x.shape}"
-                             f"{hint}.")
+                             f"{hint}")
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     # -- computation ---------------------------------------------------------------------
