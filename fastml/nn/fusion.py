@@ -33,7 +33,9 @@ class ReLUMaxPool:
                 and pool.input_shape is not None and len(pool.input_shape) == 3)
 
     def forward(self, x, training=False):
-        if not np.isfinite(x.sum()):
+        with np.errstate(invalid="ignore", over="ignore"):
+            finite = np.isfinite(x.sum())
+        if not finite:
             # NaN / inf: the compiled pass would turn NaN into 0; the two layers do not
             self._c_unfused = True
             return self.pool.forward(self.relu.forward(x, training), training)
