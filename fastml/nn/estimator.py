@@ -470,6 +470,11 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
 
     _default_loss = "mse"
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def _check_loss(self):
         loss = self._loss_name()
         if loss not in ("mse", "l1", "huber"):

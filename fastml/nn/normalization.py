@@ -133,6 +133,7 @@ class Standardize(Layer):
     Before ``adapt`` it is the identity."""
 
     init_transparent = True
+    scales_input = True
 
     def _build(self, input_shape, rng):
         self.register_buffer("mean", np.zeros(input_shape, self.dtype))

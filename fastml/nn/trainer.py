@@ -364,7 +364,8 @@ class Trainer:
         ``X_valid`` is given. Calling fit again continues from the current weights and
         optimiser state and appends to ``history_`` (build a new model to start over)."""
         X, y = self._check_xy(X, y)
-        warn_if_unscaled(X)
+        if not any(getattr(m, "scales_input", False) for m in self.model.modules()[:2]):
+            warn_if_unscaled(X)
         X = self._setup(X)
         if X_valid is None and self.validation_fraction > 0:
             n_val = int(round(self.validation_fraction * len(X)))
