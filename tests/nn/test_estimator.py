@@ -243,3 +243,31 @@ def test_dtypes_float32_kept_others_float64(digits):
         clf = NeuralNetClassifier(layers=[], epochs=1).fit(Xin, y)
         assert clf.model_.dtype == dt
         assert clf.predict_proba(Xin[:3]).dtype == dt
+
+
+def test_readme_example_on_uint8_mnist(data_dir, capsys):
+    """The README's example as written, on what load_mnist returns (uint8 images 0-255):
+    pixels are scaled, the network is LeNet-5, training converges (a subset and one
+    epoch here), and redirected output gets one line per epoch, no progress bar."""
+    from fastml.datasets import load_mnist
+
+    try:
+        X, y = load_mnist(data_dir, subset="train", download=False)
+    except FileNotFoundError:
+        pytest.skip("MNIST files absent")
+    X, y = X[:3000], y[:3000]
+    assert X.dtype == np.uint8 and X.max() == 255
+    net = NeuralNetClassifier(epochs=1, verbose=1, n_jobs=-1, random_state=0)
+    net.fit(X, y)
+    assert net.input_shape_ == (1, 28, 28) and net.model_.n_parameters() == 61706
+    assert net.history_[0]["train_loss"] < 2.0 and net.score(X, y) > 0.8
+    out = capsys.readouterr()
+    assert out.out.count("epoch") == 1 and "\r" not in out.err  # no tqdm when redirected
+    assert_allclose(net.predict_proba(X[:5]),
+                    net.predict_proba(X[:5].astype(np.float32) / 255), rtol=1e-5)
+
+
+def test_unscaled_float_input_warns_before_training():
+    X = np.random.default_rng(0).random((40, 16)) * 255
+    with pytest.warns(UserWarning, match="divide pixels by 255"):
+        NeuralNetClassifier(layers=[], epochs=1).fit(X, np.arange(40) % 2)
