@@ -16,7 +16,10 @@ on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
   after ``patience`` epochs without an improvement of at least ``tol`` it raises
   :class:`StopTraining` (its own exception, never KeyboardInterrupt), the loop ends and
   the best weights (and BatchNorm statistics) are restored;
-* ``verbose=1`` shows a tqdm progress bar per epoch and a summary line;
+* ``verbose=1`` prints one line per epoch, plus a tqdm progress bar when the output is
+  a terminal (never when it is redirected to a file);
+* training stops with FloatingPointError when the loss becomes NaN / infinite or a batch
+  loss exceeds ``DIVERGENCE_FACTOR`` (1e4) times the first batch's (divergence);
 * ``random_state`` fixes initialisation, shuffling, the split and dropout masks; with
   ``n_jobs=1`` two runs give bit-identical weights (with more threads the compiled
   convolution's weight gradients are currently summed in a varying order, so runs agree
@@ -188,7 +191,8 @@ class Trainer:
     ----------
     model : a fastml.nn layer (usually Sequential), built or not (then it is built on
         ``X.shape[1:]`` in X's dtype).
-    loss : "cross_entropy", "hinge", "mse", "l1" or a loss object.
+    loss : "cross_entropy", "hinge", "binary_cross_entropy", "mse", "l1", "huber" or a
+        loss object.
     optimizer : "sgd", "nesterov" or "adam".
     learning_rate, momentum : the optimiser's; momentum is ignored by Adam.
     weight_decay : L2 penalty 0.5 * weight_decay * ||w||^2 on weights (not biases).
@@ -197,9 +201,10 @@ class Trainer:
     epochs, batch_size : ints >= 1.
     validation_fraction : float in [0, 1); 0 disables the validation split.
     early_stopping, patience, tol : see :class:`EarlyStopping`.
-    lr_schedule : None, "step", "cosine" or a callable (epoch, base_lr) -> lr.
+    lr_schedule : None, "step", "cosine", "exponential", "inverse_time", "plateau" or a
+        callable (epoch, base_lr) -> lr; its values are checked (finite, >= 0).
     random_state : None, int or numpy Generator.
-    verbose : 0 (silent) or 1 (progress bar and a line per epoch).
+    verbose : 0 (silent) or 1 (a line per epoch; a progress bar on a terminal).
     n_jobs : threads, scikit-learn's meaning.
     callbacks : objects with optional on_train_begin / on_epoch_end / on_train_end.
     augment : None, "digits", "images", a dict or an :class:`fastml.nn.ImageAugmenter`:
@@ -253,6 +258,7 @@ class Trainer:
         self.rng = np.random.default_rng(random_state)
         self.augment = get_augmenter(augment)
         self.history_ = []
+        self._first_loss = None
         self.optimizer_ = None
         self.epochs_done_ = 0
 
@@ -386,7 +392,6 @@ class Trainer:
         return self._run(X, y, None, None, epochs, False)
 
     def _run(self, X, y, X_valid, y_valid, epochs, early_stopping):
-        self._first_loss = getattr(self, "_first_loss", None)
         callbacks = list(self.callbacks)
         if early_stopping:
             monitor = "valid_loss" if X_valid is not None else "train_loss"

@@ -11,7 +11,7 @@ from sklearn.datasets import load_diabetes, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastml.nn import (Dense, ExponentialLR, HuberLoss, ImageAugmenter, InverseTimeLR,
+from fastml.nn import (Conv2D, Dense, ExponentialLR, Flatten, MaxPool2D, HuberLoss, ImageAugmenter, InverseTimeLR,
                        Maxout, NeuralNetClassifier, NeuralNetRegressor, ReduceLROnPlateau,
                        ReLU, Sequential, Softmax, Trainer, gradient_check, init,
                        resnet_small)
@@ -233,14 +233,6 @@ def test_resnet_small_builds_trains_and_has_correct_gradients():
 # ---------------------------------------------------------------------------------------
 # augmentation
 # ---------------------------------------------------------------------------------------
-def _matrices_fixed(aug, n, H, W, **fixed):
-    class Fixed:  # a generator whose draws are the given constants
-        def uniform(self, lo, hi, size):
-            return np.full(size, fixed.pop("next"))
-
-    return Fixed
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_augmenter_identity_flip_and_shift_are_exact(dtype):
     rng = np.random.default_rng(0)
@@ -305,8 +297,6 @@ def test_trainer_with_augmentation_is_reproducible():
     y = (X[:, 0, :, :6].mean(axis=(1, 2)) > X[:, 0, :, 6:].mean(axis=(1, 2))).astype(int)
 
     def run():
-        net = Sequential(Dense(8), input_shape=(1, 12, 12)) if False else None
-        from fastml.nn import Conv2D, Flatten, MaxPool2D
         net = Sequential(Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(2),
                          input_shape=(1, 12, 12), random_state=0)
         t = Trainer(net, epochs=2, augment="digits", random_state=0, n_jobs=1).fit(X, y)
