@@ -242,3 +242,18 @@ def test_residual_parameters_are_named_by_path():
     assert [n for n, _ in r.named_parameters()] == [
         "0.block.0.W", "0.block.0.b", "0.block.2.W", "0.block.2.b", "0.shortcut.W",
         "0.shortcut.b"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, x, w: F.conv2d(x, w, stride=2**31),
+    lambda F, x, w: F.conv2d(x, w, padding=(0, 2**40)),
+    lambda F, x, w: F.conv_transpose2d(x, w, stride=2**63),
+    lambda F, x, w: F.max_pool2d(x, 2, stride=2**31),
+    lambda F, x, w: F.avg_pool2d(x, 2**31),
+])
+def test_functional_huge_ints_are_value_errors(call):
+    from fastml.nn import functional as F
+
+    x, w = np.zeros((1, 1, 5, 5), np.float32), np.zeros((1, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="must be <= 2147483647"):
+        call(F, x, w)
