@@ -177,7 +177,8 @@ def _network_section(X, y, data_dir, n_threads, out_dir):
         Xtr, ytr, Xte, yte = mnist
         label, epochs = "LeNet-5 on MNIST (60000 train / 10000 test), 2 epochs", 2
         net = NeuralNetClassifier("lenet5", input_shape=(1, 28, 28), epochs=epochs,
-                                  batch_size=128, learning_rate=0.05, lr_schedule="cosine",
+                                  batch_size=128, optimizer="sgd", learning_rate=0.05,
+                                  lr_schedule="cosine",
                                   validation_fraction=0.05, random_state=0, verbose=1,
                                   n_jobs=n_threads)
     else:
@@ -187,7 +188,8 @@ def _network_section(X, y, data_dir, n_threads, out_dir):
         label, epochs = "CNN conv(16@3x3)-relu-maxpool on digits, 10 epochs", 10
         net = NeuralNetClassifier([Conv2D(16, 3, padding=1), ReLU(), MaxPool2D(2)],
                                   input_shape=(1, 8, 8), epochs=epochs, batch_size=64,
-                                  learning_rate=0.05, random_state=0, verbose=0,
+                                  optimizer="sgd", learning_rate=0.05, random_state=0,
+                                  verbose=0,
                                   n_jobs=n_threads)
     t0 = time.perf_counter()
     net.fit(Xtr, ytr)

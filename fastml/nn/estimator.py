@@ -1,99 +1,137 @@
-"""NeuralNetClassifier: a small convolutional (or dense) network as a scikit-learn
-classifier."""
+"""NeuralNetClassifier and NeuralNetRegressor: small networks as scikit-learn
+estimators, with skorch-style parameter routing (``module__*``, ``optimizer__*``,
+``callbacks``)."""
 import copy
 import math
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fastml.nn.layers import Dense, Flatten, Layer, Sequential, has_image_layers
+from fastml.nn.augment import is_pixel_dtype
+from fastml.nn.base import Layer
+from fastml.nn.containers import Sequential, has_image_layers
+from fastml.nn.dense import Dense, Flatten
 from fastml.nn.losses import softmax
-from fastml.nn.models import lenet5, mlp
+from fastml.nn.normalization import Standardize
+from fastml.nn.models import lenet5, mlp, resnet_small
 from fastml.nn.trainer import Trainer
 
-__all__ = ["NeuralNetClassifier"]
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
 
-class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
-    """A feed-forward network trained by minibatch SGD (or Adam) on softmax cross-entropy.
+#: prefixes of routed parameters (``optimizer__momentum=0.8``, ``module__widths=...``)
+_ROUTED = ("module", "optimizer")
+_OPTIMIZER_KEYS = {"momentum", "nesterov", "weight_decay", "l1", "beta1", "beta2", "eps"}
+_BUILDERS = {"lenet5": lenet5, "mlp": mlp, "resnet_small": resnet_small}
 
-    Parameters
-    ----------
-    layers : "lenet5", "mlp" or a list of fastml.nn layers, default="lenet5"
-        The network body. The output layer, ``Dense(n_classes)``, is added by ``fit``
-        (after a ``Flatten``), so ``layers=[]`` is multinomial logistic regression (the
-        softmax classifier) and ``[Dense(100), ReLU()]`` a one-hidden-layer MLP.
-        ``"lenet5"`` is :func:`fastml.nn.lenet5` (28x28 images) and ``"mlp"`` one hidden
-        layer of 100 ReLU units. The layers given are copied, never modified.
+_COMMON_PARAMS = """    layers : "auto", "lenet5", "mlp", "resnet_small" or a list of fastml.nn layers, \
+default="auto"
+        The network body. The output layer, ``Dense(n_outputs)``, is added by ``fit``
+        (after a ``Flatten``), so ``layers=[]`` is a linear model (softmax /
+        logistic regression, linear regression) and ``[Dense(100), ReLU()]`` a
+        one-hidden-layer MLP. ``"auto"`` picks from the input: LeNet-5 for images of
+        at least 12x12 pixels (X of shape (n, C, H, W) or (n, H, W), or ``input_shape``
+        giving (C, H, W)), otherwise (flat tabular X) a :class:`fastml.nn.Standardize`
+        layer fitted on the training X (features scaled to mean 0, variance 1 inside the
+        model) and an MLP with one hidden layer of 100 ReLU units. ``"lenet5"`` is :func:`fastml.nn.lenet5`, ``"mlp"``
+        :func:`fastml.nn.mlp`, ``"resnet_small"`` :func:`fastml.nn.resnet_small`;
+        ``module__<name>`` parameters go to those builders (e.g.
+        ``module__hidden_layer_sizes=(256, 128)``). The layers given are copied, never
+        modified.
     input_shape : tuple of ints or None
         Per-sample shape (C, H, W) to reshape flat rows of X (n_samples, C*H*W) into. When
         None: X of shape (n, C, H, W) is used as is, (n, H, W) as one channel, and flat X
         as is for a dense-only network or as (1, s, s) square images for a network with
         convolutions or pooling.
-    epochs : int, default=10
+    epochs : int or "auto", default="auto"
+        "auto": enough epochs for about 1000 minibatch steps, between 10 and 100
+        (``ceil(1000 batch_size / n_train)`` clipped to [10, 100]).
     batch_size : int, default=64
-    optimizer : "sgd", "nesterov" or "adam", default="sgd"
-    learning_rate : float, default=0.01
-    momentum : float, default=0.9 (SGD only)
-    weight_decay : float, default=0.0 (L2 penalty on the weights)
-    l1 : float, default=0.0 (L1 penalty on the weights)
-    loss : "cross_entropy", "hinge" (multi-class SVM) or "mse", default="cross_entropy"
-    lr_schedule : None, "step" or "cosine" (per epoch, over ``epochs``)
+    optimizer : "adam", "sgd" or "nesterov", default="adam"
+        ``optimizer__<name>`` parameters are routed to it: ``momentum`` (SGD, default
+        0.9), ``nesterov``, ``beta1``, ``beta2``, ``eps`` (Adam), and the weight
+        penalties applied with each step, ``weight_decay`` (L2) and ``l1``.
+    learning_rate : float or None, default=None
+        None: 1e-3 for Adam, 0.01 for SGD.
+    lr_schedule : None, "step", "cosine", "exponential", "inverse_time", "plateau" or a
+        callable (epoch, base_lr) -> lr
     validation_fraction : float in [0, 1), default=0.1
         Held out of each ``fit`` to score ``history_``'s validation columns and for early
         stopping; 0 trains on everything.
     early_stopping : bool, default=False
-        Stop after ``patience`` epochs without an improvement of ``tol`` of the validation
-        loss and keep the best epoch's weights.
-    patience : int, default=5
-    tol : float, default=1e-4
+        Shorthand for ``callbacks=[EarlyStopping()]`` (patience 5 on the validation loss,
+        best weights restored).
+    callbacks : list or None
+        Objects with optional ``on_train_begin(trainer)``, ``on_epoch_end(trainer,
+        record)`` and ``on_train_end(trainer)`` (e.g. :class:`fastml.nn.EarlyStopping`);
+        copied at each fit.
+    augment : None, "digits", "images", dict or ImageAugmenter
+        Random shifts / rotations / scaling / flips of each training batch (images only,
+        see :mod:`fastml.nn.augment`).
     random_state : None, int or RandomState
-        Fixes the initial weights, the validation split, the shuffling and the dropout
-        masks. With ``n_jobs=1`` two fits give bit-identical networks; with more threads
-        the convolution weight gradients are summed in a varying order, so results agree
-        only up to rounding (see fastml.nn.functional).
-    verbose : 0 or 1 (tqdm progress bar and one line per epoch)
+        Fixes the initial weights, the validation split, the shuffling, the dropout
+        masks and the augmentation. With ``n_jobs=1`` two fits give bit-identical
+        networks; with more threads the convolution weight gradients are summed in a
+        varying order, so results agree only up to rounding.
+    verbose : 0 or 1
+        1: a tqdm progress bar when attached to a terminal, and one line per epoch.
     n_jobs : int or None (scikit-learn's meaning: threads of the compiled layers and BLAS)
+    **kwargs : routed parameters ``module__*`` and ``optimizer__*`` (see above).
 
-    Attributes
-    ----------
-    classes_ : labels seen in fit
-    model_ : the trained :class:`fastml.nn.Sequential`
-    history_ : list of dicts per epoch (train/valid loss and accuracy, lr, duration)
-    input_shape_ : per-sample shape the network sees
-    n_features_in_ : int
-    n_iter_ : number of epochs run
+    X of dtype uint8 is taken as pixel intensities and divided by 255 (in fit and
+    predict); float32 X trains and predicts in float32 (about twice as fast as float64),
+    anything else in float64. Other inputs far from unit scale (|X| > 100) draw a
+    warning before training.
+"""
 
-    X float32 trains and predicts in float32 (about twice as fast as float64); anything
-    else in float64.
-    """
 
-    def __init__(self, layers="lenet5", input_shape=None, epochs=10, batch_size=64,
-                 optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=0.0,
-                 l1=0.0, loss="cross_entropy", lr_schedule=None, validation_fraction=0.1,
-                 early_stopping=False, patience=5, tol=1e-4, random_state=None, verbose=0,
-                 n_jobs=None):
+class _NeuralNetBase(BaseEstimator):
+    _default_loss = None
+
+    def __init__(self, layers="auto", input_shape=None, epochs="auto", batch_size=64,
+                 optimizer="adam", learning_rate=None, loss=None, lr_schedule=None,
+                 validation_fraction=0.1, early_stopping=False, callbacks=None,
+                 augment=None, random_state=None, verbose=0, n_jobs=None, **kwargs):
         self.layers = layers
         self.input_shape = input_shape
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.l1 = l1
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.patience = patience
-        self.tol = tol
+        self.callbacks = callbacks
+        self.augment = augment
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        for k, v in kwargs.items():  # routed parameters; checked in fit
+            setattr(self, k, v)
+
+    # -- routed parameters (skorch style) ----------------------------------------------
+    def _routed(self, prefix):
+        return {k[len(prefix) + 2:]: v for k, v in self.__dict__.items()
+                if k.startswith(prefix + "__")}
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep)
+        params.update({k: v for k, v in self.__dict__.items()
+                       if "__" in k and k.split("__")[0] in _ROUTED})
+        return params
+
+    def set_params(self, **params):
+        known = set(self._get_param_names())
+        routed = {k: v for k, v in params.items() if k not in known and "__" not in k
+                  or "__" in k and k.split("__")[0] in _ROUTED}
+        for k, v in routed.items():
+            setattr(self, k, v)
+        rest = {k: v for k, v in params.items() if k not in routed}
+        return super().set_params(**rest) if rest else self
 
     # -- helpers -------------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -103,15 +141,16 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _body(self):
         layers = self.layers
+        names = ["auto"] + sorted(_BUILDERS)
         if isinstance(layers, str):
-            if layers not in ("lenet5", "mlp"):
-                raise ValueError(f'layers must be "lenet5", "mlp" or a list of fastml.nn '
+            if layers not in names:
+                raise ValueError(f"layers must be one of {names} or a list of fastml.nn "
                                  f"layers, got {layers!r}.")
             return layers
         if isinstance(layers, Sequential):
             layers = layers.layers
         if not isinstance(layers, (list, tuple)):
-            raise TypeError(f'layers must be "lenet5", "mlp" or a list of fastml.nn layers, '
+            raise TypeError(f"layers must be one of {names} or a list of fastml.nn layers, "
                             f"got {type(layers).__name__}.")
         for i, la in enumerate(layers):
             if not isinstance(la, Layer):
@@ -120,8 +159,16 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return list(layers)
 
     def _needs_images(self, body):
-        return body == "lenet5" or (isinstance(body, list) and
-                                    any(has_image_layers(la) for la in body))
+        return body in ("lenet5", "resnet_small") or (
+            isinstance(body, list) and any(has_image_layers(la) for la in body))
+
+    def _resolve_body(self, body, shape):
+        """"auto" -> "lenet5" for images of at least 12x12 pixels, "mlp" otherwise."""
+        if body != "auto":
+            return body
+        if len(shape) == 3 and min(shape[1:]) >= 12:
+            return "lenet5"
+        return "mlp"
 
     def _check_input_shape(self):
         s = self.input_shape
@@ -165,6 +212,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return (n_values,)
 
     def _validate_X(self, X, reset, y=None):
+        if is_pixel_dtype(getattr(X, "dtype", np.float64)):
+            X = np.asarray(X).astype(np.float32) * np.float32(1.0 / 255.0)  # pixels
         kw = dict(accept_sparse=False, dtype=[np.float64, np.float32], allow_nd=True,
                   ensure_all_finite=True, order="C", reset=reset)
         if y is None:
@@ -179,106 +228,88 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                              f"{self._x_sample_shape}.")
         return X.reshape((X.shape[0],) + self.input_shape_)
 
-    def _build(self, X, n_classes):
+    def _make_model(self, body, n_outputs):
+        kwargs = self._routed("module")
+        if isinstance(body, str):
+            builder = _BUILDERS[body]
+            if body in ("lenet5", "resnet_small"):
+                if len(self.input_shape_) != 3:
+                    raise ValueError(f"layers={body!r} needs images; pass input_shape=(C, "
+                                     f"H, W) for flat X (got per-sample shape "
+                                     f"{self.input_shape_}).")
+                kwargs.setdefault("in_channels", self.input_shape_[0])
+            if body == "lenet5":
+                kwargs.setdefault("input_shape", None)
+            try:
+                return builder(n_classes=n_outputs, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"module__ parameters for {body!r}: {exc}.") from None
+        if kwargs:
+            raise ValueError(f"module__ parameters {sorted(kwargs)} apply to the named "
+                             f"builders ({sorted(_BUILDERS)}), not to a list of layers.")
+        return Sequential(*copy.deepcopy(body), Flatten(), Dense(n_outputs))
+
+    def _check_extra_params(self):
+        known = set(self._get_param_names())
+        for k in vars(self):
+            if k in known or k.startswith("_") or k.endswith("_"):
+                continue
+            if "__" not in k or k.split("__")[0] not in _ROUTED:
+                raise TypeError(f"{type(self).__name__} got an unexpected parameter {k!r}; "
+                                f"routed parameters start with "
+                                f"{', '.join(p + '__' for p in _ROUTED)}.")
+
+    def _build(self, X, n_outputs):
+        self._check_extra_params()
         body = self._body()
         self.input_shape_ = tuple(self._sample_shape(X, body))
         self._x_sample_shape = X.shape[1:]
-        if body == "lenet5":
-            if len(self.input_shape_) != 3:
-                raise ValueError("layers='lenet5' needs images; pass input_shape=(C, H, W) "
-                                 f"for flat X (got per-sample shape {self.input_shape_}).")
-            model = lenet5(n_classes, in_channels=self.input_shape_[0])
-        elif body == "mlp":
-            model = mlp((100,), n_classes)
-        else:
-            model = Sequential(*copy.deepcopy(body), Flatten(), Dense(n_classes))
+        auto = isinstance(body, str) and body == "auto"
+        body = self._resolve_body(body, self.input_shape_)
+        model = self._make_model(body, n_outputs)
+        if auto and body == "mlp":
+            model = Sequential(Standardize(), *model.layers)
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         rng = np.random.default_rng(seed)
         model.build(self.input_shape_, X.dtype, rng)
+        if auto and body == "mlp":
+            model[0].adapt(X.reshape((len(X),) + self.input_shape_))
         self.model_ = model
+        opt = self._routed("optimizer")
+        unknown = set(opt) - _OPTIMIZER_KEYS
+        if unknown:
+            raise ValueError(f"unknown optimizer__ parameters {sorted(unknown)}; known: "
+                             f"{sorted(_OPTIMIZER_KEYS)}.")
+        lr = self.learning_rate
+        if lr is None:
+            lr = 1e-3 if self.optimizer == "adam" else 0.01
+        callbacks = copy.deepcopy(list(self.callbacks)) if self.callbacks is not None else []
         self._trainer = Trainer(
-            model, loss=self.loss, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, momentum=self.momentum,
-            weight_decay=self.weight_decay, l1=self.l1, epochs=self.epochs,
+            model, loss=self._loss_name(), optimizer=self.optimizer, learning_rate=lr,
+            momentum=opt.pop("momentum", 0.9), weight_decay=opt.pop("weight_decay", 0.0),
+            l1=opt.pop("l1", 0.0), optimizer_params=opt, epochs=self._epochs(len(X)),
             batch_size=self.batch_size, validation_fraction=self.validation_fraction,
-            early_stopping=self.early_stopping, patience=self.patience, tol=self.tol,
-            lr_schedule=self.lr_schedule, random_state=rng, verbose=self.verbose,
-            n_jobs=self.n_jobs)
+            early_stopping=self.early_stopping, lr_schedule=copy.deepcopy(self.lr_schedule),
+            random_state=rng, verbose=self.verbose, n_jobs=self.n_jobs, callbacks=callbacks,
+            augment=self.augment)
         self.history_ = self._trainer.history_
 
-    def _encode(self, y, classes=None):
-        check_classification_targets(y)
-        if classes is None:
-            classes, y_enc = np.unique(y, return_inverse=True)
-        else:
-            classes = np.asarray(classes)
-            y_enc = np.searchsorted(classes, y)
-            y_enc = np.clip(y_enc, 0, len(classes) - 1)
-            unknown = classes[y_enc] != y
-            if np.any(unknown):
-                raise ValueError(f"y holds labels {np.unique(np.asarray(y)[unknown])[:5]} "
-                                 f"that are not in classes {classes}.")
-        if len(classes) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least two classes, "
-                             f"but y has only 1 class: {classes[0]!r}.")
-        return classes, y_enc.astype(np.int64)
+    def _epochs(self, n):
+        e = self.epochs
+        if isinstance(e, str) and e == "auto":
+            vf = self.validation_fraction
+            frac = 1 - vf if isinstance(vf, numbers.Real) and 0 <= vf < 1 else 1.0
+            bs = self.batch_size if isinstance(self.batch_size, numbers.Integral) else 64
+            return int(min(100, max(10, math.ceil(1000 * bs / max(1, n * frac)))))
+        return e
 
-    # -- API -------------------------------------------------------------------------------
-    def fit(self, X, y):
-        """Initialise the network and train it for ``epochs`` epochs; returns self."""
-        X, y = self._validate_X(X, True, y)
-        self.classes_, y_enc = self._encode(y)
-        self._build(X, len(self.classes_))
-        self._trainer.fit(self._reshape(X), y_enc)
-        self.n_iter_ = self._trainer.epochs_done_
-        return self
+    def _loss_name(self):
+        return self._default_loss if self.loss is None else self.loss
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y), continuing the weights and the optimiser's state (no
-        validation split, no early stopping). The first call initialises the network;
-        pass every label there as ``classes`` when y does not hold them all."""
-        first = not hasattr(self, "model_")
-        X, y = self._validate_X(X, first, y)
-        if first:
-            if classes is not None:
-                classes = np.unique(np.asarray(classes))
-            self.classes_, y_enc = self._encode(y, classes)
-            self._build(X, len(self.classes_))
-        else:
-            check_classification_targets(y)
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-                raise ValueError(f"classes={classes!r} differs from the classes of the first "
-                                 f"partial_fit call, {self.classes_}.")
-            y_enc = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-            if not np.all(self.classes_[y_enc] == y):
-                raise ValueError(f"y holds labels that are not in classes_ {self.classes_}.")
-            y_enc = y_enc.astype(np.int64)
-        self._trainer.partial_fit(self._reshape(X), y_enc)
-        self.n_iter_ = self._trainer.epochs_done_
-        return self
-
-    def _scores(self, X):
+    def _raw(self, X):
         check_is_fitted(self)
         X, _ = self._validate_X(X, False)
         return self._trainer.predict_scores(self._reshape(X))
-
-    def decision_function(self, X):
-        """The network's class scores (logits), shape (n_samples, n_classes); for two
-        classes, scikit-learn's convention: shape (n_samples,), score of classes_[1]
-        minus score of classes_[0] (positive means classes_[1])."""
-        s = self._scores(X)
-        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
-
-    def predict_proba(self, X):
-        """Softmax of the class scores, shape (n_samples, n_classes)."""
-        return softmax(self._scores(X))
-
-    def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        scores = self._scores(X)
-        return self.classes_[np.argmax(scores, axis=1)]
 
     def plot_history(self, ax=None):
         """Learning curves: loss and accuracy per epoch, train and validation.
@@ -297,6 +328,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         h = self.history_
         ep = [r["epoch"] for r in h]
         for a, key, label in ((ax[0], "loss", "loss"), (ax[1], "accuracy", "accuracy")):
+            if key == "accuracy" and all(r["train_accuracy"] is None for r in h):
+                continue
             a.plot(ep, [r["train_" + key] for r in h], "o-", label="train")
             if any(r["valid_" + key] is not None for r in h):
                 a.plot(ep, [r["valid_" + key] for r in h], "s-", label="validation")
@@ -306,3 +339,201 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         ax[0].set_title("Loss")
         ax[1].set_title("Accuracy")
         return ax
+
+
+class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
+    """A feed-forward network trained by minibatch Adam (or SGD) on softmax
+    cross-entropy, as a scikit-learn classifier.
+
+    Parameters
+    ----------
+%COMMON%    loss : None, "cross_entropy", "hinge", "binary_cross_entropy" or "mse"
+        None: cross-entropy. "binary_cross_entropy" (two classes only) gives the network
+        ONE output, a logit for ``classes_[1]`` (sigmoid + binary cross-entropy:
+        logistic regression with ``layers=[]``).
+
+    Attributes
+    ----------
+    classes_ : labels seen in fit
+    model_ : the trained :class:`fastml.nn.Sequential`
+    history_ : list of dicts per epoch (train/valid loss and accuracy, lr, duration)
+    input_shape_ : per-sample shape the network sees
+    n_features_in_ : int
+    n_iter_ : number of epochs run
+    """
+
+    _default_loss = "cross_entropy"
+
+    def _encode(self, y, classes=None):
+        check_classification_targets(y)
+        if classes is None:
+            classes, y_enc = np.unique(y, return_inverse=True)
+        else:
+            classes = np.asarray(classes)
+            y_enc = np.searchsorted(classes, y)
+            y_enc = np.clip(y_enc, 0, len(classes) - 1)
+            unknown = classes[y_enc] != y
+            if np.any(unknown):
+                raise ValueError(f"y holds labels {np.unique(np.asarray(y)[unknown])[:5]} "
+                                 f"that are not in classes {classes}.")
+        if len(classes) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least two classes, "
+                             f"but y has only 1 class: {classes[0]!r}.")
+        return classes, y_enc.astype(np.int64)
+
+    def _n_outputs(self):
+        if self._loss_name() == "binary_cross_entropy":
+            if len(self.classes_) != 2:
+                raise ValueError(f'loss="binary_cross_entropy" needs exactly two classes, '
+                                 f"got {len(self.classes_)}; use loss=\"cross_entropy\".")
+            return 1
+        return len(self.classes_)
+
+    # -- API -------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Initialise the network and train it for ``epochs`` epochs; returns self."""
+        X, y = self._validate_X(X, True, y)
+        self.classes_, y_enc = self._encode(y)
+        self._build(X, self._n_outputs())
+        self._trainer.fit(self._reshape(X), y_enc)
+        self.n_iter_ = self._trainer.epochs_done_
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing the weights and the optimiser's state (no
+        validation split, no early stopping). The first call initialises the network;
+        pass every label there as ``classes`` when y does not hold them all."""
+        first = not hasattr(self, "model_")
+        X, y = self._validate_X(X, first, y)
+        if first:
+            if classes is not None:
+                classes = np.unique(np.asarray(classes))
+            self.classes_, y_enc = self._encode(y, classes)
+            self._build(X, self._n_outputs())
+        else:
+            check_classification_targets(y)
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={classes!r} differs from the classes of the first "
+                                 f"partial_fit call, {self.classes_}.")
+            y_enc = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+            if not np.all(self.classes_[y_enc] == y):
+                raise ValueError(f"y holds labels that are not in classes_ {self.classes_}.")
+            y_enc = y_enc.astype(np.int64)
+        self._trainer.partial_fit(self._reshape(X), y_enc)
+        self.n_iter_ = self._trainer.epochs_done_
+        return self
+
+    def _scores(self, X):
+        s = self._raw(X)
+        if s.shape[1] == 1:  # one logit (binary cross-entropy): scores (-z/2, z/2)
+            half = s[:, 0] / 2
+            s = np.stack([-half, half], axis=1)
+        return s
+
+    def decision_function(self, X):
+        """The network's class scores (logits), shape (n_samples, n_classes); for two
+        classes, scikit-learn's convention: shape (n_samples,), score of classes_[1]
+        minus score of classes_[0] (positive means classes_[1])."""
+        s = self._scores(X)
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
+
+    def predict_proba(self, X):
+        """Softmax of the class scores (the sigmoid of the logit for one output), shape
+        (n_samples, n_classes)."""
+        return softmax(self._scores(X))
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
+    """A feed-forward network trained by minibatch Adam (or SGD) on a regression loss,
+    as a scikit-learn regressor (one output per target column).
+
+    Parameters
+    ----------
+%COMMON%    loss : None, "mse", "l1" or "huber", default=None (mse)
+
+    Attributes
+    ----------
+    model_ : the trained :class:`fastml.nn.Sequential`
+    history_ : list of dicts per epoch (train/valid loss, lr, duration)
+    input_shape_ : per-sample shape the network sees
+    n_features_in_ : int
+    n_outputs_ : int
+    n_iter_ : number of epochs run
+    """
+
+    _default_loss = "mse"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _check_loss(self):
+        loss = self._loss_name()
+        if loss not in ("mse", "l1", "huber"):
+            raise ValueError(f'loss must be None, "mse", "l1" or "huber" for '
+                             f"NeuralNetRegressor, got {loss!r}.")
+
+    def _validate_Xy(self, X, y, reset):
+        if is_pixel_dtype(getattr(X, "dtype", np.float64)):
+            X = np.asarray(X).astype(np.float32) * np.float32(1.0 / 255.0)  # pixels
+        return validate_data(self, X, y, accept_sparse=False, dtype=[np.float64, np.float32],
+                             allow_nd=True, ensure_all_finite=True, order="C",
+                             multi_output=True, y_numeric=True, reset=reset)
+
+    def _targets(self, X, y):
+        y = np.asarray(y, dtype=X.dtype)
+        self._y_1d = y.ndim == 1
+        return y.reshape(len(y), -1)
+
+    def fit(self, X, y):
+        """Initialise the network and train it for ``epochs`` epochs; returns self."""
+        self._check_loss()
+        X, y = self._validate_Xy(X, y, True)
+        y2 = self._targets(X, y)
+        self.n_outputs_ = y2.shape[1]
+        self._build(X, self.n_outputs_)
+        self._trainer.fit(self._reshape(X), y2)
+        self.n_iter_ = self._trainer.epochs_done_
+        return self
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing the weights and the optimiser's state."""
+        first = not hasattr(self, "model_")
+        if first:
+            return self._first_partial(X, y)
+        X, y = self._validate_Xy(X, y, False)
+        y2 = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y2.shape[1]} targets, but {type(self).__name__} was "
+                             f"fitted with {self.n_outputs_}.")
+        self._trainer.partial_fit(self._reshape(X), y2)
+        self.n_iter_ = self._trainer.epochs_done_
+        return self
+
+    def _first_partial(self, X, y):
+        self._check_loss()
+        X, y = self._validate_Xy(X, y, True)
+        y2 = self._targets(X, y)
+        self.n_outputs_ = y2.shape[1]
+        self._build(X, self.n_outputs_)
+        self._trainer.partial_fit(self._reshape(X), y2)
+        self.n_iter_ = self._trainer.epochs_done_
+        return self
+
+    def predict(self, X):
+        """The network's outputs, shape (n_samples,) for a 1-D y in fit, else
+        (n_samples, n_outputs)."""
+        out = self._raw(X)
+        return out[:, 0] if self._y_1d else out
+
+
+NeuralNetClassifier.__doc__ = NeuralNetClassifier.__doc__.replace("%COMMON%", _COMMON_PARAMS)
+NeuralNetRegressor.__doc__ = NeuralNetRegressor.__doc__.replace("%COMMON%", _COMMON_PARAMS)

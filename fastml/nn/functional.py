@@ -104,6 +104,8 @@ def _int(v, name, low):
     v = int(v)
     if v < low:
         raise ValueError(f"{name} must be >= {low}, got {v}.")
+    if v > 2**31 - 1:  # the compiled loops index with C ints
+        raise ValueError(f"{name} must be <= 2147483647, got {v}; use a smaller {name}.")
     return v
 
 

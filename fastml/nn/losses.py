@@ -9,8 +9,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["CrossEntropyLoss", "HingeLoss", "L1Loss", "MSELoss", "get_loss", "l1_penalty",
-           "l2_penalty", "log_softmax", "softmax"]
+__all__ = ["BinaryCrossEntropyLoss", "CrossEntropyLoss", "HingeLoss", "HuberLoss", "L1Loss",
+           "MSELoss", "get_loss", "l1_penalty", "l2_penalty", "log_softmax", "softmax"]
 
 
 def log_softmax(scores):
@@ -160,12 +160,81 @@ class L1Loss(Loss):
         return np.sign(d) * d.dtype.type(1.0 / d.size)
 
 
+class HuberLoss(Loss):
+    """Huber loss over all entries: 0.5 d^2 for |d| <= delta, delta (|d| - 0.5 delta)
+    otherwise (quadratic near zero, linear for outliers), mean over entries."""
+
+    name = "huber"
+
+    def __init__(self, delta=1.0):
+        if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or \
+                not np.isfinite(delta) or delta <= 0:
+            raise ValueError(f"delta must be a positive number, got {delta!r}.")
+        self.delta = float(delta)
+
+    def forward(self, scores, y):
+        scores = _check_scores(scores)
+        d = scores - _targets(y, scores)
+        self._c = d
+        a = np.abs(d).astype(np.float64)
+        k = self.delta
+        return float(np.mean(np.where(a <= k, 0.5 * a * a, k * (a - 0.5 * k))))
+
+    def backward(self):
+        d = self._c
+        self._c = None
+        k = d.dtype.type(self.delta)
+        return np.clip(d, -k, k) * d.dtype.type(1.0 / d.size)
+
+    def __repr__(self):
+        return f"HuberLoss(delta={self.delta})"
+
+
+def log_sigmoid(z):
+    """log(1 / (1 + exp(-z))) without overflow: -softplus(-z)."""
+    return -(np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
+
+
+class BinaryCrossEntropyLoss(Loss):
+    """Sigmoid + binary cross-entropy on ONE output per sample (logistic regression
+    as a network): scores of shape (n, 1) are logits z, y holds 0/1 labels, loss
+    -mean(y log s(z) + (1 - y) log(1 - s(z))), gradient (s(z) - y) / n. Computed from the
+    logits (log-sigmoid), so it never takes log(0)."""
+
+    name = "binary_cross_entropy"
+
+    def forward(self, scores, y):
+        scores = _check_scores(scores)
+        if scores.shape[1] != 1:
+            raise ValueError(f"binary_cross_entropy needs one output per sample (scores of "
+                             f"shape (n, 1)), got {scores.shape}; use cross_entropy for "
+                             "several classes.")
+        y = np.asarray(y).reshape(-1)
+        if y.shape[0] != scores.shape[0]:
+            raise ValueError(f"y must hold {scores.shape[0]} labels, got shape {y.shape}.")
+        if y.size and not np.all((y == 0) | (y == 1)):
+            raise ValueError("binary_cross_entropy needs labels 0 or 1 in y.")
+        z = scores[:, 0].astype(np.float64)
+        t = y.astype(np.float64)
+        self._c = (scores, t)
+        return float(-np.mean(t * log_sigmoid(z) + (1 - t) * log_sigmoid(-z)))
+
+    def backward(self):
+        from scipy.special import expit
+
+        scores, t = self._c
+        self._c = None
+        g = (expit(scores[:, 0].astype(np.float64)) - t) / len(t)
+        return g.astype(scores.dtype)[:, None]
+
+
 _LOSSES = {"cross_entropy": CrossEntropyLoss, "hinge": HingeLoss, "mse": MSELoss,
-           "l1": L1Loss}
+           "l1": L1Loss, "huber": HuberLoss, "binary_cross_entropy": BinaryCrossEntropyLoss}
 
 
 def get_loss(loss):
-    """A loss instance from a name ("cross_entropy", "hinge", "mse", "l1") or an instance."""
+    """A loss instance from a name ("cross_entropy", "hinge", "mse", "l1", "huber",
+    "binary_cross_entropy") or an instance."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss in _LOSSES:

@@ -10,8 +10,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Adam", "ConstantLR", "CosineLR", "Optimizer", "SGD", "StepLR", "get_optimizer",
-           "get_schedule"]
+__all__ = ["Adam", "ConstantLR", "CosineLR", "ExponentialLR", "InverseTimeLR", "Optimizer",
+           "ReduceLROnPlateau", "SGD", "StepLR", "get_optimizer", "get_schedule"]
 
 
 def _real(value, name, low, high=None, low_open=False, high_open=False):
@@ -153,29 +153,110 @@ class CosineLR:
         return f"CosineLR(t_max={self.t_max}, min_lr={self.min_lr})"
 
 
-def get_optimizer(name, params, learning_rate, momentum=0.9, nesterov=False):
-    """"sgd", "nesterov" or "adam" (or an Optimizer subclass) -> an optimiser."""
-    if isinstance(name, type) and issubclass(name, Optimizer):
-        return name(params, learning_rate)
-    if name == "sgd":
-        return SGD(params, learning_rate, momentum=momentum, nesterov=nesterov)
-    if name == "nesterov":
-        return SGD(params, learning_rate, momentum=momentum, nesterov=True)
-    if name == "adam":
-        return Adam(params, learning_rate)
+class ExponentialLR:
+    """lr = base_lr * gamma ** epoch (exponential decay)."""
+
+    def __init__(self, gamma=0.9):
+        self.gamma = _real(gamma, "gamma", 0.0, 1.0, low_open=True)
+
+    def __call__(self, epoch, base_lr):
+        return base_lr * self.gamma ** epoch
+
+    def __repr__(self):
+        return f"ExponentialLR(gamma={self.gamma})"
+
+
+class InverseTimeLR:
+    """1/t decay: lr = base_lr / (1 + decay * epoch)."""
+
+    def __init__(self, decay=0.5):
+        self.decay = _real(decay, "decay", 0.0)
+
+    def __call__(self, epoch, base_lr):
+        return base_lr / (1.0 + self.decay * epoch)
+
+    def __repr__(self):
+        return f"InverseTimeLR(decay={self.decay})"
+
+
+class ReduceLROnPlateau:
+    """Divide the learning rate by ``1 / factor`` (10 by default) when ``monitor``
+    (``valid_loss``, else ``train_loss``) has not improved by ``threshold`` (relative)
+    for ``patience`` epochs. The trainer calls :meth:`update` with each epoch's record."""
+
+    def __init__(self, factor=0.1, patience=2, threshold=1e-4, min_lr=0.0,
+                 monitor="valid_loss"):
+        self.factor = _real(factor, "factor", 0.0, 1.0, low_open=True, high_open=True)
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or \
+                patience < 0:
+            raise ValueError(f"patience must be an int >= 0, got {patience!r}.")
+        self.patience = int(patience)
+        self.threshold = _real(threshold, "threshold", 0.0)
+        self.min_lr = _real(min_lr, "min_lr", 0.0)
+        self.monitor = monitor
+        self.scale = 1.0
+        self.best = math.inf
+        self._wait = 0
+
+    def __call__(self, epoch, base_lr):
+        return max(base_lr * self.scale, self.min_lr)
+
+    def update(self, record):
+        value = record.get(self.monitor)
+        if value is None:
+            value = record["train_loss"]
+        if value < self.best * (1 - self.threshold):
+            self.best = value
+            self._wait = 0
+        else:
+            self._wait += 1
+            if self._wait > self.patience:
+                self.scale *= self.factor
+                self._wait = 0
+
+    def __repr__(self):
+        return f"ReduceLROnPlateau(factor={self.factor}, patience={self.patience})"
+
+
+def get_optimizer(name, params, learning_rate, momentum=0.9, nesterov=False, **kwargs):
+    """"sgd", "nesterov" or "adam" (or an Optimizer subclass) -> an optimiser. ``kwargs``
+    go to the optimiser (Adam: beta1, beta2, eps)."""
+    try:
+        if isinstance(name, type) and issubclass(name, Optimizer):
+            return name(params, learning_rate, **kwargs)
+        if name == "sgd":
+            return SGD(params, learning_rate, momentum=momentum, nesterov=nesterov, **kwargs)
+        if name == "nesterov":
+            return SGD(params, learning_rate, momentum=momentum, nesterov=True, **kwargs)
+        if name == "adam":
+            return Adam(params, learning_rate, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"optimizer {name!r}: {exc}") from None
     raise ValueError(f'optimizer must be "sgd", "nesterov" or "adam", got {name!r}.')
+
+
+_SCHEDULES = ("constant", "step", "cosine", "exponential", "inverse_time", "plateau")
 
 
 def get_schedule(schedule, epochs):
     """None / "constant", "step" (x0.1 every third of the epochs), "cosine" (over
-    ``epochs``) or a callable ``(epoch, base_lr) -> lr``."""
+    ``epochs``), "exponential" (x0.9 per epoch), "inverse_time" (1/t:
+    base_lr / (1 + 0.5 epoch)), "plateau" (/10 when the validation loss stalls for 2
+    epochs) or a callable ``(epoch, base_lr) -> lr`` (such as the schedule classes of
+    this module, whose ``update(record)`` the trainer calls after each epoch)."""
     if schedule is None or schedule == "constant":
         return ConstantLR()
+    if schedule == "exponential":
+        return ExponentialLR()
+    if schedule in ("inverse_time", "1/t"):
+        return InverseTimeLR()
+    if schedule == "plateau":
+        return ReduceLROnPlateau()
     if schedule == "step":
         return StepLR(step_size=max(1, epochs // 3), gamma=0.1)
     if schedule == "cosine":
         return CosineLR(t_max=max(1, epochs))
     if callable(schedule):
         return schedule
-    raise ValueError('lr_schedule must be None, "constant", "step", "cosine" or a callable '
+    raise ValueError(f"lr_schedule must be None, one of {list(_SCHEDULES)} or a callable "
                      f"(epoch, base_lr) -> lr, got {schedule!r}.")

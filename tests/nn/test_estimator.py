@@ -5,14 +5,15 @@ import sys
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastml.nn import (BatchNorm, Conv2D, Dense, Dropout, MaxPool2D, NeuralNetClassifier,
-                       ReLU)
+from fastml.nn import (BatchNorm, Conv2D, Dense, Dropout, EarlyStopping, MaxPool2D,
+                       NeuralNetClassifier, ReLU)
 
 
 @parametrize_with_checks([
@@ -37,7 +38,8 @@ SMALL_CNN = [Conv2D(8, 3, padding=1), BatchNorm(), ReLU(), MaxPool2D(2), Dropout
 
 def test_cnn_on_digits_flat_and_image_input(digits):
     X, y = digits
-    kw = dict(layers=SMALL_CNN, epochs=4, batch_size=32, random_state=0, n_jobs=1)
+    kw = dict(layers=SMALL_CNN, epochs=4, batch_size=32, random_state=0, n_jobs=1,
+              optimizer="sgd")
     a = NeuralNetClassifier(input_shape=(1, 8, 8), **kw).fit(X[:1200], y[:1200])
     b = NeuralNetClassifier(**kw).fit(X[:1200].reshape(-1, 1, 8, 8), y[:1200])
     c = NeuralNetClassifier(**kw).fit(X[:1200], y[:1200])  # 64 features: 8x8 image
@@ -91,7 +93,7 @@ def test_pipeline_grid_search_cross_val(digits):
 
 def test_partial_fit(digits):
     X, y = digits
-    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], random_state=0)
+    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], random_state=0, optimizer="sgd")
     clf.partial_fit(X[:100], y[:100], classes=np.arange(10))
     for _ in range(5):
         clf.partial_fit(X[:1000], y[:1000])
@@ -115,21 +117,58 @@ def test_fit_twice_is_reproducible_and_resets(digits):
     assert len(clf.history_) == 2
 
 
-def test_lenet5_default_needs_images():
+def test_lenet5_needs_images():
     X = np.random.default_rng(0).random((20, 784), dtype=np.float32)
     y = np.arange(20) % 2
-    clf = NeuralNetClassifier(epochs=1).fit(X, y)  # 784 features -> (1, 28, 28)
+    kw = dict(layers="lenet5", epochs=1)
+    clf = NeuralNetClassifier(**kw).fit(X, y)  # 784 features -> (1, 28, 28)
     assert clf.input_shape_ == (1, 28, 28)
     assert clf.predict(X).shape == (20,)
     with pytest.raises(ValueError, match="784 features"):  # the layout of fit is kept
         clf.predict(X.reshape(20, 28, 28))
-    clf3 = NeuralNetClassifier(epochs=1).fit(X.reshape(20, 28, 28), y)  # (n, H, W)
+    clf3 = NeuralNetClassifier(**kw).fit(X.reshape(20, 28, 28), y)  # (n, H, W)
     assert clf3.input_shape_ == (1, 28, 28)
     assert clf3.predict(X.reshape(20, 28, 28)).shape == (20,)
     with pytest.raises(ValueError, match="does not fit"):
-        NeuralNetClassifier(epochs=1).fit(X[:, :64], y)
+        NeuralNetClassifier(**kw).fit(X[:, :64], y)
     with pytest.raises(ValueError, match="not a square image"):
-        NeuralNetClassifier(epochs=1).fit(X[:, :50], y)
+        NeuralNetClassifier(**kw).fit(X[:, :50], y)
+
+
+def test_auto_network_follows_the_input():
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 784), dtype=np.float32)
+    y = np.arange(20) % 2
+    flat = NeuralNetClassifier(epochs=1).fit(X, y)  # flat tabular X: standardise + MLP
+    assert flat.input_shape_ == (784,)
+    assert [type(la).__name__ for la in flat.model_.layers] == [
+        "Standardize", "Flatten", "Dense", "ReLU", "Dense"]
+    assert_allclose(flat.model_[0].mean, X.mean(axis=0), rtol=1e-5)
+    img = NeuralNetClassifier(epochs=1, input_shape=(1, 28, 28)).fit(X, y)  # LeNet-5
+    assert img.model_.n_parameters() == 61706 - 8 * 85
+    img3 = NeuralNetClassifier(epochs=1).fit(X.reshape(20, 28, 28), y)
+    assert sum(isinstance(la, Conv2D) for la in img3.model_.layers) == 2
+    small = NeuralNetClassifier(epochs=1).fit(X[:, :64].reshape(20, 1, 8, 8), y)
+    assert not any(isinstance(la, Conv2D) for la in small.model_.layers)  # 8x8: MLP
+
+
+def test_defaults_on_digits_match_sklearn_mlp():
+    """NeuralNetClassifier() with no arguments on raw digits (values 0-16, 64 features)
+    against MLPClassifier() with its defaults, on the same splits."""
+    import warnings
+
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    ours, theirs = [], []
+    for seed in range(3):
+        Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.25, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MLPClassifier's ConvergenceWarning
+            theirs.append(MLPClassifier(random_state=seed).fit(Xa, ya).score(Xb, yb))
+        ours.append(NeuralNetClassifier(random_state=seed).fit(Xa, ya).score(Xb, yb))
+    assert np.mean(ours) >= np.mean(theirs), (ours, theirs)
 
 
 @pytest.mark.parametrize("X,y,kw,exc,match", [
@@ -187,8 +226,9 @@ def test_plot_history(digits, monkeypatch):
 
 def test_verbose_and_early_stopping(digits, capsys):
     X, y = digits
-    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], epochs=50, early_stopping=True,
-                              patience=2, learning_rate=0.5, verbose=1, random_state=0)
+    clf = NeuralNetClassifier(layers=[Dense(32), ReLU()], epochs=50, optimizer="sgd",
+                              callbacks=[EarlyStopping(patience=2)], learning_rate=0.5,
+                              verbose=1, random_state=0)
     clf.fit(X, y)
     out = capsys.readouterr().out
     assert "epoch   1" in out
@@ -203,3 +243,31 @@ def test_dtypes_float32_kept_others_float64(digits):
         clf = NeuralNetClassifier(layers=[], epochs=1).fit(Xin, y)
         assert clf.model_.dtype == dt
         assert clf.predict_proba(Xin[:3]).dtype == dt
+
+
+def test_readme_example_on_uint8_mnist(data_dir, capsys):
+    """The README's example as written, on what load_mnist returns (uint8 images 0-255):
+    pixels are scaled, the network is LeNet-5, training converges (a subset and one
+    epoch here), and redirected output gets one line per epoch, no progress bar."""
+    from fastml.datasets import load_mnist
+
+    try:
+        X, y = load_mnist(data_dir, subset="train", download=False)
+    except FileNotFoundError:
+        pytest.skip("MNIST files absent")
+    X, y = X[:3000], y[:3000]
+    assert X.dtype == np.uint8 and X.max() == 255
+    net = NeuralNetClassifier(epochs=1, verbose=1, n_jobs=-1, random_state=0)
+    net.fit(X, y)
+    assert net.input_shape_ == (1, 28, 28) and net.model_.n_parameters() == 61706
+    assert net.history_[0]["train_loss"] < 2.0 and net.score(X, y) > 0.8
+    out = capsys.readouterr()
+    assert out.out.count("epoch") == 1 and "\r" not in out.err  # no tqdm when redirected
+    assert_allclose(net.predict_proba(X[:5]),
+                    net.predict_proba(X[:5].astype(np.float32) / 255), rtol=1e-5)
+
+
+def test_unscaled_float_input_warns_before_training():
+    X = np.random.default_rng(0).random((40, 16)) * 255
+    with pytest.warns(UserWarning, match="divide pixels by 255"):
+        NeuralNetClassifier(layers=[], epochs=1).fit(X, np.arange(40) % 2)

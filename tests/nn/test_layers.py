@@ -9,8 +9,8 @@ from numpy.testing import assert_allclose
 
 from fastml.nn import (
     ELU, AvgPool2D, BatchNorm, Concat, Conv2D, ConvTranspose2D, Dense, Dropout, Flatten,
-    GlobalAvgPool2D, GlobalMaxPool2D, LeakyReLU, MaxPool2D, PReLU, ReLU, Residual,
-    Sequential, Sigmoid, Softplus, Tanh, lenet5)
+    GlobalAvgPool2D, GlobalMaxPool2D, LeakyReLU, MaxPool2D, Maxout, PReLU, ReLU, Residual,
+    Sequential, Sigmoid, Softmax, Softplus, Standardize, Tanh, lenet5)
 from fastml.nn.trainer import _dropout_rngs
 
 
@@ -69,6 +69,9 @@ LAYER_CASES = [
     ("sigmoid", Sigmoid, IMG),
     ("tanh", Tanh, IMG),
     ("softplus", Softplus, IMG),
+    ("softmax", Softmax, (5,)),
+    ("maxout", lambda: Maxout(3, pieces=3), (5,)),
+    ("standardize", Standardize, IMG),
     ("batchnorm-dense", BatchNorm, (5,)),
     ("batchnorm-conv", BatchNorm, IMG),
     ("dropout", lambda: Dropout(0.3), IMG),

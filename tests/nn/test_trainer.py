@@ -218,7 +218,9 @@ def test_early_stopping_restores_best_weights():
     vl = [r["valid_loss"] for r in t.history_]
     best = int(np.argmin(vl)) + 1
     assert n - best >= 3
-    for a, b in zip(get_state(net)[0], snapshots[best][0]):
+    final, snap = get_state(net), snapshots[best]
+    assert list(final) == list(snap) == ["0.W", "0.b", "2.W", "2.b"]  # named state
+    for a, b in zip(final.values(), snap.values()):
         np.testing.assert_array_equal(a, b)
     assert t.history_[best - 1].get("best")
 
@@ -394,3 +396,16 @@ def test_residual_inception_network_learns_digits():
                 n_jobs=1).fit(X[:1500], y[:1500])
     assert t.history_[-1]["train_loss"] < 0.3 * t.history_[0]["train_loss"]
     assert np.mean(t.predict_scores(X[1500:]).argmax(1) == y[1500:]) > 0.85
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    import fastml.nn.trainer as tr
+
+    X, y = _blobs(n=60)
+    monkeypatch.setattr(tr, "_interactive", lambda: True)
+    Trainer(Sequential(Dense(3)), epochs=1, verbose=1).fit(X, y)
+    assert "epoch 1" in capsys.readouterr().err  # tqdm's bar
+    monkeypatch.setattr(tr, "_interactive", lambda: False)
+    Trainer(Sequential(Dense(3)), epochs=2, verbose=1).fit(X, y)
+    out = capsys.readouterr()
+    assert out.err == "" and out.out.count("train loss") == 2
