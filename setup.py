@@ -122,7 +122,7 @@ DISPATCH_PROBE = textwrap.dedent(
     #pragma GCC target("arch=x86-64-v4")
     #include <immintrin.h>
     __attribute__((constructor)) static void init(void) { __builtin_cpu_init(); }
-    int main(void) { return __builtin_cpu_supports("avx2") ? 0 : 0; }
+    int probe(void) { return __builtin_cpu_supports("avx2"); }
     """
 )
 
