@@ -2,7 +2,10 @@
 the sequence metrics (``levenshtein``, ``dtw``, ``hamming`` on strings)."""
 from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDTree
 
-from fastml.neighbors._classification import KNeighborsClassifier, RadiusNeighborsClassifier
+from fastml.neighbors._classification import (
+    KNeighborsClassifier,
+    RadiusNeighborsClassifier,
+)
 from fastml.neighbors._graph import (
     KNeighborsTransformer,
     RadiusNeighborsTransformer,

@@ -26,8 +26,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from fastml.metrics import _knn
-from fastml.metrics import _registry
+from fastml.metrics import _knn, _registry
 from fastml.metrics._common import int32_indices
 from fastml.metrics._sequences import check_sequence_container, holds_strings
 from fastml.utils import effective_n_threads
@@ -49,6 +48,10 @@ def with_fastml_metrics(constraints):
     return out
 
 
+#: distances computed at a time by radius_neighbors (a block of queries x all train)
+_RADIUS_BLOCK_BYTES = 32 << 20
+
+
 class _FitIndex:
     """What the fast search needs about the training set, computed once in ``fit``:
     the rows in the dtype the search runs in, and per-metric extras (row norms,
@@ -62,6 +65,20 @@ class _FitIndex:
         self.cache = {}
         if not sequence:
             self.cache = _knn.prepare_train(data, spec.numeric.plan(prm))
+
+    def matrix(self, Q, n_threads):
+        """Distances of the queries Q (validated / encoded) to every training item."""
+        if self.sequence:
+            route = self.spec.sequence
+            out = np.empty((route.count(Q), route.count(self.data)), dtype=route.dtype(Q))
+            return route.matrix(Q, self.data, out, self.prm, n_threads)
+        F = self.data
+        if Q.dtype != F.dtype:
+            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            Q, F = Q.astype(dtype), F.astype(dtype)
+        dtype = np.float64 if Q.dtype == np.bool_ else Q.dtype
+        out = np.empty((Q.shape[0], F.shape[0]), dtype=dtype)
+        return self.spec.numeric.matrix(Q, F, out, self.prm, n_threads)
 
     def search(self, Q, k, n_threads):
         if self.sequence:
@@ -207,6 +224,61 @@ class FastNeighborsMixin:
         return index
 
     # -- queries -------------------------------------------------------------------------
+    def _queries(self, index, X):
+        """Validated (and, for sequences, encoded) queries for the fit-time index;
+        X=None: the training set. Returns (queries, n_queries, index): the index is the
+        fit-time one, or for integer sequences one encoded jointly with the queries."""
+        if X is None:
+            return index.data, self.n_samples_fit_, index
+        if index.sequence:
+            items = check_sequence_container(X, "X", index.spec.name)
+            if not index.spec.is_sequence_input(items):
+                raise TypeError("The training data are strings but the queries are not; "
+                                f"metric={index.spec.name!r} compares strings with "
+                                "strings.")
+            if index.spec.numeric is None:
+                # integer symbols are numbered jointly over queries and training items
+                # (and DTW's dtype is chosen jointly): encode both together, so that a
+                # query symbol never takes the code of a different training symbol
+                Q, F = index.spec.sequence.encode(items, self._fit_X,
+                                                  names=("X", "the training data"))
+                return Q, len(items), _FitIndex(index.spec, index.prm, F, sequence=True)
+            Q, _ = index.spec.sequence.encode(items, None, names=("X", None))
+            return Q, len(items), index
+        Q = validate_data(self, X, reset=False, order="C", ensure_all_finite=True,
+                          accept_sparse=False)
+        Q = np.ascontiguousarray(_search_dtype(Q, index.spec))
+        if Q.dtype == np.bool_ and index.data.dtype != np.bool_:
+            Q = Q.astype(index.data.dtype)
+        return Q, Q.shape[0], index
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if isinstance(self.metric, str):
+            # metrics scikit-learn rejects sparse X for (Minkowski is Euclidean / Manhattan
+            # for p = 2 / 1)
+            p = (self.metric_params or {}).get("p", self.p)
+            if self.metric == "minkowski":
+                tags.input_tags.sparse = p in (1, 2)
+            elif self.metric != "precomputed":
+                tags.input_tags.sparse = self.metric in VALID_METRICS_SPARSE["brute"]
+        if not isinstance(self.metric, str) or self.metric not in _registry.METRIC_ALIASES:
+            return tags
+        spec = _registry.get_metric(self.metric)
+        if spec.sequence is not None:
+            tags.input_tags.string = spec.sequence.strings
+            # sequences of any lengths, not a samples x features matrix
+            tags.input_tags.two_d_array = spec.numeric is not None
+            if spec.numeric is None:
+                tags.input_tags.sparse = False
+        return tags
+
+
+
+class FastKNeighborsMixin(FastNeighborsMixin):
+    """FastNeighborsMixin with fastml's ``kneighbors`` (estimators with scikit-learn's
+    KNeighborsMixin)."""
+
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """Find the K-neighbors of a point.
 
@@ -257,31 +329,7 @@ class FastNeighborsMixin:
         query_is_train = X is None
         if query_is_train:
             n_neighbors += 1
-            Q = index.data
-            n_queries = self.n_samples_fit_
-        elif index.sequence:
-            items = check_sequence_container(X, "X", index.spec.name)
-            if not index.spec.is_sequence_input(items):
-                raise TypeError("The training data are strings but the queries are not; "
-                                f"metric={index.spec.name!r} compares strings with "
-                                "strings.")
-            if index.spec.numeric is None:
-                # integer symbols are numbered jointly over queries and training items
-                # (and DTW's dtype is chosen jointly): encode both together, so that a
-                # query symbol never takes the code of a different training symbol
-                Q, F = index.spec.sequence.encode(items, self._fit_X,
-                                                  names=("X", "the training data"))
-                index = _FitIndex(index.spec, index.prm, F, sequence=True)
-            else:
-                Q, _ = index.spec.sequence.encode(items, None, names=("X", None))
-            n_queries = len(items)
-        else:
-            Q = validate_data(self, X, reset=False, order="C", ensure_all_finite=True,
-                              accept_sparse=False)
-            Q = np.ascontiguousarray(_search_dtype(Q, index.spec))
-            if Q.dtype == np.bool_ and index.data.dtype != np.bool_:
-                Q = Q.astype(index.data.dtype)
-            n_queries = Q.shape[0]
+        Q, n_queries, index = self._queries(index, X)
         if n_neighbors > self.n_samples_fit_:
             if query_is_train:
                 n_neighbors -= 1
@@ -296,26 +344,115 @@ class FastNeighborsMixin:
             dist, ind = _drop_self(dist, ind)
         return (dist, ind) if return_distance else ind
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if isinstance(self.metric, str):
-            # metrics scikit-learn rejects sparse X for (Minkowski is Euclidean / Manhattan
-            # for p = 2 / 1)
-            p = (self.metric_params or {}).get("p", self.p)
-            if self.metric == "minkowski":
-                tags.input_tags.sparse = p in (1, 2)
-            elif self.metric != "precomputed":
-                tags.input_tags.sparse = self.metric in VALID_METRICS_SPARSE["brute"]
-        if not isinstance(self.metric, str) or self.metric not in _registry.METRIC_ALIASES:
-            return tags
-        spec = _registry.get_metric(self.metric)
-        if spec.sequence is not None:
-            tags.input_tags.string = spec.sequence.strings
-            # sequences of any lengths, not a samples x features matrix
-            tags.input_tags.two_d_array = spec.numeric is not None
-            if spec.numeric is None:
-                tags.input_tags.sparse = False
-        return tags
+
+class FastRadiusNeighborsMixin(FastNeighborsMixin):
+    """FastNeighborsMixin with fastml's ``radius_neighbors`` (estimators with
+    scikit-learn's RadiusNeighborsMixin)."""
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True,
+                         sort_results=False):
+        """Find the neighbors within a given radius of a point or points.
+
+        fastml's distance routines run where its k-neighbour search does (brute force
+        on dense data with a registry metric, and the sequence metrics), by blocks of
+        queries (never the full query x train matrix at once); every other case runs
+        scikit-learn's code.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of (n_samples, n_features), a sequence of items \
+                for the sequence metrics, default=None
+            The query point or points; None: the indexed points, each not its own
+            neighbor.
+        radius : float, default=None
+            Limiting distance of neighbors to return; None: the constructor's value.
+        return_distance : bool, default=True
+            Whether or not to return the distances.
+        sort_results : bool, default=False
+            Sort the neighbours of each query by distance (needs return_distance=True).
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_samples,) of arrays
+            Distances to the points within the radius (only with return_distance).
+        neigh_ind : ndarray of shape (n_samples,) of arrays
+            Indices of the points within the radius.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import NearestNeighbors
+        >>> nn = NearestNeighbors(radius=1.5, algorithm="brute").fit([[0.0], [1.0], [5.0]])
+        >>> nn.radius_neighbors([[0.2]], return_distance=False)[0]
+        array([0, 1])
+        """
+        index = self._fast_path(X)
+        if index is None:
+            return super().radius_neighbors(int32_indices(X), radius, return_distance,
+                                             sort_results)
+        check_is_fitted(self)
+        if sort_results and not return_distance:
+            raise ValueError("return_distance must be True if sort_results is True.")
+        if radius is None:
+            radius = self.radius
+        query_is_train = X is None
+        Q, n_queries, index = self._queries(index, X)
+        n_threads = effective_n_threads(self.n_jobs)
+        # blocks of queries: about _RADIUS_BLOCK_BYTES of distances at a time
+        block = int(max(1, min(n_queries, _RADIUS_BLOCK_BYTES // (
+            8 * max(1, self.n_samples_fit_)))))
+        dists, inds = [], []
+        for b0 in range(0, n_queries, block):
+            b1 = min(n_queries, b0 + block)
+            Qb = _take_queries(index, Q, b0, b1, n_queries)
+            D = index.matrix(Qb, n_threads)
+            dist_dtype = D.dtype
+            if D.dtype == np.float32:
+                D = _recheck_boundary(index, Qb, D, radius, n_threads)
+            for r in range(b1 - b0):
+                ind = np.flatnonzero(D[r] <= radius)
+                if query_is_train:
+                    ind = ind[ind != b0 + r]
+                dist = D[r, ind].astype(dist_dtype, copy=False)
+                if sort_results:
+                    order = np.argsort(dist, kind="stable")
+                    ind, dist = ind[order], dist[order]
+                inds.append(ind)
+                dists.append(dist)
+        neigh_ind = np.empty(n_queries, dtype=object)
+        neigh_ind[:] = inds
+        if not return_distance:
+            return neigh_ind
+        neigh_dist = np.empty(n_queries, dtype=object)
+        neigh_dist[:] = dists
+        return neigh_dist, neigh_ind
+
+
+def _recheck_boundary(index, Q, D, radius, n_threads):
+    """float32 distances decide ``D <= radius`` up to their rounding error (about
+    n_features * eps * D): the rows with a distance that close to the radius are
+    recomputed in float64, so that which neighbours are returned does not depend on
+    float32 rounding (their distances are returned in float32)."""
+    d = Q.shape[1]
+    tol = 4.0 * d * np.finfo(np.float32).eps * max(abs(float(radius)), 1e-30)
+    rows = np.flatnonzero((np.abs(D - np.float32(radius)) <= tol).any(axis=1))
+    if rows.size == 0:
+        return D
+    exact = index.matrix(Q[rows].astype(np.float64), n_threads)
+    D = D.astype(np.float64)
+    D[rows] = exact
+    return D
+
+
+def _take_queries(index, Q, b0, b1, n):
+    """Rows b0:b1 of validated numeric queries, or of encoded sequences."""
+    if b0 == 0 and b1 == n:
+        return Q
+    if not index.sequence:
+        return Q[b0:b1]
+    if isinstance(Q, np.ndarray):  # equal-length strings: a code matrix
+        return Q[b0:b1]
+    data, off = Q  # flat symbols / frames with offsets
+    return data[off[b0]:off[b1]], off[b0:b1 + 1] - off[b0]
 
 
 def _drop_self(dist, ind):

@@ -4,12 +4,17 @@ from sklearn import neighbors as _skn
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from fastml.neighbors._base import FastNeighborsMixin, vote_weights, with_fastml_metrics
+from fastml.neighbors._base import (
+    FastKNeighborsMixin,
+    FastRadiusNeighborsMixin,
+    vote_weights,
+    with_fastml_metrics,
+)
 
 __all__ = ["KNeighborsClassifier", "RadiusNeighborsClassifier"]
 
 
-class KNeighborsClassifier(FastNeighborsMixin, _skn.KNeighborsClassifier):
+class KNeighborsClassifier(FastKNeighborsMixin, _skn.KNeighborsClassifier):
     """Classifier implementing the k-nearest neighbors vote.
 
     scikit-learn's ``KNeighborsClassifier`` (same parameters, attributes, errors and
@@ -250,11 +255,13 @@ def proba_from_votes(votes, outputs_2d):
     return out if outputs_2d else out[0]
 
 
-class RadiusNeighborsClassifier(_skn.RadiusNeighborsClassifier):
+class RadiusNeighborsClassifier(FastRadiusNeighborsMixin,
+                                _skn.RadiusNeighborsClassifier):
     """Classifier implementing a vote among neighbors within a given radius.
 
-    scikit-learn's ``RadiusNeighborsClassifier``, provided under fastml's names so that
-    switching is an import; radius queries run scikit-learn's code.
+    scikit-learn's ``RadiusNeighborsClassifier``, provided with fastml's distance routines
+    for the radius queries where they apply (see
+    :meth:`fastml.neighbors.NearestNeighbors.radius_neighbors`).
 
     Parameters
     ----------

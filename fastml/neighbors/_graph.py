@@ -3,7 +3,12 @@ transformers, scikit-learn's with fastml's search underneath."""
 from sklearn import neighbors as _skn
 from sklearn.neighbors._base import KNeighborsMixin, RadiusNeighborsMixin
 
-from fastml.neighbors._base import FASTML_ONLY_METRICS, FastNeighborsMixin, with_fastml_metrics
+from fastml.neighbors._base import (
+    FASTML_ONLY_METRICS,
+    FastKNeighborsMixin,
+    FastRadiusNeighborsMixin,
+    with_fastml_metrics,
+)
 from fastml.neighbors._unsupervised import NearestNeighbors
 
 __all__ = ["KNeighborsTransformer", "RadiusNeighborsTransformer", "kneighbors_graph",
@@ -75,7 +80,8 @@ def radius_neighbors_graph(X, radius, *, mode="connectivity", metric="minkowski"
                            metric_params=None, include_self=False, n_jobs=None):
     """Compute the (weighted) graph of Neighbors for points in X within ``radius``.
 
-    scikit-learn's function (radius queries run scikit-learn's code).
+    scikit-learn's function, with the radius search of
+    :class:`fastml.neighbors.NearestNeighbors`.
 
     Parameters
     ----------
@@ -119,7 +125,7 @@ def radius_neighbors_graph(X, radius, *, mode="connectivity", metric="minkowski"
                                       include_self=include_self, n_jobs=n_jobs)
 
 
-class KNeighborsTransformer(FastNeighborsMixin, _skn.KNeighborsTransformer):
+class KNeighborsTransformer(FastKNeighborsMixin, _skn.KNeighborsTransformer):
     """Transform X into a (weighted) graph of k nearest neighbors.
 
     scikit-learn's ``KNeighborsTransformer`` with fastml's search (see
@@ -172,11 +178,12 @@ class KNeighborsTransformer(FastNeighborsMixin, _skn.KNeighborsTransformer):
         _skn.KNeighborsTransformer._parameter_constraints)
 
 
-class RadiusNeighborsTransformer(_skn.RadiusNeighborsTransformer):
+class RadiusNeighborsTransformer(FastRadiusNeighborsMixin,
+                                 _skn.RadiusNeighborsTransformer):
     """Transform X into a (weighted) graph of neighbors nearer than a radius.
 
-    scikit-learn's ``RadiusNeighborsTransformer`` under fastml's names (radius queries
-    run scikit-learn's code).
+    scikit-learn's ``RadiusNeighborsTransformer`` with fastml's distance routines for
+    the radius queries where they apply.
 
     Parameters
     ----------

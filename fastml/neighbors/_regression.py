@@ -1,12 +1,16 @@
 """Nearest-neighbour regression: scikit-learn's estimators with fastml's search."""
 from sklearn import neighbors as _skn
 
-from fastml.neighbors._base import FastNeighborsMixin, with_fastml_metrics
+from fastml.neighbors._base import (
+    FastKNeighborsMixin,
+    FastRadiusNeighborsMixin,
+    with_fastml_metrics,
+)
 
 __all__ = ["KNeighborsRegressor", "RadiusNeighborsRegressor"]
 
 
-class KNeighborsRegressor(FastNeighborsMixin, _skn.KNeighborsRegressor):
+class KNeighborsRegressor(FastKNeighborsMixin, _skn.KNeighborsRegressor):
     """Regression based on k-nearest neighbors: the (weighted) mean of the targets of
     the nearest neighbours.
 
@@ -56,14 +60,16 @@ class KNeighborsRegressor(FastNeighborsMixin, _skn.KNeighborsRegressor):
     array([0.5])
     """
 
-    _parameter_constraints = with_fastml_metrics(_skn.KNeighborsRegressor._parameter_constraints)
+    _parameter_constraints = with_fastml_metrics(
+        _skn.KNeighborsRegressor._parameter_constraints)
 
 
-class RadiusNeighborsRegressor(_skn.RadiusNeighborsRegressor):
+class RadiusNeighborsRegressor(FastRadiusNeighborsMixin, _skn.RadiusNeighborsRegressor):
     """Regression based on neighbors within a fixed radius.
 
-    scikit-learn's ``RadiusNeighborsRegressor``, provided under fastml's names so that
-    switching is an import; radius queries run scikit-learn's code.
+    scikit-learn's ``RadiusNeighborsRegressor``, provided with fastml's distance routines
+    for the radius queries where they apply (see
+    :meth:`fastml.neighbors.NearestNeighbors.radius_neighbors`).
 
     Parameters
     ----------

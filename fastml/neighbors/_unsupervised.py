@@ -1,12 +1,17 @@
 """Unsupervised nearest-neighbour search: scikit-learn's estimator with fastml's search."""
 from sklearn import neighbors as _skn
 
-from fastml.neighbors._base import FastNeighborsMixin, with_fastml_metrics
+from fastml.neighbors._base import (
+    FastKNeighborsMixin,
+    FastRadiusNeighborsMixin,
+    with_fastml_metrics,
+)
 
 __all__ = ["NearestNeighbors"]
 
 
-class NearestNeighbors(FastNeighborsMixin, _skn.NearestNeighbors):
+class NearestNeighbors(FastKNeighborsMixin, FastRadiusNeighborsMixin,
+                       _skn.NearestNeighbors):
     """Unsupervised learner for implementing neighbor searches.
 
     scikit-learn's ``NearestNeighbors`` (same parameters, attributes, errors and results,
@@ -64,4 +69,5 @@ class NearestNeighbors(FastNeighborsMixin, _skn.NearestNeighbors):
     (array([[1]], dtype=int32), array([[0]]))
     """
 
-    _parameter_constraints = with_fastml_metrics(_skn.NearestNeighbors._parameter_constraints)
+    _parameter_constraints = with_fastml_metrics(
+        _skn.NearestNeighbors._parameter_constraints)

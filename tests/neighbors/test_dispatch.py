@@ -104,3 +104,85 @@ def test_refit_drops_the_old_index(rng):
     assert nn._fastml_index is None
     np.testing.assert_array_equal(
         nn.kneighbors(Q)[1], skn.NearestNeighbors(n_neighbors=2).fit(X).kneighbors(Q)[1])
+
+
+def _same_radius_results(r1, r2, sort):
+    (d1, i1), (d2, i2) = r1, r2
+    assert len(i1) == len(i2)
+    for a, b, da, db in zip(i1, i2, d1, d2):
+        if sort:
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(da, db, rtol=1e-9, atol=1e-12)
+        else:
+            order_a, order_b = np.argsort(a), np.argsort(b)
+            np.testing.assert_array_equal(a[order_a], b[order_b])
+            np.testing.assert_allclose(da[order_a], db[order_b], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [32 << 20, 8 * 300 * 3])  # one block; blocks of 3
+@pytest.mark.parametrize("metric,radius", [("euclidean", 5.5), ("manhattan", 20.0),
+                                           ("chebyshev", 2.2), ("cosine", 0.8)])
+def test_radius_neighbors_vs_scikit_learn(metric, radius, block_bytes, rng, monkeypatch):
+    from fastml.neighbors import _base
+
+    monkeypatch.setattr(_base, "_RADIUS_BLOCK_BYTES", block_bytes)
+    X, Q = _data(rng)
+    ours = NearestNeighbors(radius=radius, metric=metric, algorithm="brute").fit(X)
+    ref = skn.NearestNeighbors(radius=radius, metric=metric, algorithm="brute").fit(X)
+    assert ours._fastml_index is not None
+    for sort in (False, True):
+        _same_radius_results(ours.radius_neighbors(Q, sort_results=sort),
+                             ref.radius_neighbors(Q, sort_results=sort), sort)
+        _same_radius_results(ours.radius_neighbors(sort_results=sort),
+                             ref.radius_neighbors(sort_results=sort), sort)
+    g1 = ours.radius_neighbors_graph(Q, mode="distance")
+    g2 = ref.radius_neighbors_graph(Q, mode="distance")
+    np.testing.assert_allclose(g1.toarray(), g2.toarray(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="return_distance must be True"):
+        ours.radius_neighbors(Q, return_distance=False, sort_results=True)
+
+
+def test_radius_estimators_and_string_radius(rng):
+    from fastml.neighbors import RadiusNeighborsClassifier, RadiusNeighborsRegressor
+
+    X, Q = _data(rng)
+    y = (X[:, 0] > 0).astype(int)
+    for ours, ref in [(RadiusNeighborsClassifier(radius=6.0, algorithm="brute"),
+                       skn.RadiusNeighborsClassifier(radius=6.0, algorithm="brute")),
+                      (RadiusNeighborsRegressor(radius=6.0, algorithm="brute"),
+                       skn.RadiusNeighborsRegressor(radius=6.0, algorithm="brute"))]:
+        ours.fit(X, y)
+        assert ours._fastml_index is not None
+        np.testing.assert_allclose(ours.predict(Q), ref.fit(X, y).predict(Q))
+    assert not hasattr(RadiusNeighborsClassifier(), "kneighbors")
+    assert not hasattr(KNeighborsClassifier(), "radius_neighbors")
+    words = ["kitten", "sitting", "mitten", "bitten", "fitting"]
+    nn = NearestNeighbors(radius=1, metric="levenshtein").fit(words)
+    dist, ind = nn.radius_neighbors(["kitten"], sort_results=True)
+    assert list(ind[0]) == [0, 2, 3] and list(dist[0]) == [0, 1, 1]
+    ind = nn.radius_neighbors(radius=2, return_distance=False)  # X=None: self excluded
+    assert sorted(ind[1]) == [4]
+
+
+@pytest.mark.parametrize("metric", ["manhattan", "euclidean", "minkowski"])
+def test_float32_radius_decisions_are_exact(metric, rng):
+    """float32 distances near the radius are re-decided in float64: the neighbours are
+    those of the exact distances, whatever float32 rounding (relative error ~1e-5 here)
+    does. Radii 1e-9 (relative) above / below chosen exact distances: float64 decides
+    them surely, float32 alone would get about half of them wrong."""
+    from scipy.spatial.distance import cdist
+
+    X = rng.random((200, 300)).astype(np.float32)
+    Q = rng.random((20, 300)).astype(np.float32)
+    kw = {"p": 3} if metric == "minkowski" else {}
+    E = cdist(Q.astype(np.float64), X.astype(np.float64),
+              "cityblock" if metric == "manhattan" else metric, **kw)
+    nn = NearestNeighbors(metric=metric, algorithm="brute", **kw).fit(X)
+    for q in range(len(Q)):
+        j = int(rng.integers(0, len(X)))
+        for factor, inside in ((1 + 1e-9, True), (1 - 1e-9, False)):
+            radius = E[q, j] * factor
+            dist, ind = nn.radius_neighbors(Q[q:q + 1], radius=radius)
+            assert (j in set(ind[0])) == inside, (q, j, factor)
+            np.testing.assert_array_equal(np.sort(ind[0]), np.flatnonzero(E[q] <= radius))
+            assert dist[0].dtype == np.float32
