@@ -59,7 +59,7 @@ def TestOneInput(data):
             ref = reference(name, X, Yd, p)
             if Y is None and name == "cosine":
                 np.fill_diagonal(ref, 0)  # scikit-learn's convention for X with itself
-            eps = float(np.finfo(D.dtype).eps)
+            eps = float(np.finfo(dtype).eps)  # the input's precision
             sq = name == "sqeuclidean"
             atol = 64 * eps * (d * big * big if sq else max(1, d) * big) + (
                 64 * np.sqrt(eps * d) * big if name == "euclidean" else 0)
@@ -83,7 +83,7 @@ def TestOneInput(data):
     assert np.all(dist[:, 1:] >= dist[:, :-1]), "distances not sorted"
     if moderate:
         ref = reference(name, X, Y, p)
-        eps = float(np.finfo(dist.dtype).eps)
+        eps = float(np.finfo(dtype).eps)  # the input's precision
         tol = 256 * eps * (d * big * big if name == "sqeuclidean" else max(1, d) * big) + (
             256 * np.sqrt(eps * d) * big if name == "euclidean" else 0)
         if name == "cosine":

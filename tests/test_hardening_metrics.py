@@ -297,3 +297,12 @@ def test_nan_p_is_an_error_not_nan_distances():
         pairwise_distances(X, metric="minkowski", p=float("nan"))
     with pytest.raises(ValueError, match="p is NaN"):
         NearestNeighbors(metric="minkowski", metric_params={"p": float("nan")}).fit(X)
+
+
+@pytest.mark.parametrize("kernel", [fm.chi2_kernel, fm.laplacian_kernel, fm.rbf_kernel])
+def test_float32_gamma_beyond_float32_range(kernel, rng):
+    # -gamma rounded to float32 is -inf, and -inf * 0 is NaN on the diagonal
+    X = rng.random((4, 3)).astype(np.float32)
+    K = kernel(X, gamma=8.8e223)
+    assert K.dtype == np.float32
+    np.testing.assert_array_equal(K, np.eye(4, dtype=np.float32))

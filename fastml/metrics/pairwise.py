@@ -333,6 +333,8 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
+    if _float32_gamma_overflows(gamma, out.dtype):
+        return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
     X, Y, gamma = _rbf_conditioning(X, Y, gamma, out.dtype)
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
@@ -558,10 +560,18 @@ def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
                                   non_negative="chi-squared kernel")
+    if _float32_gamma_overflows(gamma, out.dtype):
+        return _via_float64(chi2_kernel, X, Y, out, n_jobs, gamma=gamma)
     if sp.issparse(X) or sp.issparse(Y):
         return _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma,
                               n_threads)
     return _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma, n_threads)
+
+
+def _float32_gamma_overflows(gamma, dtype):
+    """A gamma beyond float32's range would make exp(-gamma * 0) = exp(NaN) on the
+    diagonal of a float32 kernel: compute such calls in float64 instead."""
+    return dtype == np.float32 and gamma > float(np.finfo(np.float32).max) / 16
 
 
 def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
@@ -600,6 +610,8 @@ def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=False)
     gamma = _gamma(gamma, X)
+    if _float32_gamma_overflows(gamma, out.dtype):
+        return _via_float64(laplacian_kernel, X, Y, out, n_jobs, gamma=gamma)
     return _reduce(X, Y, out, symmetric, _fast.OP_L1, _fast.POST_EXP, -gamma, n_threads)
 
 
