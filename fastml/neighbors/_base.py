@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from fastml.metrics import _knn, _registry
+from fastml.metrics import _knn, _registry, _scaling
 from fastml.metrics._common import int32_indices
 from fastml.metrics._sequences import check_sequence_container, holds_strings
 from fastml.utils import effective_n_threads
@@ -146,8 +146,27 @@ class FastNeighborsMixin:
                 f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
                 "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
         super()._fit(int32_indices(X), y)
+        if self.algorithm == "auto" and self._tree_would_overflow():
+            # scikit-learn's trees sum squares in float64 without rescaling: data this
+            # large (or this small) overflow to inf (or underflow to 0) and the tree
+            # returns wrong neighbours; fastml's brute force rescales by a power of two
+            self._fit_method, self._tree = "brute", None
         self._fastml_index = self._build_index()
         return self
+
+    def _tree_would_overflow(self):
+        if getattr(self, "_fit_method", None) not in ("kd_tree", "ball_tree"):
+            return False
+        X = self._fit_X
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0 \
+                or X.dtype.kind not in "fiub":
+            return False
+        if _numeric_spec(self.effective_metric_, self.effective_metric_params_) is None:
+            return False
+        p = float(self.effective_metric_params_.get("p", 2)) \
+            if self.effective_metric_ in ("minkowski", "p") else 2.0
+        return _scaling.safe_shift(_scaling.max_abs(X), np.float64,
+                                   p if np.isfinite(p) else 1.0, X.shape[1]) != 0
 
     def _build_index(self):
         if getattr(self, "_fit_method", None) != "brute" or sp.issparse(self._fit_X):

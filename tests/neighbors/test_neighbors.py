@@ -311,3 +311,21 @@ def test_sequence_metric_inputs_have_no_feature_count():
         nn.kneighbors(["ab"])
     with pytest.raises(ValueError, match="holds strings"):
         NearestNeighbors(n_neighbors=1).fit([["a", "b"], ["c", "d"]])
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_auto_on_low_dimensional_data_near_overflow_uses_the_rescaling_search(scale):
+    # algorithm="auto" on 2 features would build scikit-learn's KD-tree, whose float64
+    # sums of squares overflow (or underflow) at this magnitude; fastml's brute force
+    # rescales by a power of two and returns the exact neighbours
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2)) * scale
+    nn = NearestNeighbors(n_neighbors=3).fit(X)
+    assert nn._fit_method == "brute"
+    dist, ind = nn.kneighbors(X[:7])
+    Xs = X / scale
+    ref = np.sqrt(((Xs[:7, None, :] - Xs[None, :, :]) ** 2).sum(-1))
+    np.testing.assert_array_equal(ind, np.argsort(ref, axis=1, kind="stable")[:, :3])
+    np.testing.assert_allclose(dist / scale, np.sort(ref, axis=1)[:, :3], rtol=1e-12)
+    # ordinary data keep scikit-learn's tree
+    assert NearestNeighbors(n_neighbors=3).fit(Xs)._fit_method == "kd_tree"
