@@ -199,9 +199,10 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
  * (FASTML_VEC_BYTES; 64-bit lanes: 8 at avx512, 4 at avx2, 2 at the baseline), so the
  * group is scored in FASTML_LEV_GROUP / lanes passes over the text. (Eight 64-bit lanes
  * in 64-byte vectors at avx2 are two ymm registers per quantity and spill the 16-register
- * file.) When every pattern of a one-word group has at most 32 symbols and a register
- * holds more 32-bit lanes than 64-bit ones than the group needs, 32-bit lanes are used:
- * the whole group in one 256-bit vector at avx2.
+ * file.) When every pattern of a one-word group has at most 32 symbols, 32-bit lanes are
+ * used: the whole group in one 256-bit vector at avx2 and at avx512 (a ymm instruction
+ * does the work of a zmm one on 8 lanes, and CPUs that split 512-bit operations, or run
+ * fewer of them per cycle, do it faster), two 128-bit passes at the baseline.
  * The masks of symbol c for the group's patterns are stored next to each other
  * (t8[(c * nbw + b) * 8 + l]; t32[c * 8 + l] for 32-bit lanes), so one vector load fetches
  * the lanes of a pass; symbols >= 256 go through each pattern's hash table. Every lane
@@ -210,8 +211,8 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
 #define GRP FASTML_LEV_GROUP
 #define LANES64 (FASTML_VEC_BYTES / 8 < GRP ? FASTML_VEC_BYTES / 8 : GRP)
 #define LANES32 (FASTML_VEC_BYTES / 4 < GRP ? FASTML_VEC_BYTES / 4 : GRP)
-/* 32-bit lanes only where they put more patterns in a register than 64-bit ones. */
-#define USE32 (LANES32 > LANES64)
+/* 32-bit lanes (for groups of patterns of <= 32 symbols) on every level. */
+#define USE32 (LANES32 >= LANES64)
 
 typedef uint64_t u64v __attribute__((vector_size(8 * LANES64)));
 typedef int64_t i64v __attribute__((vector_size(8 * LANES64)));
