@@ -57,18 +57,23 @@ extern int64_t fastml_lev_scratch_words(int64_t max_len);
 extern void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
                       int64_t m);
 extern int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n);
-/* Up to 8 patterns of 1 .. 64 FASTML_LEV_GROUP_WORDS symbols each, compared with a text
- * all at once (SIMD lanes; the group is as slow as its longest pattern, so group
+/* Up to FASTML_LEV_GROUP patterns of 1 .. 64 FASTML_LEV_GROUP_WORDS symbols each, compared
+ * with a text all at once (SIMD lanes, as many per register as the level has: 8 x 64 bits
+ * at avx512, 4 x 64 at avx2, 8 x 32 bits in 256 bits from avx2 up for patterns of <= 32
+ * symbols, in passes over the text; the group is as slow as its longest pattern, so group
  * patterns of similar lengths):
  * fastml_lev_group_build (rows: the pattern indices, sequence r = sym[off[r] ..
- * off[r + 1])), then fastml_lev_group_distances gives res[l] for lanes l < n. Scratch:
- * fastml_lev_group_scratch_words() uint64 words. */
+ * off[r + 1])), then fastml_lev_group_distances gives res[l] for lanes l < n (res holds
+ * FASTML_LEV_GROUP values). Scratch: fastml_lev_group_scratch_words() uint64 words. */
+#define FASTML_LEV_GROUP 8
 #define FASTML_LEV_GROUP_WORDS 16
 typedef struct {
-    fastml_lev_pattern p[8];
+    fastml_lev_pattern p[FASTML_LEV_GROUP];
     int n;
-    int64_t nbw;  /* words of the longest pattern */
-    uint64_t *t8; /* t8[(c * nbw + b) * 8 + l]: word b of the mask of c < 256 in pattern l */
+    int64_t nbw;   /* words of the longest pattern */
+    int64_t mmax;  /* symbols of the longest pattern */
+    uint64_t *t8;  /* t8[(c * nbw + b) * GROUP + l]: word b of the mask of c < 256 in pattern l */
+    uint32_t *t32; /* t32[c * GROUP + l]: the same as 32 bits (when mmax <= 32) */
 } fastml_lev_group;
 
 extern int64_t fastml_lev_group_scratch_words(void);

@@ -193,28 +193,44 @@ int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t, int64_t n)
 }
 
 /* ------------------------------------------------------------------------------------
- * Eight patterns (1 <= m <= 64 FASTML_LEV_GROUP_WORDS) against one text: lane l of each
- * 512-bit vector holds a VP / VN word of pattern l (GCC vector extensions: the AVX-512
- * clone keeps each quantity in one zmm register, other clones split it). The masks of
- * symbol c for the 8 patterns are stored next to each other (t8[(c * nbw + b) * 8 + l]),
- * so one vector load fetches them; symbols >= 256 go through each pattern's hash table.
- * Every lane reads the same text, so no lane idles; no prefix / suffix stripping here.
+ * A group of FASTML_LEV_GROUP (8) patterns (1 <= m <= 64 FASTML_LEV_GROUP_WORDS) against
+ * one text, in SIMD lanes: lane l of a vector holds a VP / VN word of pattern l (GCC
+ * vector extensions). Vectors are one register of the level this file is compiled for
+ * (FASTML_VEC_BYTES; 64-bit lanes: 8 at avx512, 4 at avx2, 2 at the baseline), so the
+ * group is scored in FASTML_LEV_GROUP / lanes passes over the text. (Eight 64-bit lanes
+ * in 64-byte vectors at avx2 are two ymm registers per quantity and spill the 16-register
+ * file.) When every pattern of a one-word group has at most 32 symbols, 32-bit lanes are
+ * used: the whole group in one 256-bit vector at avx2 and at avx512 (a ymm instruction
+ * does the work of a zmm one on 8 lanes, and CPUs that split 512-bit operations, or run
+ * fewer of them per cycle, do it faster), two 128-bit passes at the baseline.
+ * The masks of symbol c for the group's patterns are stored next to each other
+ * (t8[(c * nbw + b) * 8 + l]; t32[c * 8 + l] for 32-bit lanes), so one vector load fetches
+ * the lanes of a pass; symbols >= 256 go through each pattern's hash table. Every lane
+ * reads the same text, so no lane idles; no prefix / suffix stripping here.
  * ------------------------------------------------------------------------------------ */
-typedef uint64_t u64x8 __attribute__((vector_size(64)));
-typedef int64_t i64x8 __attribute__((vector_size(64)));
+#define GRP FASTML_LEV_GROUP
+#define LANES64 (FASTML_VEC_BYTES / 8 < GRP ? FASTML_VEC_BYTES / 8 : GRP)
+#define LANES32 (FASTML_VEC_BYTES / 4 < GRP ? FASTML_VEC_BYTES / 4 : GRP)
+/* 32-bit lanes (for groups of patterns of <= 32 symbols) on every level. */
+#define USE32 (LANES32 >= LANES64)
+
+typedef uint64_t u64v __attribute__((vector_size(8 * LANES64)));
+typedef int64_t i64v __attribute__((vector_size(8 * LANES64)));
+typedef uint32_t u32v __attribute__((vector_size(4 * LANES32)));
+typedef int32_t i32v __attribute__((vector_size(4 * LANES32)));
 
 int64_t fastml_lev_group_scratch_words(void)
 {
-    return 8 * fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS)
-           + 256 * 8 * FASTML_LEV_GROUP_WORDS + 8;
+    return GRP * fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS)
+           + 256 * GRP * FASTML_LEV_GROUP_WORDS + 256 * GRP / 2 + 8;
 }
 
 void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
                             const int64_t *off, const int64_t *rows, int n)
 {
-    int64_t per = fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS), nbw = 1;
+    int64_t per = fastml_lev_scratch_words(64 * FASTML_LEV_GROUP_WORDS), nbw = 1, mmax = 1;
     G->n = n;
-    for (int l = 0; l < 8; l++) {
+    for (int l = 0; l < GRP; l++) {
         if (l < n) {
             int64_t r = rows[l];
             fastml_lev_build(&G->p[l], scratch + l * per, sym + off[r], off[r + 1] - off[r]);
@@ -223,62 +239,75 @@ void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32
             G->p[l].m = 1;
         }
         nbw = G->p[l].nb > nbw ? G->p[l].nb : nbw;
+        mmax = G->p[l].m > mmax ? G->p[l].m : mmax;
     }
     G->nbw = nbw;
-    G->t8 = scratch + 8 * per;
-    for (int l = 0; l < 8; l++) {
+    G->mmax = mmax;
+    G->t8 = scratch + GRP * per;
+    G->t32 = (uint32_t *)(G->t8 + 256 * GRP * nbw);
+    for (int l = 0; l < GRP; l++) {
         const fastml_lev_pattern *P = &G->p[l];
         for (int c = 0; c < 256; c++)
             for (int64_t b = 0; b < nbw; b++)
-                G->t8[((int64_t)c * nbw + b) * 8 + l] = b < P->nb ? P->ascii[c * P->nb + b] : 0;
+                G->t8[((int64_t)c * nbw + b) * GRP + l] =
+                    b < P->nb ? P->ascii[c * P->nb + b] : 0;
     }
+    if (USE32 && mmax <= 32)
+        for (int c = 0; c < 256; c++)
+            for (int l = 0; l < GRP; l++)
+                G->t32[c * GRP + l] = (uint32_t)G->t8[c * GRP + l];
 }
 
-/* Patterns of several words: word b of the 8 patterns in one vector, the horizontal
- * difference carried from word b to b + 1 per lane, and each lane's score read at its
- * own last row (word lastw[l], bit lastb[l]). */
-FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, const uint32_t *t,
-                                          int64_t len, int64_t *res)
+/* Patterns of several words, lanes l0 .. l0 + LANES64: word b of the patterns in one
+ * vector, the horizontal difference carried from word b to b + 1 per lane, and each
+ * lane's score read at its own last row (word lastw[l], bit lastb[l]). */
+FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, int l0, const uint32_t *t,
+                            int64_t len, int64_t *res)
 {
     const int64_t nbw = G->nbw;
-    u64x8 VP[FASTML_LEV_GROUP_WORDS], VN[FASTML_LEV_GROUP_WORDS];
-    u64x8 eqs[FASTML_LEV_GROUP_WORDS];
-    u64x8 lastb, one = (u64x8){0} + 1;
-    i64x8 lastw, score;
-    for (int l = 0; l < 8; l++) {
-        int64_t m = G->p[l].m;
+    u64v VP[FASTML_LEV_GROUP_WORDS], VN[FASTML_LEV_GROUP_WORDS];
+    u64v eqs[FASTML_LEV_GROUP_WORDS];
+    u64v lastb, one = (u64v){0} + 1;
+    i64v lastw, score;
+    for (int l = 0; l < LANES64; l++) {
+        int64_t m = G->p[l0 + l].m;
         lastb[l] = (uint64_t)1 << ((m - 1) & 63);
         lastw[l] = (m - 1) >> 6;
         score[l] = m;
     }
     for (int64_t b = 0; b < nbw; b++) {
-        VP[b] = ~(u64x8){0};
-        VN[b] = (u64x8){0};
+        VP[b] = ~(u64v){0};
+        VN[b] = (u64v){0};
     }
     for (int64_t j = 0; j < len; j++) {
         uint32_t c = t[j];
-        const u64x8 *row;
+        const uint64_t *row;
+        int64_t stride;
         if (c < 256) {
-            row = (const u64x8 *)(G->t8 + (int64_t)c * nbw * 8);
+            row = G->t8 + (int64_t)c * nbw * GRP + l0;
+            stride = GRP;
         } else {
             for (int64_t b = 0; b < nbw; b++)
-                for (int l = 0; l < 8; l++)
-                    eqs[b][l] = b < G->p[l].nb ? mask_of(&G->p[l], c, b) : 0;
-            row = eqs;
+                for (int l = 0; l < LANES64; l++) {
+                    const fastml_lev_pattern *P = &G->p[l0 + l];
+                    eqs[b][l] = b < P->nb ? mask_of(P, c, b) : 0;
+                }
+            row = (const uint64_t *)eqs;
+            stride = LANES64;
         }
-        u64x8 hp_in = one, hn_in = (u64x8){0};
+        u64v hp_in = one, hn_in = (u64v){0};
         for (int64_t b = 0; b < nbw; b++) {
-            u64x8 eq, Pv = VP[b], Mv = VN[b];
-            memcpy(&eq, row + b, sizeof(eq));
-            u64x8 Xv = eq | Mv;
+            u64v eq, Pv = VP[b], Mv = VN[b];
+            memcpy(&eq, row + b * stride, sizeof(eq));
+            u64v Xv = eq | Mv;
             eq |= hn_in;
-            u64x8 Xh = (((eq & Pv) + Pv) ^ Pv) | eq;
-            u64x8 Ph = Mv | ~(Xh | Pv);
-            u64x8 Mh = Pv & Xh;
-            i64x8 here = lastw == ((i64x8){0} + b); /* -1 in lanes whose last word is b */
-            score -= ((i64x8)((Ph & lastb) != 0)) & here;
-            score += ((i64x8)((Mh & lastb) != 0)) & here;
-            u64x8 hp_out = Ph >> 63, hn_out = Mh >> 63;
+            u64v Xh = (((eq & Pv) + Pv) ^ Pv) | eq;
+            u64v Ph = Mv | ~(Xh | Pv);
+            u64v Mh = Pv & Xh;
+            i64v here = lastw == ((i64v){0} + b); /* -1 in lanes whose last word is b */
+            score -= ((i64v)((Ph & lastb) != 0)) & here;
+            score += ((i64v)((Mh & lastb) != 0)) & here;
+            u64v hp_out = Ph >> 63, hn_out = Mh >> 63;
             Ph = (Ph << 1) | hp_in;
             Mh = (Mh << 1) | hn_in;
             VP[b] = Mh | ~(Xv | Ph);
@@ -287,44 +316,69 @@ FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, const uint3
             hn_in = hn_out;
         }
     }
-    for (int l = 0; l < 8; l++)
-        res[l] = score[l];
+    for (int l = 0; l < LANES64; l++)
+        res[l0 + l] = score[l];
 }
+
+/* One word per pattern, lanes l0 .. l0 + LANES of T (VT vectors, ST signed lanes), masks
+ * of symbols < 256 in TAB[c * GRP + l]. */
+#define LEV_GROUP_ONE_WORD(NAME, T, VT, ST, LANES, TAB)                                    \
+    FASTML_CLONES static void NAME(const fastml_lev_group *G, int l0, const uint32_t *t, \
+                                   int64_t len, int64_t *res)                           \
+    {                                                                                      \
+        VT VP = ~(VT){0}, VN = (VT){0};                                                    \
+        VT last, one = (VT){0} + 1;                                                        \
+        ST score;                                                                          \
+        for (int l = 0; l < LANES; l++) {                                                  \
+            last[l] = (T)1 << (G->p[l0 + l].m - 1);                                        \
+            score[l] = G->p[l0 + l].m;                                                     \
+        }                                                                                  \
+        const T *tab = G->TAB + l0;                                                        \
+        for (int64_t j = 0; j < len; j++) {                                                \
+            uint32_t c = t[j];                                                             \
+            VT eq;                                                                         \
+            if (c < 256) {                                                                 \
+                memcpy(&eq, tab + (int64_t)c * GRP, sizeof(eq));                           \
+            } else {                                                                       \
+                for (int l = 0; l < LANES; l++)                                            \
+                    eq[l] = (T)mask_of(&G->p[l0 + l], c, 0);                               \
+            }                                                                              \
+            VT X = eq | VN;                                                                \
+            VT D0 = (((X & VP) + VP) ^ VP) | X;                                            \
+            VT HP = VN | ~(D0 | VP);                                                       \
+            VT HN = VP & D0;                                                               \
+            score -= (ST)((HP & last) != 0); /* a true comparison is -1 */                 \
+            score += (ST)((HN & last) != 0);                                               \
+            HP = (HP << 1) | one;                                                          \
+            HN = HN << 1;                                                                  \
+            VP = HN | ~(D0 | HP);                                                          \
+            VN = HP & D0;                                                                  \
+        }                                                                                  \
+        for (int l = 0; l < LANES; l++)                                                    \
+            res[l0 + l] = score[l];                                                        \
+    }
+
+LEV_GROUP_ONE_WORD(lev_group_one64, uint64_t, u64v, i64v, LANES64, t8)
+#if USE32
+LEV_GROUP_ONE_WORD(lev_group_one32, uint32_t, u32v, i32v, LANES32, t32)
+#endif
 
 FASTML_CLONES void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
                                               int64_t len, int64_t *res)
 {
+    /* passes over the lanes that hold patterns (idle lanes at the end are skipped) */
     if (G->nbw > 1) {
-        lev_group_words(G, t, len, res);
+        for (int l0 = 0; l0 < G->n; l0 += LANES64)
+            lev_group_words(G, l0, t, len, res);
         return;
     }
-    u64x8 VP = ~(u64x8){0}, VN = (u64x8){0};
-    u64x8 last, one = (u64x8){0} + 1;
-    i64x8 score;
-    for (int l = 0; l < 8; l++) {
-        last[l] = (uint64_t)1 << (G->p[l].m - 1);
-        score[l] = G->p[l].m;
+#if USE32
+    if (G->mmax <= 32) {
+        for (int l0 = 0; l0 < G->n; l0 += LANES32)
+            lev_group_one32(G, l0, t, len, res);
+        return;
     }
-    for (int64_t j = 0; j < len; j++) {
-        uint32_t c = t[j];
-        u64x8 eq;
-        if (c < 256) {
-            memcpy(&eq, G->t8 + (int64_t)c * 8, sizeof(eq));
-        } else {
-            for (int l = 0; l < 8; l++)
-                eq[l] = mask_of(&G->p[l], c, 0);
-        }
-        u64x8 X = eq | VN;
-        u64x8 D0 = (((X & VP) + VP) ^ VP) | X;
-        u64x8 HP = VN | ~(D0 | VP);
-        u64x8 HN = VP & D0;
-        score -= (i64x8)((HP & last) != 0); /* a true comparison is -1 */
-        score += (i64x8)((HN & last) != 0);
-        HP = (HP << 1) | one;
-        HN = HN << 1;
-        VP = HN | ~(D0 | HP);
-        VN = HP & D0;
-    }
-    for (int l = 0; l < 8; l++)
-        res[l] = score[l];
+#endif
+    for (int l0 = 0; l0 < G->n; l0 += LANES64)
+        lev_group_one64(G, l0, t, len, res);
 }

@@ -57,6 +57,7 @@ cdef extern from "fastml_distances.h":
                           int64_t m) noexcept nogil
     int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t,
                                 int64_t n) noexcept nogil
+    int FASTML_LEV_GROUP
     int FASTML_LEV_GROUP_WORDS
     ctypedef struct fastml_lev_group:
         pass
@@ -70,6 +71,8 @@ cdef extern from "fastml_distances.h":
 # bytes of one pattern header, rounded up to 64 (one cache line per thread)
 cdef int64_t PSIZE = ((<int64_t>sizeof(fastml_lev_pattern) + 63) // 64) * 64
 cdef int64_t GSIZE = ((<int64_t>sizeof(fastml_lev_group) + 63) // 64) * 64
+# patterns per SIMD group (the C kernels score them in as many passes as the level needs)
+cdef int64_t LEV_GROUP = FASTML_LEV_GROUP
 
 # Kinds of dense kNN blocks.
 KIND_SQEUCLIDEAN_GEMM = 0   # ||y||^2 - 2 <x, y> from a GEMM, exact recompute of the k kept
@@ -447,11 +450,12 @@ cdef inline bint _group_ok(const int64_t *off, const int64_t *rows, int64_t nr) 
 def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                        const int64_t[::1] yo, int32_t[:, ::1] out, bint symmetric,
                        int n_threads):
-    """out[i, j] = Levenshtein distance, parallel over groups of 8 rows of similar length
-    (rows taken in order of length). A group whose rows all have 1 to 1024 symbols is
-    compared with each column in SIMD lanes (one row per lane); other rows go one at a
-    time (bit-parallel, common prefix and suffix skipped). Symmetric case (ys is xs):
-    each pair is computed once, in one orientation, then the matrix is symmetrised."""
+    """out[i, j] = Levenshtein distance, parallel over groups of FASTML_LEV_GROUP (8) rows
+    of similar length (rows taken in order of length). A group whose rows all have 1 to
+    1024 symbols is compared with each column in SIMD lanes (one row per lane, in as many
+    passes as the level's registers need); other rows go one at a time (bit-parallel,
+    common prefix and suffix skipped). Symmetric case (ys is xs): each pair is computed
+    once, in one orientation, then the matrix is symmetrised."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, L = 0
     cdef int64_t g, r0, nr, r, i, l, c, c0, tid
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
@@ -460,13 +464,13 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
         return
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
-    cdef int64_t ngroups = (n + 7) // 8
+    cdef int64_t ngroups = (n + LEV_GROUP - 1) // LEV_GROUP
     cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
                                              dtype=np.uint64)
-    cdef int64_t[:, ::1] res = np.empty((n_threads, 8), dtype=np.int64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, LEV_GROUP), dtype=np.int64)
     cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
@@ -478,8 +482,8 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            r0 = 8 * g
-            nr = min(8, n - r0)
+            r0 = LEV_GROUP * g
+            nr = min(LEV_GROUP, n - r0)
             c0 = r0 + 1 if symmetric else 0
             if _group_ok(&xo[0], &perm[r0], nr):
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
@@ -550,10 +554,10 @@ def levenshtein_pair(const uint32_t[::1] a, const uint32_t[::1] b):
 def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                     const int64_t[::1] yo, int32_t[:, ::1] dist, int64_t[:, ::1] ind,
                     int n_threads):
-    """The k nearest train sequences (ys) of every query (xs), parallel over groups of 8
-    queries of similar length (SIMD lanes when they all have 1 to 1024 symbols); train
-    visited in index order, so equal distances keep the smaller index. Memory: the
-    (n, k) result and per-thread pattern scratch only."""
+    """The k nearest train sequences (ys) of every query (xs), parallel over groups of
+    FASTML_LEV_GROUP (8) queries of similar length (SIMD lanes when they all have 1 to 1024
+    symbols); train visited in index order, so equal distances keep the smaller index.
+    Memory: the (n, k) result and per-thread pattern scratch only."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1], L = 0
     cdef int64_t g, r0, nr, r, l, j, tid
     cdef int32_t v
@@ -565,13 +569,13 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
         return
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
-    cdef int64_t ngroups = (n + 7) // 8
+    cdef int64_t ngroups = (n + LEV_GROUP - 1) // LEV_GROUP
     cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
                                              dtype=np.uint64)
-    cdef int64_t[:, ::1] res = np.empty((n_threads, 8), dtype=np.int64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, LEV_GROUP), dtype=np.int64)
     cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
@@ -581,8 +585,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            r0 = 8 * g
-            nr = min(8, n - r0)
+            r0 = LEV_GROUP * g
+            nr = min(LEV_GROUP, n - r0)
             if _group_ok(&xo[0], &perm[r0], nr):
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
