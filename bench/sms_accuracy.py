@@ -1,4 +1,4 @@
-"""SMS Spam Collection: stratified 10-fold CV of string-kernel classifiers (issue 4).
+"""SMS Spam Collection: stratified 10-fold CV of string-kernel classifiers.
 
     PYTHONPATH=. python bench/sms_accuracy.py [--data DIR] [--n-jobs 2]
 

@@ -1,4 +1,4 @@
-"""Benchmark cases: character p-gram string kernels (issue 4).
+"""Benchmark cases: character p-gram string kernels.
 
 Data: the SMS Spam Collection (5574 messages; random strings of similar lengths over a
 similar alphabet when the file is absent), whitespace runs replaced by one space before

@@ -1,5 +1,5 @@
 """fastml.text against independent references: a naive dict-based implementation of the
-definitions (issue 4) and scikit-learn's CountVectorizer; invariants with hypothesis."""
+definitions and scikit-learn's CountVectorizer; invariants with hypothesis."""
 import math
 import pickle
 from collections import Counter
