@@ -306,3 +306,17 @@ def test_float32_gamma_beyond_float32_range(kernel, rng):
     K = kernel(X, gamma=8.8e223)
     assert K.dtype == np.float32
     np.testing.assert_array_equal(K, np.eye(4, dtype=np.float32))
+
+
+def test_rbf_float32_huge_data_with_a_copy_of_itself_has_no_nan():
+    # rows near 1e29 are rescaled by a power of two, which multiplies gamma beyond
+    # float32's range; the kernel is then computed in float64: no NaN, and the
+    # identical rows (far apart from the others) give 1 on the diagonal of K(X, X.copy())
+    from fastml.metrics import rbf_kernel
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((6, 45)) * 1e30).astype(np.float32)
+    K = rbf_kernel(X, X.copy(), gamma=1.0 / 45)
+    assert K.dtype == np.float32 and not np.isnan(K).any()
+    assert np.all((K >= 0) & (K <= 1))
+    np.testing.assert_array_equal(K[~np.eye(6, dtype=bool)], 0)

@@ -336,6 +336,9 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     if _float32_gamma_overflows(gamma, out.dtype):
         return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
     X, Y, gamma = _rbf_conditioning(X, Y, gamma, out.dtype)
+    if _float32_gamma_overflows(gamma, out.dtype):
+        # rescaling huge data by 2**k multiplies gamma by 2**(-2k): beyond float32's range
+        return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
     upper = _gram(X, Y, out, symmetric, n_threads)
