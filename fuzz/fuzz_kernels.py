@@ -61,6 +61,24 @@ def reference(name, X, Y, prm):
         return np.exp(-prm.get("gamma", 1.0) * q)
 
 
+def _exponent(X, Y, power, gamma):
+    """gamma * sum_k |x_k - y_k|**power for every pair, in float64 without overflow (inf
+    only where the product truly exceeds float64) or cancellation."""
+    X = X.astype(np.float64)
+    Y = Y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        diff = np.abs(X[:, None, :] / 2 - Y[None, :, :] / 2)  # halves: no overflow
+        top = diff.max(axis=-1, initial=0)
+        unit = np.where(top > 0, top, 1)
+        t = ((diff / unit[..., None]) ** power).sum(-1)  # in [1, d] where top > 0
+        # gamma * (2 top)**power * t, by logarithms where it could overflow
+        E = np.where(top > 0, np.exp(np.log(gamma) + power * np.log(2 * unit) + np.log(t)),
+                     0.0)
+    if gamma == 0:
+        E = np.zeros_like(E)
+    return E
+
+
 def TestOneInput(data):
     import fastml.metrics as fm
 
@@ -71,8 +89,14 @@ def TestOneInput(data):
     dtype = r.pick([np.float64, np.float32])
     X = r.array((n, d), dtype, non_negative=name in NON_NEGATIVE and r.int(0, 9) > 0,
                 special=r.int(0, 15) == 0)
-    Y = None if r.bool() else r.array((m, d), dtype,
-                                      non_negative=name in NON_NEGATIVE and r.int(0, 9) > 0)
+    ymode = r.int(0, 3)
+    if ymode == 0:
+        Y = None
+    elif ymode == 1 and n:
+        # rows identical to rows of X (a copy, not the same object): no symmetric shortcut
+        Y = np.ascontiguousarray(X[np.arange(m) % n].astype(dtype, copy=True))
+    else:
+        Y = r.array((m, d), dtype, non_negative=name in NON_NEGATIVE and r.int(0, 9) > 0)
     prm = {}
     if name in ("polynomial", "rbf", "laplacian", "sigmoid", "chi2") and r.bool():
         prm["gamma"] = r.pick([None, 0.0, 1e-3, 0.5, 2.0, 1e6, r.float(), -1.0])
@@ -98,6 +122,30 @@ def TestOneInput(data):
     if out is not None:
         assert K is out, "out= not returned"
     assert K.shape == (Xd.shape[0], Yd.shape[0])
+    if name in ("rbf", "laplacian") and K.size:
+        # exact wherever the data are: exp(-gamma * dist) with the distances from float64
+        # differences of the rows, kept in range by a per-pair power-of-two scaling
+        g = _g(prm, d)
+        E = _exponent(Xd, Yd, 2 if name == "rbf" else 1, g)
+        eps = float(np.finfo(K.dtype).eps)
+        if name == "rbf":
+            # the Gram form's relative tolerance (fastml.metrics.pairwise._RBF_RTOL) over
+            # the worst case of a sum of d terms; then rounding of gamma, of the argument
+            # of exp and of the result
+            from fastml.metrics.pairwise import _RBF_RTOL
+
+            rtol = _RBF_RTOL[K.dtype] * (d + 2) / (np.sqrt(d) + 2)
+        else:
+            rtol = 2 * d * eps * (1 + E)  # a sum of d terms of one sign, times gamma
+        want = np.exp(-E)
+        with np.errstate(all="ignore"):
+            rel = np.where(want > 0, (rtol + 4 * eps * (1 + E)) * want, 0.0)
+        tol = rel + 2 * float(np.finfo(K.dtype).tiny)
+        bad = ~(np.abs(K.astype(np.float64) - want) <= tol)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise AssertionError(f"{name}: K[{i}, {j}] = {K[i, j]!r}, exact {want[i, j]!r}")
+        return
     ref = reference(name, Xd, Yd, prm)
     big = max(1.0, float(np.max(np.abs(Xd), initial=0)), float(np.max(np.abs(Yd), initial=0)))
     if not np.all(np.isfinite(ref)) or big > 1e3 or name == "polynomial":

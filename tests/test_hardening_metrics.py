@@ -320,3 +320,92 @@ def test_rbf_float32_huge_data_with_a_copy_of_itself_has_no_nan():
     assert K.dtype == np.float32 and not np.isnan(K).any()
     assert np.all((K >= 0) & (K <= 1))
     np.testing.assert_array_equal(K[~np.eye(6, dtype=bool)], 0)
+    np.testing.assert_array_equal(np.diag(K), 1)
+
+
+def _rbf_ref(X, Y, gamma):
+    """exp(-gamma ||x - y||^2) with the squared distances summed from float64
+    differences: no cancellation."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        D = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    return np.exp(-gamma * D)
+
+
+def _rbf_rtol(dtype, d):
+    # fastml.metrics.pairwise._RBF_RTOL is the typical relative error allowed before
+    # entries are recomputed; the worst case of a sum of d terms is (d + 2) / (sqrt(d) + 2)
+    # times more; then the rounding of the exponential and of the result
+    from fastml.metrics.pairwise import _RBF_RTOL
+
+    eps = float(np.finfo(dtype).eps)
+    return _RBF_RTOL[np.dtype(dtype)] * (d + 2) / (np.sqrt(d) + 2) + 8 * eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e4, 1e30, 1e150])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_rbf_identical_rows_far_from_the_origin_give_one(dtype, scale, sparse):
+    # ||x||^2 + ||y||^2 - 2 <x, y> of two identical rows is off by ~eps ||x||^2, which
+    # gamma turns into exp(-huge) = 0 where the exact value is 1: such entries are
+    # recomputed from the differences of the rows
+    if dtype == np.float32 and scale > 1e37:
+        pytest.skip("beyond float32's range")
+    rng = np.random.default_rng(1)
+    X = (rng.random((7, 45)) * scale).astype(dtype)
+    X[6] = X[2]
+    conv = sp.csr_matrix if sparse else np.asarray
+    for K in (fm.rbf_kernel(conv(X), conv(X.copy()), gamma=1.0 / 45),
+              fm.rbf_kernel(conv(X), gamma=1.0 / 45)):
+        assert K.dtype == dtype
+        want = np.zeros((7, 7))
+        np.fill_diagonal(want, 1)
+        want[2, 6] = want[6, 2] = 1
+        np.testing.assert_array_equal(K, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gap, gamma", [(1e4, 1.0), (1e6, 100.0), (3e3, 1e-3), (1e2, 1e3)])
+def test_rbf_of_two_tight_clusters_far_apart(dtype, gap, gamma):
+    # the mean lies between the clusters: centring does not remove the offset, so the
+    # Gram form cancels on every pair of a cluster
+    rng = np.random.default_rng(2)
+    d = 16
+    X = np.vstack([rng.normal(0, 0.05, (20, d)), gap + rng.normal(0, 0.05, (20, d))])
+    X = X.astype(dtype)
+    T = X[::3] + dtype(0.01)
+    for K, want in ((fm.rbf_kernel(X, gamma=gamma), _rbf_ref(X, X, gamma)),
+                    (fm.rbf_kernel(T, X, gamma=gamma), _rbf_ref(T, X, gamma))):
+        assert K.dtype == dtype
+        tiny = float(np.finfo(dtype).tiny)
+        np.testing.assert_allclose(K, want, rtol=_rbf_rtol(dtype, d), atol=tiny)
+        assert np.all(K[want > 0.5] > 0.4)  # near pairs stay near
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([np.float32, np.float64]), st.integers(1, 40), st.integers(1, 40),
+       st.floats(-30, 30), st.floats(-6, 3), st.floats(-3, 3), st.integers(0, 2**31))
+def test_rbf_matches_a_difference_form_reference(dtype, n, d, log_offset, log_spread,
+                                                 log_gamma, seed):
+    rng = np.random.default_rng(seed)
+    spread, gamma = 10.0 ** log_spread, 10.0 ** log_gamma / d
+    X = (10.0 ** log_offset + spread * rng.standard_normal((n, d))).astype(dtype)
+    Y = np.vstack([X[: n // 2], (X[0] + spread * rng.standard_normal((3, d)))]).astype(dtype)
+    K = fm.rbf_kernel(X, Y, gamma=gamma)
+    np.testing.assert_allclose(K, _rbf_ref(X, Y, gamma), rtol=_rbf_rtol(dtype, d),
+                               atol=float(np.finfo(dtype).tiny))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rbf_gamma_zero_or_tiny_on_huge_data(dtype):
+    # rescaling huge data by 2**k multiplies gamma by 2**(-2k): gamma = 0 must stay 0
+    # (every entry exp(0) = 1), and a tiny gamma must not become inf
+    big = 1e30 if dtype == np.float32 else 1e300
+    X = (np.array([[0.8, -0.5], [-0.5, -0.07], [-0.6, 0.5]]) * big).astype(dtype)
+    np.testing.assert_array_equal(fm.rbf_kernel(X, gamma=0.0), np.ones((3, 3)))
+    np.testing.assert_array_equal(fm.rbf_kernel(X, X.copy(), gamma=0.0), np.ones((3, 3)))
+    if dtype == np.float32:  # float64 has no gamma small enough for data near 1e300
+        g = 1e-2 / big**2  # gamma * ||x - y||^2 of order 1e-2
+        want = _rbf_ref(X / big, X / big, g * big**2)
+        np.testing.assert_allclose(fm.rbf_kernel(X, gamma=g), want, rtol=1e-5)

@@ -335,13 +335,24 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     gamma = _gamma(gamma, X)
     if _float32_gamma_overflows(gamma, out.dtype):
         return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
+    X0, Y0, gamma0 = X, Y, gamma
     X, Y, gamma = _rbf_conditioning(X, Y, gamma, out.dtype)
     if _float32_gamma_overflows(gamma, out.dtype):
         # rescaling huge data by 2**k multiplies gamma by 2**(-2k): beyond float32's range
-        return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
+        return _via_float64(rbf_kernel, X0, Y0, out, n_jobs, gamma=gamma0)
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
     upper = _gram(X, Y, out, symmetric, n_threads)
+    if _rbf_gram_error(gamma, xx, yy, X.shape[1], out.dtype) > _RBF_RTOL[out.dtype]:
+        if upper:
+            _fast.mirror_upper(out, n_threads)
+        if not _rbf_post_checked(out, xx, yy, gamma, X.shape[1], X0, Y0, gamma0):
+            # float32 cancels on too many entries to recompute one by one: the whole
+            # matrix from the float64 Gram matrix (as scikit-learn upcasts float32)
+            return _via_float64(rbf_kernel, X0, Y0, out, n_jobs, gamma=gamma0)
+        if symmetric:
+            np.fill_diagonal(out, 1)
+        return out
     _fast.rbf_post(out, xx, yy, gamma, upper, n_threads)
     if upper:
         _fast.mirror_upper(out, n_threads)
@@ -371,9 +382,86 @@ def _rbf_conditioning(X, Y, gamma, dtype):
     k = _scaling.safe_shift(_scaling.max_abs(X, Y), dtype, 2, X.shape[1])
     if k:
         X, Y = _scaling.scaled(X, k), _scaling.scaled(Y, k)
-        gamma = min(math.ldexp(float(gamma), -2 * k) if -2 * k < 1024 else math.inf,
-                    float(np.finfo(np.float64).max))
+        try:
+            gamma = math.ldexp(float(gamma), -2 * k)  # 0 stays 0
+        except OverflowError:
+            gamma = math.inf
+        gamma = min(gamma, float(np.finfo(np.float64).max))
     return X, Y, gamma
+
+
+# The exponent of an rbf entry computed from the Gram matrix, gamma (||x||^2 + ||y||^2 -
+# 2 <x, y>), carries an absolute error of up to gamma * c * u * (||x||^2 + ||y||^2) (u the
+# unit roundoff; c = n_features + 2 for the worst case of a sum, about sqrt(n_features) + 2
+# in practice), which is the relative error of the entry. Where the typical error may
+# exceed this tolerance, the entries that are not negligible even under the worst-case
+# error are recomputed from the rows themselves.
+_RBF_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+
+def _rbf_gram_error(gamma, xx, yy, n_features, dtype):
+    """The typical bound on the exponent's error, over all entries."""
+    if not xx.size or not yy.size:
+        return 0.0
+    u = float(np.finfo(dtype).eps) / 2
+    s = float(np.max(xx, initial=0)) + float(np.max(yy, initial=0))
+    return float(gamma) * (math.sqrt(n_features) + 2) * u * s
+
+
+def _rbf_post_checked(out, xx, yy, gamma, n_features, X0, Y0, gamma0):
+    """out (the full Gram matrix of the conditioned rows) -> the rbf kernel, where the Gram
+    form cannot be trusted everywhere: each entry whose exponent may be off by more than
+    the tolerance (and whose value is not below the dtype's smallest normal even under the
+    worst-case error) is recomputed in float64 from the differences of the original rows,
+    which do not cancel: an identical pair of rows far from the origin gives exactly 1.
+
+    float32 only: returns False (out then holds garbage) as soon as more entries need
+    this than recomputing the whole matrix in float64 would cost."""
+    dtype = out.dtype
+    u = float(np.finfo(dtype).eps) / 2
+    tol = _RBF_RTOL[dtype]
+    c_typ, c_max = math.sqrt(n_features) + 2, n_features + 2
+    cut = -math.log(float(np.finfo(dtype).tiny))  # exp(-cut) is the smallest normal
+    # one pair by differences costs ~ a few hundred GEMM entries
+    budget = math.inf if dtype == np.float64 else max(4096, out.size // 256)
+    Yr = X0 if Y0 is None else Y0
+    yy64 = yy.astype(np.float64)
+    step = max(1, (1 << 16) // max(out.shape[1], 1))
+    for i0 in range(0, out.shape[0], step):
+        rows = slice(i0, min(i0 + step, out.shape[0]))
+        s = xx[rows].astype(np.float64)[:, None] + yy64[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = gamma * np.maximum(s - 2 * out[rows].astype(np.float64), 0)
+            gs = gamma * u * s
+            need = (c_typ * gs > tol) & ~(e - c_max * gs >= cut)
+        ii, jj = np.nonzero(need)
+        budget -= ii.size
+        if budget < 0:
+            return False
+        if ii.size:
+            with np.errstate(over="ignore"):  # exp(-inf) = 0 is the value
+                e[ii, jj] = gamma0 * _sq_dist_pairs(X0, Yr, ii + i0, jj)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            out[rows] = np.exp(-e)
+    return True
+
+
+def _sq_dist_pairs(A, B, ii, jj):
+    """||A[i] - B[j]||^2 in float64 for the pairs (ii, jj), by differences (exact terms;
+    inf when it overflows float64, which makes the kernel 0 as it should)."""
+    res = np.empty(ii.size)
+    d = max(A.shape[1], 1)
+    step = max(1, (1 << 18) // d)
+    for p0 in range(0, ii.size, step):
+        a, b = ii[p0:p0 + step], jj[p0:p0 + step]
+        Ar, Br = A[a], B[b]
+        if sp.issparse(Ar) or sp.issparse(Br):
+            Ar = Ar.toarray() if sp.issparse(Ar) else Ar
+            Br = Br.toarray() if sp.issparse(Br) else Br
+        diff = Ar.astype(np.float64) - Br.astype(np.float64)
+        with np.errstate(over="ignore"):
+            res[p0:p0 + step] = np.einsum("ij,ij->i", diff, diff)
+    return res
 
 
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
