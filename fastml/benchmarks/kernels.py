@@ -1,4 +1,4 @@
-"""Benchmark cases: kernel matrices and Kernel Ridge (issue: fast kernel matrices).
+"""Benchmark cases: kernel matrices and Kernel Ridge.
 
 Data: MNIST pixels in [0, 1] (first 5000 training images, 2000 test images), synthetic
 of the same shape when the files are absent. Peers: scikit-learn (with its BLAS capped

@@ -1,4 +1,4 @@
-"""Benchmark cases: CNN primitives, forward + backward (issue: CNN primitives).
+"""Benchmark cases: CNN primitives, forward + backward.
 
 Peer: torch.nn.functional (CPU, torch.set_num_threads(n_threads)), optional. Each case
 times one forward and one backward pass with the same output gradient on both sides;
@@ -6,18 +6,6 @@ the first layer of LeNet does not need its input gradient, so neither side compu
 (torch: x.requires_grad = False). Data are random normal (the timings do not depend on
 the values). GFLOP/s counts 2 flops per multiply-add of the convolution, for the
 forward pass and each gradient computed.
-
-Measured 2026-11-23 on the 2-core AVX-512 development VM, 2 threads each, torch 2.13.0
-(two runs on an idle machine, load 1.4-1.5 including the benchmark itself; median ms,
-torch / fastml):
-
-    LeNet conv1 (no dx)     2.90 / 1.35, 2.88 / 1.28   (torch varied 1.5-2.9 across runs)
-    LeNet conv2             2.14 / 1.70, 2.03 / 1.68
-    64ch 3x3                59.1 / 72.7, 63.1 / 65.0   (0.81x, 0.97x)
-    conv_transpose2d        5.52 / 8.79, 5.03 / 8.34   (0.6x: stride 2 runs on im2col+GEMM)
-    max_pool2d (128,6,28)   1.86 / 0.94, 1.90 / 1.06
-    max_pool2d (64,64,32)   14.6 / 7.45, 16.9 / 7.56
-    avg_pool2d (64,64,32)   8.66 / 6.33, 31.0 / 6.98
 """
 import numpy as np
 

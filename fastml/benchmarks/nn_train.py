@@ -1,4 +1,4 @@
-"""Benchmark cases: training small networks on MNIST (issue: small network trainer).
+"""Benchmark cases: training small networks on MNIST.
 
 * LeNet-5 (the modern variant of :func:`fastml.nn.lenet5`: conv 6@5x5 pad 2, ReLU,
   max-pool 2, conv 16@5x5, ReLU, max-pool 2, dense 120, 84, 10), one epoch over the
@@ -13,18 +13,8 @@ Only training is timed; each result is a callable giving the test accuracy, whic
 ``check`` compares (the two trainings shuffle differently, so accuracies agree within a
 point, not exactly). With ``--fastml-quick`` the training set is 10000 images.
 
-Measured on the 2-core development machine (Xeon, shared with other work; load 1.15 at
-the start, 1.8 at the end), 2 threads, torch 2.13 CPU, 2026-11-23 09:09 UTC:
-
-====================================  =======  =======  ============  =======
-case                                  fastml   torch    scikit-learn  ratio
-====================================  =======  =======  ============  =======
-LeNet-5, 1 epoch (60000 images)       1.99 s   2.80 s   -             1.41x
-MLP 784-128-10, 3 epochs Adam         1.00 s   1.15 s   1.41 s        1.14x
-====================================  =======  =======  ============  =======
-
-``bench/mnist_lenet.py`` runs LeNet-5 for 5 epochs, alternating fastml and torch epochs
-(median 2.09 s against 3.02 s per epoch in the same conditions). On a loaded machine
+``bench/mnist_lenet.py`` runs LeNet-5 for 5 epochs, alternating fastml and torch epochs.
+On a loaded machine
 (other processes on the cores) every OpenMP parallel region waits for a descheduled
 thread, and both fastml and torch slow down by large, erratic factors (fastml more,
 having more parallel regions per batch); measure at a load below ~1.5.

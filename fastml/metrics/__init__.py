@@ -1,4 +1,4 @@
-"""Pairwise kernels (and, with the distances issue, distances): ``fastml.metrics``.
+"""Pairwise kernels and distances: ``fastml.metrics``.
 
 Also importable as ``fastml.metrics.pairwise``, mirroring ``sklearn.metrics.pairwise``.
 """
