@@ -1,4 +1,5 @@
 /* Pairwise feature reductions and vectorised element-wise maps; see fastml_pairwise.h. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -93,17 +94,20 @@ DEFINE_POWI(double, f64)
 #define OP_MIN(x, y) ((x) < (y) ? (x) : (y))
 /* |x - y| as a subtraction and a sign-bit clear (2 vector ops; a compare-select is 3). */
 #define OP_L1(x, y) _Generic((x), float: __builtin_fabsf((x) - (y)), default: __builtin_fabs((x) - (y)))
-/* (x - y)^2 / (x + y); x, y >= 0, so x + y == 0 means x == y == 0 and the term is 0:
- * dividing by max(x + y, tiny) keeps the loop branch-free. */
+/* (x - y)^2 / (x + y), as (x - y) * ((x - y) / (x + y)): |x - y| / (x + y) <= 1, so the
+ * term neither overflows nor underflows where its value does not (the square would, long
+ * before). x, y >= 0, so x + y == 0 means x == y == 0 and the term is 0: dividing by
+ * max(x + y, smallest normal) keeps the loop branch-free (a term whose x + y is subnormal
+ * is then off by less than the smallest normal). */
 #define OP_CHI2_T(T, TINY)                                                                 \
     static inline T chi2_term_##T(T x, T y)                                                \
     {                                                                                      \
         T s = x + y, df = x - y;                                                           \
         s = s > (TINY) ? s : (TINY);                                                       \
-        return df * df / s;                                                                \
+        return df * (df / s);                                                              \
     }
-OP_CHI2_T(float, 1e-30f)
-OP_CHI2_T(double, 1e-300)
+OP_CHI2_T(float, FLT_MIN)
+OP_CHI2_T(double, DBL_MIN)
 
 DEFINE_TILE(min, float, f32, OP_MIN, +, COMB_SUM)
 DEFINE_TILE(min, double, f64, OP_MIN, +, COMB_SUM)
@@ -139,12 +143,12 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
 #include <immintrin.h>
 
 #define CHI2_AVX512(T, SFX, VT, W, LOAD, MASKLOAD, SET1, ADD, SUB, MAX, MUL, FMA, FNMA,    \
-                    RCP, REDUCE, MASKT, NEWTON2)                                           \
+                    RCP, REDUCE, MASKT, NEWTON2, TMIN)                                     \
     __attribute__((target("avx512f,avx512dq"))) static void chi2_tile_avx512_##SFX(        \
         const T *X, int64_t nx, const T *Y, int64_t ny, int64_t d, T *out, T *outT,         \
         int64_t ldo, int post, T scale)                                                    \
     {                                                                                      \
-        const VT tiny = SET1((T)1e-30), one = SET1((T)1);                                  \
+        const VT tiny = SET1(TMIN), one = SET1((T)1);                                      \
         const int64_t dv = d - d % W;                                                      \
         const MASKT tail = (MASKT)((1u << (d % W)) - 1u);                                  \
         int64_t i0 = 0;                                                                    \
@@ -176,7 +180,7 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
                             VT r = RCP(s);                                                 \
                             r = FMA(r, FNMA(s, r, one), r);                                \
                             NEWTON2;                                                       \
-                            acc[a][b] = FMA(MUL(df, df), r, acc[a][b]);                    \
+                            acc[a][b] = FMA(df, MUL(df, r), acc[a][b]);                    \
                         }                                                                  \
                 }                                                                          \
                 for (int a = 0; a < 4; a++)                                                \
@@ -202,10 +206,10 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
 CHI2_AVX512(double, f64, __m512d, 8, _mm512_loadu_pd, _mm512_maskz_loadu_pd, _mm512_set1_pd,
             _mm512_add_pd, _mm512_sub_pd, _mm512_max_pd, _mm512_mul_pd, _mm512_fmadd_pd,
             _mm512_fnmadd_pd, _mm512_rcp14_pd, _mm512_reduce_add_pd, __mmask8,
-            r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(s, r, one), r))
+            r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(s, r, one), r), DBL_MIN)
 CHI2_AVX512(float, f32, __m512, 16, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps,
             _mm512_add_ps, _mm512_sub_ps, _mm512_max_ps, _mm512_mul_ps, _mm512_fmadd_ps,
-            _mm512_fnmadd_ps, _mm512_rcp14_ps, _mm512_reduce_add_ps, __mmask16, (void)0)
+            _mm512_fnmadd_ps, _mm512_rcp14_ps, _mm512_reduce_add_ps, __mmask16, (void)0, FLT_MIN)
 
 #endif
 

@@ -129,12 +129,12 @@ def TestOneInput(data):
         E = _exponent(Xd, Yd, 2 if name == "rbf" else 1, g)
         eps = float(np.finfo(K.dtype).eps)
         if name == "rbf":
-            # the Gram form's relative tolerance (fastml.metrics.pairwise._RBF_RTOL) over
+            # the Gram form's relative tolerance (fastml.metrics.pairwise._EXP_RTOL) over
             # the worst case of a sum of d terms; then rounding of gamma, of the argument
             # of exp and of the result
-            from fastml.metrics.pairwise import _RBF_RTOL
+            from fastml.metrics.pairwise import _EXP_RTOL
 
-            rtol = _RBF_RTOL[K.dtype] * (d + 2) / (np.sqrt(d) + 2)
+            rtol = _EXP_RTOL[K.dtype] * (d + 2) / (np.sqrt(d) + 2)
         else:
             rtol = 2 * d * eps * (1 + E)  # a sum of d terms of one sign, times gamma
         want = np.exp(-E)
@@ -144,6 +144,48 @@ def TestOneInput(data):
         bad = ~(np.abs(K.astype(np.float64) - want) <= tol)
         if bad.any():
             i, j = np.argwhere(bad)[0]
+            raise AssertionError(f"{name}: K[{i}, {j}] = {K[i, j]!r}, exact {want[i, j]!r}")
+        return
+    if name in ("chi2", "additive_chi2") and K.size and np.all(Xd >= 0) and np.all(Yd >= 0):
+        # exact terms from per-pair halved float64 data; each computed term carries ~4
+        # roundings and the sum of d non-negative terms d more (relative), and a term whose
+        # squared difference underflows (|x - y| < sqrt(tiny)) is lost, at most
+        # sqrt(tiny) each
+        fi = np.finfo(K.dtype)
+        a, b = Xd.astype(np.float64)[:, None, :] / 2, Yd.astype(np.float64)[None, :, :] / 2
+        with np.errstate(all="ignore"):
+            sm = a + b
+            q = 2 * np.where(sm > 0, (a - b) * ((a - b) / np.where(sm > 0, sm, 1)), 0).sum(-1)
+        err = (d + 8) * float(fi.eps) * q + 2 * d * np.sqrt(float(fi.tiny))
+        sparse_in = sp.issparse(X) or sp.issparse(Y)
+        if sparse_in:
+            # sum(x) + sum(y) - sum 4 x y / (x + y), in float64: cancels to an absolute
+            # error of a sum of d terms, of the rows' sums
+            rs = Xd.astype(np.float64).sum(1)[:, None] + Yd.astype(np.float64).sum(1)[None, :]
+            err = err + (d + 2) * float(np.finfo(np.float64).eps) * rs
+        if name == "additive_chi2":
+            got, want, tol = -K.astype(np.float64), q, err
+            with np.errstate(over="ignore"):
+                big_q = q.astype(K.dtype) == np.inf  # beyond the dtype: -inf is right
+            ok = np.where(big_q, got >= float(fi.max) * (1 - 16 * float(fi.eps)),
+                          np.abs(got - want) <= tol)
+        else:
+            g = prm.get("gamma", 1.0)
+            with np.errstate(all="ignore"):
+                want = np.exp(-g * q)
+                if sparse_in:
+                    # entries the cancellation would spoil beyond the tolerance are
+                    # recomputed (fastml.metrics.pairwise._EXP_RTOL, worst case over d)
+                    from fastml.metrics.pairwise import _EXP_RTOL
+
+                    gerr = np.minimum(g * err, _EXP_RTOL[K.dtype] * (d + 2) / (np.sqrt(d) + 2)
+                                      + g * ((d + 8) * float(fi.eps) * q))
+                else:
+                    gerr = g * err
+                tol = np.where(want > 0, want * (gerr + 8 * float(fi.eps) * (1 + g * q)), 0)
+            ok = np.abs(K.astype(np.float64) - want) <= tol + 2 * float(fi.tiny)
+        if not ok.all():
+            i, j = np.argwhere(~ok)[0]
             raise AssertionError(f"{name}: K[{i}, {j}] = {K[i, j]!r}, exact {want[i, j]!r}")
         return
     ref = reference(name, Xd, Yd, prm)

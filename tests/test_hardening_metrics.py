@@ -334,13 +334,13 @@ def _rbf_ref(X, Y, gamma):
 
 
 def _rbf_rtol(dtype, d):
-    # fastml.metrics.pairwise._RBF_RTOL is the typical relative error allowed before
+    # fastml.metrics.pairwise._EXP_RTOL is the typical relative error allowed before
     # entries are recomputed; the worst case of a sum of d terms is (d + 2) / (sqrt(d) + 2)
     # times more; then the rounding of the exponential and of the result
-    from fastml.metrics.pairwise import _RBF_RTOL
+    from fastml.metrics.pairwise import _EXP_RTOL
 
     eps = float(np.finfo(dtype).eps)
-    return _RBF_RTOL[np.dtype(dtype)] * (d + 2) / (np.sqrt(d) + 2) + 8 * eps
+    return _EXP_RTOL[np.dtype(dtype)] * (d + 2) / (np.sqrt(d) + 2) + 8 * eps
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -409,3 +409,74 @@ def test_rbf_gamma_zero_or_tiny_on_huge_data(dtype):
         g = 1e-2 / big**2  # gamma * ||x - y||^2 of order 1e-2
         want = _rbf_ref(X / big, X / big, g * big**2)
         np.testing.assert_allclose(fm.rbf_kernel(X, gamma=g), want, rtol=1e-5)
+
+
+def _chi2_ref(X, Y):
+    """sum_i (x_i - y_i)^2 / (x_i + y_i) in float64 from per-pair scaled data (exact
+    terms, no overflow)."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    a, b = X[:, None, :] / 2, Y[None, :, :] / 2
+    s = a + b
+    with np.errstate(all="ignore"):
+        q = np.where(s > 0, (a - b) * ((a - b) / np.where(s > 0, s, 1)), 0).sum(-1)
+    return 2 * q
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", ["huge", "tiny"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chi2_kernels_at_the_ends_of_the_range(dtype, scale, sparse):
+    # (x - y)^2 overflows (float32 beyond ~1.8e19) or underflows long before the distance
+    # does: the data are scaled by a power of two, the distance scaled back
+    fi = np.finfo(dtype)
+    top = float(fi.max) / 4 if scale == "huge" else float(fi.tiny) * 64
+    X = (np.array([[3.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 0.5], [3.0, 1.0, 0.0]])
+         / 3 * top).astype(dtype)
+    conv = sp.csr_matrix if sparse else np.asarray
+    q = _chi2_ref(X, X)
+    A = fm.additive_chi2_kernel(conv(X))
+    assert A.dtype == dtype and not np.isnan(A).any()
+    eps = float(fi.eps)
+    np.testing.assert_allclose(A, -q, rtol=16 * eps, atol=0)
+    g = 1.0 / float(np.max(q))
+    K = fm.chi2_kernel(conv(X), conv(X.copy()), gamma=g)
+    np.testing.assert_allclose(K, np.exp(-g * q), rtol=64 * eps, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chi2_kernels_with_a_wide_dynamic_range(dtype, sparse):
+    # rows with features near 1e30 (float32: 1e18) beside features near 1: a power-of-two
+    # rescaling of the squares would push the small terms below the smallest float;
+    # (x - y) * ((x - y) / (x + y)) needs none
+    big = 1e18 if dtype == np.float32 else 1e150
+    X = np.array([[6.9, big, 0.0], [0.14, 0.5 * big, 3.0], [0.37, 0.0, 3.0],
+                  [6.9, 0.0, 0.0]], dtype=dtype)
+    conv = sp.csr_matrix if sparse else np.asarray
+    q = _chi2_ref(X, X)
+    A = fm.additive_chi2_kernel(conv(X))
+    eps = float(np.finfo(dtype).eps)
+    # sparse: sum(x) + sum(y) - sum 4 x y / (x + y) cancels to eps * (sum(x) + sum(y))
+    rs = X.astype(np.float64).sum(1)
+    atol = 8 * eps * (rs[:, None] + rs[None, :]) if sparse else 0
+    assert np.all(np.abs(A + q) <= 16 * eps * q + atol), (A, -q)
+    # the small-feature pairs (rows 2 and 3 have no big feature) are exact
+    assert abs(A[2, 3] + q[2, 3]) <= 16 * eps * q[2, 3]
+    K = fm.chi2_kernel(conv(X), gamma=0.1)
+    np.testing.assert_allclose(K[2:, 2:], np.exp(-0.1 * q[2:, 2:]), rtol=64 * eps)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chi2_of_float64_data_below_1e_30(sparse):
+    # no floor on x + y above the smallest normal: data near 1e-35 are as exact as any
+    rng = np.random.default_rng(3)
+    X = rng.random((5, 9)) * 1e-35
+    X[4] = X[0]
+    conv = sp.csr_matrix if sparse else np.asarray
+    A = fm.additive_chi2_kernel(conv(X))
+    q = _chi2_ref(X, X)
+    eps = float(np.finfo(np.float64).eps)
+    rs = X.sum(1)
+    assert np.all(np.abs(A + q) <= 32 * eps * q + 16 * eps * (rs[:, None] + rs[None, :])), (A, -q)
+    assert abs(A[0, 4]) <= 16 * eps * 2 * rs[0]

@@ -285,12 +285,11 @@ def sparse_common(const floating[::1] xdata, const int32_t[::1] xind, const int6
                   floating[:, ::1] out, int op, int post, double scale, bint symmetric,
                   int n_threads):
     """op 0: sum min(x, y) (intersection); op 2: sum (x-y)^2/(x+y) over the union of the
-    non-zeros, computed as xsum + ysum - sum_common 4xy/(x+y). Upper triangle only when
+    non-zeros, computed as xsum + ysum - sum_common 4 x (y / (x + y)). Upper triangle only when
     symmetric."""
     cdef int64_t n = out.shape[0], m = out.shape[1]
     cdef int64_t i, j, p, j0
     cdef floating acc, xv, yv, s, v
-    cdef floating tiny = <floating>1e-30
     # One zeroed scatter row per thread, allocated here (not inside the parallel loop).
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] scratch = np.zeros((n_threads, max(1, n_features)), dtype=dtype)
@@ -314,7 +313,8 @@ def sparse_common(const floating[::1] xdata, const int32_t[::1] xind, const int6
                         xv = buf[yind[p]]
                         yv = ydata[p]
                         s = xv + yv
-                        acc = acc + 4 * xv * yv / (s if s > tiny else tiny)
+                        if s > 0:  # 4 x (y / s): no overflow or underflow of x y
+                            acc = acc + 4 * xv * (yv / s)
                     v = xsum[i] + ysum[j] - acc
                     v = v if v > 0 else 0
                 if post == 1:

@@ -343,7 +343,7 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
     upper = _gram(X, Y, out, symmetric, n_threads)
-    if _rbf_gram_error(gamma, xx, yy, X.shape[1], out.dtype) > _RBF_RTOL[out.dtype]:
+    if _exp_error(gamma, xx, yy, X.shape[1], out.dtype) > _EXP_RTOL[out.dtype]:
         if upper:
             _fast.mirror_upper(out, n_threads)
         if not _rbf_post_checked(out, xx, yy, gamma, X.shape[1], X0, Y0, gamma0):
@@ -390,48 +390,48 @@ def _rbf_conditioning(X, Y, gamma, dtype):
     return X, Y, gamma
 
 
-# The exponent of an rbf entry computed from the Gram matrix, gamma (||x||^2 + ||y||^2 -
-# 2 <x, y>), carries an absolute error of up to gamma * c * u * (||x||^2 + ||y||^2) (u the
-# unit roundoff; c = n_features + 2 for the worst case of a sum, about sqrt(n_features) + 2
-# in practice), which is the relative error of the entry. Where the typical error may
-# exceed this tolerance, the entries that are not negligible even under the worst-case
-# error are recomputed from the rows themselves.
-_RBF_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+# An exponential kernel exp(-gamma q(x, y)) whose q comes from a cancelling formula (the
+# Gram form of the squared distance, ||x||^2 + ||y||^2 - 2 <x, y>; the sparse chi-squared
+# sum(x) + sum(y) - sum 4 x y / (x + y)) carries an absolute error in the exponent of up to
+# gamma * c * u * s (u the unit roundoff, s = ||x||^2 + ||y||^2 or sum(x) + sum(y); c =
+# n_features + 2 for the worst case of a sum, about sqrt(n_features) + 2 in practice),
+# which is the relative error of the entry. Where the typical error may exceed this
+# tolerance, the entries that are not negligible even under the worst-case error are
+# recomputed from the rows themselves.
+_EXP_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
 
-def _rbf_gram_error(gamma, xx, yy, n_features, dtype):
-    """The typical bound on the exponent's error, over all entries."""
-    if not xx.size or not yy.size:
+def _exp_error(gamma, a, b, n_features, dtype):
+    """The typical bound on the exponent's error over all entries, s = a[i] + b[j]."""
+    if not a.size or not b.size:
         return 0.0
     u = float(np.finfo(dtype).eps) / 2
-    s = float(np.max(xx, initial=0)) + float(np.max(yy, initial=0))
+    s = float(np.max(a, initial=0)) + float(np.max(b, initial=0))
     return float(gamma) * (math.sqrt(n_features) + 2) * u * s
 
 
-def _rbf_post_checked(out, xx, yy, gamma, n_features, X0, Y0, gamma0):
-    """out (the full Gram matrix of the conditioned rows) -> the rbf kernel, where the Gram
-    form cannot be trusted everywhere: each entry whose exponent may be off by more than
-    the tolerance (and whose value is not below the dtype's smallest normal even under the
-    worst-case error) is recomputed in float64 from the differences of the original rows,
-    which do not cancel: an identical pair of rows far from the origin gives exactly 1.
+def _exp_post_checked(out, q_rows, a, b, gamma, n_features, exact_pairs, dtype, out_dtype,
+                      budget=math.inf):
+    """out[rows] = exp(-gamma q) for every block of rows, q_rows(rows) giving the cancelling
+    q of those rows in float64 (computed in ``dtype``), s = a[i] + b[j] its scale. Each entry
+    whose exponent may be off by more than the tolerance of ``out_dtype`` (and whose value
+    is not below its smallest normal even under the worst-case error) gets the exponent
+    exact_pairs(ii, jj) instead, from the rows themselves: e.g. exactly 1 for an identical
+    pair of rows far from the origin.
 
-    float32 only: returns False (out then holds garbage) as soon as more entries need
-    this than recomputing the whole matrix in float64 would cost."""
-    dtype = out.dtype
+    Returns False (out then holds garbage) as soon as more than ``budget`` entries need
+    this (the caller then has a cheaper way to compute the whole matrix)."""
     u = float(np.finfo(dtype).eps) / 2
-    tol = _RBF_RTOL[dtype]
+    tol = _EXP_RTOL[np.dtype(out_dtype)]
     c_typ, c_max = math.sqrt(n_features) + 2, n_features + 2
-    cut = -math.log(float(np.finfo(dtype).tiny))  # exp(-cut) is the smallest normal
-    # one pair by differences costs ~ a few hundred GEMM entries
-    budget = math.inf if dtype == np.float64 else max(4096, out.size // 256)
-    Yr = X0 if Y0 is None else Y0
-    yy64 = yy.astype(np.float64)
+    cut = -math.log(float(np.finfo(out_dtype).tiny))  # exp(-cut) is the smallest normal
+    b64 = b.astype(np.float64)
     step = max(1, (1 << 16) // max(out.shape[1], 1))
     for i0 in range(0, out.shape[0], step):
         rows = slice(i0, min(i0 + step, out.shape[0]))
-        s = xx[rows].astype(np.float64)[:, None] + yy64[None, :]
+        s = a[rows].astype(np.float64)[:, None] + b64[None, :]
         with np.errstate(over="ignore", invalid="ignore"):
-            e = gamma * np.maximum(s - 2 * out[rows].astype(np.float64), 0)
+            e = gamma * np.maximum(q_rows(rows), 0)
             gs = gamma * u * s
             need = (c_typ * gs > tol) & ~(e - c_max * gs >= cut)
         ii, jj = np.nonzero(need)
@@ -439,11 +439,27 @@ def _rbf_post_checked(out, xx, yy, gamma, n_features, X0, Y0, gamma0):
         if budget < 0:
             return False
         if ii.size:
-            with np.errstate(over="ignore"):  # exp(-inf) = 0 is the value
-                e[ii, jj] = gamma0 * _sq_dist_pairs(X0, Yr, ii + i0, jj)
+            e[ii, jj] = exact_pairs(ii + i0, jj)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             out[rows] = np.exp(-e)
     return True
+
+
+def _rbf_post_checked(out, xx, yy, gamma, n_features, X0, Y0, gamma0):
+    """out (the full Gram matrix of the conditioned rows) -> the rbf kernel, entries the
+    Gram form cannot give recomputed in float64 from the differences of the original rows.
+    float32: False when so many entries need it that the float64 Gram matrix is cheaper
+    (one pair by differences costs ~ a few hundred GEMM entries)."""
+    Yr = X0 if Y0 is None else Y0
+
+    def exact(ii, jj):
+        with np.errstate(over="ignore"):  # exp(-inf) = 0 is the value
+            return gamma0 * _sq_dist_pairs(X0, Yr, ii, jj)
+
+    return _exp_post_checked(
+        out, lambda r: xx[r].astype(np.float64)[:, None] + yy.astype(np.float64)[None, :]
+        - 2 * out[r].astype(np.float64), xx, yy, gamma, n_features, exact, out.dtype,
+        out.dtype, math.inf if out.dtype == np.float64 else max(4096, out.size // 256))
 
 
 def _sq_dist_pairs(A, B, ii, jj):
@@ -612,10 +628,22 @@ def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True,
                                   non_negative="additive chi-squared kernel")
+    X, Y, k = _chi2_scaling(X, Y, out.dtype)
     if sp.issparse(X) or sp.issparse(Y):
-        return _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0,
-                              n_threads)
-    return _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0, n_threads)
+        _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0, n_threads)
+    else:
+        _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_NEG, 0.0, n_threads)
+    return _scaling.unscale(out, k, 1)
+
+
+def _chi2_scaling(X, Y, dtype):
+    """Data whose sums of terms (x - y)^2 / (x + y) could overflow (or whose every term
+    would be subnormal), scaled by a power of two 2**k (exact); the chi-squared distance
+    is homogeneous of degree one, so it is 2**k times the distance of the data."""
+    k = _scaling.safe_shift(_scaling.max_abs(X, Y), dtype, 1, 4 * X.shape[1])
+    if k:
+        X, Y = _scaling.scaled(X, k), _scaling.scaled(Y, k)
+    return X, Y, k
 
 
 def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
@@ -653,10 +681,65 @@ def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
                                   non_negative="chi-squared kernel")
     if _float32_gamma_overflows(gamma, out.dtype):
         return _via_float64(chi2_kernel, X, Y, out, n_jobs, gamma=gamma)
+    X0, Y0 = X, Y
+    X, Y, k = _chi2_scaling(X, Y, out.dtype)
+    if k:
+        try:
+            gamma = math.ldexp(gamma, -k)
+        except OverflowError:
+            gamma = math.inf
+        gamma = min(gamma, float(np.finfo(np.float64).max))
+        if _float32_gamma_overflows(gamma, out.dtype):
+            return _via_float64(chi2_kernel, X0, Y0, out, n_jobs, gamma=gamma)
     if sp.issparse(X) or sp.issparse(Y):
+        if _sparse_chi2_checked(X, Y, out, symmetric, gamma, n_threads):
+            return out
         return _sparse_common(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma,
                               n_threads)
     return _reduce(X, Y, out, symmetric, _fast.OP_CHI2, _fast.POST_EXP, -gamma, n_threads)
+
+
+def _sparse_chi2_checked(X, Y, out, symmetric, gamma, n_threads):
+    """The sparse chi-squared sum(x) + sum(y) - sum 4 x y / (x + y) cancels for near pairs
+    of rows with large sums; where gamma makes that error matter, compute the kernel by
+    blocks of rows with the entries it spoils recomputed from the rows (term by term).
+    Returns False (nothing done) when the ordinary path is accurate enough."""
+    X64 = _as_csr(X, np.float64)
+    Y64 = X64 if symmetric else _as_csr(Y, np.float64)
+    xs = np.asarray(X64.sum(axis=1)).ravel()
+    ys = xs if symmetric else np.asarray(Y64.sum(axis=1)).ravel()
+    if _exp_error(gamma, xs, ys, X.shape[1], np.float64) <= _EXP_RTOL[out.dtype]:
+        return False
+
+    def q_rows(rows):
+        block = np.empty((rows.stop - rows.start, out.shape[1]))
+        _sparse_common(X64[rows], Y64, block, False, _fast.OP_CHI2, _fast.POST_NEG, 0.0,
+                       n_threads)
+        return np.negative(block, out=block)
+
+    def exact(ii, jj):
+        with np.errstate(over="ignore"):
+            return gamma * _chi2_pairs(X64, Y64, ii, jj)
+
+    _exp_post_checked(out, q_rows, xs, ys, gamma, X.shape[1], exact, np.float64, out.dtype)
+    if symmetric:
+        _fast.mirror_upper(out, n_threads)
+    return True
+
+
+def _chi2_pairs(A, B, ii, jj):
+    """sum_k (a_k - b_k)^2 / (a_k + b_k) in float64 for the pairs (ii, jj), term by term."""
+    res = np.empty(ii.size)
+    step = max(1, (1 << 18) // max(A.shape[1], 1))
+    for p0 in range(0, ii.size, step):
+        a, b = ii[p0:p0 + step], jj[p0:p0 + step]
+        Ar, Br = A[a], B[b]
+        Ar = (Ar.toarray() if sp.issparse(Ar) else Ar).astype(np.float64)
+        Br = (Br.toarray() if sp.issparse(Br) else Br).astype(np.float64)
+        s, df = Ar + Br, Ar - Br
+        with np.errstate(over="ignore", invalid="ignore"):
+            res[p0:p0 + step] = np.where(s > 0, df * (df / np.where(s > 0, s, 1)), 0).sum(1)
+    return res
 
 
 def _float32_gamma_overflows(gamma, dtype):
