@@ -1,0 +1,79 @@
+"""Regressions found by fuzz/fuzz_nn.py: each test is a minimal input that was wrong."""
+import numpy as np
+import pytest
+
+from fastml.nn import _augment
+from fastml.nn.augment import ImageAugmenter
+from fastml.nn.layers import MaxPool2D, ReLU, Sequential
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hflip,vflip", [(False, False), (True, False), (False, True),
+                                         (True, True)])
+def test_augment_exact_maps_do_not_mix_infinite_neighbours(dtype, hflip, vflip):
+    # identity / flips read one pixel each; the zero-weight bilinear neighbours used to be
+    # multiplied in, so an inf pixel turned its neighbours into 0 * inf = NaN
+    x = np.arange(2 * 1 * 5 * 4, dtype=dtype).reshape(2, 1, 5, 4)
+    x[0, 0, 1, 2] = np.inf
+    x[1, 0, 3, 0] = -np.inf
+    x[1, 0, 0, 3] = np.nan
+    aug = ImageAugmenter(shift=0, rotation=0, scale=0, hflip=hflip, vflip=vflip)
+    out = aug.apply(x, np.random.default_rng(0))
+    mats = aug.matrices(2, 5, 4, np.random.default_rng(0))
+    ref = x.copy()
+    for n in range(2):
+        if mats[n, 0] < 0:
+            ref[n] = ref[n, :, :, ::-1]
+        if mats[n, 4] < 0:
+            ref[n] = ref[n, :, ::-1, :]
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 1), (1, 0), (-2, 1), (3, -3)])
+def test_augment_integer_shift_is_exact_next_to_inf(dy, dx):
+    x = np.ones((1, 2, 6, 5))
+    x[0, 1, 2, 2] = np.inf
+    m = np.array([[1.0, 0.0, -dx, 0.0, 1.0, -dy]])  # output (i, j) reads (i - dy, j - dx)
+    out = np.empty_like(x)
+    _augment.affine_warp(x, out, m, 1)
+    ref = np.zeros_like(x)
+    ref[:, :, max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)] = \
+        x[:, :, max(-dy, 0):6 + min(-dy, 0), max(-dx, 0):5 + min(-dx, 0)]
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_augment_bilinear_still_interpolates():
+    # a half-pixel shift averages neighbours (the skipped taps are only the 0-weight ones)
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    m = np.array([[1.0, 0.0, 0.5, 0.0, 1.0, 0.25]])
+    out = np.empty_like(x)
+    _augment.affine_warp(x, out, m, 1)
+    assert out[0, 0, 0, 0] == pytest.approx(0.75 * 0.5 + 0.25 * 4.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_passes_no_gradient_through_zeroed_units_even_inf(dtype):
+    relu = ReLU()
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]], dtype=dtype)
+    relu.forward(x, training=True)
+    g = np.array([[np.inf, np.nan, 5.0, -np.inf]], dtype=dtype)
+    dx = relu.backward(g)
+    assert dx.dtype == dtype
+    np.testing.assert_array_equal(dx, np.array([[0.0, 0.0, 5.0, 0.0]], dtype=dtype))
+
+
+def test_fused_relu_maxpool_backward_equals_the_two_layers_with_inf_gradients():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    g[0, 0, 0, :] = np.inf
+    g[1, 2, 3, 1] = np.nan
+    fused = Sequential(ReLU(), MaxPool2D(2), input_shape=(3, 8, 6))
+    assert type(fused._plan[0]).__name__ == "ReLUMaxPool"
+    out_f = fused.forward(x, training=True)
+    dx_f = fused.backward(g)
+    relu, pool = ReLU(), MaxPool2D(2)
+    out_u = pool.forward(relu.forward(x, training=True), training=True)
+    dx_u = relu.backward(pool.backward(g))
+    np.testing.assert_array_equal(out_f, out_u)
+    np.testing.assert_array_equal(dx_f, dx_u)
