@@ -265,6 +265,13 @@ def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False, *, measur
     return path
 
 
+def _all_finite(*arrays):
+    """No NaN or inf in any of the arrays (one vectorised sum each; a sum that overflows
+    counts as not finite, which only costs the choice of algorithm)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(np.isfinite(a.sum()) for a in arrays)
+
+
 def _conv_setup(x, w, stride, padding, allow_same=True):
     kh, kw = w.shape[2], w.shape[3]
     sh, sw = _pair(stride, "stride", 1)
@@ -359,9 +366,14 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     n_threads = effective_n_threads(n_jobs)
     need_dx = bool(need_input_grad)
     dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
-    if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True,
-                  key=(N, dtype.str, need_dx), measure=lambda: conv2d_backward(
-                      grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct":
+    # The direct loops multiply whole padded rows, so the zeros around grad_out (for dx)
+    # and past its last column (for dw) meet every weight and input value: an inf there
+    # would give 0 * inf = NaN where the exact gradient is finite. Operands holding NaN or
+    # inf therefore take the GEMM path, which only forms the products of the gradient.
+    if _all_finite(grad_out, x, w) and _conv_path(
+            Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True,
+            key=(N, dtype.str, need_dx), measure=lambda: conv2d_backward(
+                grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct":
         # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
         nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)
