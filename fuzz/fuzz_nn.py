@@ -431,7 +431,7 @@ def fuzz_pool(r):
     x = tensor(r, shape, r.pick([dtype, dtype, dtype, np.int32, np.bool_]), special)
     rdtype = np.dtype(dtype if x.dtype.kind == "f" else np.float64)
     kernel, stride, padding = pool_params(r)
-    n_jobs = r.pick([None, 1, 2, -1])
+    n_jobs = r.pick([None, 1, 2, -1, 1]) if r.int(0, 15) else r.pick([0, 1.5, "2", 2**63])
     what = r.int(0, 2)
     if what == 0:
         res = call(F.max_pool2d, x, kernel, stride, padding, n_jobs=n_jobs)
@@ -454,11 +454,20 @@ def fuzz_pool(r):
             arg.flat[r.int(0, arg.size - 1)] = r.pick([-1, shape[2] * shape[3], 2**62])
         elif hostile == 1:
             arg = arg.astype(np.float64)
-        dx = call(F.max_pool2d_backward, g, arg, shape, n_jobs=n_jobs)
-        if hostile in (0, 1):
-            assert dx is None, "a corrupt argmax was accepted"
+        xs = shape
+        if hostile == 2:  # a wider x_shape: the flat indices stay valid, dx is larger
+            xs = shape[:3] + (shape[3] + r.int(1, 3),)
+        elif hostile == 3:
+            xs = r.pick([shape[:3], shape[:2] + (0, shape[3]), shape[:3] + (-1,),
+                         shape[:3] + (2**63,), shape[:3] + (1.5,), None, "NCHW",
+                         (shape[0] + 1,) + shape[1:]])
+        dx = call(F.max_pool2d_backward, g, arg, xs, n_jobs=n_jobs)
+        if hostile in (0, 1, 3):
+            assert dx is None, "a corrupt argmax or x_shape was accepted"
             return
+        shape = xs
         assert dx is not None, "max_pool2d_backward refused its forward's output"
+        arg = arg.reshape(out.shape)
         rdx = np.zeros((shape[0] * shape[1], shape[2] * shape[3]))
         with np.errstate(all="ignore"):
             np.add.at(rdx, (np.arange(rdx.shape[0])[:, None], rarg.reshape(rdx.shape[0], -1)),
@@ -498,6 +507,8 @@ def fuzz_pool(r):
         x64 = x.astype(np.float64).reshape(N, C, H * W)
         if r.bool():
             out = call(F.global_avg_pool2d, x, n_jobs=n_jobs)
+            if out is None:
+                return
             with np.errstate(all="ignore"):
                 ref = x64.sum(-1) / (H * W)
                 absref = np.abs(x64).sum(-1) / (H * W)
@@ -511,7 +522,10 @@ def fuzz_pool(r):
             same(dx, np.broadcast_to(q[:, :, None, None], shape).astype(rdtype),
                  "global_avg_pool2d_backward")
         else:
-            out, arg = call(F.global_max_pool2d, x, n_jobs=n_jobs)
+            res = call(F.global_max_pool2d, x, n_jobs=n_jobs)
+            if res is None:
+                return
+            out, arg = res
             ref, rarg = maxpool_ref(x, H, W, 1, 1, 0, 0)
             same(out.astype(np.float64), ref.reshape(N, C), "global_max_pool2d")
             same(arg, rarg.reshape(N, C), "global_max_pool2d argmax")
@@ -532,6 +546,8 @@ def fuzz_layers(r):
     dtype = r.pick([np.float32, np.float64])
     special = r.int(0, 5) == 0
     N, C, H, W = r.int(1, 3), r.pick([1, 2, 3]), dims(r, big=True), dims(r, big=True)
+    if r.int(0, 7) == 0:  # a row of more than 256 windows
+        N, C, H, W = 1, 1, r.int(2, 6), r.pick([513, 514, 515, 770])
     co, kc = r.pick([1, 2, 4]), r.pick([1, 2, 3])
     k = r.pick([2, 2, 2, 3, 4, 5, 16])
     tail = r.int(0, 3)
