@@ -80,8 +80,8 @@ def test_fused_relu_maxpool_backward_equals_the_two_layers_with_inf_gradients():
 
 
 def _conv_grads_ref(g, x, w, ph, pw):
-    """conv2d's dx and dw at stride 1 from their definitions, in float64, summing only the
-    products that exist (no padding terms)."""
+    """conv2d's dx and dw at stride 1 from their definitions, in float64: dx sums the
+    products of existing outputs only, dw also those with the input's zero padding."""
     N, Ci, H, W = x.shape
     Co, _, kh, kw = w.shape
     Ho, Wo = g.shape[2:]
@@ -95,15 +95,17 @@ def _conv_grads_ref(g, x, w, ph, pw):
                         for i in range(kh):
                             for j in range(kw):
                                 a, b = h - ph + i, v - pw + j
+                                gv = float(g[n, o, h, v])
                                 if 0 <= a < H and 0 <= b < W:
-                                    gv = float(g[n, o, h, v])
                                     dx[n, :, a, b] += gv * w[o, :, i, j]
                                     dw[o, :, i, j] += gv * x[n, :, a, b]
+                                else:  # the zero padding is part of conv2d's input
+                                    dw[o, :, i, j] += gv * 0.0
     return dx, dw
 
 
 @pytest.mark.parametrize("path", ["direct", "gemm"])
-@pytest.mark.parametrize("where", ["x", "w"])
+@pytest.mark.parametrize("where", ["x", "w", "g"])
 def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
     # the direct loops multiplied the zero padding with every value: an inf in x gave NaN
     # in the weight gradient of kernel rows that only see padding, an inf in w gave NaN in
@@ -120,11 +122,14 @@ def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
     else:
         w[0, 0, 0, 0] = np.inf  # kernel row 0 lies on the padding row for every output
     g = np.ones((1, 2, 1, 9), np.float32)
+    if where == "g":
+        g[0, 1, 0, 3] = -np.inf
     dx, dw, db = F.conv2d_backward(g, x, w, 1, 1)
     rdx, rdw = _conv_grads_ref(g, x.astype(np.float64), w.astype(np.float64), 1, 1)
     np.testing.assert_array_equal(np.isnan(dw), np.isnan(rdw))
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(rdx))
-    assert np.isfinite(rdw[:, :, 0]).all() and np.isfinite(rdw[:, :, 2]).all()
+    if where == "x":  # kernel rows 0 and 2 only meet the padding rows: exactly 0
+        assert (rdw[:, :, 0] == 0).all() and (rdw[:, :, 2] == 0).all()
     if where == "w":
         assert np.isfinite(rdx).all()
     eps = np.finfo(np.float32).eps
@@ -133,4 +138,4 @@ def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
     fin = np.isfinite(rdw)
     np.testing.assert_allclose(dw[fin], rdw[fin], rtol=20 * eps, atol=20 * eps * 20)
     np.testing.assert_array_equal(np.isinf(dw), np.isinf(rdw))
-    np.testing.assert_array_equal(db, [9.0, 9.0])
+    np.testing.assert_array_equal(db, g.sum(axis=(0, 2, 3)))
