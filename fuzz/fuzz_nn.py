@@ -662,6 +662,9 @@ def fuzz_augment(r):
     else:
         aug = ImageAugmenter(shift=0, rotation=0, scale=0, hflip=r.bool(), vflip=r.bool())
     seed = r.int(0, 2**32 - 1)
+    if r.int(0, 7) == 0:  # hostile thread counts and generators: an error, not a crash
+        call(aug.apply, x, r.pick([None, seed, "rng", 1.5, -1]),
+             r.pick([0, -1, -5, 2**31, 2**40, 2**63, 1.5, True, None, 1]))
     out1 = call(aug.apply, x, np.random.default_rng(seed), 1)
     if out1 is None:
         return

@@ -139,3 +139,26 @@ def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
     np.testing.assert_allclose(dw[fin], rdw[fin], rtol=20 * eps, atol=20 * eps * 20)
     np.testing.assert_array_equal(np.isinf(dw), np.isinf(rdw))
     np.testing.assert_array_equal(db, g.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("n_threads,error", [(0, ValueError), (-5, ValueError),
+                                             (1.5, TypeError), (True, TypeError),
+                                             (None, TypeError)])
+def test_augment_apply_rejects_bad_thread_counts(n_threads, error):
+    # a negative count reached OpenMP and aborted the interpreter (libgomp out of memory)
+    with pytest.raises(error, match="n_threads"):
+        ImageAugmenter().apply(np.ones((2, 1, 5, 5)), np.random.default_rng(0), n_threads)
+
+
+def test_augment_apply_caps_huge_thread_counts_and_accepts_seeds():
+    x = np.random.default_rng(1).random((3, 2, 6, 7)).astype(np.float32)
+    aug = ImageAugmenter()
+    ref = aug.apply(x, np.random.default_rng(5), 1)
+    np.testing.assert_array_equal(aug.apply(x, np.random.default_rng(5), 2**40), ref)
+    np.testing.assert_array_equal(aug.apply(x, 5, 2), ref)  # a seed is default_rng(seed)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float16, bool])
+def test_augment_apply_names_unsupported_dtypes(dtype):
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ImageAugmenter().apply(np.ones((1, 1, 4, 4), dtype), np.random.default_rng(0))
