@@ -83,7 +83,8 @@ class ImageAugmenter:
         Parameters
         ----------
         x : array of shape (N, C, H, W), float32 or float64
-        rng : numpy Generator (or a seed for ``np.random.default_rng``)
+        rng : numpy Generator (anything with its ``uniform`` and ``random``), an int seed
+            or None
         n_threads : int >= 1, the OpenMP threads (capped at the usable cores and at N)
 
         Returns
@@ -102,7 +103,11 @@ class ImageAugmenter:
             raise TypeError(f"n_threads must be an int >= 1, got {n_threads!r}.")
         if n_threads < 1:
             raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}.")
-        rng = np.random.default_rng(rng)
+        if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+            rng = np.random.default_rng(rng)
+        elif not (hasattr(rng, "uniform") and hasattr(rng, "random")):
+            raise TypeError(f"rng must be a numpy Generator (or an int seed), got "
+                            f"{type(rng).__name__}.")
         x = np.ascontiguousarray(x)
         out = np.empty_like(x)
         N, _, H, W = x.shape
