@@ -537,11 +537,12 @@ def fuzz_pool(r):
 
 
 def fuzz_layers(r):
-    """Sequential(Conv2D, ReLU, MaxPool2D(k)) (the ReLU + MaxPool pair runs fused) and the
-    other pooling layers against the functional calls composed by hand."""
+    """Sequential(Conv2D or ConvTranspose2D, ReLU, MaxPool2D(k)) (the ReLU + MaxPool pair
+    runs fused) and the other pooling layers against the functional calls composed by
+    hand, then one SGD / Adam step against the textbook update."""
     import fastml.nn.functional as F
-    from fastml.nn.layers import (AvgPool2D, Conv2D, GlobalAvgPool2D, GlobalMaxPool2D,
-                                  MaxPool2D, ReLU, Sequential)
+    from fastml.nn.layers import (AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D,
+                                  GlobalMaxPool2D, MaxPool2D, ReLU, Sequential)
 
     dtype = r.pick([np.float32, np.float64])
     special = r.int(0, 5) == 0
@@ -560,7 +561,12 @@ def fuzz_layers(r):
             last = GlobalAvgPool2D()
         else:
             last = GlobalMaxPool2D()
-        model = Sequential(Conv2D(co, kc, padding=r.pick([0, "same"])), ReLU(), last,
+        transpose = r.int(0, 3) == 0
+        first = (ConvTranspose2D(co, kc, stride=r.pick([1, 2]), padding=r.pick([0, 1]))
+                 if transpose else Conv2D(co, kc, padding=r.pick([0, "same"])))
+        fwd, bwd = ((F.conv_transpose2d, F.conv_transpose2d_backward) if transpose
+                    else (F.conv2d, F.conv2d_backward))
+        model = Sequential(first, ReLU(), last,
                            input_shape=(C, H, W), dtype=dtype,
                            random_state=r.int(0, 2**31 - 1))
     except ALLOWED:
@@ -577,7 +583,7 @@ def fuzz_layers(r):
         dx = model.backward(g)
         conv = model.layers[0]
         Wt, bt = conv.W.value, conv.b.value
-        h = F.conv2d(x, Wt, bt, conv.stride, conv.padding, n_jobs=n_jobs)
+        h = fwd(x, Wt, bt, conv.stride, conv.padding, n_jobs=n_jobs)
         a = np.maximum(h, 0)
         if tail == 0:
             ref, arg = F.max_pool2d(a, k, n_jobs=n_jobs)
@@ -600,8 +606,7 @@ def fuzz_layers(r):
             ga = F.global_max_pool2d_backward(g, arg, a.shape, n_jobs=n_jobs)
         # ReLU's gradient: the upstream gradient where the output is positive, else 0
         gh = np.where(a > 0, ga, 0).astype(dtype)
-        rdx, rdw, rdb = F.conv2d_backward(gh, x, Wt, conv.stride, conv.padding,
-                                          n_jobs=n_jobs)
+        rdx, rdw, rdb = bwd(gh, x, Wt, conv.stride, conv.padding, n_jobs=n_jobs)
         same(conv.W.grad, rdw, "Sequential dW vs functional")
         same(conv.b.grad, rdb, "Sequential db vs functional")
         if dx is not None:
