@@ -294,6 +294,10 @@ def fuzz_conv(r, transpose):
     if r.int(0, 15) == 0:
         b = np.zeros(Co + 1, dtype)
     fwd = F.conv_transpose2d if transpose else F.conv2d
+    if out_elements(x.shape, (kh, kw), stride, padding, transpose) > 2**24:
+        # a legal but huge output (e.g. a transposed convolution of stride 2**31 - 1 is
+        # 2**31 rows): allocating it is the caller's request, not a finding
+        return
     out = with_path(path, fwd, x, w, b, stride, padding, n_jobs=n_jobs)
     if out is None:
         return
@@ -308,6 +312,18 @@ def fuzz_conv(r, transpose):
         ph = pw = 0
     else:
         ph, pw = as_pair(padding)
+    H_in, W_in = x.shape[2:]
+    if transpose:
+        expect = ((H_in - 1) * sh + kh - 2 * ph, (W_in - 1) * sw + kw - 2 * pw)
+        region = ((H_in - 1) * sh + kh) * ((W_in - 1) * sw + kw)
+    else:
+        expect = ((H_in + 2 * ph - kh) // sh + 1, (W_in + 2 * pw - kw) // sw + 1)
+        region = (H_in + 2 * ph) * (W_in + 2 * pw)
+    assert out.shape == (N, w.shape[1] if transpose else Co) + expect, (out.shape, expect)
+    if region * N * max(Ci, Co) > 4_000_000:
+        # a huge padding or stride (legal: e.g. stride 2**31 - 1 with padding 2**20 gives
+        # one window of padding only); the dense references below would need terabytes
+        return
     if not transpose:
         ref, absref, nan_terms = conv_ref(x, w, b, sh, sw, ph, pw)
         check_bounded(out, ref, absref, Ci * kh * kw + 1, dtype, "conv2d", nan_terms)
@@ -342,6 +358,22 @@ def fuzz_conv(r, transpose):
     with np.errstate(all="ignore"):
         check_bounded(db, g64.sum(axis=(0, 2, 3)), np.abs(g64).sum(axis=(0, 2, 3)),
                       g[:, 0].size, dtype, "backward db")
+
+
+def out_elements(x_shape, k, stride, padding, transpose):
+    """Elements of the convolution output per (sample, channel) if the parameters are
+    plain ints (0 when they are not: the call is then expected to raise)."""
+    try:
+        (sh, sw), (ph, pw) = as_pair(stride), as_pair(padding)
+        if not all(type(v) is int for v in (sh, sw, ph, pw)):
+            return 0
+        H, W = x_shape[2:]
+        if transpose:
+            return max(0, (H - 1) * sh + k[0] - 2 * ph) * max(0, (W - 1) * sw + k[1] - 2 * pw)
+        return max(0, (H + 2 * ph - k[0]) // max(sh, 1) + 1) * max(
+            0, (W + 2 * pw - k[1]) // max(sw, 1) + 1)
+    except (TypeError, ValueError):
+        return 0
 
 
 def conv_grad_ref(g, x64, w, sh, sw, ph, pw):
