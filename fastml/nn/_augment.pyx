@@ -20,6 +20,23 @@ cdef inline floating _at(const floating *p, Py_ssize_t H, Py_ssize_t W, Py_ssize
     return p[y * W + x]
 
 
+cdef inline double _lerp_row(const floating *p, Py_ssize_t H, Py_ssize_t W, Py_ssize_t y,
+                             Py_ssize_t x0, double fx) noexcept nogil:
+    if fx == 0:  # on a pixel column: the right neighbour has weight 0 and is not read
+        return _at(p, H, W, y, x0)
+    return (1 - fx) * _at(p, H, W, y, x0) + fx * _at(p, H, W, y, x0 + 1)
+
+
+cdef inline double _bilinear(const floating *p, Py_ssize_t H, Py_ssize_t W, Py_ssize_t y0,
+                             Py_ssize_t x0, double fy, double fx) noexcept nogil:
+    """Bilinear interpolation at (y0 + fy, x0 + fx), 0 <= fx, fy < 1. Neighbours of weight
+    0 are skipped, so that an infinite neighbour does not turn an exact pixel read (the
+    identity, flips, integer shifts) into 0 * inf = NaN."""
+    if fy == 0:
+        return _lerp_row(p, H, W, y0, x0, fx)
+    return (1 - fy) * _lerp_row(p, H, W, y0, x0, fx) + fy * _lerp_row(p, H, W, y0 + 1, x0, fx)
+
+
 cdef void _warp_image(const floating *src, floating *dst, Py_ssize_t C, Py_ssize_t H,
                       Py_ssize_t W, const double *m) noexcept nogil:
     cdef Py_ssize_t c, i, j, x0, y0
@@ -40,10 +57,7 @@ cdef void _warp_image(const floating *src, floating *dst, Py_ssize_t C, Py_ssize
             fy = sy - y0
             for c in range(C):
                 p = src + c * H * W
-                dst[c * H * W + i * W + j] = <floating>(
-                    (1 - fy) * ((1 - fx) * _at(p, H, W, y0, x0) + fx * _at(p, H, W, y0, x0 + 1))
-                    + fy * ((1 - fx) * _at(p, H, W, y0 + 1, x0)
-                            + fx * _at(p, H, W, y0 + 1, x0 + 1)))
+                dst[c * H * W + i * W + j] = <floating>_bilinear(p, H, W, y0, x0, fy, fx)
 
 
 def affine_warp(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,

@@ -22,7 +22,9 @@ class ReLU(Layer):
         return out
 
     def _backward(self, grad):
-        dx = grad * (self._c_out > 0)
+        # select, not multiply: a unit the ReLU zeroes passes no gradient, even an infinite
+        # or NaN one (0 * inf would be NaN), as in the fused ReLU + MaxPool2D step
+        dx = np.where(self._c_out > 0, grad, grad.dtype.type(0))
         self._c_out = None
         return dx
 

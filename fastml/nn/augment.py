@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from fastml.nn import _augment
+from fastml.utils import max_usable_threads
 
 __all__ = ["ImageAugmenter", "get_augmenter", "is_pixel_dtype"]
 
@@ -77,15 +78,41 @@ class ImageAugmenter:
         return m
 
     def apply(self, x, rng, n_threads=1):
-        """A new augmented batch from x (N, C, H, W), float32 or float64."""
+        """A new augmented batch from x.
+
+        Parameters
+        ----------
+        x : array of shape (N, C, H, W), float32 or float64
+        rng : numpy Generator (anything with its ``uniform`` and ``random``), an int seed
+            or None
+        n_threads : int >= 1, the OpenMP threads (capped at the usable cores and at N)
+
+        Returns
+        -------
+        out : array like x
+        """
+        x = np.asarray(x)
         if x.ndim != 4:
             raise ValueError(f"augment works on image batches of shape (N, C, H, W), got "
                              f"shape {x.shape}; pass X as images (or input_shape=(C, H, "
                              "W) to the estimator), or augment=None.")
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"x has dtype {x.dtype}; augmentation works on float32 or "
+                            "float64 images (convert with .astype(np.float32)).")
+        if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+            raise TypeError(f"n_threads must be an int >= 1, got {n_threads!r}.")
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}.")
+        if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+            rng = np.random.default_rng(rng)
+        elif not (hasattr(rng, "uniform") and hasattr(rng, "random")):
+            raise TypeError(f"rng must be a numpy Generator (or an int seed), got "
+                            f"{type(rng).__name__}.")
         x = np.ascontiguousarray(x)
         out = np.empty_like(x)
         N, _, H, W = x.shape
-        _augment.affine_warp(x, out, self.matrices(N, H, W, rng), int(n_threads))
+        n_threads = max(1, min(int(n_threads), max_usable_threads(), N))
+        _augment.affine_warp(x, out, self.matrices(N, H, W, rng), n_threads)
         return out
 
     def __repr__(self):

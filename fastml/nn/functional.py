@@ -265,6 +265,13 @@ def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False, *, measur
     return path
 
 
+def _all_finite(*arrays):
+    """No NaN or inf in any of the arrays (one vectorised sum each; a sum that overflows
+    counts as not finite, which only costs the choice of algorithm)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(np.isfinite(a.sum()) for a in arrays)
+
+
 def _conv_setup(x, w, stride, padding, allow_same=True):
     kh, kw = w.shape[2], w.shape[3]
     sh, sw = _pair(stride, "stride", 1)
@@ -359,9 +366,16 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
     n_threads = effective_n_threads(n_jobs)
     need_dx = bool(need_input_grad)
     dx = np.empty(x.shape if need_dx else (0, Ci, H, W), dtype=dtype)
+    # The direct loops multiply whole padded rows: the zeros around grad_out meet every
+    # weight (for dx) and the zeros past its last column meet every input value (for dw),
+    # so an inf there gives 0 * inf = NaN where the exact gradient is finite. A non-finite
+    # w (small, checked first) takes the GEMM path, which only forms the products that
+    # exist; so does a non-finite x or grad_out, seen on the result: dw is then not
+    # finite, and is computed again. Finite operands pay one sum over w and one over dw.
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=True,
                   key=(N, dtype.str, need_dx), measure=lambda: conv2d_backward(
-                      grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct":
+                      grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct" \
+            and _all_finite(w):
         # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
         nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)
@@ -369,7 +383,8 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
         with blas_threads(1):  # its final reduction is a small GEMV: no BLAS threads
             dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
                                            n_threads)
-        return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
+        if _all_finite(dw):
+            return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
     with blas_threads(1):
         dw, db = _conv.conv_backward(grad_out, x, w.reshape(Co, -1), dx, need_dx, True, kh,
                                      kw, sh, sw, ph, pw, n_threads)
