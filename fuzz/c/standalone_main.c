@@ -3,8 +3,10 @@
  *     cfuzz_X -runs=N [-seed=S] [-max_len=L]
  *                                     N pseudo-random inputs of 0..L bytes (default 2000,
  *                                     seed 1, 600 bytes)
- * A mismatch aborts inside the target (exit by SIGABRT, with the message on stderr); the
- * input that caused it is written to ./cfuzz-crash-input first when -runs is used. */
+ * A mismatch aborts inside the target (exit by SIGABRT, with the message on stderr); with
+ * -runs the input that caused it (or a sanitizer report) is written to
+ * ./cfuzz-crash-input, to replay. */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,26 @@ static uint64_t rng(void)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+
+static const uint8_t *cur_buf;
+static size_t cur_len;
+static void save_input(void)
+{
+    FILE *f = fopen("cfuzz-crash-input", "wb");
+    if (f) {
+        fwrite(cur_buf, 1, cur_len, f);
+        fclose(f);
+        fprintf(stderr, "cfuzz: input (%zu bytes) written to ./cfuzz-crash-input\n", cur_len);
+    }
+}
+static void on_signal(int sig)
+{
+    save_input();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+/* the sanitizers' runtimes call this before exiting on a report */
+void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
 
 static int replay(const char *path)
 {
@@ -66,6 +88,11 @@ int main(int argc, char **argv)
         runs = 2000;
     rng_state = seed;
     uint8_t *buf = malloc((size_t)max_len + 1);
+    cur_buf = buf;
+    signal(SIGABRT, on_signal);
+    signal(SIGSEGV, on_signal);
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(save_input);
     for (long r = 0; r < runs; r++) {
         /* lengths spread over 0..max_len, short ones more often */
         size_t n = (size_t)(rng() % (uint64_t)(max_len + 1));
@@ -73,14 +100,9 @@ int main(int argc, char **argv)
             n = n / 4;
         for (size_t i = 0; i < n; i++)
             buf[i] = (uint8_t)rng();
-        FILE *f = fopen("cfuzz-crash-input", "wb");
-        if (f) {
-            fwrite(buf, 1, n, f);
-            fclose(f);
-        }
+        cur_len = n;
         LLVMFuzzerTestOneInput(buf, n);
     }
-    remove("cfuzz-crash-input");
     free(buf);
     printf("cfuzz: %ld inputs ok (seed %llu)\n", runs, seed);
     return bad;
