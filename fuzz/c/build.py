@@ -81,8 +81,15 @@ def sanitizers_work(cc):
                       src, tmp)
 
 
+def _run(cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError("C fuzz target build failed:\n" + " ".join(cmd) + "\n"
+                           + proc.stdout + proc.stderr[-6000:])
+
+
 def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra=()):
-    """Compile target `name`; return the binary's path (raises CalledProcessError)."""
+    """Compile target `name`; return the binary's path (raises RuntimeError)."""
     if name not in TARGETS:
         raise ValueError(f"unknown C target {name!r}; choose from {targets()}")
     cc = cc or find_compiler(engine)
@@ -102,7 +109,7 @@ def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra
         cmd = [cc, "-c", os.path.join(HERE, "isa_wrap.c"), "-o", obj, *inc, *KERNEL_FLAGS,
                *san, *cov, "-DFASTML_DISPATCH=1", f'-DCFUZZ_SOURCE="{src}"',
                f"-DFASTML_ISA_LEVEL={level}", f"-DFASTML_ISA_SUFFIX={isa}", *extra]
-        subprocess.run(cmd, check=True)
+        _run(cmd)
         objs.append(obj)
     harness = [os.path.join(HERE, name + ".c")]
     if engine == "libfuzzer":
@@ -112,7 +119,7 @@ def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra
         link = []
     exe = os.path.join(out_dir, name)
     cmd = [cc, "-O1", *inc, *san, *link, *harness, *objs, "-o", exe, "-lm", *extra]
-    subprocess.run(cmd, check=True)
+    _run(cmd)
     return exe
 
 

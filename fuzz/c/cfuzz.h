@@ -8,8 +8,9 @@
  * supports (cfuzz_levels(); FASTML_CPU lowers it as for fastml itself) and compared with a
  * naive reference written in the harness.
  *
- * Input bytes are decoded by the cf_* readers below (a short input reads as zeros), so
- * every byte string is a valid test case. A mismatch prints what was compared and calls
+ * Input bytes are decoded by the cf_* readers below, so every byte string is a valid test
+ * case; past its end an input goes on as a pseudo-random stream seeded by its bytes (a
+ * short input still fills a large tile with varied values, reproducibly). A mismatch prints what was compared and calls
  * abort(), which libFuzzer and the standalone driver report as a crash.
  */
 #ifndef FASTML_CFUZZ_H
@@ -47,9 +48,24 @@ static inline int cfuzz_levels(void)
 typedef struct {
     const uint8_t *p;
     size_t n, i;
+    uint64_t state; /* the stream after the end (0: not started) */
 } cf_in;
 
-static inline uint8_t cf_u8(cf_in *in) { return in->i < in->n ? in->p[in->i++] : 0; }
+static inline uint8_t cf_u8(cf_in *in)
+{
+    if (in->i < in->n)
+        return in->p[in->i++];
+    if (!in->state) { /* FNV-1a of the input */
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = 0; k < in->n; k++)
+            h = (h ^ in->p[k]) * 1099511628211ull;
+        in->state = h | 1;
+    }
+    in->state ^= in->state << 13; /* xorshift64 */
+    in->state ^= in->state >> 7;
+    in->state ^= in->state << 17;
+    return (uint8_t)(in->state >> 24);
+}
 static inline uint32_t cf_u32(cf_in *in)
 {
     uint32_t v = 0;

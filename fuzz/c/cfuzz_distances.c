@@ -214,7 +214,7 @@ DEFINE_CHECKS(double, f64, EPS_F64, DBL_MAX, DBL_TRUE_MIN, cf_fill_f64, 0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cf_in in = {data, size, 0};
+    cf_in in = {data, size, 0, 0};
     switch (cf_u8(&in) % 7) {
     case 0: check_hamming(&in); break;
     case 1: check_lp_f32(&in); break;

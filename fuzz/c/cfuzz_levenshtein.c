@@ -175,7 +175,7 @@ static void check_group(cf_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cf_in in = {data, size, 0};
+    cf_in in = {data, size, 0, 0};
     if (cf_u8(&in) & 1)
         check_group(&in);
     else

@@ -169,7 +169,7 @@ DEFINE_CHECK(double, f64, EPS_F64, DBL_MAX, cf_fill_f64, 0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cf_in in = {data, size, 0};
+    cf_in in = {data, size, 0, 0};
     if (cf_u8(&in) & 1)
         check_f64(&in);
     else

@@ -254,7 +254,7 @@ DEFINE_CHECK(double, f64, EPS_F64, DBL_MAX, 1e-30, DBL_TRUE_MIN, cf_fill_f64, ex
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cf_in in = {data, size, 0};
+    cf_in in = {data, size, 0, 0};
     if (cf_u8(&in) & 1)
         check_f64(&in);
     else
