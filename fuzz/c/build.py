@@ -88,8 +88,9 @@ def _run(cmd):
                            + proc.stdout + proc.stderr[-6000:])
 
 
-def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra=()):
-    """Compile target `name`; return the binary's path (raises RuntimeError)."""
+def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra=(), csrc=None):
+    """Compile target `name`; return the binary's path (raises RuntimeError). `csrc`: the
+    folder of the kernel sources (default: the repository's csrc/)."""
     if name not in TARGETS:
         raise ValueError(f"unknown C target {name!r}; choose from {targets()}")
     cc = cc or find_compiler(engine)
@@ -101,7 +102,7 @@ def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra
     os.makedirs(obj_dir, exist_ok=True)
     san = list(SANITIZE) if sanitize else ["-g"]
     cov = ["-fsanitize=fuzzer-no-link"] if engine == "libfuzzer" else []
-    inc = ["-I", CSRC, "-I", HERE]
+    inc = ["-I", csrc or CSRC, "-I", HERE]
     objs = []
     src = TARGETS[name]
     for level, isa in LEVELS:

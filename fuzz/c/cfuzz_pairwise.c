@@ -52,7 +52,7 @@ static int term_ops(int op)
     }
 }
 
-#define DEFINE_CHECK(T, SFX, EPS, TMAX, TINY, TRUEMIN, FILL, EXPNAME, ISF)                 \
+#define DEFINE_CHECK(T, SFX, EPS, TMAX, TMIN, TINY, TRUEMIN, FILL, EXPNAME, ISF)                 \
     static void check_##SFX(cf_in *in)                                                     \
     {                                                                                      \
         int op = (int)cf_range(in, 0, 8);                                                  \
@@ -86,10 +86,11 @@ static int term_ops(int op)
         T *out = cf_alloc((size_t)osz * sizeof(T)), *outT = cf_alloc((size_t)osz * sizeof(T)); \
         long double *ref = cf_alloc((size_t)(nx * ny + 1) * sizeof(long double));          \
         long double *mag = cf_alloc((size_t)(nx * ny + 1) * sizeof(long double));          \
+        long double *absx = cf_alloc((size_t)(nx * ny + 1) * sizeof(long double));         \
         unsigned char *ovf = cf_alloc((size_t)(nx * ny + 1));                              \
         for (int64_t i = 0; i < nx; i++)                                                   \
             for (int64_t j = 0; j < ny; j++) {                                             \
-                long double a = 0, s = 0;                                                  \
+                long double a = 0, s = 0, ab = 0;                                          \
                 int over = 0;                                                              \
                 for (int64_t k = 0; k < d; k++) {                                          \
                     long double x = X[i * d + k], y = Y[j * d + k];                        \
@@ -107,12 +108,17 @@ static int term_ops(int op)
                         a += t;                                                            \
                     s += isfinite(t) ? fabsl(t) : 0;                                       \
                     if ((op == FASTML_OP_CHI2 || op == 8) && x + y < (long double)TINY * 2) \
-                        s += (long double)TINY * 2; /* max(x + y, tiny): term off by < tiny */ \
+                        ab += (long double)TINY * 2; /* max(x + y, tiny): term off by < tiny */ \
+                    if ((op == FASTML_OP_CHI2 || op == 8) && df * df < (long double)TMIN * 2) \
+                        /* (x - y)^2 below T's normal range (its absolute error up to the   \
+                         * smallest subnormal) is then divided by x + y */                  \
+                        ab += 2 * (long double)TRUEMIN / (x + y > (long double)TINY ? x + y : (long double)TINY); \
                 }                                                                          \
                 if (s > (long double)TMAX / 8)                                             \
                     over = 1;                                                              \
                 ref[i * ny + j] = a;                                                       \
                 mag[i * ny + j] = s;                                                       \
+                absx[i * ny + j] = ab;                                                     \
                 ovf[i * ny + j] = (unsigned char)over;                                     \
             }                                                                              \
         const int top = cfuzz_levels();                                                    \
@@ -138,7 +144,8 @@ static int term_ops(int op)
                     } else {                                                               \
                         long double r = ref[i * ny + j], s = mag[i * ny + j];              \
                         long double tol = (long double)(d + 2) * (term_ops(op) + 2) * EPS * s \
-                                          + (long double)(d + 1) * 8 * (long double)TRUEMIN; \
+                                          + (long double)(d + 1) * 8 * (long double)TRUEMIN \
+                                          + absx[i * ny + j];                              \
                         if (op == FASTML_OP_NEQ || op == FASTML_OP_LINF)                   \
                             tol = op == FASTML_OP_LINF ? 2 * EPS * s : 0;                  \
                         if (op == FASTML_OP_NEQ && d > (ISF ? (1 << 24) : (1LL << 53)))    \
@@ -195,6 +202,7 @@ static int term_ops(int op)
         }                                                                                  \
         free(ref);                                                                         \
         free(mag);                                                                         \
+        free(absx);                                                                        \
         free(ovf);                                                                         \
         free(out);                                                                         \
         free(outT);                                                                        \
@@ -249,8 +257,8 @@ static int term_ops(int op)
         free(b);                                                                           \
     }
 
-DEFINE_CHECK(float, f32, EPS_F32, FLT_MAX, 1e-30f, FLT_TRUE_MIN, cf_fill_f32, expf, 1)
-DEFINE_CHECK(double, f64, EPS_F64, DBL_MAX, 1e-30, DBL_TRUE_MIN, cf_fill_f64, exp, 0)
+DEFINE_CHECK(float, f32, EPS_F32, FLT_MAX, FLT_MIN, 1e-30f, FLT_TRUE_MIN, cf_fill_f32, expf, 1)
+DEFINE_CHECK(double, f64, EPS_F64, DBL_MAX, DBL_MIN, 1e-30, DBL_TRUE_MIN, cf_fill_f64, exp, 0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
