@@ -21,9 +21,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = os.path.join(ROOT, "csrc")
 OUT = os.path.join(ROOT, "build", "fuzz")
 
-# target -> the csrc/ kernel source it checks
+# target -> the csrc/ kernel source it links (distances.c includes pairwise.c: the pairwise
+# target links it too, so both share one build of the kernels, as the extensions do)
 TARGETS = {
-    "cfuzz_pairwise": "pairwise.c",
+    "cfuzz_pairwise": "distances.c",
     "cfuzz_distances": "distances.c",
     "cfuzz_levenshtein": "levenshtein.c",
     "cfuzz_nn_conv": "nn_conv.c",
@@ -103,15 +104,29 @@ def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra
     san = list(SANITIZE) if sanitize else ["-g"]
     cov = ["-fsanitize=fuzzer-no-link"] if engine == "libfuzzer" else []
     inc = ["-I", csrc or CSRC, "-I", HERE]
-    objs = []
     src = TARGETS[name]
+    kdir = csrc or CSRC
+    # the newest input of a kernel object: rebuild when a source or header changed
+    newest = max(os.path.getmtime(os.path.join(kdir, f)) for f in os.listdir(kdir))
+    newest = max(newest, os.path.getmtime(os.path.join(HERE, "isa_wrap.c")))
+    objs, procs = [], []
     for level, isa in LEVELS:
-        obj = os.path.join(obj_dir, f"{name}_{src[:-2]}_{isa}.o")
-        cmd = [cc, "-c", os.path.join(HERE, "isa_wrap.c"), "-o", obj, *inc, *KERNEL_FLAGS,
-               *san, *cov, "-DFASTML_DISPATCH=1", f'-DCFUZZ_SOURCE="{src}"',
-               f"-DFASTML_ISA_LEVEL={level}", f"-DFASTML_ISA_SUFFIX={isa}", *extra]
-        _run(cmd)
+        # shared by the targets of one source (pairwise and distances: distances.c)
+        obj = os.path.join(obj_dir, f"{src[:-2]}_{isa}{'_san' if sanitize else ''}.o")
         objs.append(obj)
+        if os.path.exists(obj) and os.path.getmtime(obj) >= newest:
+            continue
+        cmd = [cc, "-c", os.path.join(HERE, "isa_wrap.c"), "-o", obj + ".tmp", *inc,
+               *KERNEL_FLAGS, *san, *cov, "-DFASTML_DISPATCH=1", f'-DCFUZZ_SOURCE="{src}"',
+               f"-DFASTML_ISA_LEVEL={level}", f"-DFASTML_ISA_SUFFIX={isa}", *extra]
+        procs.append((cmd, obj, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True)))
+    for cmd, obj, proc in procs:  # the three levels compile in parallel
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError("C fuzz target build failed:\n" + " ".join(cmd) + "\n"
+                               + out + err[-6000:])
+        os.replace(obj + ".tmp", obj)
     harness = [os.path.join(HERE, name + ".c")]
     if engine == "libfuzzer":
         link = ["-fsanitize=fuzzer"]
