@@ -31,8 +31,9 @@ TARGETS = {
     "cfuzz_nn_pool": "nn_pool.c",
 }
 LEVELS = [(0, "baseline"), (1, "avx2"), (2, "avx512")]
-# the flags setup.py compiles the kernels with (OpenMP: the kernels only use `omp simd`)
-KERNEL_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+# the flags setup.py compiles the kernels with (Python's -fwrapv included; OpenMP: the
+# kernels only use `omp simd`, which -fopenmp-simd honours without the runtime)
+KERNEL_FLAGS = ["-O3", "-fwrapv", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
             "-fno-omit-frame-pointer", "-g"]
 
