@@ -30,6 +30,7 @@ from fastml.metrics import _knn, _registry, _scaling
 from fastml.metrics._common import int32_indices
 from fastml.metrics._sequences import check_sequence_container, holds_strings
 from fastml.utils import effective_n_threads
+from fastml.utils.validation import aligned
 
 #: metrics only fastml has (sequences); scikit-learn's names are accepted as they are
 FASTML_ONLY_METRICS = tuple(sorted(
@@ -178,7 +179,7 @@ class FastNeighborsMixin:
         if found is None:
             return None
         spec, prm = found
-        return _FitIndex(spec, prm, np.ascontiguousarray(_search_dtype(self._fit_X, spec)),
+        return _FitIndex(spec, prm, aligned(np.ascontiguousarray(_search_dtype(self._fit_X, spec))),
                          sequence=False)
 
     def _fit_sequences(self, spec, X, y):
@@ -266,7 +267,7 @@ class FastNeighborsMixin:
             return Q, len(items), index
         Q = validate_data(self, X, reset=False, order="C", ensure_all_finite=True,
                           accept_sparse=False)
-        Q = np.ascontiguousarray(_search_dtype(Q, index.spec))
+        Q = aligned(np.ascontiguousarray(_search_dtype(Q, index.spec)))
         if Q.dtype == np.bool_ and index.data.dtype != np.bool_:
             Q = Q.astype(index.data.dtype)
         return Q, Q.shape[0], index

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastml.nn import _augment
 from fastml.utils import max_usable_threads
+from fastml.utils.validation import aligned
 
 __all__ = ["ImageAugmenter", "get_augmenter", "is_pixel_dtype"]
 
@@ -108,7 +109,7 @@ class ImageAugmenter:
         elif not (hasattr(rng, "uniform") and hasattr(rng, "random")):
             raise TypeError(f"rng must be a numpy Generator (or an int seed), got "
                             f"{type(rng).__name__}.")
-        x = np.ascontiguousarray(x)
+        x = aligned(np.ascontiguousarray(x))
         out = np.empty_like(x)
         N, _, H, W = x.shape
         n_threads = max(1, min(int(n_threads), max_usable_threads(), N))

@@ -26,6 +26,7 @@ import numpy as np
 from fastml.nn import _conv, _pool
 from fastml.utils import blas_threads, effective_n_threads
 from fastml.utils._openmp import simd_path
+from fastml.utils.validation import aligned
 
 __all__ = [
     "avg_pool2d",
@@ -93,7 +94,7 @@ def _unify(named):
         raise TypeError(f"Mixed floating dtypes: {desc}. Pass all arrays as float32 or all "
                         "as float64 (e.g. with .astype(np.float32)).")
     dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
-    out = [None if a is None else np.ascontiguousarray(a.view(np.ndarray), dtype=dtype)
+    out = [None if a is None else aligned(np.ascontiguousarray(a.view(np.ndarray), dtype=dtype))
            for _, a in named]
     return out, dtype
 
@@ -539,7 +540,7 @@ def _check_argmax(argmax, shape, hw, name="argmax"):
     if argmax.shape != tuple(shape):
         raise ValueError(f"{name} has shape {argmax.shape}, but grad_out has shape "
                          f"{tuple(shape)}; they must match.")
-    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    argmax = aligned(np.ascontiguousarray(argmax, dtype=np.int64))
     if argmax.size and (argmax.min() < 0 or argmax.max() >= hw):
         raise ValueError(f"{name} holds indices outside [0, H*W) = [0, {hw}); it does not "
                          "come from a forward pass over an input of shape x_shape.")

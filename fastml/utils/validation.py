@@ -21,6 +21,24 @@ def result_dtype(*arrays):
     return np.dtype(np.float64)
 
 
+def aligned(A):
+    """A itself when its items are aligned for their type, else an aligned copy. numpy
+    arrays can sit at any byte offset (``np.frombuffer(..., offset=1)``, fields of packed
+    records, buffers received by Dask workers); compiled loops assume aligned items (C
+    makes misaligned loads undefined, and vectorised loops may fault on them)."""
+    if A is None:
+        return None
+    if sp.issparse(A):
+        for attr in ("data", "indices", "indptr"):
+            part = getattr(A, attr, None)
+            if isinstance(part, np.ndarray) and not part.flags.aligned:
+                setattr(A, attr, part.copy())
+        return A
+    if isinstance(A, np.ndarray) and not A.flags.aligned:
+        return A.copy(order="K")
+    return A
+
+
 def _check_one(A, name, accept_sparse, dtype):
     if A is None:
         raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got None.")
@@ -68,7 +86,7 @@ def _check_one(A, name, accept_sparse, dtype):
             A.indices = A.indices.astype(np.int32)
         A.indptr = A.indptr.astype(np.int64, copy=False)
         A.data = np.ascontiguousarray(A.data)
-    return A
+    return aligned(A)
 
 
 def check_kernel_input(X, Y=None, *, accept_sparse=False, dtype=None, x_name="X", y_name="Y"):
@@ -121,8 +139,9 @@ def check_out(out, shape, dtype, *inputs):
             f"out has dtype {out.dtype}, but the result has dtype {np.dtype(dtype)} "
             "(float32 inputs give float32, anything else float64)."
         )
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be a writeable, C-contiguous array.")
+    if not out.flags.c_contiguous or not out.flags.writeable or not out.flags.aligned:
+        raise ValueError("out must be a writeable, C-contiguous, aligned array "
+                         "(np.empty gives one).")
     for A in inputs:
         parts = ([A.data, getattr(A, "indices", None), getattr(A, "indptr", None)]
                  if sp.issparse(A) else [A])
