@@ -105,7 +105,7 @@ class Data:
         with np.errstate(over="ignore", invalid="ignore"):
             a = a.astype(dtype)
         a = a.reshape(shape)
-        layout = self.int(0, 3)
+        layout = self.int(0, 4)
         if layout == 1 and a.ndim == 2:
             a = np.asfortranarray(a)
         elif layout == 2 and a.ndim == 2 and a.shape[1] > 0:
@@ -115,7 +115,17 @@ class Data:
         elif layout == 3:
             a = a.copy()
             a.setflags(write=False)
+        elif layout == 4 and a.size:
+            a = misaligned(a)
         return a
+
+
+def misaligned(a):
+    """A copy of a whose items sit at an odd byte offset (not aligned for their type)."""
+    buf = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    out = np.ndarray(a.shape, a.dtype, buffer=buf, offset=1)
+    out[...] = a
+    return out
 
 
 def finite_ref(x):
