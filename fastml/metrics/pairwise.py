@@ -462,22 +462,24 @@ def _rbf_post_checked(out, xx, yy, gamma, n_features, X0, Y0, gamma0):
         out.dtype, math.inf if out.dtype == np.float64 else max(4096, out.size // 256))
 
 
-def _sq_dist_pairs(A, B, ii, jj):
-    """||A[i] - B[j]||^2 in float64 for the pairs (ii, jj), by differences (exact terms;
-    inf when it overflows float64, which makes the kernel 0 as it should)."""
+def _pair_sums(A, B, ii, jj, terms):
+    """sum_k terms(a, b)[k] in float64 for the row pairs (A[i], B[j]), (i, j) in (ii, jj),
+    a batch of pairs at a time (dense or sparse rows)."""
     res = np.empty(ii.size)
-    d = max(A.shape[1], 1)
-    step = max(1, (1 << 18) // d)
+    step = max(1, (1 << 18) // max(A.shape[1], 1))
     for p0 in range(0, ii.size, step):
-        a, b = ii[p0:p0 + step], jj[p0:p0 + step]
-        Ar, Br = A[a], B[b]
-        if sp.issparse(Ar) or sp.issparse(Br):
-            Ar = Ar.toarray() if sp.issparse(Ar) else Ar
-            Br = Br.toarray() if sp.issparse(Br) else Br
-        diff = Ar.astype(np.float64) - Br.astype(np.float64)
-        with np.errstate(over="ignore"):
-            res[p0:p0 + step] = np.einsum("ij,ij->i", diff, diff)
+        Ar, Br = A[ii[p0:p0 + step]], B[jj[p0:p0 + step]]
+        Ar = (Ar.toarray() if sp.issparse(Ar) else Ar).astype(np.float64)
+        Br = (Br.toarray() if sp.issparse(Br) else Br).astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            res[p0:p0 + step] = terms(Ar, Br).sum(1)
     return res
+
+
+def _sq_dist_pairs(A, B, ii, jj):
+    """||A[i] - B[j]||^2 by differences (exact terms; inf when it overflows float64,
+    which makes the kernel 0 as it should)."""
+    return _pair_sums(A, B, ii, jj, lambda a, b: (a - b) ** 2)
 
 
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
@@ -728,18 +730,12 @@ def _sparse_chi2_checked(X, Y, out, symmetric, gamma, n_threads):
 
 
 def _chi2_pairs(A, B, ii, jj):
-    """sum_k (a_k - b_k)^2 / (a_k + b_k) in float64 for the pairs (ii, jj), term by term."""
-    res = np.empty(ii.size)
-    step = max(1, (1 << 18) // max(A.shape[1], 1))
-    for p0 in range(0, ii.size, step):
-        a, b = ii[p0:p0 + step], jj[p0:p0 + step]
-        Ar, Br = A[a], B[b]
-        Ar = (Ar.toarray() if sp.issparse(Ar) else Ar).astype(np.float64)
-        Br = (Br.toarray() if sp.issparse(Br) else Br).astype(np.float64)
-        s, df = Ar + Br, Ar - Br
-        with np.errstate(over="ignore", invalid="ignore"):
-            res[p0:p0 + step] = np.where(s > 0, df * (df / np.where(s > 0, s, 1)), 0).sum(1)
-    return res
+    """sum_k (a_k - b_k)^2 / (a_k + b_k), term by term."""
+    def terms(a, b):
+        s, df = a + b, a - b
+        return np.where(s > 0, df * (df / np.where(s > 0, s, 1)), 0)
+
+    return _pair_sums(A, B, ii, jj, terms)
 
 
 def _float32_gamma_overflows(gamma, dtype):
