@@ -282,9 +282,11 @@ def load_mnist(data_home=None, subset="train", download=True):
             except _Offline as exc:
                 reason = str(exc)
         if p is None:
+            how = ("it was not downloaded (download=False) from " if reason ==
+                   "download=False" else f"it could not be downloaded ({reason}) from ")
             raise FileNotFoundError(
-                f"MNIST file {name}[.gz] not found in {dirs[0]} (nor in {home}) and it "
-                f"could not be downloaded from {MNIST_MIRROR} ({reason}). Put the four IDX "
+                f"MNIST file {name}[.gz] not found in {dirs[0]} (nor in {home}) and "
+                f"{how}{MNIST_MIRROR}. Put the four IDX "
                 "files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not) in a "
                 "folder and pass it as data_home=..., or put them in "
@@ -372,9 +374,11 @@ def load_sms_spam(path=None, download=True):
         except _Offline as exc:
             reason = str(exc)
     if file is None:
+        how = ("it was not downloaded (download=False) from " if reason == "download=False"
+               else f"it could not be downloaded ({reason}) from ")
         raise FileNotFoundError(
-            f"SMSSpamCollection not found in {dirs[0]} (nor in {home}) and it could not "
-            f"be downloaded from {SMS_URL} ({reason}). Download the SMS Spam Collection "
+            f"SMSSpamCollection not found in {dirs[0]} (nor in {home}) and {how}{SMS_URL}. "
+            "Download the SMS Spam Collection "
             "v.1 (UCI Machine Learning Repository) and pass the file or its folder as "
             "path=..., or put it in $FASTML_DATA/sms_spam/ (default "
             "~/fastml_data/sms_spam/)."
