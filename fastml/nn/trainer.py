@@ -293,9 +293,9 @@ def _batches(order, batch_size):
 
 
 def _row_losses(loss, scores, y):
-    """The loss of each row (every loss here is a mean of per-row terms): one forward
-    per row, for weighted means only."""
-    return np.array([loss.forward(scores[i:i + 1], y[i:i + 1]) for i in range(len(scores))])
+    """The loss of each row (every loss is a mean of per-row terms), for weighted means;
+    called before the batch's forward (the generic form runs forward row by row)."""
+    return loss.sample_losses(scores, y)
 
 
 def _check_sample_weight(sample_weight, n):

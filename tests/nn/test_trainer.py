@@ -564,3 +564,20 @@ def test_pixels_rule_is_remembered_by_the_trainer():
                                rtol=1e-5, atol=1e-6)
     with pytest.warns(UserWarning, match="looks already scaled"):
         t.predict_scores(X.astype(np.float64) / 255)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "hinge", "mse", "l1", "huber",
+                                  "binary_cross_entropy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sample_losses_are_the_rows_of_the_mean(name, dtype):
+    rng = np.random.default_rng(0)
+    loss = get_loss(name)
+    k = 1 if name == "binary_cross_entropy" else 4
+    s = (rng.standard_normal((9, k)) * 3).astype(dtype)
+    y = rng.integers(0, 2 if k == 1 else k, 9)
+    rows = loss.sample_losses(s, y)
+    assert rows.shape == (9,) and rows.dtype == np.float64
+    each = [loss.forward(s[i:i + 1], y[i:i + 1]) for i in range(9)]
+    assert_allclose(rows, each, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert_allclose(rows.mean(), loss.forward(s, y), rtol=1e-6 if dtype == np.float32
+                    else 1e-12)
