@@ -480,8 +480,17 @@ class _NeuralNetBase(BaseEstimator):
     def plot_history(self, ax=None):
         """Learning curves: loss and accuracy per epoch, train and validation.
 
-        Needs matplotlib (``pip install matplotlib`` or ``fastml[plot]``). ``ax``: None
-        (a new figure) or a pair of Axes. Returns the pair of Axes."""
+        Needs matplotlib (``pip install matplotlib`` or ``fastml[plot]``).
+
+        Parameters
+        ----------
+        ax : pair of matplotlib Axes or None, default=None
+            Where to draw; None: a new figure with two Axes.
+
+        Returns
+        -------
+        ax : pair of matplotlib Axes
+        """
         check_is_fitted(self)
         try:
             import matplotlib.pyplot as plt
@@ -665,19 +674,50 @@ default=None
         return s
 
     def decision_function(self, X):
-        """The network's class scores (logits), shape (n_samples, n_classes); for two
-        classes, scikit-learn's convention: shape (n_samples,), score of classes_[1]
-        minus score of classes_[0] (positive means classes_[1])."""
+        """The network's class scores (logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, of the per-sample shape seen in fit.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, scikit-learn's convention: the score of ``classes_[1]``
+            minus that of ``classes_[0]`` (positive means ``classes_[1]``).
+        """
         s = self._scores(X)
         return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
     def predict_proba(self, X):
-        """Softmax of the class scores (the sigmoid of the logit for one output), shape
-        (n_samples, n_classes)."""
+        """Class probabilities: the softmax of the class scores (the sigmoid of the logit
+        for one output).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, of the per-sample shape seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
         return softmax(self._scores(X))
 
     def predict_log_proba(self, X):
-        """The logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        """The logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, of the per-sample shape seen in fit.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         return np.log(self.predict_proba(X))
 
     def predict(self, X):

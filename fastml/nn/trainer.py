@@ -19,7 +19,17 @@ on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
 * ``verbose=1`` prints one line per epoch, plus a tqdm progress bar when the output is
   a terminal (never when it is redirected to a file);
 * training stops with FloatingPointError when the loss becomes NaN / infinite or a batch
-  loss exceeds ``DIVERGENCE_FACTOR`` (1e4) times the first batch's (divergence);
+  loss exceeds ``DIVERGENCE_FACTOR`` (1e4) times the first batch's (divergence); the
+  message names the likely cause (the learning rate, unscaled X, or a weight decay too
+  large for the learning rate);
+* a ``fit`` / ``partial_fit`` that raises (divergence, a callback's error, Ctrl-C)
+  leaves the model, the optimiser, the schedule, the random streams and ``history_`` as
+  they were before the call;
+* uint8 X is taken as pixels and divided by 255; the first training call fixes that
+  rule, and :meth:`Trainer.predict_scores` applies it to X of any dtype (a model trained
+  on pixels predicts the same pixels given as float64), with a warning when X looks
+  scaled otherwise than the training input;
+* ``sample_weight`` makes the loss (and the validation scores) weighted means;
 * ``random_state`` fixes initialisation, shuffling, the split and dropout masks; with
   ``n_jobs=1`` two runs give bit-identical weights (with more threads the compiled
   convolution's weight gradients are currently summed in a varying order, so runs agree

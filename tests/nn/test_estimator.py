@@ -492,9 +492,14 @@ def test_docstrings_document_every_parameter(name):
         assert f"default={par.default!r}".replace("'", '"') in line[0] or \
             f"default={par.default}" in line[0], (p, line[0])
     assert "Examples\n    --------" in doc and ">>> " in doc
-    for meth in ("fit", "partial_fit", "predict", "save_params", "load_params"):
+    meths = ["fit", "partial_fit", "predict", "save_params", "load_params", "plot_history"]
+    if name == "NeuralNetClassifier":
+        meths += ["predict_proba", "predict_log_proba", "decision_function"]
+    for meth in meths:
         mdoc = getattr(cls, meth).__doc__
         assert mdoc and "Returns\n" in mdoc, meth
+        if meth not in ("save_params", "load_params"):
+            assert "Parameters\n" in mdoc, meth
     assert "sample_weight" in inspect.signature(cls.fit).parameters
 
 
