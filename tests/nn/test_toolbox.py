@@ -1,4 +1,4 @@
-"""The course toolbox: learning-rate schedules, initialisers, Softmax / Maxout / Huber /
+"""The training toolbox: learning-rate schedules, initialisers, Softmax / Maxout / Huber /
 binary cross-entropy, NeuralNetRegressor (scikit-learn's checks), binary logistic
 regression as a network, resnet_small, and image augmentation in compiled code."""
 import math
