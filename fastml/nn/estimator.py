@@ -594,14 +594,10 @@ default=None
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or \
-(n_samples, C, H, W)
-            Training data; uint8 is taken as pixels (see Notes of the class).
+        %FIT_X%
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample's loss (the loss is the weighted mean);
-            the held-out validation rows keep their weights. None: equal weights.
+        %SAMPLE_WEIGHT%
 
         Returns
         -------
@@ -623,15 +619,13 @@ default=None
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Training data, of the per-sample shape of the first call.
+        %PARTIAL_X%
         y : array-like of shape (n_samples,)
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             Every label, required on the first call when y does not hold them all;
             later calls may repeat it (it must not change).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample's loss.
+        %SAMPLE_WEIGHT%
 
         Returns
         -------
@@ -678,8 +672,7 @@ default=None
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Samples, of the per-sample shape seen in fit.
+        %PREDICT_X%
 
         Returns
         -------
@@ -696,8 +689,7 @@ default=None
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Samples, of the per-sample shape seen in fit.
+        %PREDICT_X%
 
         Returns
         -------
@@ -711,8 +703,7 @@ default=None
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Samples, of the per-sample shape seen in fit.
+        %PREDICT_X%
 
         Returns
         -------
@@ -802,13 +793,10 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or \
-(n_samples, C, H, W)
-            Training data; uint8 is taken as pixels (see Notes of the class).
+        %FIT_X%
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample's loss (the loss is the weighted mean).
+        %SAMPLE_WEIGHT%
 
         Returns
         -------
@@ -831,12 +819,10 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Training data, of the per-sample shape of the first call.
+        %PARTIAL_X%
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets (the number of columns of the first call).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample's loss.
+        %SAMPLE_WEIGHT%
 
         Returns
         -------
@@ -873,8 +859,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Samples, of the per-sample shape seen in fit.
+        %PREDICT_X%
 
         Returns
         -------
@@ -884,7 +869,36 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         return out[:, 0] if self._y_1d else out
 
 
-for _cls in (NeuralNetClassifier, NeuralNetRegressor):
-    _cls.__doc__ = _cls.__doc__.replace("%COMMON%", _COMMON_PARAMS).replace(
-        "%NOTES%", _COMMON_NOTES)
-del _cls
+_METHOD_DOCS = {
+    "%FIT_X%": """X : array-like of shape (n_samples, n_features), (n_samples, H, W) or \
+(n_samples, C, H, W)
+            Training data; uint8 is taken as pixels (see Notes of the class).""",
+    "%PARTIAL_X%": """X : array-like of shape (n_samples, ...)
+            Training data, of the per-sample shape of the first call.""",
+    "%PREDICT_X%": """X : array-like of shape (n_samples, ...)
+            Samples, of the per-sample shape seen in fit.""",
+    "%SAMPLE_WEIGHT%": """sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample's loss (the loss is the weighted mean;
+            in ``fit`` the held-out validation rows keep their weights). None: equal
+            weights.""",
+}
+
+
+def _fill_docs(cls):
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__.replace("%COMMON%", _COMMON_PARAMS).replace(
+            "%NOTES%", _COMMON_NOTES)
+    for name, member in vars(cls).items():
+        func = getattr(member, "__wrapped__", member)
+        doc = getattr(member, "__doc__", None)
+        if callable(member) and doc and "%" in doc:
+            for key, text in _METHOD_DOCS.items():
+                doc = doc.replace(key, text)
+            member.__doc__ = doc
+            if func is not member:
+                func.__doc__ = doc
+
+
+_fill_docs(NeuralNetClassifier)
+_fill_docs(NeuralNetRegressor)
+_fill_docs(_NeuralNetBase)

@@ -424,6 +424,9 @@ class Trainer:
                              f"{y.shape[0] if y.ndim else 'none (a scalar)'}.")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight is zero for every training row; give some "
+                                 "rows a positive weight.")
         return X, y, sample_weight
 
     def _setup(self, X):
@@ -619,8 +622,7 @@ class Trainer:
         and appends to ``history_`` (build a new model to start over). A call that raises
         (divergence, a callback's error, Ctrl-C) leaves the trainer and the model as
         they were before it."""
-        before = (self._pixels, self._fit_absmax,
-                  copy.deepcopy(self.rng.bit_generator.state))
+        before = self._call_state()
         try:
             if (X_valid is None) != (y_valid is None):
                 given, missing = (("X_valid", "y_valid") if y_valid is None
@@ -651,9 +653,6 @@ class Trainer:
                     raise ValueError(f"X_valid has per-sample shape {X_valid.shape[1:]}, "
                                      f"but X has {X.shape[1:]}.")
                 X_valid = np.ascontiguousarray(X_valid, dtype=self.model.dtype)
-            if sw is not None and sw.sum() <= 0:
-                raise ValueError("sample_weight is zero for every training row; give some "
-                                 "rows a positive weight.")
         except BaseException:
             self._undo_call(before)
             raise
@@ -664,14 +663,10 @@ class Trainer:
         """``epochs`` more epochs on (X, y), continuing the optimiser's state; no
         validation split and no early stopping. A call that raises leaves the trainer
         and the model as they were before it."""
-        before = (self._pixels, self._fit_absmax,
-                  copy.deepcopy(self.rng.bit_generator.state))
+        before = self._call_state()
         try:
             X, y, sw = self._check_xy(X, y, sample_weight)
             X = self._setup(X)
-            if sw is not None and sw.sum() <= 0:
-                raise ValueError("sample_weight is zero for every row; give some rows a "
-                                 "positive weight.")
         except BaseException:
             self._undo_call(before)
             raise
@@ -685,6 +680,10 @@ class Trainer:
             self._restore(snap)
             self._undo_call(before)
             raise
+
+    def _call_state(self):
+        """What a training call changes before its first epoch (see _undo_call)."""
+        return self._pixels, self._fit_absmax, copy.deepcopy(self.rng.bit_generator.state)
 
     def _undo_call(self, before):
         self._pixels, self._fit_absmax, rng_state = before
