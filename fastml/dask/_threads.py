@@ -97,11 +97,28 @@ def task_threads(n_jobs):
 
 
 @functools.lru_cache(maxsize=1)
-def _controller():
+def _openmp_libraries():
+    """threadpoolctl's controllers of the OpenMP runtimes loaded (fastml's among them)."""
     import fastml.metrics  # noqa: F401  (loads the OpenMP runtime fastml links)
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return tuple(ThreadpoolController().select(user_api="openmp").lib_controllers)
+
+
+@contextmanager
+def _openmp_limit(n):
+    """omp_set_num_threads(n) in the calling thread (each OpenMP runtime keeps that
+    setting per thread), restored on exit; a few microseconds."""
+    with _lock:
+        libs = _openmp_libraries()
+    old = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(n)
+    try:
+        yield
+    finally:
+        for lib, o in zip(libs, old):
+            lib.set_num_threads(o)
 
 
 @contextmanager
@@ -116,10 +133,7 @@ def fastml_threads(n_jobs):
     n = task_threads(n_jobs)
     with joblib.parallel_config(n_jobs=n):
         if openmp_enabled() and omp_max_threads() != n:
-            with _lock:
-                ctl = _controller()
-            # omp_set_num_threads: the setting of the calling thread only, restored on exit
-            with ctl.limit(limits=n, user_api="openmp"):
+            with _openmp_limit(n):
                 yield n
         else:
             yield n
