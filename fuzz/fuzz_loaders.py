@@ -1,7 +1,8 @@
 """fastml.datasets' file readers on arbitrary bytes: an IDX file (any header, any size,
-gzipped or not) and an SMS Spam Collection file (any encoding). Either the data or a
-ValueError / OSError that says what is wrong; never another exception or a huge
-allocation from a lying header."""
+gzipped or not, whole or cut short) and an SMS Spam Collection file (any encoding, a
+byte-order mark or not, gzipped or not). Either the data or a ValueError that names the
+file and says what is wrong; never another exception (no bare EOFError / BadGzipFile)
+or a huge allocation from a lying header."""
 import gzip
 import os
 import sys
@@ -33,23 +34,36 @@ def TestOneInput(data):
             body = r.take(r.int(0, 80))
         gz = what == 1
         path = os.path.join(_TMP, "f.idx" + (".gz" if gz else ""))
-        with (gzip.open if gz else open)(path, "wb") as f:
+        if gz:
+            body = gzip.compress(body)
+            if r.bool():  # a truncated or damaged stream
+                body = body[:r.int(0, len(body))]
+        with open(path, "wb") as f:
             f.write(body)
         try:
             arr = read_idx(path)
-        except (ValueError, OSError, EOFError):
+        except ValueError as exc:
+            assert path in str(exc) or "IDX" in str(exc), exc
             return
         assert isinstance(arr, np.ndarray)
         return
-    path = os.path.join(_TMP, "SMSSpamCollection")
+    gz = r.bool()
+    path = os.path.join(_TMP, "SMSSpamCollection" + (".gz" if gz else ""))
     body = r.take(r.int(0, 200))
     if r.bool():
         body = b"ham\t" + body
+    if r.bool():
+        body = b"\xef\xbb\xbf" + body  # a UTF-8 byte-order mark
+    if gz:
+        body = gzip.compress(body)
+        if r.bool():
+            body = body[:r.int(0, len(body))]
     with open(path, "wb") as f:
         f.write(body)
     try:
         texts, labels = load_sms_spam(path, download=False)
-    except (ValueError, OSError):
+    except ValueError as exc:
+        assert path in str(exc), exc
         return
     assert len(texts) == len(labels) > 0
     assert set(labels.tolist()) <= {"ham", "spam"}

@@ -3,6 +3,11 @@
 Everything else in this package imports these names from here, so that a rename in
 ``fastml.metrics`` or ``fastml.neighbors`` is a one-line change in this file.
 """
+import numbers
+import warnings
+
+import numpy as np
+
 from fastml.metrics.distance import _check_metric as check_metric
 from fastml.metrics.distance import check_fit_data
 from fastml.metrics.distance import kneighbors as single_kneighbors
@@ -15,6 +20,38 @@ from fastml.neighbors._classification import (
     predict_from_votes,
     proba_from_votes,
 )
+
+
+def check_knn_metric(metric, params):
+    """``check_metric`` for the neighbour searches, which also take Minkowski with
+    0 < p < 1 as fastml.neighbors does (not a metric: scikit-learn's brute force
+    computes it, block by block here; a warning says so)."""
+    try:
+        return check_metric(metric, params)
+    except ValueError:
+        p = params.get("p")
+        if isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 < p < 1 \
+                and check_metric(metric, {})[0] == "minkowski" and set(params) == {"p"}:
+            warnings.warn(f"Minkowski with p={p} < 1 is not a distance metric (no triangle "
+                          "inequality); the neighbours are still exact (brute force).",
+                          UserWarning, stacklevel=3)
+            return "minkowski", {"p": float(p)}
+        raise
+
+
+def is_quasi_minkowski(metric, params):
+    return metric == "minkowski" and 0 < params.get("p", 2) < 1
+
+
+def quasi_minkowski_kneighbors(Q, F, k, p):
+    """The k nearest rows of F for each row of Q under the Minkowski 'distance' with
+    0 < p < 1 (scikit-learn's computation), ordered by (distance, index)."""
+    from sklearn.metrics import pairwise_distances
+
+    D = pairwise_distances(Q, F, metric="minkowski", p=p, n_jobs=1)
+    ind = np.broadcast_to(np.arange(D.shape[1]), D.shape)
+    order = np.lexsort((ind, D), axis=1)[:, :k]
+    return np.take_along_axis(D, order, axis=1), order.astype(np.int64)
 
 
 class _Voter:
@@ -51,5 +88,6 @@ def precomputed_voter(kind, weights, y, classes=None, tie_break="smallest_label"
     return _Voter(kind, weights, y, classes, tie_break)
 
 
-__all__ = ["KERNEL_PARAMS", "check_fit_data", "check_metric", "omp_max_threads",
-           "openmp_enabled", "precomputed_voter", "single_kneighbors", "vote_weights"]
+__all__ = ["KERNEL_PARAMS", "check_fit_data", "check_knn_metric", "check_metric",
+           "is_quasi_minkowski", "omp_max_threads", "openmp_enabled", "precomputed_voter",
+           "quasi_minkowski_kneighbors", "single_kneighbors", "vote_weights"]

@@ -18,20 +18,47 @@ import operator
 
 import numpy as np
 
-from fastml.dask._compat import single_kneighbors
+from fastml.dask._compat import (
+    check_fit_data,
+    is_quasi_minkowski,
+    quasi_minkowski_kneighbors,
+    single_kneighbors,
+)
 from fastml.dask._threads import fastml_threads
 
 
-def local_knn(Tb, Xb, k, offset, metric, params, n_jobs, dtype):
-    """The min(k, len(Xb)) nearest rows of Xb for each row of Tb, indices global."""
+def _check_finite(A, name):
+    """NaN / infinity in a numeric block, named as the caller's argument."""
+    if A.dtype.kind == "f" and not np.isfinite(A).all():
+        what = ("NaN" if np.isnan(A).any() else
+                f"infinity or a value too large for dtype('{A.dtype.name}')")
+        raise ValueError(f"Input {name} contains {what}.")
+
+
+def local_knn(Tb, Xb, k, offset, metric, params, n_jobs, dtype, checks=(None, None)):
+    """The min(k, len(Xb)) nearest rows of Xb for each row of Tb, indices global.
+
+    ``checks`` = (name of the queries, name of the train items), or None for a side
+    validated before: its block is checked here and errors name it as the caller did
+    (``T``, ``X``, ``T.partitions[2]``)."""
+    qname, xname = checks
     if not isinstance(Tb, np.ndarray):
         Tb = list(Tb)  # a bag partition
+        if qname is not None and Tb:
+            check_fit_data(Tb, metric, params, name=qname)
+    elif qname is not None:
+        _check_finite(Tb, qname)
+    if xname is not None and isinstance(Xb, np.ndarray):
+        _check_finite(Xb, xname)
     ni, mj = len(Tb), len(Xb)
     kk = min(k, mj)
     if ni == 0 or kk == 0:
         return np.empty((ni, 0), dtype=dtype), np.empty((ni, 0), dtype=np.int64)
-    with fastml_threads(n_jobs) as n:
-        dist, ind = single_kneighbors(Tb, Xb, kk, metric, n_jobs=n, **params)
+    if is_quasi_minkowski(metric, params):
+        dist, ind = quasi_minkowski_kneighbors(Tb, Xb, kk, params["p"])
+    else:
+        with fastml_threads(n_jobs) as n:
+            dist, ind = single_kneighbors(Tb, Xb, kk, metric, n_jobs=n, **params)
     if offset:
         ind = ind + offset
     return dist.astype(dtype, copy=False), ind
@@ -94,11 +121,12 @@ def search_metric(name, params):
 
 
 def knn_blocks(query_blocks, train_blocks, k, metric, params, n_jobs, dtype, split_every,
-               drop_self=False):
+               drop_self=False, checks=None):
     """Delayed (dist, ind) per query block.
 
     ``query_blocks``: [(delayed block, n_rows, row0)]; ``train_blocks``: [(delayed
     block, offset)]. The k nearest of every query row over all train blocks.
+    ``checks``: per query block, the (queries, train) names of :func:`local_knn`.
     """
     import dask
 
@@ -107,8 +135,9 @@ def knn_blocks(query_blocks, train_blocks, k, metric, params, n_jobs, dtype, spl
     smetric, sparams, root = search_metric(metric, params)
     kk = k + 1 if drop_self else k
     out = []
-    for qb, _, row0 in query_blocks:
-        parts = [local(qb, xb, kk, off, smetric, sparams, n_jobs, dtype)
+    for i, (qb, _, row0) in enumerate(query_blocks):
+        names = checks[i] if checks is not None else (None, None)
+        parts = [local(qb, xb, kk, off, smetric, sparams, n_jobs, dtype, names)
                  for xb, off in train_blocks]
         out.append(fin(tree_merge(parts, kk, split_every), k, root, row0, drop_self))
     return out

@@ -13,10 +13,17 @@ threadpoolctl) while the fastml call runs.
 * ``None``: inside a Dask worker, the worker's threads shared among the tasks it is
   running at that moment (``nthreads // executing``, at least 1): a worker with 8 threads
   running 8 tasks gives each 1, a lone task (the end of a graph, a single big block)
-  gets all 8. Outside a worker (the threaded or synchronous scheduler), 1, scikit-learn's
-  meaning of ``None``;
+  gets all 8. Outside a worker (the threaded or synchronous scheduler), 1: the threaded
+  scheduler already runs as many tasks at once as there are cores;
 * ``-1``: all the worker's threads (outside a worker: all usable cores);
 * a positive int: that many threads (capped at the machine's cores).
+
+While a task runs, the OpenMP limit of its thread is set to exactly that count (raised
+above the nanny's 1, or lowered below the machine's cores) and ``joblib``'s
+``parallel_config(n_jobs=count)`` is in force in that thread, so that code which resolves
+``n_jobs=None`` itself (fastml's estimators: every usable core; scikit-learn's OpenMP
+loops: ``omp_get_max_threads()``) gets the task's share too, never every core of the
+machine once per running task.
 
 Results never depend on the thread count (fastml's kernels guarantee it).
 """
@@ -90,25 +97,43 @@ def task_threads(n_jobs):
 
 
 @functools.lru_cache(maxsize=1)
-def _controller():
+def _openmp_libraries():
+    """threadpoolctl's controllers of the OpenMP runtimes loaded (fastml's among them)."""
     import fastml.metrics  # noqa: F401  (loads the OpenMP runtime fastml links)
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return tuple(ThreadpoolController().select(user_api="openmp").lib_controllers)
+
+
+@contextmanager
+def _openmp_limit(n):
+    """omp_set_num_threads(n) in the calling thread (each OpenMP runtime keeps that
+    setting per thread), restored on exit; a few microseconds."""
+    with _lock:
+        libs = _openmp_libraries()
+    old = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(n)
+    try:
+        yield
+    finally:
+        for lib, o in zip(libs, old):
+            lib.set_num_threads(o)
 
 
 @contextmanager
 def fastml_threads(n_jobs):
-    """Resolve ``n_jobs`` for this task and let OpenMP use that many threads in the
-    calling thread; yields the count to pass to fastml as ``n_jobs``."""
+    """Resolve ``n_jobs`` for this task, set the calling thread's OpenMP limit to that
+    count and let joblib's ``n_jobs=None`` mean it; yields the count to pass to fastml as
+    ``n_jobs``."""
+    import joblib
+
     from fastml.dask._compat import omp_max_threads, openmp_enabled
 
     n = task_threads(n_jobs)
-    if n > 1 and openmp_enabled() and omp_max_threads() < n:
-        with _lock:
-            ctl = _controller()
-        # omp_set_num_threads: the setting of the calling thread only, restored on exit
-        with ctl.limit(limits=n, user_api="openmp"):
+    with joblib.parallel_config(n_jobs=n):
+        if openmp_enabled() and omp_max_threads() != n:
+            with _openmp_limit(n):
+                yield n
+        else:
             yield n
-    else:
-        yield n

@@ -19,7 +19,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastml.dask import _knn
-from fastml.dask._compat import check_fit_data, check_metric, precomputed_voter
+from fastml.dask._compat import (
+    check_fit_data,
+    check_knn_metric,
+    check_metric,
+    precomputed_voter,
+)
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -111,7 +116,7 @@ def kneighbors(T, X, n_neighbors=5, metric="euclidean", *, n_jobs=None, split_ev
     """
     n_jobs = check_n_jobs(n_jobs)
     split_every = check_split_every(split_every)
-    name, prm = check_metric(metric, params)
+    name, prm = check_metric(metric, params)  # as fastml.metrics.distance.kneighbors
     k = check_positive_int(n_neighbors, "n_neighbors")
     if _is_sequence(name, X):
         partition_size = check_partition_size(partition_size)
@@ -119,7 +124,7 @@ def kneighbors(T, X, n_neighbors=5, metric="euclidean", *, n_jobs=None, split_ev
         index = check_fit_data(index, metric, params, name="X")
         _check_k(k, len(index))
         return _sequence_knn(T, share(index), _sequence_dtype(name, index), k, metric,
-                             params, n_jobs, partition_size, split_every)
+                             params, n_jobs, partition_size, split_every, qname="T")
     allow_bool = name == "hamming"
     T = check_dask_array(T, "T", allow_bool=allow_bool)
     X = check_dask_array(X, "X", allow_bool=allow_bool)
@@ -132,19 +137,33 @@ def _numeric_knn(T, X, k, name, prm, n_jobs, split_every, drop_self=False):
     dtype = _numeric_dtype(name, T, X)
     qb = _array_blocks(T)
     xb = [(b, r0) for b, _, r0 in _array_blocks(X)]
-    pairs = _knn.knn_blocks(qb, xb, k, name, prm, n_jobs, dtype, split_every, drop_self)
+    # NaN / infinity are found in the tasks, and named as the caller's arguments
+    pairs = _knn.knn_blocks(qb, xb, k, name, prm, n_jobs, dtype, split_every, drop_self,
+                            checks=[("T", "X")] * len(qb))
     return _knn.assemble(pairs, [s for _, s, _ in qb], k, dtype)
 
 
-def _sequence_knn(T, shared_index, dtype, k, metric, params, n_jobs, partition_size,
-                  split_every):
+def _sequence_query_blocks(X, qname, metric, params, partition_size):
+    """[(partition, n_items or None, row0)] and the per-block names for local_knn: a list
+    of queries is validated now (errors name its items ``T[i]``), a bag's partitions in
+    their tasks (``T.partitions[p][i]``)."""
     name, _ = check_metric(metric, params)
-    qb, row0 = [], 0
-    for part, size in query_partitions(T, "T", name, partition_size):
+    parts = query_partitions(X, qname, name, partition_size)
+    if not is_dask_bag(X):
+        check_fit_data(materialize_items(X, qname, name), metric, params, name=qname)
+    qb, checks, row0 = [], [], 0
+    for p, (part, size) in enumerate(parts):
         qb.append((part, size, row0))
+        checks.append((f"{qname}.partitions[{p}]" if size is None else None, None))
         row0 = None if (size is None or row0 is None) else row0 + size
+    return qb, checks
+
+
+def _sequence_knn(T, shared_index, dtype, k, metric, params, n_jobs, partition_size,
+                  split_every, qname="T"):
+    qb, checks = _sequence_query_blocks(T, qname, metric, params, partition_size)
     pairs = _knn.knn_blocks(qb, [(shared_index, 0)], k, metric, params, n_jobs, dtype,
-                            split_every)
+                            split_every, checks=checks)
     return _knn.assemble(pairs, [s for _, s, _ in qb], k, dtype)
 
 
@@ -177,10 +196,10 @@ class _DaskNeighborsBase(BaseEstimator):
             raise TypeError(f"metric_params must be a dict or None, got "
                             f"{type(self.metric_params).__name__}.")
         params = dict(self.metric_params or {})
-        name, _ = check_metric(self.metric, {})  # the canonical name (aliases resolved)
+        name, _ = check_knn_metric(self.metric, {})  # the canonical name (aliases resolved)
         if name == "minkowski":
             params.setdefault("p", self.p)
-        check_metric(self.metric, params)  # raises on bad p / window / extra parameters
+        check_knn_metric(self.metric, params)  # raises on bad p / window / extra parameters
         return name, params
 
     def _check_n_neighbors(self, n_neighbors):
@@ -214,7 +233,8 @@ class _DaskNeighborsBase(BaseEstimator):
             X = check_dask_array(X, "X", allow_bool=name == "hamming")
             X = persist_array(X)
             if X.dtype != np.bool_ and not bool(da.isfinite(X).all().compute()):
-                raise ValueError("Input X contains NaN or infinity.")
+                raise ValueError("Input X contains NaN or infinity; drop or impute those "
+                                 "rows (e.g. sklearn.impute.SimpleImputer) first.")
             self._sequence = False
             self._fit_X = X
             self.n_features_in_ = X.shape[1]
@@ -228,25 +248,28 @@ class _DaskNeighborsBase(BaseEstimator):
         """Delayed (dist, ind) per query block, row counts, dtype."""
         name, params = self.effective_metric_, self.effective_metric_params_
         if self._sequence:
+            queries = self._fit_items if drop_self else X
             if drop_self:
-                queries = query_partitions(self._fit_items, "X", name,
-                                           self.partition_size)
+                qb, checks = [], []
+                row0 = 0
+                for part, size in query_partitions(queries, "X", name, self.partition_size):
+                    qb.append((part, size, row0))
+                    checks.append((None, None))
+                    row0 += size
             else:
-                queries = query_partitions(X, "X", name, self.partition_size)
-            qb, row0 = [], 0
-            for part, size in queries:
-                qb.append((part, size, row0))
-                row0 = None if (size is None or row0 is None) else row0 + size
+                qb, checks = _sequence_query_blocks(queries, "X", self.metric, params,
+                                                    self.partition_size)
             pairs = _knn.knn_blocks(qb, [(self._index, 0)], k, self.metric, params,
                                     self.n_jobs, self._dist_dtype, self.split_every,
-                                    drop_self)
+                                    drop_self, checks=checks)
             return pairs, [s for _, s, _ in qb], self._dist_dtype
         Q = self._fit_X if drop_self else self._check_query(X)
         dtype = _numeric_dtype(name, Q, self._fit_X)
         qb = _array_blocks(Q)
         xb = [(b, r0) for b, _, r0 in _array_blocks(self._fit_X)]
         pairs = _knn.knn_blocks(qb, xb, k, name, params, self.n_jobs, dtype,
-                                self.split_every, drop_self)
+                                self.split_every, drop_self,
+                                checks=[(None if drop_self else "X", None)] * len(qb))
         return pairs, [s for _, s, _ in qb], dtype
 
     def _check_query(self, X):
@@ -368,11 +391,13 @@ class KNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
 
     def predict(self, X):
         """Lazy predicted labels (a dask array)."""
+        check_is_fitted(self, "n_samples_fit_")
         return self._predict_lazy(X, "predict", self.classes_.dtype, ())
 
     def predict_proba(self, X):
         """Lazy class probabilities (a dask array, one column per class of
         ``classes_``)."""
+        check_is_fitted(self, "n_samples_fit_")
         return self._predict_lazy(X, "predict_proba", np.dtype(np.float64),
                                   (len(self.classes_),))
 
@@ -419,6 +444,7 @@ class KNeighborsRegressor(RegressorMixin, _DaskNeighborsBase):
 
     def predict(self, X):
         """Lazy predicted targets (a dask array, (n,) or (n, n_outputs))."""
+        check_is_fitted(self, "n_samples_fit_")
         return self._predict_lazy(X, "predict", np.dtype(np.float64), self._y_shape)
 
     def score(self, X, y, sample_weight=None):

@@ -7,6 +7,7 @@ fitted estimator enters the graph once (scattered to every worker under a distri
 client), never once per block.
 """
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,11 +21,9 @@ __all__ = ["ParallelPostFit"]
 def _apply(block, estimator, method, n_jobs):
     if block.shape[0] == 0:
         return None
-    with fastml_threads(n_jobs) as n:
-        if n == 1:
-            return getattr(estimator, method)(block)
-        import joblib
+    import joblib
 
+    with fastml_threads(n_jobs) as n:
         # n_jobs=None inside the estimator (fastml's and scikit-learn's) resolves to the
         # task's threads; the setting is local to this thread, so concurrent tasks sharing
         # the estimator do not interfere
@@ -37,6 +36,16 @@ def _apply_block(block, estimator, method, n_jobs, trailing, dtype):
     if out is None:
         return np.empty((0,) + trailing, dtype=dtype)
     return np.asarray(out)
+
+
+def _apply_sparse_block(block, estimator, method, n_jobs, meta):
+    """A block of a sparse result (e.g. KNeighborsTransformer's graph): CSR blocks that
+    dask stacks into one sparse matrix on compute."""
+    out = _apply(block, estimator, method, n_jobs)
+    if out is None:
+        return meta.copy()
+    return out.tocsr().astype(meta.dtype, copy=False) if sp.issparse(out) else \
+        type(meta)(np.asarray(out))
 
 
 class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
@@ -93,15 +102,31 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
             raise AttributeError(f"{type(self.estimator_).__name__} has no {method}().")
         if not is_dask_array(X):
             return getattr(self.estimator_, method)(X)
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError(
+                "X has unknown row-chunk sizes (e.g. from a boolean mask or a dask "
+                "dataframe); call X.compute_chunk_sizes() first (for a dask dataframe, "
+                "df.to_dask_array(lengths=True)).")
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
         # output shape and dtype from the estimator on one row (computed now)
         probe = X[:1].compute() if X.shape[0] else None
         if probe is None or probe.shape[0] == 0:
             raise ValueError("X has 0 rows; nothing to predict.")
-        sample = np.asarray(getattr(self.estimator_, method)(probe))
-        trailing, dtype = sample.shape[1:], sample.dtype
+        sample = getattr(self.estimator_, method)(probe)
         handle = self._handle()
+        if sp.issparse(sample):
+            # a sparse result (KNeighborsTransformer, a sparse one-hot encoding): one
+            # lazy (n, n_columns) array of CSR blocks, computed as one sparse matrix
+            if X.ndim != 2 or sample.ndim != 2:
+                raise ValueError(f"{type(self.estimator_).__name__}.{method} returned a "
+                                 "sparse result for input that is not 2-D.")
+            meta = sample.tocsr()[:0]
+            return da.map_blocks(_apply_sparse_block, X, handle, method, self.n_jobs, meta,
+                                 dtype=meta.dtype, chunks=(X.chunks[0], (sample.shape[1],)),
+                                 meta=meta)
+        sample = np.asarray(sample)
+        trailing, dtype = sample.shape[1:], sample.dtype
         drop = tuple(range(1, X.ndim)) if X.ndim > 1 else ()
         new = tuple(range(1, 1 + len(trailing)))
         if X.ndim == 2 and len(trailing) == 1:
@@ -130,7 +155,9 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
         return self._lazy(X, "decision_function")
 
     def transform(self, X):
-        """Lazy ``estimator_.transform`` over the row blocks."""
+        """Lazy ``estimator_.transform`` over the row blocks; a sparse result (e.g.
+        ``KNeighborsTransformer``'s graph) is a dask array of CSR blocks whose
+        ``compute()`` is one CSR matrix."""
         return self._lazy(X, "transform")
 
     def score(self, X, y, sample_weight=None):

@@ -1,4 +1,6 @@
-"""Loaders for the standard files of MNIST (IDX) and the SMS Spam Collection."""
-from fastml.datasets._loaders import find_data_home, load_mnist, load_sms_spam
+"""Data sets: MNIST (IDX files) and the SMS Spam Collection, read from a data home
+(:func:`get_data_home`: ``$FASTML_DATA``, else ``~/fastml_data``) and downloaded into it,
+checksummed, when missing."""
+from fastml.datasets._loaders import get_data_home, load_mnist, load_sms_spam
 
-__all__ = ["find_data_home", "load_mnist", "load_sms_spam"]
+__all__ = ["get_data_home", "load_mnist", "load_sms_spam"]

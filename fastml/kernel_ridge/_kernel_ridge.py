@@ -79,6 +79,8 @@ class _RidgeMixin(KernelMixin):
 
     def _fit_targets(self, X, Y, sample_weight):
         alpha = _check_alpha(self.alpha, Y.shape[1])
+        if not (isinstance(self.kernel, str) and self.kernel == "precomputed"):
+            self._check_non_negative(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
             if np.any(sample_weight < 0):
@@ -130,7 +132,8 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, _BaseKernelRidge):
         list of (kernel, weight[, params]) for a weighted sum of kernels.
     gamma, degree, coef0 : kernel parameters, passed to the kernels that take them.
     kernel_params : dict, default=None
-        Further keyword arguments of the kernel.
+        Keyword arguments of a callable kernel; ignored for named kernels (which take
+        ``gamma``, ``degree`` and ``coef0``), as in scikit-learn.
     n_jobs : int, default=None
         Threads for the kernel matrix and for BLAS/LAPACK (scikit-learn's meaning).
 
@@ -301,7 +304,3 @@ class KernelRidgeClassifier(ClassifierMixin, _BaseKernelRidge):
             return self.classes_[(d > 0).astype(int)]
         return self.classes_[np.argmax(d, axis=1)]
 
-
-
-# the former name of the kernel-parameter mixin (now fastml.metrics._kernel_mixin)
-_KernelMixin = KernelMixin

@@ -48,6 +48,14 @@ def _check_labels(y, scores):
 class Loss:
     name = ""
 
+    def sample_losses(self, scores, y):
+        """The loss of each row, float64 (``forward`` is their mean); for weighted
+        means. This generic form runs ``forward`` row by row; the losses below compute
+        it at once. It leaves the state ``backward`` uses alone only if called before
+        ``forward``."""
+        return np.array([self.forward(scores[i:i + 1], y[i:i + 1])
+                         for i in range(len(scores))], dtype=np.float64)
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -65,6 +73,11 @@ class CrossEntropyLoss(Loss):
         n = scores.shape[0]
         self._c = (logp, y)
         return float(-logp[np.arange(n), y].sum(dtype=np.float64) / n)
+
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        y = _check_labels(y, scores)
+        return -log_softmax(scores)[np.arange(len(y)), y].astype(np.float64)
 
     def backward(self):
         logp, y = self._c
@@ -98,6 +111,14 @@ class HingeLoss(Loss):
         self._dtype = scores.dtype
         self._c = (active, y)
         return float(np.maximum(m, 0).sum(dtype=np.float64) / n)
+
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        y = _check_labels(y, scores)
+        rows = np.arange(scores.shape[0])
+        m = scores - scores[rows, y][:, None] + scores.dtype.type(self.margin)
+        m[rows, y] = 0
+        return np.maximum(m, 0).sum(axis=1, dtype=np.float64)
 
     def backward(self):
         active, y = self._c
@@ -137,6 +158,10 @@ class MSELoss(Loss):
         self._c = d
         return float(np.mean(np.square(d, dtype=np.float64)))
 
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        return np.mean(np.square(scores - _targets(y, scores), dtype=np.float64), axis=1)
+
     def backward(self):
         d = self._c
         self._c = None
@@ -153,6 +178,10 @@ class L1Loss(Loss):
         d = scores - _targets(y, scores)
         self._c = d
         return float(np.mean(np.abs(d), dtype=np.float64))
+
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        return np.mean(np.abs(scores - _targets(y, scores)), axis=1, dtype=np.float64)
 
     def backward(self):
         d = self._c
@@ -179,6 +208,12 @@ class HuberLoss(Loss):
         a = np.abs(d).astype(np.float64)
         k = self.delta
         return float(np.mean(np.where(a <= k, 0.5 * a * a, k * (a - 0.5 * k))))
+
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        a = np.abs(scores - _targets(y, scores)).astype(np.float64)
+        k = self.delta
+        return np.mean(np.where(a <= k, 0.5 * a * a, k * (a - 0.5 * k)), axis=1)
 
     def backward(self):
         d = self._c
@@ -218,6 +253,14 @@ class BinaryCrossEntropyLoss(Loss):
         t = y.astype(np.float64)
         self._c = (scores, t)
         return float(-np.mean(t * log_sigmoid(z) + (1 - t) * log_sigmoid(-z)))
+
+    def sample_losses(self, scores, y):
+        scores = _check_scores(scores)
+        z = scores[:, 0].astype(np.float64)
+        t = np.asarray(y).reshape(-1).astype(np.float64)
+        if scores.shape[1] != 1 or t.shape[0] != z.shape[0]:
+            return super().sample_losses(scores, y)  # forward's errors
+        return -(t * log_sigmoid(z) + (1 - t) * log_sigmoid(-z))
 
     def backward(self):
         from scipy.special import expit

@@ -1,14 +1,15 @@
 """KernelTransformer: rows -> their kernel against the training rows, for precomputed-kernel
 estimators (``SVC(kernel="precomputed")``, ``KernelRidge(kernel="precomputed")``)."""
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastml.metrics.pairwise import kernel_diagonal, normalize_kernel
 from fastml.metrics._kernel_mixin import KernelMixin
 
 
-class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
+class KernelTransformer(KernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                        BaseEstimator):
     """``fit`` keeps the training rows; ``transform(X)`` returns K(X, X_fit_).
 
     With ``normalize=True`` the kernel is normalised with both diagonals,
@@ -20,15 +21,32 @@ class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
     ----------
     kernel : str, callable or list, default="linear"
         As in :func:`fastml.metrics.pairwise_kernels` (not "precomputed").
-    gamma, degree, coef0, kernel_params : kernel parameters (scikit-learn estimators
-        cannot take ``**params``, so they are named, as in ``KernelRidge``).
+    gamma, degree, coef0 : kernel parameters of the named kernels that take them
+        (scikit-learn estimators cannot take ``**params``, so they are named, as in
+        ``KernelRidge``).
+    kernel_params : dict, default=None
+        Keyword arguments of a callable kernel; ignored for named kernels, as in
+        scikit-learn's ``KernelRidge``.
     normalize : bool, default=False
     n_jobs : int, default=None
 
     Attributes
     ----------
-    X_fit_ : the training rows; diag_fit_ : their self-similarities (when normalize)
+    X_fit_ : ndarray or CSR matrix of shape (n_samples_fit, n_features)
+        The training rows.
+    diag_fit_ : ndarray of shape (n_samples_fit,) or None
+        Their self-similarities (when ``normalize``).
     n_features_in_ : int
+        Features seen in fit.
+    feature_names_in_ : ndarray of str
+        Column names of X in fit, when it had string column names (a DataFrame).
+
+    Notes
+    -----
+    The output's columns are the training rows: ``get_feature_names_out()`` names
+    them ``kerneltransformer0``, ``kerneltransformer1``, ... (as ``Nystroem`` names its
+    components), and ``set_output(transform="pandas")`` (or scikit-learn's
+    ``transform_output`` setting) returns a DataFrame with those columns.
     """
 
     def __init__(self, kernel="linear", *, gamma=None, degree=3, coef0=1, kernel_params=None,
@@ -76,6 +94,7 @@ class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         # Check the kernel and its parameters now (bad values raise here, not at transform).
         self._kernel_params()
+        self._check_non_negative(X)
         self.X_fit_ = X
         self.diag_fit_ = self._diag(X) if self.normalize else None
         return self
@@ -108,6 +127,34 @@ class KernelTransformer(KernelMixin, TransformerMixin, BaseEstimator):
             K = normalize_kernel(K, self._diag(X).astype(K.dtype), self.diag_fit_.astype(K.dtype),
                                  out=K)
         return K
+
+    @property
+    def _n_features_out(self):
+        """One output column per training row (get_feature_names_out)."""
+        return self.X_fit_.shape[0]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns, one per training row.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the names seen in fit, as in scikit-learn; the output
+            names do not depend on them.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``["kerneltransformer0", "kerneltransformer1", ...]``.
+
+        Examples
+        --------
+        >>> from fastml.preprocessing import KernelTransformer
+        >>> KernelTransformer().fit([[1.0], [2.0]]).get_feature_names_out()
+        array(['kerneltransformer0', 'kerneltransformer1'], dtype=object)
+        """
+        check_is_fitted(self, "X_fit_")
+        return super().get_feature_names_out(input_features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

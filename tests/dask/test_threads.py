@@ -73,3 +73,53 @@ def test_results_do_not_depend_on_threads(cluster_client):
     for r in runs[1:]:
         for a, b in zip(runs[0], r):
             assert np.array_equal(a, b)
+
+
+def _limits_in_task(n_jobs):
+    """(the count resolved, omp_get_max_threads(), joblib's n_jobs=None, fastml's
+    n_jobs=None) inside fastml_threads in this thread."""
+    import joblib
+
+    from fastml.dask._compat import omp_max_threads
+
+    with fastml_threads(n_jobs) as n:
+        return n, omp_max_threads(), joblib.effective_n_jobs(None), effective_n_threads(None)
+
+
+def test_a_task_never_gets_every_core_implicitly():
+    """Outside a worker (the threaded scheduler runs a task per core) a task's thread has
+    an OpenMP limit of its share and n_jobs=None means that share, whatever n_jobs=None
+    means elsewhere in fastml, so concurrent tasks do not oversubscribe the cores."""
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        out = dask.compute(*[dask.delayed(_limits_in_task, pure=False)(None)
+                             for _ in range(4)])
+    assert all(o == (1, 1, 1, 1) for o in out)
+    if N_CPUS >= 2:
+        n, omp, jl, fm = _limits_in_task(2)
+        assert n == omp == jl == fm == 2
+
+
+class _RecordsThreads:
+    """An estimator whose predict reports the threads n_jobs=None gets."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def predict(self, X):
+        from fastml.dask._compat import omp_max_threads
+
+        return np.full(len(X), effective_n_threads(None) * 1000 + omp_max_threads())
+
+
+def test_parallel_post_fit_estimators_get_the_task_threads():
+    from sklearn.base import BaseEstimator
+
+    class Est(_RecordsThreads, BaseEstimator):
+        pass
+
+    Xd = da.from_array(np.zeros((40, 2)), chunks=10)
+    with dask.config.set(scheduler="threads"):
+        got = fd.ParallelPostFit(Est(), n_jobs=1).fit(np.zeros((2, 2))).predict(Xd).compute()
+    assert set(got.tolist()) == {1001}

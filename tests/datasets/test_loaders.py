@@ -34,8 +34,10 @@ def no_network(monkeypatch):
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    """No $FASTML_DATA and a working directory without ../shared/data."""
+    """No $FASTML_DATA, a home folder of its own (so ~/fastml_data is empty) and a
+    working directory of its own."""
     monkeypatch.delenv("FASTML_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
@@ -170,7 +172,7 @@ def test_mnist_wrong_shapes_rejected(isolated, no_network):
         load_mnist(isolated / "fake", subset="test")
 
 
-def test_mnist_bad_subset():
+def test_mnist_bad_subset(isolated):
     with pytest.raises(ValueError, match="subset"):
         load_mnist(subset="validation")
     with pytest.raises(ValueError, match="subset"):
@@ -285,3 +287,237 @@ def test_explicit_folder_is_the_only_place_looked_at(mnist_dir, tmp_path, monkey
     with pytest.raises(FileNotFoundError):
         load_sms_spam(empty, download=False)
     assert load_mnist(subset="test")[0].shape == (10000, 28, 28)  # no folder: env var
+
+
+# ----------------------------------------------------------------------------------------
+# the data home, and downloads from a local HTTP server (127.0.0.1, started by the test)
+# ----------------------------------------------------------------------------------------
+@pytest.fixture
+def server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving tmp_path/www; ``.requests`` lists the paths
+    asked for, ``.url`` is its base URL."""
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+
+    class S:
+        pass
+
+    s = S()
+    s.root, s.requests = root, requests
+    s.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    yield s
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _idx_bytes(arr, type_code=0x08):
+    return bytes([0, 0, type_code, arr.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in arr.shape) + arr.tobytes()
+
+
+@pytest.fixture
+def fake_mnist(server, monkeypatch):
+    """The MNIST test subset as synthetic IDX files served by the local server, with
+    their checksums in place of the published ones."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 10000).astype(np.uint8)
+    img, lab, _ = MNIST_FILES["test"]
+    sums = dict(_loaders.MNIST_SHA256)
+    for name, arr in ((img, X), (lab, y)):
+        raw = _idx_bytes(arr)
+        (server.root / (name + ".gz")).write_bytes(gzip.compress(raw, compresslevel=1))
+        sums[name] = hashlib.sha256(raw).hexdigest()
+    monkeypatch.setattr(_loaders, "MNIST_SHA256", sums)
+    monkeypatch.setattr(_loaders, "MNIST_MIRROR", server.url)
+    return X, y
+
+
+def test_get_data_home(isolated, monkeypatch):
+    from fastml.datasets import get_data_home
+
+    assert get_data_home() == str(isolated / "user" / "fastml_data")
+    monkeypatch.setenv("FASTML_DATA", str(isolated / "env"))
+    assert get_data_home() == str(isolated / "env")
+    monkeypatch.setenv("FASTML_DATA", "")  # empty: as unset
+    assert get_data_home() == str(isolated / "user" / "fastml_data")
+    assert get_data_home(isolated / "x") == str(isolated / "x")
+    assert get_data_home("~/d") == str(isolated / "user" / "d")
+    assert not (isolated / "x").exists()  # nothing created by asking
+
+
+def test_downloads_go_into_the_data_home_and_are_read_back(isolated, fake_mnist, server):
+    X, y = fake_mnist
+    for _ in range(2):  # the second call reads what the first one downloaded
+        Xg, yg = load_mnist(subset="test")
+        np.testing.assert_array_equal(Xg, X)
+        np.testing.assert_array_equal(yg, y)
+    assert sorted(server.requests) == ["/t10k-images-idx3-ubyte.gz",
+                                       "/t10k-labels-idx1-ubyte.gz"]
+    home = isolated / "user" / "fastml_data" / "mnist"
+    assert sorted(os.listdir(home)) == ["t10k-images-idx3-ubyte.gz",
+                                        "t10k-labels-idx1-ubyte.gz"]
+    assert load_mnist(subset="test", download=False)[0].shape == (10000, 28, 28)
+
+
+def test_fastml_data_is_the_data_home(isolated, fake_mnist, server, monkeypatch):
+    monkeypatch.setenv("FASTML_DATA", str(isolated / "env"))
+    load_mnist(subset="test")
+    assert (isolated / "env" / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
+    assert not (isolated / "user").exists()
+    load_mnist(isolated / "env", subset="test")
+    assert len(server.requests) == 2
+
+
+def test_a_cache_placed_by_hand_is_found(isolated, fake_mnist, server):
+    X, y = fake_mnist
+    d = isolated / "user" / "fastml_data" / "mnist"
+    d.mkdir(parents=True)
+    (d / "t10k-images-idx3-ubyte").write_bytes(_idx_bytes(X))  # uncompressed
+    shutil.copy(server.root / "t10k-labels-idx1-ubyte.gz", d)
+    np.testing.assert_array_equal(load_mnist(subset="test", download=False)[1], y)
+    assert server.requests == []
+
+
+def test_failed_download_leaves_no_empty_folder(isolated, fake_mnist, server):
+    os.remove(server.root / "t10k-labels-idx1-ubyte.gz")  # a 404 for the labels
+    home = isolated / "new" / "home"
+    with pytest.raises(FileNotFoundError, match="HTTPError.*404"):
+        load_mnist(home, subset="test")
+    # the images arrived (and stay, checksummed); the labels left nothing behind
+    assert os.listdir(home / "mnist") == ["t10k-images-idx3-ubyte.gz"]
+    os.remove(server.root / "t10k-images-idx3-ubyte.gz")
+    other = isolated / "other"
+    with pytest.raises(FileNotFoundError, match="404"):
+        load_mnist(other, subset="test")
+    assert not other.exists()  # neither other/ nor other/mnist/ was left behind
+    with pytest.raises(FileNotFoundError):
+        load_mnist(subset="test")
+    assert not (isolated / "user").exists()
+
+
+def test_corrupt_download_from_the_server(isolated, fake_mnist, server):
+    path = server.root / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(4) + b"x"))
+    with pytest.raises(OSError, match="SHA-256.*corrupt"):
+        load_mnist(isolated / "h", subset="test")
+    assert sorted(os.listdir(isolated / "h" / "mnist")) == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_download_shows_a_progress_bar_on_a_terminal(isolated, fake_mnist, monkeypatch):
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    load_mnist(isolated / "h", subset="test")
+    assert "downloading t10k-images-idx3-ubyte.gz" in err.getvalue()
+
+
+def test_sms_download_from_the_server(isolated, server, monkeypatch):
+    import hashlib
+    import zipfile
+
+    data = b"ham\tone\nspam\ttwo\n"
+    with zipfile.ZipFile(server.root / "sms.zip", "w") as z:
+        z.writestr("SMSSpamCollection", data)
+    monkeypatch.setattr(_loaders, "SMS_URL", server.url + "sms.zip")
+    monkeypatch.setattr(_loaders, "SMS_SHA256", hashlib.sha256(data).hexdigest())
+    texts, labels = load_sms_spam()
+    assert texts == ["one", "two"] and labels.tolist() == ["ham", "spam"]
+    assert load_sms_spam(download=False)[0] == texts
+    assert server.requests == ["/sms.zip"]
+    assert (isolated / "user" / "fastml_data" / "sms_spam" / "SMSSpamCollection").is_file()
+    os.remove(server.root / "sms.zip")
+    with pytest.raises(FileNotFoundError, match="404"):
+        load_sms_spam(isolated / "none")
+    assert not (isolated / "none").exists()
+
+
+@pytest.mark.parametrize("loader", ["mnist", "sms"])
+def test_data_home_that_is_a_file_or_a_link_loop(isolated, loader, monkeypatch):
+    load = (lambda h: load_mnist(h, subset="test", download=False)) if loader == "mnist" \
+        else (lambda h: load_sms_spam(h, download=False) if h is not None
+              else load_sms_spam(download=False))
+    f = isolated / "afile"
+    f.write_text("x")
+    if loader == "mnist":
+        with pytest.raises(NotADirectoryError, match=f"data_home '{f}' is a file"):
+            load(f)
+    loop = isolated / "loop"
+    os.symlink(loop, loop)
+    with pytest.raises(OSError, match=f"'{loop}' cannot be used as a folder.*symbolic"):
+        load(loop)
+    monkeypatch.setenv("FASTML_DATA", str(f))
+    with pytest.raises(NotADirectoryError, match=f"FASTML_DATA '{f}' is a file"):
+        load(None)
+
+
+def test_truncated_gz_names_the_file(tmp_path):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    path = tmp_path / "a-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(a))[:-10])
+    with pytest.raises(ValueError, match=f"{path}: not a complete gzip file"):
+        read_idx(str(path))
+    path.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(ValueError, match=f"{path}: not a complete gzip"):
+        read_idx(path)
+    sms = tmp_path / "SMSSpamCollection.gz"
+    sms.write_bytes(gzip.compress(b"ham\thi\n")[:-6])
+    with pytest.raises(ValueError, match="SMSSpamCollection.gz: not a complete gzip"):
+        load_sms_spam(sms)
+
+
+@pytest.mark.parametrize("what", ["labels -1", "float images", "int8 labels"])
+def test_mnist_files_of_other_types_are_rejected(isolated, no_network, what):
+    d = isolated / "fake" / "mnist"
+    d.mkdir(parents=True)
+    X = np.zeros((10000, 28, 28), np.uint8)
+    y = np.zeros(10000, np.uint8)
+    img, lab = d / "t10k-images-idx3-ubyte", d / "t10k-labels-idx1-ubyte"
+    img.write_bytes(_idx_bytes(X))
+    lab.write_bytes(_idx_bytes(y))
+    if what == "labels -1":
+        y8 = np.zeros(10000, np.int8)
+        y8[5] = -1
+        lab.write_bytes(_idx_bytes(y8, 0x09))
+        match = f"{lab}: MNIST stores unsigned bytes.*int8"
+    elif what == "int8 labels":
+        lab.write_bytes(_idx_bytes(y.astype(np.int8), 0x09))
+        match = "int8"
+    else:
+        img.write_bytes(_idx_bytes(X.astype(">f4"), 0x0D))
+        match = f"{img}: MNIST stores unsigned bytes.*float32"
+    with pytest.raises(ValueError, match=match):
+        load_mnist(isolated / "fake", subset="test")
+
+
+def test_sms_spam_utf8_byte_order_mark(tmp_path):
+    f = tmp_path / "SMSSpamCollection"
+    f.write_bytes(b"\xef\xbb\xbfham\tfirst\nspam\tsecond\n")
+    texts, labels = load_sms_spam(f)
+    assert texts == ["first", "second"] and labels.tolist() == ["ham", "spam"]

@@ -11,6 +11,10 @@ from fastml.preprocessing import KernelTransformer
     KernelRidgeClassifier(kernel="laplacian"),
     KernelTransformer(),
     KernelTransformer(kernel="rbf", normalize=True),
+    # kernels of non-negative data: the checks must feed them non-negative X
+    KernelTransformer(kernel="chi2"),
+    KernelRidge(kernel="intersection"),
+    KernelRidgeClassifier(kernel="chi2"),
 ])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

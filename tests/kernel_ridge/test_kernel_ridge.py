@@ -156,3 +156,41 @@ def test_sklearn_tools_and_pickle(rng):
     m = KernelRidge(kernel="chi2").fit(X, y.astype(float))
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(m.predict(X), m2.predict(X))
+
+
+@pytest.mark.parametrize("kernel, kernel_params", [
+    ("rbf", {"gamma": 5.0}), ("poly", {"degree": 5, "coef0": 3.0}),
+    ("laplacian", {"gamma": 0.01}), ("linear", {})])
+def test_kernel_params_apply_to_callables_only_as_sklearn(kernel, kernel_params, reg_data):
+    from sklearn.kernel_ridge import KernelRidge as SkKR
+
+    X, y, _ = reg_data
+    Z = X[::4] * 0.9
+    ours = KernelRidge(alpha=0.5, kernel=kernel, kernel_params=kernel_params).fit(X, y)
+    ref = SkKR(alpha=0.5, kernel=kernel, kernel_params=kernel_params).fit(X, y)
+    np.testing.assert_allclose(ours.predict(Z), ref.predict(Z), rtol=1e-9, atol=1e-12)
+    plain = KernelRidge(alpha=0.5, kernel=kernel).fit(X, y)
+    np.testing.assert_array_equal(ours.predict(Z), plain.predict(Z))
+
+
+def test_callable_kernel_takes_kernel_params_not_gamma(reg_data):
+    from sklearn.kernel_ridge import KernelRidge as SkKR
+
+    X, y, _ = reg_data
+    Z = X[::4] * 0.9
+
+    def k(a, b, scale=1.0):
+        return scale * float(np.dot(a, b))
+
+    ours = KernelRidge(kernel=k, kernel_params={"scale": 2.0}, gamma=7.0).fit(X, y)
+    ref = SkKR(kernel=k, kernel_params={"scale": 2.0}, gamma=7.0).fit(X, y)
+    np.testing.assert_allclose(ours.predict(Z), ref.predict(Z), rtol=1e-9)
+
+
+def test_kernel_transformer_ignores_kernel_params_of_named_kernels(rng):
+    from fastml.preprocessing import KernelTransformer
+
+    X = rng.random((20, 4))
+    a = KernelTransformer("rbf", kernel_params={"gamma": 9.0}).fit_transform(X)
+    b = KernelTransformer("rbf").fit_transform(X)
+    np.testing.assert_array_equal(a, b)

@@ -1,4 +1,4 @@
-"""The course toolbox: learning-rate schedules, initialisers, Softmax / Maxout / Huber /
+"""The training toolbox: learning-rate schedules, initialisers, Softmax / Maxout / Huber /
 binary cross-entropy, NeuralNetRegressor (scikit-learn's checks), binary logistic
 regression as a network, resnet_small, and image augmentation in compiled code."""
 import math
@@ -156,12 +156,18 @@ def test_binary_logistic_regression_as_a_network():
 # ---------------------------------------------------------------------------------------
 # NeuralNetRegressor
 # ---------------------------------------------------------------------------------------
+# minibatch training draws its batches from the rows, so integer weights are not
+# the same run as repeated rows (scikit-learn marks MLPClassifier alike)
+_SGD_XFAIL = {"check_sample_weight_equivalence_on_dense_data":
+              "sample_weight weighs each row's loss; repeating rows changes the minibatches"}
+
+
 @parametrize_with_checks([
     NeuralNetRegressor(layers=[Dense(16), ReLU()], epochs=20, batch_size=16,
                        learning_rate=0.01),
     NeuralNetRegressor(layers=[], loss="huber", validation_fraction=0.0),
     NeuralNetRegressor(loss="l1"),
-])
+], expected_failed_checks=lambda est: _SGD_XFAIL)
 def test_sklearn_compatible_regressor(estimator, check):
     check(estimator)
 

@@ -412,3 +412,172 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
     Trainer(Sequential(Dense(3)), epochs=2, verbose=1).fit(X, y)
     out = capsys.readouterr()
     assert out.err == "" and out.out.count("train loss") == 2
+
+
+# ---------------------------------------------------------------------------------------
+# early stopping's direction, failed fits, validation sets, weights, empty predictions
+# ---------------------------------------------------------------------------------------
+def test_early_stopping_on_accuracy_keeps_the_highest():
+    t = Trainer(Sequential(Dense(3)))
+    es = EarlyStopping("valid_accuracy", patience=1)
+    es.on_train_begin(t)
+    for epoch, acc in enumerate([0.5, 0.6, 0.7, 0.908], 1):  # rising: never stops
+        es.on_epoch_end(t, {"epoch": epoch, "valid_accuracy": acc})
+    assert es.best_epoch_ == 4 and es.best_score_ == 0.908
+    with pytest.raises(StopTraining, match="valid_accuracy"):
+        es.on_epoch_end(t, {"epoch": 5, "valid_accuracy": 0.8})
+    # a loss still improves by going down; lower_is_better overrides the name
+    es = EarlyStopping("train_loss", patience=1)
+    es.on_train_begin(t)
+    es.on_epoch_end(t, {"epoch": 1, "train_loss": 1.0})
+    es.on_epoch_end(t, {"epoch": 2, "train_loss": 0.5})
+    assert es.best_epoch_ == 2
+    es = EarlyStopping("margin", patience=1, lower_is_better=False)
+    es.on_train_begin(t)
+    es.on_epoch_end(t, {"epoch": 1, "margin": 1.0})
+    es.on_epoch_end(t, {"epoch": 2, "margin": 2.0})
+    assert es.best_epoch_ == 2
+
+
+def test_early_stopping_on_accuracy_restores_the_best_epoch():
+    X, y = _blobs(n=300, seed=4)
+    es = EarlyStopping("valid_accuracy", patience=3)
+    t = Trainer(Sequential(Dense(16), ReLU(), Dense(3)), learning_rate=0.5, epochs=30,
+                batch_size=16, random_state=0, callbacks=[es]).fit(X, y)
+    acc = [r["valid_accuracy"] for r in t.history_]
+    assert es.best_score_ == max(acc) and es.best_epoch_ == int(np.argmax(acc)) + 1
+
+
+@pytest.mark.parametrize("monitor,kw,match", [
+    ("val_loss", {}, r"'val_loss' is not a record.*'train_loss'.*'valid_loss'"),
+    ("valid_loss", {"validation_fraction": 0.0}, "no validation set"),
+    ("my_metric", {}, "lower_is_better"),
+])
+def test_early_stopping_unknown_or_empty_monitor_is_an_error(monitor, kw, match):
+    X, y = _blobs(n=60)
+    t = Trainer(Sequential(Dense(3)), epochs=3, callbacks=[EarlyStopping(monitor)], **kw)
+    before = get_state(t.model) if t.model.built else None
+    with pytest.raises(ValueError, match=match):
+        t.fit(X, y)
+    assert t.history_ == [] and t.epochs_done_ == 0
+    if before is not None:
+        for a, b in zip(get_state(t.model).values(), before.values()):
+            np.testing.assert_array_equal(a, b)
+
+
+class _FailAt:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, rec):
+        if rec["epoch"] == self.epoch:
+            raise RuntimeError("callback failed")
+
+
+def test_a_failed_fit_leaves_the_trainer_as_before():
+    X, y = _blobs(n=120)
+    net = Sequential(Dense(8), BatchNorm(), ReLU(), Dense(3))
+    t = Trainer(net, optimizer="adam", learning_rate=0.01, epochs=2, random_state=0,
+                lr_schedule="plateau", callbacks=[_FailAt(3)])
+    t.fit(X, y)  # epochs 1-2 pass
+    state = get_state(net)
+    hist = [dict(r) for r in t.history_]
+    opt_m = [m.copy() for m in t.optimizer_._m]
+    rng_state = t.rng.bit_generator.state
+    with pytest.raises(RuntimeError, match="callback failed"):
+        t.fit(X, y)  # epoch 3 fails
+    assert t.history_ == hist and t.epochs_done_ == 2
+    for k, v in get_state(net).items():  # weights and BatchNorm statistics
+        np.testing.assert_array_equal(v, state[k])
+    for a, b in zip(t.optimizer_._m, opt_m):
+        np.testing.assert_array_equal(a, b)
+    assert t.optimizer_.params[0] is net.parameters()[0]
+    assert t.rng.bit_generator.state == rng_state
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_from_weight_decay_names_weight_decay():
+    X, y = _blobs(n=200, dtype=np.float64)
+    t = Trainer(Sequential(Dense(16), ReLU(), Dense(3)), weight_decay=1e6, epochs=2,
+                random_state=0)
+    with pytest.raises(FloatingPointError, match="weight_decay=1e\\+06 is too large") as e:
+        t.fit(X, y)
+    assert "lower learning_rate" not in str(e.value)
+    with pytest.raises(FloatingPointError, match="lower learning_rate"):
+        Trainer(Sequential(Dense(3)), learning_rate=1e30, momentum=0.0,
+                weight_decay=1e-4).fit(X * 1e30, y)
+
+
+def test_x_valid_and_y_valid_go_together():
+    X, y = _blobs(n=60)
+    t = Trainer(Sequential(Dense(3)), epochs=1)
+    with pytest.raises(ValueError, match="X_valid is given without y_valid"):
+        t.fit(X, y, X_valid=X[:10])
+    with pytest.raises(ValueError, match="y_valid is given without X_valid"):
+        t.fit(X, y, y_valid=y[:10])
+    with pytest.raises(ValueError, match="X_valid has 10 samples but y_valid has 9"):
+        t.fit(X, y, X_valid=X[:10], y_valid=y[:9])
+    t.fit(X, y, X_valid=X[:10], y_valid=y[:10])
+    assert t.history_[0]["valid_loss"] is not None
+
+
+def test_predict_scores_on_zero_rows():
+    X, y = _blobs(n=60)
+    t = Trainer(Sequential(Dense(4), ReLU(), Dense(3)), epochs=1).fit(X, y)
+    out = t.predict_scores(np.empty((0, 5), np.float32))
+    assert out.shape == (0, 3) and out.dtype == np.float32
+
+
+def test_sample_weight_is_the_weighted_mean_of_the_loss():
+    # one full batch of plain SGD: integer weights equal repeating the rows
+    X, y = _blobs(n=30, dtype=np.float64)
+    w = np.arange(30) % 3  # zeros, ones and twos
+    rep = np.repeat(np.arange(30), w)
+
+    def one_step(Xa, ya, sw=None):
+        net = Sequential(Dense(4), Tanh(), Dense(3), input_shape=(5,), dtype=np.float64,
+                         random_state=1)
+        t = Trainer(net, learning_rate=0.1, momentum=0.0, epochs=1, batch_size=100,
+                    validation_fraction=0.0, random_state=0)
+        t.fit(Xa, ya, sample_weight=sw)
+        return get_state(net), t.history_[0]
+
+    sa, ha = one_step(X, y, w)
+    sb, hb = one_step(X[rep], y[rep])
+    for k in sa:
+        assert_allclose(sa[k], sb[k], rtol=1e-12, atol=1e-14)
+    assert ha["train_loss"] == pytest.approx(hb["train_loss"], rel=1e-12)
+    assert ha["train_accuracy"] == pytest.approx(hb["train_accuracy"], rel=1e-12)
+    t = Trainer(Sequential(Dense(3)), epochs=1)
+    for bad, match in ((-w, "non-negative"), (w[:5], r"shape \(30,\)"),
+                       (np.zeros(30), "zero for every")):
+        with pytest.raises(ValueError, match=match):
+            t.fit(X, y, sample_weight=bad)
+
+
+def test_pixels_rule_is_remembered_by_the_trainer():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (80, 16)).astype(np.uint8)
+    y = rng.integers(0, 2, 80)
+    t = Trainer(Sequential(Dense(2)), epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(t.predict_scores(X), t.predict_scores(X.astype(np.float64)),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.warns(UserWarning, match="looks already scaled"):
+        t.predict_scores(X.astype(np.float64) / 255)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "hinge", "mse", "l1", "huber",
+                                  "binary_cross_entropy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sample_losses_are_the_rows_of_the_mean(name, dtype):
+    rng = np.random.default_rng(0)
+    loss = get_loss(name)
+    k = 1 if name == "binary_cross_entropy" else 4
+    s = (rng.standard_normal((9, k)) * 3).astype(dtype)
+    y = rng.integers(0, 2 if k == 1 else k, 9)
+    rows = loss.sample_losses(s, y)
+    assert rows.shape == (9,) and rows.dtype == np.float64
+    each = [loss.forward(s[i:i + 1], y[i:i + 1]) for i in range(9)]
+    assert_allclose(rows, each, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert_allclose(rows.mean(), loss.forward(s, y), rtol=1e-6 if dtype == np.float32
+                    else 1e-12)
