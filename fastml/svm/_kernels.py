@@ -10,8 +10,8 @@ special path for (other registry entries, sums of kernels, sparse data) go throu
 ``fastml.metrics.pairwise_kernels`` on the batch; a Python callable is called on the batch
 of rows against all samples; a precomputed matrix is indexed.
 
-Every provider has ``m`` (number of samples), ``dtype`` (of the rows: the input's float
-dtype, or the string kernel's) and ``rows(idx, out)``.
+Every provider has ``m`` (number of samples), ``dtype`` (of the stored rows: float32,
+see ROW_DTYPE) and ``rows(idx, out)``.
 """
 import math
 
@@ -35,6 +35,24 @@ _TILES = {"chi2": (_fast.OP_CHI2, _fast.POST_EXP), "additive_chi2": (_fast.OP_CH
           "laplacian": (_fast.OP_L1, _fast.POST_EXP)}
 _EXP_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
+#: the dtype of cached kernel rows: values are computed in the input's dtype (float64 data
+#: in float64) and stored in float32, as libsvm stores Q (its "Qfloat"): half the memory
+#: and bandwidth of float64, and rows that do not depend on float64 rounding noise (a
+#: linear kernel by GEMM, by np.dot in a callable or precomputed give the same rows, so
+#: the solver takes the same steps). Sums (gradient, decision values) are in float64.
+ROW_DTYPE = np.dtype(np.float32)
+
+
+def _buffer(out, dtype):
+    """out itself when it has the dtype the kernel is computed in, else a scratch array."""
+    return out if out.dtype == dtype else np.empty(out.shape, dtype=dtype)
+
+
+def _store(out, buf):
+    if buf is not out:
+        with np.errstate(over="ignore"):
+            out[...] = buf
+
 
 class GemmRows:
     """linear, polynomial, sigmoid, rbf, cosine and Hellinger kernels: one GEMM per batch
@@ -44,7 +62,7 @@ class GemmRows:
 
     def __init__(self, X, name, params, n_threads):
         self.m = X.shape[0]
-        self.dtype = X.dtype
+        self.dtype = ROW_DTYPE
         self.name = "polynomial" if name == "poly" else name
         self.n_threads = n_threads
         self.gamma = params.get("gamma")
@@ -107,7 +125,7 @@ class TileRows:
 
     def __init__(self, X, name, params, n_threads):
         self.m = X.shape[0]
-        self.dtype = X.dtype
+        self.dtype = ROW_DTYPE
         self.op, self.post = _TILES[name]
         self.n_threads = n_threads
         self.unscale = 0
@@ -129,10 +147,12 @@ class TileRows:
         self.block = _fast._block_rows(X.shape[1], X.dtype.itemsize)
 
     def rows(self, idx, out):
-        _solver.tile_rows(np.ascontiguousarray(self.Z[idx]), self.Z, out, self.op,
+        buf = _buffer(out, self.Z.dtype)
+        _solver.tile_rows(np.ascontiguousarray(self.Z[idx]), self.Z, buf, self.op,
                           self.post, self.scale, self.block, self.n_threads)
         if self.unscale:
-            _scaling.unscale(out, self.unscale, 1)
+            _scaling.unscale(buf, self.unscale, 1)
+        _store(out, buf)
 
 
 class PQRows:
@@ -141,24 +161,27 @@ class PQRows:
     def __init__(self, X, n_threads):
         from fastml.metrics.pairwise import _ranks_and_order
         self.m = X.shape[0]
-        self.dtype = X.dtype
+        self.dtype = ROW_DTYPE
         self.n_threads = n_threads
+        self.x_dtype = X.dtype
         self.order, self.start, self.ranks, self.ncat = _ranks_and_order(X)
 
     def rows(self, idx, out):
+        buf = _buffer(out, self.x_dtype)
         _fast.pq_dense(np.ascontiguousarray(self.order[idx]),
-                       np.ascontiguousarray(self.start[idx]), self.ranks, self.ncat, out,
+                       np.ascontiguousarray(self.start[idx]), self.ranks, self.ncat, buf,
                        False, self.n_threads)
+        _store(out, buf)
 
 
 class GenericRows:
     """Any other kernel of the registry, a list of kernels, or sparse data: the public
     ``pairwise_kernels`` on each batch."""
 
-    def __init__(self, X, metric, params, n_threads, dtype):
+    def __init__(self, X, metric, params, n_threads):
         self.X = X
         self.m = X.shape[0]
-        self.dtype = np.dtype(dtype)
+        self.dtype = ROW_DTYPE
         self.metric = metric
         self.params = params
         self.n_threads = n_threads
@@ -175,7 +198,7 @@ class CallableRows:
     def __init__(self, X, func, params):
         self.X = X
         self.m = X.shape[0] if hasattr(X, "shape") else len(X)
-        self.dtype = np.dtype(np.float64)
+        self.dtype = ROW_DTYPE
         self.func = func
         self.params = params
 
@@ -210,7 +233,7 @@ class PrecomputedRows:
         self.K = K
         self.subset = subset
         self.m = subset.size
-        self.dtype = K.dtype
+        self.dtype = ROW_DTYPE
 
     def rows(self, idx, out):
         out[...] = self.K[np.ix_(self.subset[idx], self.subset)]
@@ -225,7 +248,7 @@ class StringRows:
         from fastml.text import _string_kernel as _sk
         self._sk = _sk
         self.m = len(texts)
-        self.dtype = np.dtype(prm["dtype"])
+        self.dtype = ROW_DTYPE
         self.kind = prm["kind"]
         self.normalize = prm["normalize"]
         self.n_threads = n_threads
@@ -257,7 +280,7 @@ class StringRows:
                              self.normalize, self.n_threads)
 
 
-def make_provider(X, kernel, params, n_threads, *, string_prm=None, dtype=None):
+def make_provider(X, kernel, params, n_threads, *, string_prm=None):
     """The provider of a (sub)problem's kernel rows."""
     if string_prm is not None:
         return StringRows(X, string_prm, n_threads)
@@ -270,4 +293,4 @@ def make_provider(X, kernel, params, n_threads, *, string_prm=None, dtype=None):
             return TileRows(X, kernel, params, n_threads)
         if kernel == "pq":
             return PQRows(X, n_threads)
-    return GenericRows(X, kernel, params, n_threads, dtype if dtype is not None else X.dtype)
+    return GenericRows(X, kernel, params, n_threads)
