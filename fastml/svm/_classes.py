@@ -258,6 +258,9 @@ class _FastLibSVM(BaseLibSVM):
         if isinstance(kernel, str) and kernel == "precomputed" and n_samples != X.shape[1]:
             raise ValueError("Precomputed matrix must be a square matrix."
                              f" Input is a {X.shape[0]}x{X.shape[1]} matrix.")
+        if sample_weight.ndim != 1:
+            raise ValueError(f"Sample weights must be 1D array or scalar, got an array of "
+                             f"shape {sample_weight.shape}.")
         if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n_samples:
             raise ValueError(
                 "sample_weight and X have incompatible shapes: "
@@ -286,6 +289,8 @@ class _FastLibSVM(BaseLibSVM):
                 self._gamma = 1.0 / X.shape[1]
         else:
             self._gamma = self.gamma
+        if not (string or callable(kernel) or kernel == "precomputed"):
+            _kernels.check_kernel_input(X, kernel, self._kernel_params())
         if self.verbose:
             print("[fastml.svm]", end="")
         seed = rnd.randint(np.iinfo("i").max)
@@ -364,8 +369,9 @@ class _FastLibSVM(BaseLibSVM):
             alpha = _nu_start_pairs(C, yy, nu_)
             res = self._run(provider, ar, yy, np.zeros(m), C, alpha, True, eps, max_iter,
                             cache_rows, n_threads)
-            r = res.r
-            return alpha * yy / r, res.rho / r, res.n_iter, res.converged
+            r = np.float64(res.r)
+            with np.errstate(divide="ignore", invalid="ignore"):  # r = 0: not finite
+                return alpha * yy / r, res.rho / r, res.n_iter, res.converged
         if impl == "one_class":
             yy = np.ones(m, dtype=np.int8)
             C = W.astype(np.float64).copy()
@@ -589,6 +595,8 @@ class _FastLibSVM(BaseLibSVM):
         else:
             X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                               order="C", accept_large_sparse=False, reset=False)
+            if kernel != "precomputed":
+                _kernels.check_kernel_input(X, kernel, self._kernel_params())
             if sp.issparse(X) and not self._sparse:
                 raise ValueError("cannot use sparse input in %r trained on dense data"
                                  % type(self).__name__)
@@ -617,14 +625,12 @@ class _FastLibSVM(BaseLibSVM):
         kernel = self.kernel
         n = _num_samples(X)
         if isinstance(kernel, StringKernel):
-            sk = getattr(self, "_string_sv_kernel", None)
-            if sk is None:
-                sk = _fit_string_kernel(kernel, self._string_sv, n_threads)
-                self._string_sv_kernel = sk
+            sk = _fit_string_kernel(kernel, self._string_sv, n_threads)
             for i0 in range(0, n, _PREDICT_ROWS):
                 rows = X[i0:i0 + _PREDICT_ROWS]
                 yield slice(i0, i0 + len(rows)), np.asarray(sk.transform(rows))
             return
+        provider = None
         for i0 in range(0, n, _PREDICT_ROWS):
             sl = slice(i0, min(n, i0 + _PREDICT_ROWS))
             if isinstance(kernel, str) and kernel == "precomputed":
@@ -642,7 +648,25 @@ class _FastLibSVM(BaseLibSVM):
                         "callable must return K(A, B) of shape (len(A), len(B)).")
                 yield sl, K
             else:
-                yield sl, self._numeric_kernel(X[sl], self.support_vectors_, n_threads)
+                Xb = X[sl]
+                if provider is None:
+                    provider = self._sv_provider(n_threads)
+                if hasattr(provider, "cross"):
+                    K = np.empty((Xb.shape[0], self.support_.size),
+                                 dtype=self.support_vectors_.dtype)
+                    provider.cross(Xb, K)
+                else:
+                    K = self._numeric_kernel(Xb, self.support_vectors_, n_threads)
+                yield sl, K
+
+    def _sv_provider(self, n_threads):
+        """The kernel rows of the support vectors (prepared once per predict call: a
+        fitted estimator is not modified by predicting)."""
+        sv = self.support_vectors_
+        if sp.issparse(sv):
+            return _kernels.GenericRows(sv, self.kernel, self._kernel_params(), n_threads)
+        return _kernels.make_provider(np.ascontiguousarray(sv), self.kernel,
+                                      self._kernel_params(), n_threads)
 
     def _decision_values(self, X):
         """libsvm's decision values: (n, n_pairs) for classifiers (positive votes for the
@@ -658,7 +682,7 @@ class _FastLibSVM(BaseLibSVM):
                 out[:] = -rho[0]
                 return out
             for sl, K in self._kernel_blocks(X, n_threads):
-                with blas_threads(n_threads):
+                with blas_threads(1):  # one thread: the same sums for any n_jobs
                     out[sl] = np.asarray(K, dtype=np.float64) @ dual[0] - rho[0]
             return out
         k = len(self.classes_)
@@ -671,7 +695,7 @@ class _FastLibSVM(BaseLibSVM):
             return out
         for sl, K in self._kernel_blocks(X, n_threads):
             K = np.asarray(K, dtype=np.float64)
-            with blas_threads(n_threads):
+            with blas_threads(1):  # one thread: the same sums for any n_jobs
                 # per class c: its vectors' kernel values times their k - 1 coefficients
                 part = [K[:, starts[c]:starts[c + 1]] @ dual[:, starts[c]:starts[c + 1]].T
                         for c in range(k)]

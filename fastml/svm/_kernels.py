@@ -62,35 +62,37 @@ class GemmRows:
 
     def __init__(self, X, name, params, n_threads):
         self.m = X.shape[0]
+        self.d = X.shape[1]
         self.dtype = ROW_DTYPE
+        self.x_dtype = X.dtype
         self.name = "polynomial" if name == "poly" else name
+        self.kind = {"rbf": _solver.KIND_RBF, "polynomial": _solver.KIND_POLY,
+                     "sigmoid": _solver.KIND_SIGMOID}.get(self.name, _solver.KIND_LINEAR)
         self.n_threads = n_threads
         self.gamma = params.get("gamma")
         if self.gamma is None:
-            self.gamma = 1.0 / X.shape[1]
+            self.gamma = 1.0 / max(1, X.shape[1])
+        self.gamma = float(self.gamma)
         self.coef0 = float(params.get("coef0", 1))
         self.degree = float(params.get("degree", 3))
-        Z = X
+        self.mean = None
+        self.shift = 0
         if self.name == "rbf":
             mean = X.mean(axis=0, dtype=np.float64)
-            if np.all(np.isfinite(mean)):
-                Z = (X - mean.astype(X.dtype)).astype(X.dtype, copy=False)
-            k = _scaling.safe_shift(_scaling.max_abs(Z), X.dtype, 2, X.shape[1])
-            if k:
-                Z = _scaling.scaled(Z, k)
-                self.gamma = math.ldexp(float(self.gamma), -2 * k)
-        elif self.name == "hellinger":
-            Z = np.sqrt(X)
-        elif self.name == "cosine":
-            from fastml.metrics._common import l2_normalize
-            Z = l2_normalize(X).astype(X.dtype, copy=False)
+            if np.all(np.isfinite(mean)) and np.any(mean):
+                self.mean = mean.astype(X.dtype)
+            Z = self._map(X)
+            self.shift = _scaling.safe_shift(_scaling.max_abs(Z), X.dtype, 2, X.shape[1])
+            if self.shift:
+                Z = _scaling.scaled(Z, self.shift)
+                self.gamma = min(math.ldexp(self.gamma, -2 * self.shift),
+                                 float(np.finfo(np.float64).max))
+        else:
+            Z = self._map(X)
         self.compute_dtype = X.dtype
         if X.dtype == np.float32:
             if self.name == "rbf":
-                xx = row_sq_norms(Z).astype(np.float64)
-                u = float(np.finfo(np.float32).eps) / 2
-                err = self.gamma * (math.sqrt(X.shape[1]) + 2) * u * 2 * float(xx.max(initial=0))
-                if err > _EXP_RTOL[np.dtype(np.float32)] or \
+                if self._rbf_error(row_sq_norms(Z)) or \
                         self.gamma > float(np.finfo(np.float32).max) / 16:
                     self.compute_dtype = np.dtype(np.float64)
             elif self.name in ("polynomial", "sigmoid"):
@@ -99,24 +101,60 @@ class GemmRows:
                 if abs(self.coef0) > big or self.gamma * mx * mx * X.shape[1] > big:
                     self.compute_dtype = np.dtype(np.float64)
         self.Z = np.ascontiguousarray(Z, dtype=self.compute_dtype)
+        self.zz = row_sq_norms(self.Z).astype(self.compute_dtype) if self.name == "rbf" \
+            else np.empty(0, dtype=self.compute_dtype)
+        self._Z64 = None
+
+    def _map(self, A):
+        """The rows the GEMM sees: centred (rbf), square roots (Hellinger), unit rows
+        (cosine); the data itself otherwise."""
         if self.name == "rbf":
-            self.zz = row_sq_norms(self.Z).astype(self.compute_dtype)
-        self._none = np.empty(0, dtype=self.compute_dtype)
+            A = A if self.mean is None else (A - self.mean).astype(A.dtype, copy=False)
+            return _scaling.scaled(A, self.shift) if self.shift else A
+        if self.name == "hellinger":
+            return np.sqrt(A)
+        if self.name == "cosine":
+            from fastml.metrics._common import l2_normalize
+            return l2_normalize(A).astype(A.dtype, copy=False)
+        return A
+
+    def _rbf_error(self, norms, other=0.0):
+        """True when exp(-gamma (|a|^2 + |z|^2 - 2 <a, z>)) in float32 may be off by more
+        than fastml.metrics' float32 tolerance (the exponent's cancellation)."""
+        u = float(np.finfo(np.float32).eps) / 2
+        s = float(np.max(norms, initial=0)) + max(other, float(np.max(norms, initial=0)))
+        return self.gamma * (math.sqrt(self.d) + 2) * u * s > _EXP_RTOL[np.dtype(np.float32)]
+
+    def _compute(self, A, aa, Z, zz, out):
+        buf = _buffer(out, Z.dtype)
+        with blas_threads(1):
+            _solver.gemm_rows(A, Z, buf, self.kind, aa, zz, self.gamma, self.coef0,
+                              self.degree, self.n_threads)
+        _store(out, buf)
 
     def rows(self, idx, out):
         A = self.Z[idx]
-        buf = out if self.compute_dtype == out.dtype else np.empty(out.shape,
-                                                                  self.compute_dtype)
-        kind = {"rbf": _solver.KIND_RBF, "polynomial": _solver.KIND_POLY,
-                "sigmoid": _solver.KIND_SIGMOID}.get(self.name, _solver.KIND_LINEAR)
-        zz = self.zz if self.name == "rbf" else self._none
-        aa = self.zz[idx] if self.name == "rbf" else self._none
-        with blas_threads(1):
-            _solver.gemm_rows(A, self.Z, buf, kind, aa, zz, float(self.gamma), self.coef0,
-                              self.degree, self.n_threads)
-        if buf is not out:
-            with np.errstate(over="ignore"):
-                out[...] = buf
+        aa = self.zz[idx] if self.name == "rbf" else self.zz
+        self._compute(A, aa, self.Z, self.zz, out)
+
+    def cross(self, T, out):
+        """out = K(T, the samples), T raw rows (a block of test rows)."""
+        A = np.ascontiguousarray(self._map(T.astype(self.x_dtype, copy=False)))
+        Z, zz = self.Z, self.zz
+        if self.name == "rbf":
+            aa = row_sq_norms(A)
+            if Z.dtype == np.float32 and self._rbf_error(aa, float(np.max(zz, initial=0))):
+                if self._Z64 is None:
+                    self._Z64 = self.Z.astype(np.float64)
+                Z = self._Z64
+                zz = row_sq_norms(Z)
+                aa = row_sq_norms(A.astype(np.float64))
+            A = A.astype(Z.dtype, copy=False)
+            aa = aa.astype(Z.dtype, copy=False)
+        else:
+            A = A.astype(Z.dtype, copy=False)
+            aa = zz
+        self._compute(np.ascontiguousarray(A), aa, Z, zz, out)
 
 
 class TileRows:
@@ -129,30 +167,38 @@ class TileRows:
         self.op, self.post = _TILES[name]
         self.n_threads = n_threads
         self.unscale = 0
+        self.shift = 0
         gamma = params.get("gamma")
         Z = X
         if name in ("chi2", "additive_chi2"):
-            k = _scaling.safe_shift(_scaling.max_abs(X), X.dtype, 1, 4 * X.shape[1])
-            if k:
-                Z = _scaling.scaled(X, k)
+            self.shift = _scaling.safe_shift(_scaling.max_abs(X), X.dtype, 1, 4 * X.shape[1])
+            if self.shift:
+                Z = _scaling.scaled(X, self.shift)
             if name == "chi2":
                 gamma = 1.0 if gamma is None else gamma
-                gamma = math.ldexp(float(gamma), -k) if k else float(gamma)
+                gamma = math.ldexp(float(gamma), -self.shift) if self.shift else float(gamma)
             else:
-                self.unscale = k
+                self.unscale = self.shift
         elif name == "laplacian" and gamma is None:
-            gamma = 1.0 / X.shape[1]
+            gamma = 1.0 / max(1, X.shape[1])
         self.scale = -float(gamma) if self.post == _fast.POST_EXP else 0.0
         self.Z = np.ascontiguousarray(Z)
         self.block = _fast._block_rows(X.shape[1], X.dtype.itemsize)
 
-    def rows(self, idx, out):
+    def _compute(self, A, out):
         buf = _buffer(out, self.Z.dtype)
-        _solver.tile_rows(np.ascontiguousarray(self.Z[idx]), self.Z, buf, self.op,
-                          self.post, self.scale, self.block, self.n_threads)
+        _solver.tile_rows(np.ascontiguousarray(A), self.Z, buf, self.op, self.post,
+                          self.scale, self.block, self.n_threads)
         if self.unscale:
             _scaling.unscale(buf, self.unscale, 1)
         _store(out, buf)
+
+    def rows(self, idx, out):
+        self._compute(self.Z[idx], out)
+
+    def cross(self, T, out):
+        T = T.astype(self.Z.dtype, copy=False)
+        self._compute(_scaling.scaled(T, self.shift) if self.shift else T, out)
 
 
 class PQRows:
@@ -166,12 +212,19 @@ class PQRows:
         self.x_dtype = X.dtype
         self.order, self.start, self.ranks, self.ncat = _ranks_and_order(X)
 
-    def rows(self, idx, out):
+    def _compute(self, order, start, out):
         buf = _buffer(out, self.x_dtype)
-        _fast.pq_dense(np.ascontiguousarray(self.order[idx]),
-                       np.ascontiguousarray(self.start[idx]), self.ranks, self.ncat, buf,
-                       False, self.n_threads)
+        _fast.pq_dense(np.ascontiguousarray(order), np.ascontiguousarray(start), self.ranks,
+                       self.ncat, buf, False, self.n_threads)
         _store(out, buf)
+
+    def rows(self, idx, out):
+        self._compute(self.order[idx], self.start[idx], out)
+
+    def cross(self, T, out):
+        from fastml.metrics.pairwise import _ranks_and_order
+        order, start, _, _ = _ranks_and_order(T.astype(self.x_dtype, copy=False))
+        self._compute(order, start, out)
 
 
 class GenericRows:
@@ -187,7 +240,10 @@ class GenericRows:
         self.n_threads = n_threads
 
     def rows(self, idx, out):
-        K = pairwise_kernels(self.X[idx], self.X, metric=self.metric, filter_params=True,
+        self.cross(self.X[idx], out)
+
+    def cross(self, T, out):
+        K = pairwise_kernels(T, self.X, metric=self.metric, filter_params=True,
                              n_jobs=self.n_threads, **self.params)
         out[...] = K.toarray() if sp.issparse(K) else K
 
@@ -294,3 +350,17 @@ def make_provider(X, kernel, params, n_threads, *, string_prm=None):
         if kernel == "pq":
             return PQRows(X, n_threads)
     return GenericRows(X, kernel, params, n_threads)
+
+
+def check_kernel_input(X, kernel, params, what="X"):
+    """The checks fastml's kernel functions make (parameter values; non-negative data for
+    the histogram kernels), made once on the data the providers will use unchecked."""
+    from fastml.metrics.pairwise import _NON_NEGATIVE
+    from fastml.utils import check_non_negative
+
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        return
+    if kernel in _NON_NEGATIVE:
+        check_non_negative(X, what, _NON_NEGATIVE[kernel])
+    if X.shape[0]:
+        KERNELS[kernel].function(X[:1], X[:1], **params)
