@@ -51,7 +51,8 @@
  * alpha and G (the gradient of these variables) are updated in place; status[a] is scratch
  * of n bytes. nu != 0: pairs of the same sign only (libsvm's Solver_NU). Stops when the
  * working set's gap is below eps, or after max_steps steps. Returns the number of steps;
- * *converged = 1 when it stopped on eps. */
+ * *converged = 1 when it stopped on eps, 2 when a step could not move (a stall: on badly
+ * scaled data rounding can cancel every update), 0 when max_steps ran out. */
 extern int64_t fastml_svm_smo_f32(int64_t n, const float *Q, int64_t ldq, const double *QD,
                                   const int8_t *y, const double *C, double *alpha, double *G,
                                   uint8_t *status, int nu, double eps, int64_t max_steps,

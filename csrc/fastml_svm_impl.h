@@ -37,7 +37,7 @@ static int SVM_NAME(svm_pick)(int64_t n, const SVM_T *Q, int64_t ldq, const doub
             if (G[t] >= gmax2)
                 gmax2 = G[t];
             diff = gmax + G[t];
-            if (diff <= 0)
+            if (!(diff > 0)) /* (NaN too) */
                 continue;
             quad = qdi + QD[t] - 2.0 * yi * (double)Qi[t];
         } else {
@@ -46,7 +46,7 @@ static int SVM_NAME(svm_pick)(int64_t n, const SVM_T *Q, int64_t ldq, const doub
             if (-G[t] >= gmax2)
                 gmax2 = -G[t];
             diff = gmax - G[t];
-            if (diff <= 0)
+            if (!(diff > 0))
                 continue;
             quad = qdi + QD[t] + 2.0 * yi * (double)Qi[t];
         }
@@ -92,7 +92,7 @@ static int SVM_NAME(svm_pick_nu)(int64_t n, const SVM_T *Q, int64_t ldq, const d
             if (G[t] >= gmaxp2)
                 gmaxp2 = G[t];
             diff = gmaxp + G[t];
-            if (diff <= 0)
+            if (ip < 0 || !(diff > 0))
                 continue;
             quad = QD[ip] + QD[t] - 2.0 * (double)Qp[t];
         } else {
@@ -101,7 +101,7 @@ static int SVM_NAME(svm_pick_nu)(int64_t n, const SVM_T *Q, int64_t ldq, const d
             if (-G[t] >= gmaxn2)
                 gmaxn2 = -G[t];
             diff = gmaxn - G[t];
-            if (diff <= 0)
+            if (in < 0 || !(diff > 0))
                 continue;
             quad = QD[in] + QD[t] - 2.0 * (double)Qn[t];
         }
@@ -198,6 +198,12 @@ int64_t SVM_NAME(fastml_svm_smo)(int64_t n, const SVM_T *Q, int64_t ldq, const d
         alpha[i] = ai;
         alpha[j] = aj;
         const double di = ai - ai0, dj = aj - aj0;
+        if (di == 0 && dj == 0) {
+            /* a step that moves nothing leaves the state, hence the next choice, as it
+             * was: libsvm would loop here for ever (rounding on badly scaled data) */
+            *converged = 2;
+            break;
+        }
         for (t = 0; t < n; t++)
             G[t] += (double)Qi[t] * di + (double)Qj[t] * dj;
         st[i] = svm_status(ai, Ci);

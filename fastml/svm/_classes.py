@@ -36,6 +36,7 @@ __all__ = ["SVC", "NuSVC", "SVR", "NuSVR", "OneClassSVM"]
 
 _KERNEL_CONSTRAINT = [StrOptions(set(KERNELS) | {"precomputed"}), callable, StringKernel]
 _PREDICT_ROWS = 2048  # test rows per block at predict
+_SHARE = True  # one-vs-one pairs share the kernel blocks of a class with itself
 
 
 def _working_set_size(l):
@@ -294,7 +295,8 @@ class _FastLibSVM(BaseLibSVM):
         if self.verbose:
             print("[fastml.svm]", end="")
         seed = rnd.randint(np.iinfo("i").max)
-        self._solve(X, y, sample_weight, seed)
+        with blas_threads(1):  # BLAS runs inside fastml's own parallel tiles
+            self._solve(X, y, sample_weight, seed)
         self._warn_from_fit_status()
         self.shape_fit_ = X.shape if hasattr(X, "shape") else (n_samples,)
         self._intercept_ = self.intercept_.copy()
@@ -347,13 +349,24 @@ class _FastLibSVM(BaseLibSVM):
             Xs = np.ascontiguousarray(Xs)
         return _kernels.make_provider(Xs, kernel, self._kernel_params(), n_threads)
 
+    def _engine(self, X, rows, n_threads):
+        """The prepared samples X[rows] of a numeric kernel that computes blocks of rows
+        (None for other kernels: they get a provider per sub-problem)."""
+        kernel = self.kernel
+        if not isinstance(kernel, str) or kernel == "precomputed" or sp.issparse(X):
+            return None
+        engine = _kernels.make_provider(np.ascontiguousarray(X[rows]), kernel,
+                                        self._kernel_params(), n_threads)
+        return engine if hasattr(engine, "block") else None
+
     def _solve_one(self, provider, m, y_sub, W, Cp, Cn, n_threads, kind=None):
         """One libsvm problem on the m samples of ``provider``; returns (coef per sample,
         rho, n_iter, converged)."""
         impl = kind or self._impl
         eps, nu_ = float(self.tol), float(self.nu)
         itemsize = np.dtype(provider.dtype).itemsize
-        cache_rows = int(self.cache_size * (1 << 20) // max(1, m * itemsize))
+        cache_rows = int(self.cache_size * getattr(self, "_cache_share", 1.0) * (1 << 20)
+                         // max(1, m * itemsize))
         max_iter = int(self.max_iter)
         ar = np.arange(m, dtype=np.int32)
         if impl == "c_svc":
@@ -455,6 +468,17 @@ class _FastLibSVM(BaseLibSVM):
         order = np.argsort(yk, kind="stable")
         perm = keep[order]
         labels, start, count = np.unique(yk[order], return_index=True, return_counts=True)
+        # numeric kernels: the samples, grouped by class, prepared once for every pair
+        engine = self._engine(X, perm, n_threads)
+        shared = None
+        if engine is not None and labels.size > 2 and _SHARE:
+            # half of cache_size for the blocks shared between pairs, half for the rows
+            # of each pair problem
+            shared = _kernels.SharedBlocks(engine,
+                                           self.cache_size * (1 << 20) / (2 * labels.size))
+            self._cache_share = 0.5
+        else:
+            self._cache_share = 1.0
         k = labels.size
         wc = np.full(k, float(self.C))
         if self._impl == "c_svc" and getattr(self, "class_weight_", None) is not None \
@@ -475,7 +499,10 @@ class _FastLibSVM(BaseLibSVM):
                 if rng is not None:
                     probA[p], probB[p] = self._platt(X, sub, ysub, W[sub], wc[i], wc[j],
                                                      rng, n_threads)
-                provider = self._provider(X, sub, n_threads)
+                if engine is not None:
+                    provider = _kernels.SegmentRows(engine, [(si, ci), (sj, cj)], shared)
+                else:
+                    provider = self._provider(X, sub, n_threads)
                 coef, rho, it, conv = self._solve_one(provider, sub.size, ysub, W[sub],
                                                       wc[i], wc[j], n_threads)
                 status |= 0 if conv else 1
@@ -502,6 +529,7 @@ class _FastLibSVM(BaseLibSVM):
                 p += 1
         self.support_ = perm[nonzero].astype(np.int32)
         self._n_support = n_sv
+        self._labels = labels.astype(np.int64)
         self.dual_coef_ = dual
         self.intercept_ = np.where(rhos != 0, -rhos, 0.0)
         if rng is not None:
@@ -612,7 +640,8 @@ class _FastLibSVM(BaseLibSVM):
                 f"The internal representation of {self.__class__.__name__} was altered")
         if self._impl in ("c_svc", "nu_svc") and (
                 self._n_support.sum() != self.support_.size
-                or self._dual_coef_.shape != (len(self.classes_) - 1, self.support_.size)):
+                or self._dual_coef_.shape != (max(len(self._n_support) - 1, 1),
+                                              self.support_.size)):
             raise ValueError(
                 f"The internal representation of {self.__class__.__name__} was altered")
         return X
@@ -682,10 +711,9 @@ class _FastLibSVM(BaseLibSVM):
                 out[:] = -rho[0]
                 return out
             for sl, K in self._kernel_blocks(X, n_threads):
-                with blas_threads(1):  # one thread: the same sums for any n_jobs
-                    out[sl] = np.asarray(K, dtype=np.float64) @ dual[0] - rho[0]
+                out[sl] = np.asarray(K, dtype=np.float64) @ dual[0] - rho[0]
             return out
-        k = len(self.classes_)
+        k = len(self._n_support)
         n_sv = np.asarray(self._n_support, dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(n_sv)])
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
@@ -695,19 +723,20 @@ class _FastLibSVM(BaseLibSVM):
             return out
         for sl, K in self._kernel_blocks(X, n_threads):
             K = np.asarray(K, dtype=np.float64)
-            with blas_threads(1):  # one thread: the same sums for any n_jobs
-                # per class c: its vectors' kernel values times their k - 1 coefficients
-                part = [K[:, starts[c]:starts[c + 1]] @ dual[:, starts[c]:starts[c + 1]].T
-                        for c in range(k)]
+            # per class c: its vectors' kernel values times their k - 1 coefficients (BLAS
+            # on one thread here: the same sums for any n_jobs)
+            part = [K[:, starts[c]:starts[c + 1]] @ dual[:, starts[c]:starts[c + 1]].T
+                    for c in range(k)]
             for p, (i, j) in enumerate(pairs):
                 out[sl, p] = part[i][:, j - 1] + part[j][:, i] - rho[p]
         return out
 
     def _dense_decision_function(self, X):
-        return self._decision_values(X)
+        with blas_threads(1):  # BLAS runs inside fastml's own parallel tiles
+            return self._decision_values(X)
 
     def _sparse_decision_function(self, X):
-        return self._decision_values(X)
+        return self._dense_decision_function(X)
 
     def _sparse_predict(self, X):
         return self._dense_predict(X)
@@ -716,14 +745,15 @@ class _FastLibSVM(BaseLibSVM):
         return self._dense_predict_proba(X)
 
     def _dense_predict(self, X):
-        dec = self._decision_values(X)
+        dec = self._dense_decision_function(X)
         if self._impl == "one_class":
             return np.where(dec > 0, 1.0, -1.0)
         if self._impl in ("epsilon_svr", "nu_svr"):
             return dec
-        k = len(self.classes_)
+        labels = self._model_labels()
+        k = labels.size
         if k == 2:
-            return np.where(dec[:, 0] > 0, 0.0, 1.0)
+            return np.where(dec[:, 0] > 0, labels[0], labels[1]).astype(np.float64)
         votes = np.zeros((dec.shape[0], k), dtype=np.int64)
         p = 0
         for i in range(k):
@@ -732,11 +762,19 @@ class _FastLibSVM(BaseLibSVM):
                 votes[:, i] += pos
                 votes[:, j] += ~pos
                 p += 1
-        return np.argmax(votes, axis=1).astype(np.float64)  # first class among ties
+        # the first class among ties, as libsvm
+        return labels[np.argmax(votes, axis=1)].astype(np.float64)
+
+    def _model_labels(self):
+        """The classes the model was trained on (as indices into classes_): all of them,
+        unless sample weights removed every sample of some (libsvm then trains on the
+        others, and its model, dual_coef_ and n_support_ have only those)."""
+        labels = getattr(self, "_labels", None)
+        return np.arange(len(self._n_support)) if labels is None else labels
 
     def _dense_predict_proba(self, X):
-        dec = self._decision_values(X)
-        k = len(self.classes_)
+        dec = self._dense_decision_function(X)
+        k = len(self._n_support)
         A = np.asarray(self._probA, dtype=np.float64)
         B = np.asarray(self._probB, dtype=np.float64)
         r = np.zeros((dec.shape[0], k, k))

@@ -25,7 +25,6 @@ from fastml.metrics._common import row_sq_norms
 from fastml.metrics._registry import KERNELS
 from fastml.metrics.pairwise import pairwise_kernels
 from fastml.svm import _solver
-from fastml.utils import blas_threads
 
 # kernels with a prepared path here; others use pairwise_kernels on each batch
 _GEMM = {"linear", "polynomial", "poly", "rbf", "sigmoid", "cosine", "hellinger"}
@@ -41,17 +40,6 @@ _EXP_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 #: linear kernel by GEMM, by np.dot in a callable or precomputed give the same rows, so
 #: the solver takes the same steps). Sums (gradient, decision values) are in float64.
 ROW_DTYPE = np.dtype(np.float32)
-
-
-def _buffer(out, dtype):
-    """out itself when it has the dtype the kernel is computed in, else a scratch array."""
-    return out if out.dtype == dtype else np.empty(out.shape, dtype=dtype)
-
-
-def _store(out, buf):
-    if buf is not out:
-        with np.errstate(over="ignore"):
-            out[...] = buf
 
 
 class GemmRows:
@@ -85,8 +73,11 @@ class GemmRows:
             self.shift = _scaling.safe_shift(_scaling.max_abs(Z), X.dtype, 2, X.shape[1])
             if self.shift:
                 Z = _scaling.scaled(Z, self.shift)
-                self.gamma = min(math.ldexp(self.gamma, -2 * self.shift),
-                                 float(np.finfo(np.float64).max))
+                try:
+                    self.gamma = math.ldexp(self.gamma, -2 * self.shift)  # 0 stays 0
+                except OverflowError:
+                    self.gamma = math.inf
+                self.gamma = min(self.gamma, float(np.finfo(np.float64).max))
         else:
             Z = self._map(X)
         self.compute_dtype = X.dtype
@@ -118,24 +109,42 @@ class GemmRows:
             return l2_normalize(A).astype(A.dtype, copy=False)
         return A
 
-    def _rbf_error(self, norms, other=0.0):
-        """True when exp(-gamma (|a|^2 + |z|^2 - 2 <a, z>)) in float32 may be off by more
-        than fastml.metrics' float32 tolerance (the exponent's cancellation)."""
-        u = float(np.finfo(np.float32).eps) / 2
+    def _rbf_error(self, norms, other=0.0, dtype=np.float32):
+        """True when exp(-gamma (|a|^2 + |z|^2 - 2 <a, z>)) in ``dtype`` may be off by
+        more than fastml.metrics' tolerance for it (the exponent's cancellation)."""
+        u = float(np.finfo(dtype).eps) / 2
         s = float(np.max(norms, initial=0)) + max(other, float(np.max(norms, initial=0)))
-        return self.gamma * (math.sqrt(self.d) + 2) * u * s > _EXP_RTOL[np.dtype(np.float32)]
+        return self.gamma * (math.sqrt(self.d) + 2) * u * s > _EXP_RTOL[np.dtype(dtype)]
 
-    def _compute(self, A, aa, Z, zz, out):
-        buf = _buffer(out, Z.dtype)
-        with blas_threads(1):
-            _solver.gemm_rows(A, Z, buf, self.kind, aa, zz, self.gamma, self.coef0,
-                              self.degree, self.n_threads)
-        _store(out, buf)
+    def exact_enough(self):
+        """False when even float64 cancels too much (huge data or gamma): such rbf rows
+        are left to fastml.metrics.rbf_kernel, which recomputes the entries it spoils."""
+        if self.name != "rbf" or self.compute_dtype != np.float64:
+            return True
+        return not self._rbf_error(self.zz, dtype=np.float64)
+
+    def _compute(self, A, aa, Z, zz, out, col0=0):
+        """out[:, col0:col0 + len(Z)] = K(A, Z) (A, Z in the GEMM's form)."""
+        w = Z.shape[0]
+        if out.dtype == Z.dtype:
+            _solver.gemm_rows(A, Z, out, self.kind, aa, zz, self.gamma, self.coef0,
+                              self.degree, self.n_threads, col0)
+            return
+        buf = np.empty((A.shape[0], w), dtype=Z.dtype)
+        _solver.gemm_rows(A, Z, buf, self.kind, aa, zz, self.gamma, self.coef0,
+                          self.degree, self.n_threads, 0)
+        with np.errstate(over="ignore"):
+            out[:, col0:col0 + w] = buf
+
+    def block(self, gidx, j0, j1, out, col0):
+        """out[:, col0:col0 + j1 - j0] = K(samples gidx, samples j0..j1-1)."""
+        A = self.Z[gidx]
+        aa = self.zz[gidx] if self.name == "rbf" else self.zz
+        zz = self.zz[j0:j1] if self.name == "rbf" else self.zz
+        self._compute(A, aa, self.Z[j0:j1], zz, out, col0)
 
     def rows(self, idx, out):
-        A = self.Z[idx]
-        aa = self.zz[idx] if self.name == "rbf" else self.zz
-        self._compute(A, aa, self.Z, self.zz, out)
+        self.block(idx, 0, self.m, out, 0)
 
     def cross(self, T, out):
         """out = K(T, the samples), T raw rows (a block of test rows)."""
@@ -176,29 +185,43 @@ class TileRows:
                 Z = _scaling.scaled(X, self.shift)
             if name == "chi2":
                 gamma = 1.0 if gamma is None else gamma
-                gamma = math.ldexp(float(gamma), -self.shift) if self.shift else float(gamma)
+                try:
+                    gamma = math.ldexp(float(gamma), -self.shift)
+                except OverflowError:
+                    gamma = math.inf
+                gamma = min(gamma, float(np.finfo(np.float64).max))
             else:
                 self.unscale = self.shift
         elif name == "laplacian" and gamma is None:
             gamma = 1.0 / max(1, X.shape[1])
         self.scale = -float(gamma) if self.post == _fast.POST_EXP else 0.0
         self.Z = np.ascontiguousarray(Z)
-        self.block = _fast._block_rows(X.shape[1], X.dtype.itemsize)
+        self.tile = _fast._block_rows(X.shape[1], X.dtype.itemsize)
 
-    def _compute(self, A, out):
-        buf = _buffer(out, self.Z.dtype)
-        _solver.tile_rows(np.ascontiguousarray(A), self.Z, buf, self.op, self.post,
-                          self.scale, self.block, self.n_threads)
+    def _compute(self, A, Z, out, col0=0):
+        w = Z.shape[0]
+        A = np.ascontiguousarray(A)
+        if out.dtype == Z.dtype and not self.unscale:
+            _solver.tile_rows(A, Z, out, self.op, self.post, self.scale, self.tile,
+                              self.n_threads, col0)
+            return
+        buf = np.empty((A.shape[0], w), dtype=Z.dtype)
+        _solver.tile_rows(A, Z, buf, self.op, self.post, self.scale, self.tile,
+                          self.n_threads, 0)
         if self.unscale:
             _scaling.unscale(buf, self.unscale, 1)
-        _store(out, buf)
+        with np.errstate(over="ignore"):
+            out[:, col0:col0 + w] = buf
+
+    def block(self, gidx, j0, j1, out, col0):
+        self._compute(self.Z[gidx], self.Z[j0:j1], out, col0)
 
     def rows(self, idx, out):
-        self._compute(self.Z[idx], out)
+        self.block(idx, 0, self.m, out, 0)
 
     def cross(self, T, out):
         T = T.astype(self.Z.dtype, copy=False)
-        self._compute(_scaling.scaled(T, self.shift) if self.shift else T, out)
+        self._compute(_scaling.scaled(T, self.shift) if self.shift else T, self.Z, out)
 
 
 class PQRows:
@@ -212,19 +235,132 @@ class PQRows:
         self.x_dtype = X.dtype
         self.order, self.start, self.ranks, self.ncat = _ranks_and_order(X)
 
-    def _compute(self, order, start, out):
-        buf = _buffer(out, self.x_dtype)
-        _fast.pq_dense(np.ascontiguousarray(order), np.ascontiguousarray(start), self.ranks,
-                       self.ncat, buf, False, self.n_threads)
-        _store(out, buf)
+    def _compute(self, order, start, j0, j1, out, col0=0):
+        w = j1 - j0
+        buf = np.empty((order.shape[0], w), dtype=self.x_dtype)
+        _fast.pq_dense(np.ascontiguousarray(order), np.ascontiguousarray(start),
+                       self.ranks[j0:j1], self.ncat[j0:j1], buf, False, self.n_threads)
+        out[:, col0:col0 + w] = buf
+
+    def block(self, gidx, j0, j1, out, col0):
+        self._compute(self.order[gidx], self.start[gidx], j0, j1, out, col0)
 
     def rows(self, idx, out):
-        self._compute(self.order[idx], self.start[idx], out)
+        self.block(idx, 0, self.m, out, 0)
 
     def cross(self, T, out):
         from fastml.metrics.pairwise import _ranks_and_order
         order, start, _, _ = _ranks_and_order(T.astype(self.x_dtype, copy=False))
-        self._compute(order, start, out)
+        self._compute(order, start, 0, self.m, out)
+
+
+class SegmentRows:
+    """The rows of a sub-problem made of ranges of an engine's samples (a pair of classes
+    of a multiclass problem, its samples grouped by class): the samples are prepared once
+    for all pairs, and a batch of rows is one block per range. With ``shared``, the block
+    of a sample against its own range (its own class) is taken from, or kept in, a cache
+    shared by every pair of that class: one-vs-one solves k - 1 problems per class, and
+    the support vectors of a class recur in most of them."""
+
+    def __init__(self, engine, segments, shared=None):
+        self.engine = engine
+        self.segments = [(int(a), int(c)) for a, c in segments]
+        self.m = sum(c for _, c in self.segments)
+        self.dtype = engine.dtype
+        self.index = np.concatenate([np.arange(a, a + c) for a, c in self.segments])
+        self.shared = shared
+
+    def rows(self, idx, out):
+        gidx = self.index[idx]
+        col = 0
+        for s, (a, c) in enumerate(self.segments):
+            if self.shared is None:
+                self.engine.block(gidx, a, a + c, out, col)
+            else:
+                own = (gidx >= a) & (gidx < a + c)
+                other = np.flatnonzero(~own)
+                if other.size:
+                    tmp = np.empty((other.size, out.shape[1]), dtype=out.dtype)
+                    self.engine.block(gidx[other], a, a + c, tmp, col)
+                    out[other, col:col + c] = tmp[:, col:col + c]
+                mine = np.flatnonzero(own)
+                if mine.size:
+                    out[mine, col:col + c] = self.shared.fetch(gidx[mine], a, c)
+            col += c
+
+
+class SharedBlocks:
+    """Blocks K(x_s, samples of s's own range) keyed by the sample s, least recently
+    used evicted first, at most ``budget_bytes`` per range (allocated when first used)."""
+
+    def __init__(self, engine, budget_bytes):
+        self.engine = engine
+        self.budget = budget_bytes
+        self.pools = {}
+        self.computed = 0
+        self.hits = 0
+
+    def _pool(self, a, c):
+        pool = self.pools.get(a)
+        if pool is None:
+            itemsize = np.dtype(self.engine.dtype).itemsize
+            cap = int(max(1, self.budget // max(1, c * itemsize)))
+            pool = dict(data=None, cap=cap, slot={}, owner=[], stamp=np.zeros(0, np.int64),
+                        clock=0)
+            self.pools[a] = pool
+        return pool
+
+    def fetch(self, gidx, a, c):
+        """K(x_g, samples a..a+c-1) for every g of gidx (all within that range)."""
+        pool = self._pool(a, c)
+        pool["clock"] += 1
+        out = np.empty((gidx.size, c), dtype=self.engine.dtype)
+        slot = pool["slot"]
+        miss = [k for k, g in enumerate(gidx.tolist()) if g not in slot]
+        hit = [k for k in range(gidx.size) if k not in set(miss)] if miss else \
+            list(range(gidx.size))
+        if hit:
+            sl = np.array([slot[int(gidx[k])] for k in hit], dtype=np.int64)
+            out[hit] = pool["data"][sl]
+            pool["stamp"][sl] = pool["clock"]
+            self.hits += len(hit)
+        if miss:
+            miss = np.array(miss, dtype=np.int64)
+            block = np.empty((miss.size, c), dtype=self.engine.dtype)
+            self.engine.block(gidx[miss], a, a + c, block, 0)
+            out[miss] = block
+            self.computed += miss.size
+            self._store(pool, gidx[miss], block, c)
+        return out
+
+    def _store(self, pool, keys, block, c):
+        cap = pool["cap"]
+        if pool["data"] is None:
+            pool["data"] = np.empty((min(cap, 256), c), dtype=self.engine.dtype)
+            pool["stamp"] = np.zeros(pool["data"].shape[0], np.int64)
+        for k, g in enumerate(keys.tolist()):
+            n_used = len(pool["owner"])
+            if n_used < pool["data"].shape[0]:
+                sl = n_used
+                pool["owner"].append(g)
+            elif n_used < cap:  # grow
+                grow = min(cap, 2 * pool["data"].shape[0])
+                data = np.empty((grow, c), dtype=self.engine.dtype)
+                data[:n_used] = pool["data"]
+                stamp = np.zeros(grow, np.int64)
+                stamp[:n_used] = pool["stamp"]
+                pool["data"], pool["stamp"] = data, stamp
+                sl = n_used
+                pool["owner"].append(g)
+            else:  # evict the least recently used
+                sl = int(np.argmin(pool["stamp"]))
+                if pool["stamp"][sl] == pool["clock"]:
+                    continue  # everything is in use now: do not keep this one
+                del pool["slot"][pool["owner"][sl]]
+                pool["owner"][sl] = g
+            pool["data"][sl] = block[k]
+            pool["stamp"][sl] = pool["clock"]
+            pool["slot"][g] = sl
 
 
 class GenericRows:
@@ -344,7 +480,10 @@ def make_provider(X, kernel, params, n_threads, *, string_prm=None):
         return CallableRows(X, kernel, params)
     if isinstance(kernel, str) and not sp.issparse(X):
         if kernel in _GEMM:
-            return GemmRows(X, kernel, params, n_threads)
+            rows = GemmRows(X, kernel, params, n_threads)
+            if rows.exact_enough():
+                return rows
+            return GenericRows(X, kernel, params, n_threads)
         if kernel in _TILES:
             return TileRows(X, kernel, params, n_threads)
         if kernel == "pq":

@@ -105,57 +105,67 @@ cdef inline void _gemm_tile(const floating *A, int r, const floating *Zt, int tc
 
 def gemm_rows(const floating[:, ::1] A, const floating[:, ::1] Z, floating[:, ::1] out,
               int kind, const floating[::1] aa, const floating[::1] zz, double gamma,
-              double coef0, double degree, int n_threads):
-    """out = k(A, Z) for the dot-product kernels: kind 0 <a, z>; 1 exp(-gamma (aa_i +
-    zz_j - 2 <a, z>)); 2 (gamma <a, z> + coef0) ** degree; 3 tanh(gamma <a, z> + coef0)."""
-    cdef int64_t r = A.shape[0], d = A.shape[1], m = Z.shape[0]
+              double coef0, double degree, int n_threads, int64_t col0=0):
+    """out[:, col0:col0 + len(Z)] = k(A, Z) for the dot-product kernels: kind 0 <a, z>;
+    1 exp(-gamma (aa_i + zz_j - 2 <a, z>)); 2 (gamma <a, z> + coef0) ** degree;
+    3 tanh(gamma <a, z> + coef0)."""
+    cdef int64_t r = A.shape[0], d = A.shape[1], m = Z.shape[0], ldo = out.shape[1]
     cdef int64_t nt = (m + ROW_TILE - 1) // ROW_TILE, t, j0, tc, i, j
     cdef int p = <int>degree if 0 <= degree <= 64 else -1
     cdef bint int_degree = degree == <double>p and p >= 0
     if r == 0 or m == 0:
         return
+    if col0 < 0 or col0 + m > ldo or out.shape[0] != r:
+        raise ValueError("gemm_rows: the output block does not fit")
     if d == 0:
-        out[...] = 0
+        out[:, col0:col0 + m] = 0
     with nogil:
         for t in prange(nt, schedule="dynamic", num_threads=n_threads):
             j0 = t * ROW_TILE
             tc = min(ROW_TILE, m - j0)
             if d > 0:
-                _gemm_tile(&A[0, 0], <int>r, &Z[j0, 0], <int>tc, <int>d, &out[0, j0], <int>m)
+                _gemm_tile(&A[0, 0], <int>r, &Z[j0, 0], <int>tc, <int>d, &out[0, col0 + j0],
+                           <int>ldo)
             if kind == 0:
                 continue
             for i in range(r):
                 if kind == 1:
                     if floating is float:
-                        fastml_rbf_row_f32(&out[i, j0], &zz[j0], tc, aa[i], <float>gamma)
+                        fastml_rbf_row_f32(&out[i, col0 + j0], &zz[j0], tc, aa[i],
+                                           <float>gamma)
                     else:
-                        fastml_rbf_row_f64(&out[i, j0], &zz[j0], tc, aa[i], gamma)
+                        fastml_rbf_row_f64(&out[i, col0 + j0], &zz[j0], tc, aa[i], gamma)
                 elif kind == 3:
                     if floating is float:
-                        fastml_affine_tanh_f32(&out[i, j0], tc, <float>gamma, <float>coef0)
+                        fastml_affine_tanh_f32(&out[i, col0 + j0], tc, <float>gamma,
+                                               <float>coef0)
                     else:
-                        fastml_affine_tanh_f64(&out[i, j0], tc, gamma, coef0)
+                        fastml_affine_tanh_f64(&out[i, col0 + j0], tc, gamma, coef0)
                 elif int_degree:
                     if floating is float:
-                        fastml_affine_powi_f32(&out[i, j0], tc, <float>gamma, <float>coef0, p)
+                        fastml_affine_powi_f32(&out[i, col0 + j0], tc, <float>gamma,
+                                               <float>coef0, p)
                     else:
-                        fastml_affine_powi_f64(&out[i, j0], tc, gamma, coef0, p)
+                        fastml_affine_powi_f64(&out[i, col0 + j0], tc, gamma, coef0, p)
                 else:
-                    for j in range(j0, j0 + tc):
+                    for j in range(col0 + j0, col0 + j0 + tc):
                         out[i, j] = <floating>pow(<floating>(gamma * out[i, j] + coef0),
                                                   degree)
 
 
 def tile_rows(const floating[:, ::1] A, const floating[:, ::1] Z, floating[:, ::1] out,
-              int op, int post, double scale, int64_t block, int n_threads):
-    """out[i, j] = post(sum_k op(A[i, k], Z[j, k])) by tiles of block x block (fastml's
-    SIMD reduction tiles)."""
-    cdef int64_t r = A.shape[0], d = A.shape[1], m = Z.shape[0]
+              int op, int post, double scale, int64_t block, int n_threads,
+              int64_t col0=0):
+    """out[i, col0 + j] = post(sum_k op(A[i, k], Z[j, k])) by tiles of block x block
+    (fastml's SIMD reduction tiles)."""
+    cdef int64_t r = A.shape[0], d = A.shape[1], m = Z.shape[0], ldo = out.shape[1]
     cdef int64_t nbi = (r + block - 1) // block, nbj = (m + block - 1) // block
     cdef int64_t t, bi, bj, i0, j0
     cdef floating fs = <floating>scale
     if r == 0 or m == 0:
         return
+    if col0 < 0 or col0 + m > ldo or out.shape[0] != r:
+        raise ValueError("tile_rows: the output block does not fit")
     with nogil:
         for t in prange(nbi * nbj, schedule="dynamic", num_threads=n_threads):
             bj = t // nbi
@@ -164,10 +174,12 @@ def tile_rows(const floating[:, ::1] A, const floating[:, ::1] Z, floating[:, ::
             j0 = bj * block
             if floating is float:
                 fastml_reduce_tile_f32(op, &A[i0, 0], min(block, r - i0), &Z[j0, 0],
-                                       min(block, m - j0), d, &out[i0, j0], NULL, m, post, fs)
+                                       min(block, m - j0), d, &out[i0, col0 + j0], NULL, ldo,
+                                       post, fs)
             else:
                 fastml_reduce_tile_f64(op, &A[i0, 0], min(block, r - i0), &Z[j0, 0],
-                                       min(block, m - j0), d, &out[i0, j0], NULL, m, post, fs)
+                                       min(block, m - j0), d, &out[i0, col0 + j0], NULL, ldo,
+                                       post, fs)
 
 
 # columns of the gradient update handled by one task (a fixed partition: the sums do not
@@ -217,6 +229,12 @@ class RowCache:
             free = np.sort(free[:missing.size])
             block = np.empty((missing.size, self.m), dtype=self.pool.dtype)
             self.provider.rows(missing.astype(np.int32), block)
+            if not np.isfinite(block).all():
+                raise ValueError(
+                    "The kernel is not finite (NaN or infinity) on the training data: its "
+                    "parameters (gamma, coef0, degree) are too large for these values, or "
+                    "the values themselves are. Rescale X (e.g. StandardScaler) or change "
+                    "the kernel's parameters.")
             self.pool[free] = block
             self.owner[free] = missing
             self.slot_of[missing] = free
@@ -286,8 +304,8 @@ def _update_gradient(cache, const int32_t[::1] kidx, const int8_t[::1] y, double
 
 def _smo(Q, double[::1] QD, const int8_t[::1] y, const double[::1] C, double[::1] alpha,
          double[::1] G, bint nu, double eps, int64_t max_steps):
-    """SMO on one block (Ctrl-C looked for every SMO_CHUNK steps). Returns (steps,
-    converged)."""
+    """SMO on one block (Ctrl-C looked for every SMO_CHUNK steps). Returns (steps, status):
+    1 converged, 2 stalled, 0 out of steps."""
     cdef int64_t n = y.shape[0], done = 0, steps, chunk
     cdef int conv = 0
     cdef uint8_t[::1] st = np.empty(max(n, 1), dtype=np.uint8)
@@ -309,7 +327,7 @@ def _smo(Q, double[::1] QD, const int8_t[::1] y, const double[::1] C, double[::1
                                            &G[0], &st[0], nu, eps, chunk, &conv)
         done += steps
         if conv or done >= max_steps:
-            return done, bool(conv)
+            return done, conv
         PyErr_CheckSignals()
 
 
@@ -362,7 +380,9 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
     cdef int64_t l = y.shape[0], m = int(provider.m)
     cdef int64_t q = max(2, min(ws_size, l))
     cache = RowCache(provider, max(cache_rows, min(q, m)))
-    cdef int64_t limit = max_iter if max_iter >= 0 else (1 << 62)
+    # without max_iter, a bound that a converging problem never reaches (libsvm takes
+    # O(l) to O(10 l) steps) but that stops a cycling one
+    cdef int64_t limit = max_iter if max_iter >= 0 else max(10_000_000, 1000 * l)
     G = p.copy()
     # G = p + Q alpha for a non-zero start (nu problems, one-class)
     nz = np.flatnonzero(alpha)
@@ -384,7 +404,8 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
         slot_of_sample = np.full(m, -1, dtype=np.int64)
         slot_of_sample[samples] = slots_s
         Q, QD = _gather(cache, slot_of_sample[kidx], kidx, y)
-        steps, converged = _smo(Q, QD, y, C, alpha, G, nu, eps, limit)
+        steps, status = _smo(Q, QD, y, C, alpha, G, nu, eps, limit)
+        converged = status == 1
         n_iter = steps
         outer = 1
     else:
@@ -398,9 +419,9 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
             kept = ws[:min(n_new_prev, q // 2)]
             skip[:] = 0
             skip[kept] = 1
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             n_new, gap = _select(y, G, alpha, C, nu, skip, q - kept.size, new, scratch)
-            TIMES["select"] += time.perf_counter() - t0
+            TIMES["select"] += time.process_time() - t0
             if gap < eps or n_new == 0:
                 converged = True
                 break
@@ -408,26 +429,28 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
                 break
             ws = np.concatenate([new[:n_new].astype(np.int64), kept])
             n_new_prev = n_new
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             samples, inv = np.unique(kidx[ws], return_inverse=True)
             slots = cache.ensure(samples)[inv]
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             # the block's columns are the positions of the working set's samples in rows
             Q, QD = _gather(cache, slots, kidx[ws], y[ws])
             a_ws = alpha[ws].copy()
             G_ws = G[ws].copy()
             local_eps = max(eps, local_ratio * gap)
             cap = local_steps if local_steps > 0 else 10 * ws.size
-            t2 = time.perf_counter()
-            steps, _ = _smo(Q, QD, y[ws], C[ws], a_ws, G_ws, nu, local_eps,
-                            min(cap, limit - n_iter))
-            t3 = time.perf_counter()
+            t2 = time.process_time()
+            steps, status = _smo(Q, QD, y[ws], C[ws], a_ws, G_ws, nu, local_eps,
+                                 min(cap, limit - n_iter))
+            t3 = time.process_time()
             n_iter += steps
             outer += 1
             delta = a_ws - alpha[ws]
+            if status == 2 and not delta.any():
+                break  # stalled: nothing moved, the next step would be the same
             alpha[ws] = a_ws
             _update_gradient(cache, kidx, y, G, ws, delta, n_threads)
-            t4 = time.perf_counter()
+            t4 = time.process_time()
             TIMES["rows"] += t1 - t0
             TIMES["gather"] += t2 - t1
             TIMES["smo"] += t3 - t2
