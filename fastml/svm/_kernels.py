@@ -316,11 +316,11 @@ class SharedBlocks:
         pool["clock"] += 1
         out = np.empty((gidx.size, c), dtype=self.engine.dtype)
         slot = pool["slot"]
-        miss = [k for k, g in enumerate(gidx.tolist()) if g not in slot]
-        hit = [k for k in range(gidx.size) if k not in set(miss)] if miss else \
-            list(range(gidx.size))
+        where = [slot.get(g, -1) for g in gidx.tolist()]
+        miss = [k for k, w in enumerate(where) if w < 0]
+        hit = [k for k, w in enumerate(where) if w >= 0]
         if hit:
-            sl = np.array([slot[int(gidx[k])] for k in hit], dtype=np.int64)
+            sl = np.array([where[k] for k in hit], dtype=np.int64)
             out[hit] = pool["data"][sl]
             pool["stamp"][sl] = pool["clock"]
             self.hits += len(hit)

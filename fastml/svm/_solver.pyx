@@ -27,8 +27,6 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from fastml.utils._interrupt cimport check_signals, raise_pending, stopped
 
-import time
-
 import numpy as np
 
 cdef extern from "Python.h":
@@ -355,9 +353,6 @@ def _gather(cache, slots, col, y_ws):
     return Q, QD
 
 
-TIMES = {"rows": 0.0, "gather": 0.0, "smo": 0.0, "grad": 0.0, "select": 0.0}
-
-
 class Result:
     """What :func:`solve` returns: alpha (per variable), rho, r (nu problems), obj,
     n_iter, converged (False when max_iter stopped it), and counters of the work done."""
@@ -419,9 +414,7 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
             kept = ws[:min(n_new_prev, q // 2)]
             skip[:] = 0
             skip[kept] = 1
-            t0 = time.process_time()
             n_new, gap = _select(y, G, alpha, C, nu, skip, q - kept.size, new, scratch)
-            TIMES["select"] += time.process_time() - t0
             if gap < eps or n_new == 0:
                 converged = True
                 break
@@ -429,20 +422,16 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
                 break
             ws = np.concatenate([new[:n_new].astype(np.int64), kept])
             n_new_prev = n_new
-            t0 = time.process_time()
             samples, inv = np.unique(kidx[ws], return_inverse=True)
             slots = cache.ensure(samples)[inv]
-            t1 = time.process_time()
             # the block's columns are the positions of the working set's samples in rows
             Q, QD = _gather(cache, slots, kidx[ws], y[ws])
             a_ws = alpha[ws].copy()
             G_ws = G[ws].copy()
             local_eps = max(eps, local_ratio * gap)
             cap = local_steps if local_steps > 0 else 10 * ws.size
-            t2 = time.process_time()
             steps, status = _smo(Q, QD, y[ws], C[ws], a_ws, G_ws, nu, local_eps,
                                  min(cap, limit - n_iter))
-            t3 = time.process_time()
             n_iter += steps
             outer += 1
             delta = a_ws - alpha[ws]
@@ -450,11 +439,6 @@ def solve(provider, kidx, y, p, C, alpha, *, bint nu, double eps, int64_t max_it
                 break  # stalled: nothing moved, the next step would be the same
             alpha[ws] = a_ws
             _update_gradient(cache, kidx, y, G, ws, delta, n_threads)
-            t4 = time.process_time()
-            TIMES["rows"] += t1 - t0
-            TIMES["gather"] += t2 - t1
-            TIMES["smo"] += t3 - t2
-            TIMES["grad"] += t4 - t3
             if verbose > 1:
                 print(f"[fastml.svm] step {outer}: gap {gap:.3g}, working set {ws.size}, "
                       f"{steps} SMO steps, {cache.n_computed} rows computed")
