@@ -112,8 +112,9 @@ KERNEL_SOURCES = {
     "levenshtein.c": "FASTML_KERNELS_LEVENSHTEIN",
     "nn_conv.c": "FASTML_KERNELS_NN_CONV",
     "nn_pool.c": "FASTML_KERNELS_NN_POOL",
+    "svm.c": "FASTML_KERNELS_SVM",
 }
-KERNEL_HEADERS = ["fastml_pairwise.h", "fastml_distances.h", "fastml_nn.h"]
+KERNEL_HEADERS = ["fastml_pairwise.h", "fastml_distances.h", "fastml_nn.h", "fastml_svm.h"]
 ISA_LEVELS = [("baseline", 0), ("avx2", 1), ("avx512", 2)]
 GEN_DIR = os.path.join("build", "fastml_isa")
 

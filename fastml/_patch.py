@@ -35,6 +35,8 @@ _PATCH_MAP = {
                          ("sklearn.metrics.pairwise", "pairwise_kernels", "fastml.metrics")],
     **{name: [("sklearn.metrics.pairwise", name, "fastml.metrics")] for name in _KERNELS},
     "KernelRidge": [("sklearn.kernel_ridge", "KernelRidge", "fastml.kernel_ridge")],
+    **{name: [("sklearn.svm", name, "fastml.svm")]
+       for name in ("SVC", "NuSVC", "SVR", "NuSVR", "OneClassSVM")},
 }
 
 # (module, attribute) -> scikit-learn's original object, while patched

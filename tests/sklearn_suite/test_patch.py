@@ -63,7 +63,7 @@ def test_patch_some_names_and_context_manager(unpatched):
     fastml.unpatch_sklearn("NearestNeighbors")
     assert sklearn.neighbors.NearestNeighbors is original
     with pytest.raises(ValueError, match="Cannot patch"):
-        fastml.patch_sklearn("SVC")
+        fastml.patch_sklearn("LinearSVC")
     assert "KNeighborsClassifier" in fastml.get_patch_names()
 
 
