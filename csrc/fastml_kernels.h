@@ -56,6 +56,11 @@
     X(fastml_hamming_packed_t8) \
     X(fastml_first_below_f32) \
     X(fastml_first_below_f64) \
+    X(fastml_sqdist_f32) \
+    X(fastml_sqdist_f64) \
+    X(fastml_sqdist_list_f32) \
+    X(fastml_sqdist_list_f64) \
+    X(fastml_lb_screen_f32) \
     X(fastml_tile_lp_f32) \
     X(fastml_tile_lp_f64) \
     X(fastml_dtw_f32) \
@@ -138,6 +143,11 @@
 #define fastml_hamming_packed_t8 FASTML_KSYM(fastml_hamming_packed_t8)
 #define fastml_first_below_f32 FASTML_KSYM(fastml_first_below_f32)
 #define fastml_first_below_f64 FASTML_KSYM(fastml_first_below_f64)
+#define fastml_sqdist_f32 FASTML_KSYM(fastml_sqdist_f32)
+#define fastml_sqdist_f64 FASTML_KSYM(fastml_sqdist_f64)
+#define fastml_sqdist_list_f32 FASTML_KSYM(fastml_sqdist_list_f32)
+#define fastml_sqdist_list_f64 FASTML_KSYM(fastml_sqdist_list_f64)
+#define fastml_lb_screen_f32 FASTML_KSYM(fastml_lb_screen_f32)
 #define fastml_tile_lp_f32 FASTML_KSYM(fastml_tile_lp_f32)
 #define fastml_tile_lp_f64 FASTML_KSYM(fastml_tile_lp_f64)
 #define fastml_dtw_f32 FASTML_KSYM(fastml_dtw_f32)
