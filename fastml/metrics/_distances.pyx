@@ -15,7 +15,9 @@ offsets consistent with the concatenated sequences). Two families:
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, pow, INFINITY
+from libc.math cimport sqrt, pow, nextafter, nextafterf, INFINITY
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport memcpy
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -42,6 +44,15 @@ cdef extern from "fastml_distances.h":
                                    float thr) noexcept nogil
     int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n,
                                    double thr) noexcept nogil
+    double fastml_sqdist_f32(const float *x, const float *y, int64_t d) noexcept nogil
+    double fastml_sqdist_f64(const double *x, const double *y, int64_t d) noexcept nogil
+    void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d, const int32_t *idx,
+                                int64_t n, double *out) noexcept nogil
+    void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d,
+                                const int32_t *idx, int64_t n, double *out) noexcept nogil
+    void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
+                              int64_t ng, const float *fadd, const float *thr, int64_t j0,
+                              int32_t *cj, float *cv, int64_t cap, int64_t *cnt) noexcept nogil
     void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
                             int64_t d, float *out, int64_t ldo, float p) noexcept nogil
     void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
@@ -342,6 +353,651 @@ def knn_dense(const floating[:, ::1] X, const floating[:, ::1] Y, const floating
             _finish_row(kind, &X[a, 0], &Y[0, 0], d, hd, hi, k)
     if stopped(stop):
         raise_pending()
+
+
+# ----------------------------------------------------------------------------------------
+# Euclidean search by a lower bound (fastml.metrics._knn.BoundFilter): a GEMM over
+# "filter" rows a_i (the data, or a projection of it with one extra coordinate) gives a
+# rigorous lower bound of every squared distance; only the pairs whose bound can beat the
+# current threshold are evaluated exactly (fastml_sqdist_*, summed in double), and only
+# exact values are ranked or compared with a radius. The result is therefore the exact
+# answer whatever the blocking, the order of work or the number of threads.
+# ----------------------------------------------------------------------------------------
+ctypedef fused filt_t:
+    float
+    double
+
+
+cdef inline double _sqdist(const floating *x, const floating *y, int64_t d) noexcept nogil:
+    if floating is float:
+        return fastml_sqdist_f32(x, y, d)
+    else:
+        return fastml_sqdist_f64(x, y, d)
+
+
+cdef inline filt_t _strict_above(double t, filt_t *dummy) noexcept nogil:
+    """The smallest filt_t value f with f > t' for every filt_t t' <= t: a value v of the
+    filter type satisfies v <= t exactly when v < the result (first_below is strict)."""
+    cdef filt_t f
+    if t != t or t == INFINITY:
+        return <filt_t>INFINITY
+    f = <filt_t>t
+    if <double>f > t:
+        return f
+    if filt_t is float:
+        return nextafterf(f, <float>INFINITY)
+    else:
+        return nextafter(f, INFINITY)
+
+
+cdef inline int64_t _first_le(const filt_t *row, const filt_t *add, int64_t n,
+                              filt_t above) noexcept nogil:
+    if filt_t is float:
+        return fastml_first_below_f32(row, add, n, above)
+    else:
+        return fastml_first_below_f64(row, add, n, above)
+
+
+cdef inline void _gemm_filt(const filt_t *X, int ni, const filt_t *Y, int nj, int q,
+                            filt_t *out) noexcept nogil:
+    """out (ni x nj, row-major) = -2 X Y^T."""
+    cdef char ta = b'T', tb = b'N'
+    cdef double a64 = -2.0, b64 = 0.0
+    cdef float a32 = -2.0, b32 = 0.0
+    if filt_t is float:
+        sgemm(&ta, &tb, &nj, &ni, &q, &a32, <float *>Y, &q, <float *>X, &q, &b32, out, &nj)
+    else:
+        dgemm(&ta, &tb, &nj, &ni, &q, &a64, <double *>Y, &q, <double *>X, &q, &b64, out, &nj)
+
+
+cdef inline double _bound_thr(double tau, double qadd, double scale2,
+                              double tol1) noexcept nogil:
+    """The filter value a candidate must not exceed: its bound can still be <= tau."""
+    if tau == INFINITY:
+        return INFINITY
+    return tau * tol1 * scale2 - qadd
+
+
+cdef inline bint _pair_lt(floating v, int64_t j, floating hv, int64_t hj) noexcept nogil:
+    return v < hv or (v == hv and (hj < 0 or j < hj))
+
+
+cdef int64_t _bound_knn_block(
+        const filt_t *Qa, const filt_t *Fa, int64_t q, const double *qadd,
+        const filt_t *fadd, const floating *Qx, const floating *Fx, int64_t d,
+        int64_t i0, int64_t ni, int64_t j0, int64_t nj, filt_t *buf, filt_t *cd,
+        int64_t *ci, int64_t ck, floating *hd, int64_t *hi, int64_t k,
+        double scale2, double tol1) noexcept nogil:
+    """Rows i0 .. i0 + ni of the queries against train rows j0 .. j0 + nj: the heaps
+    hd / hi (k per row, row a at a * k) take every pair whose exact value beats them.
+    Returns the number of exact evaluations."""
+    cdef int64_t a, b, c, j, n_exact = 0
+    cdef filt_t *row
+    cdef const filt_t *fa = fadd + j0
+    cdef const floating *x
+    cdef floating *h_d
+    cdef int64_t *h_i
+    cdef floating vv
+    cdef double qa
+    cdef filt_t above, lbv
+    _gemm_filt(Qa + i0 * q, <int>ni, Fa + j0 * q, <int>nj, <int>q, buf)
+    for a in range(ni):
+        row = buf + a * nj
+        x = Qx + (i0 + a) * d
+        h_d = hd + a * k
+        h_i = hi + a * k
+        qa = qadd[i0 + a]
+        # phase 1: the ck smallest filter values first (they set a tight threshold)
+        for c in range(ck):
+            cd[c] = <filt_t>INFINITY
+            ci[c] = -1
+        b = 0
+        while True:
+            b = b + _first_le(row + b, fa + b, nj - b, cd[0])
+            if b >= nj:
+                break
+            heap_replace_top(cd, ci, ck, <filt_t>(row[b] + fa[b]), b)
+            b = b + 1
+        for c in range(ck):
+            b = ci[c]
+            if b < 0:
+                continue
+            lbv = cd[c]
+            above = _strict_above(_bound_thr(h_d[0], qa, scale2, tol1), &lbv)
+            if lbv < above:
+                j = j0 + b
+                vv = <floating>_sqdist(x, Fx + j * d, d)
+                n_exact = n_exact + 1
+                if _pair_lt(vv, j, h_d[0], h_i[0]):
+                    heap_replace_top(h_d, h_i, k, vv, j)
+            row[b] = <filt_t>INFINITY  # done: evaluated, or beyond every later threshold
+        # phase 2: every other pair whose bound is within the (shrinking) threshold
+        b = 0
+        while True:
+            above = _strict_above(_bound_thr(h_d[0], qa, scale2, tol1), row)
+            b = b + _first_le(row + b, fa + b, nj - b, above)
+            if b >= nj:
+                break
+            j = j0 + b
+            vv = <floating>_sqdist(x, Fx + j * d, d)
+            n_exact = n_exact + 1
+            if _pair_lt(vv, j, h_d[0], h_i[0]):
+                heap_replace_top(h_d, h_i, k, vv, j)
+            b = b + 1
+    return n_exact
+
+
+def knn_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[::1] qadd,
+              const filt_t[::1] fadd, const floating[:, ::1] Qx,
+              const floating[:, ::1] Fx, floating[:, ::1] dist, int64_t[:, ::1] ind,
+              double scale2, double tol1, int64_t bx, int64_t by, int64_t ck,
+              int n_threads):
+    """The k = dist.shape[1] nearest rows of Fx for every row of Qx by squared Euclidean
+    distance, exact: ``dist`` gets the squared distances (summed in double, rounded to
+    the data's type) sorted by (distance, index).
+
+    The filter rows Qa / Fa (q columns) and the per-row terms qadd (scaled by scale2,
+    slack subtracted) / fadd make ``qadd[i] + fadd[j] - 2 <Qa[i], Fa[j]>`` a lower bound
+    of scale2 * |Qx[i] - Fx[j]|^2 whatever the rounding of the GEMM; a pair is evaluated
+    exactly when that bound is <= scale2 * tol1 * (the current k-th value). Work: blocks
+    of bx queries x by train rows (GEMM into per-thread scratch); with fewer query blocks
+    than threads the threads share the train blocks and merge their heaps by (distance,
+    index). Returns the number of exact evaluations."""
+    cdef int64_t n = Qx.shape[0], m = Fx.shape[0], d = Qx.shape[1], q = Qa.shape[1]
+    cdef int64_t k = dist.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx, nyb = (m + by - 1) // by
+    cdef int64_t c, yb, i0, ni, j0, nj, a, b, t, tid
+    cdef floating *hd
+    cdef int64_t *hi
+    cdef floating v
+    cdef int64_t vi
+    fdtype = np.float32 if filt_t is float else np.float64
+    dtype = np.float32 if floating is float else np.float64
+    cdef filt_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=fdtype)
+    cdef filt_t[:, ::1] cds = np.empty((n_threads, ck), dtype=fdtype)
+    cdef int64_t[:, ::1] cis = np.empty((n_threads, ck), dtype=np.int64)
+    cdef int64_t[::1] counts = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef floating[:, :, ::1] thd
+    cdef int64_t[:, :, ::1] thi
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    dist[:, :] = INFINITY
+    ind[:, :] = -1
+    if n == 0 or m == 0:
+        return 0
+    if nchunks >= n_threads or nyb < 2:
+        with nogil:
+            for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                tid = omp_get_thread_num()
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                j0 = 0
+                while j0 < m:
+                    if stopped(stop) or (tid == 0 and check_signals(stop)):
+                        break
+                    nj = min(by, m - j0)
+                    counts[tid * 8] = counts[tid * 8] + _bound_knn_block(
+                        &Qa[0, 0], &Fa[0, 0], q, &qadd[0], &fadd[0], &Qx[0, 0], &Fx[0, 0],
+                        d, i0, ni, j0, nj, &scratch[tid, 0], &cds[tid, 0], &cis[tid, 0], ck,
+                        &dist[i0, 0], &ind[i0, 0], k, scale2, tol1)
+                    j0 = j0 + nj
+                for a in range(i0, i0 + ni):
+                    sort_pairs(&dist[a, 0], &ind[a, 0], k)
+        if stopped(stop):
+            raise_pending()
+        return int(np.sum(counts))
+    # few queries: each thread keeps heaps for all of them over its train blocks
+    thd = np.full((n_threads, n, k), np.inf, dtype=dtype)
+    thi = np.full((n_threads, n, k), -1, dtype=np.int64)
+    with nogil:
+        for yb in prange(nyb, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            if stopped(stop) or (tid == 0 and check_signals(stop)):
+                continue
+            j0 = yb * by
+            nj = min(by, m - j0)
+            for c in range(nchunks):
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                counts[tid * 8] = counts[tid * 8] + _bound_knn_block(
+                    &Qa[0, 0], &Fa[0, 0], q, &qadd[0], &fadd[0], &Qx[0, 0], &Fx[0, 0], d,
+                    i0, ni, j0, nj, &scratch[tid, 0], &cds[tid, 0], &cis[tid, 0], ck,
+                    &thd[tid, i0, 0], &thi[tid, i0, 0], k, scale2, tol1)
+        for a in prange(n, schedule="static", num_threads=n_threads):
+            hd = &dist[a, 0]
+            hi = &ind[a, 0]
+            for t in range(n_threads):
+                for b in range(k):
+                    v = thd[t, a, b]
+                    vi = thi[t, a, b]
+                    if vi >= 0 and _pair_lt(v, vi, hd[0], hi[0]):
+                        heap_replace_top(hd, hi, k, v, vi)
+            sort_pairs(hd, hi, k)
+    if stopped(stop):
+        raise_pending()
+    return int(np.sum(counts))
+
+
+cdef int _grow(int64_t **bi, double **bd, int64_t *cap, int64_t need) noexcept nogil:
+    """Make room for `need` entries in a thread's result buffers; 0 on failure."""
+    cdef int64_t nc = cap[0]
+    cdef int64_t *ni
+    cdef double *nd
+    if need <= nc:
+        return 1
+    while nc < need:
+        nc = 2 * nc + 1024
+    ni = <int64_t *>realloc(bi[0], nc * sizeof(int64_t))
+    if ni == NULL:
+        return 0
+    bi[0] = ni
+    nd = <double *>realloc(bd[0], nc * sizeof(double))
+    if nd == NULL:
+        return 0
+    bd[0] = nd
+    cap[0] = nc
+    return 1
+
+
+def radius_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[::1] qadd,
+                 const filt_t[::1] fadd, const floating[:, ::1] Qx,
+                 const floating[:, ::1] Fx, double r2, bint root, double radius,
+                 int64_t self_offset, double scale2, double tol1, int64_t bx, int64_t by,
+                 int n_threads):
+    """Every train row within the radius of every query, exactly: pairs whose bound (see
+    knn_bound) is <= scale2 * tol1 * r2 are evaluated in double and kept when
+    sqrt(value) <= radius (``root``) or value <= radius. Query i never reports train row
+    i + self_offset (self_offset >= 0: the queries are the train rows).
+
+    Parallel over blocks of bx queries; each thread appends to its own buffers, merged
+    afterwards in query order, so the result does not depend on the thread count.
+    Returns (indptr (n + 1), indices, squared distances in double, number of exact
+    evaluations), the indices of a query in increasing order."""
+    cdef int64_t n = Qx.shape[0], m = Fx.shape[0], d = Qx.shape[1], q = Qa.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx, nyb = (m + by - 1) // by
+    cdef int64_t c, i0, ni, j0, nj, yb, a, b, j, tid, t, pos, cnt, total
+    cdef filt_t *row
+    cdef const filt_t *fa
+    cdef filt_t above
+    cdef double v
+    fdtype = np.float32 if filt_t is float else np.float64
+    cdef filt_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=fdtype)
+    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
+    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t[::1] n_exact = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
+    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    cdef int fail_flag = 0
+    cdef int *fail = &fail_flag
+    if bis == NULL or bds == NULL:
+        free(bis)
+        free(bds)
+        raise MemoryError()
+    try:
+        if n > 0 and m > 0:
+            with nogil:
+                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                    tid = omp_get_thread_num()
+                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                        continue
+                    i0 = c * bx
+                    ni = min(bx, n - i0)
+                    chunk_tid[c] = tid
+                    chunk_pos[c] = lens[tid * 8]
+                    for yb in range(nyb):
+                        if fail[0]:
+                            break
+                        j0 = yb * by
+                        nj = min(by, m - j0)
+                        row = &scratch[tid, 0]
+                        _gemm_filt(&Qa[i0, 0], <int>ni, &Fa[j0, 0], <int>nj, <int>q, row)
+                        fa = &fadd[j0]
+                        for a in range(ni):
+                            above = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
+                                                  row)
+                            b = 0
+                            while True:
+                                b = b + _first_le(row + a * nj + b, fa + b, nj - b, above)
+                                if b >= nj:
+                                    break
+                                j = j0 + b
+                                b = b + 1
+                                if j == i0 + a + self_offset:
+                                    continue
+                                v = _sqdist(&Qx[i0 + a, 0], &Fx[j, 0], d)
+                                n_exact[tid * 8] = n_exact[tid * 8] + 1
+                                if (sqrt(v) <= radius) if root else (v <= radius):
+                                    if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
+                                                 lens[tid * 8] + 1):
+                                        fail[0] = 1
+                                        break
+                                    bis[tid][lens[tid * 8]] = j
+                                    bds[tid][lens[tid * 8]] = v
+                                    lens[tid * 8] = lens[tid * 8] + 1
+                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
+        if stopped(stop):
+            raise_pending()
+        if fail_flag:
+            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+        indptr, out_ind_np, out_d_np = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds,
+                                                     bx, n_threads)
+    finally:
+        for t in range(n_threads):
+            free(bis[t])
+            free(bds[t])
+        free(bis)
+        free(bds)
+    return indptr, out_ind_np, out_d_np, int(np.sum(n_exact))
+
+
+# ----------------------------------------------------------------------------------------
+# The projected filter (fastml.metrics._knn.projected_filter): q-float filter rows, the
+# train ones packed 16 at a time (fastml_lb_screen_f32), screened without writing a block.
+# ----------------------------------------------------------------------------------------
+cdef inline void _sqdist_list(const floating *x, const floating *F, int64_t d,
+                              const int32_t *idx, int64_t n, double *out) noexcept nogil:
+    if floating is float:
+        fastml_sqdist_list_f32(x, F, d, idx, n, out)
+    else:
+        fastml_sqdist_list_f64(x, F, d, idx, n, out)
+
+
+cdef inline bint _in_sorted(const int64_t *a, int64_t n, int64_t v) noexcept nogil:
+    cdef int64_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < n and a[lo] == v
+
+
+cdef inline void _isort(int64_t *a, int64_t n) noexcept nogil:
+    cdef int64_t i, j, v
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j = j - 1
+        a[j + 1] = v
+
+
+cdef int64_t _proj_knn_chunk(
+        const float *Qa, int64_t q, const float *Ft, const float *fadd, int64_t m,
+        const double *qadd, const floating *Qx, const floating *Fx, int64_t d,
+        int64_t i0, int64_t ni, floating *hd, int64_t *hi, int64_t k, double scale2,
+        double tol1, int64_t gb, int64_t ck, int32_t *cj, float *cv, int64_t *cnt,
+        float *thr, float *chd, int64_t *chi, int64_t *evald, int64_t *nev,
+        int32_t *todo, double *ex, int *stop, bint main_thread) noexcept nogil:
+    """Query rows i0 .. i0 + ni: pass 1 keeps the ck smallest bounds of each query (their
+    exact values set a tight threshold), pass 2 evaluates every other pair whose bound is
+    within the threshold. Returns the number of exact evaluations."""
+    cdef int64_t ng = (m + 15) // 16, cap = 16 * gb
+    cdef int64_t g0, ngb, a, c, j, ntodo, n_exact = 0, e
+    cdef float v
+    cdef float *cva
+    cdef int32_t *cja
+    cdef floating *h_d
+    cdef int64_t *h_i
+    cdef floating vv
+    cdef const floating *x
+    cdef float above, dummy = 0
+    for a in range(ni * ck):
+        chd[a] = INFINITY
+        chi[a] = -1
+    # pass 1: the ck smallest bounds
+    g0 = 0
+    while g0 < ng:
+        if stopped(stop) or (main_thread and check_signals(stop)):
+            return n_exact
+        ngb = min(gb, ng - g0)
+        for a in range(ni):
+            thr[a] = chd[a * ck]
+            cnt[a] = 0
+        fastml_lb_screen_f32(Qa + i0 * q, ni, q, Ft + g0 * q * 16, ngb, fadd + g0 * 16, thr,
+                             g0 * 16, cj, cv, cap, cnt)
+        for a in range(ni):
+            cva = cv + a * cap
+            cja = cj + a * cap
+            for c in range(cnt[a]):
+                if cva[c] < chd[a * ck] or (cva[c] == chd[a * ck] and cja[c] < chi[a * ck]):
+                    heap_replace_top(chd + a * ck, chi + a * ck, ck, cva[c], <int64_t>cja[c])
+        g0 = g0 + ngb
+    # their exact values
+    for a in range(ni):
+        h_d = hd + a * k
+        h_i = hi + a * k
+        x = Qx + (i0 + a) * d
+        ntodo = 0
+        for c in range(ck):
+            if chi[a * ck + c] >= 0:
+                evald[a * ck + ntodo] = chi[a * ck + c]
+                todo[ntodo] = <int32_t>chi[a * ck + c]
+                ntodo = ntodo + 1
+        nev[a] = ntodo
+        _sqdist_list(x, Fx, d, todo, ntodo, ex)
+        n_exact = n_exact + ntodo
+        for c in range(ntodo):
+            vv = <floating>ex[c]
+            if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+                heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+        _isort(evald + a * ck, ntodo)
+    # pass 2: every other bound within the threshold
+    g0 = 0
+    while g0 < ng:
+        if stopped(stop) or (main_thread and check_signals(stop)):
+            return n_exact
+        ngb = min(gb, ng - g0)
+        for a in range(ni):
+            thr[a] = _strict_above(_bound_thr(hd[a * k], qadd[i0 + a], scale2, tol1), &dummy)
+            cnt[a] = 0
+        fastml_lb_screen_f32(Qa + i0 * q, ni, q, Ft + g0 * q * 16, ngb, fadd + g0 * 16, thr,
+                             g0 * 16, cj, cv, cap, cnt)
+        for a in range(ni):
+            if cnt[a] == 0:
+                continue
+            h_d = hd + a * k
+            h_i = hi + a * k
+            x = Qx + (i0 + a) * d
+            cva = cv + a * cap
+            cja = cj + a * cap
+            above = _strict_above(_bound_thr(h_d[0], qadd[i0 + a], scale2, tol1), &dummy)
+            ntodo = 0
+            for c in range(cnt[a]):
+                if cva[c] < above and not _in_sorted(evald + a * ck, nev[a], cja[c]):
+                    todo[ntodo] = cja[c]
+                    ntodo = ntodo + 1
+            _sqdist_list(x, Fx, d, todo, ntodo, ex)
+            n_exact = n_exact + ntodo
+            for c in range(ntodo):
+                vv = <floating>ex[c]
+                if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+                    heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+        g0 = g0 + ngb
+    for a in range(ni):
+        sort_pairs(hd + a * k, hi + a * k, k)
+    return n_exact
+
+
+def knn_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd, int64_t m,
+             const double[::1] qadd, const floating[:, ::1] Qx, const floating[:, ::1] Fx,
+             floating[:, ::1] dist, int64_t[:, ::1] ind, double scale2, double tol1,
+             int64_t bx, int64_t gb, int64_t ck, int n_threads):
+    """knn_bound for the projected filter: Ft / fadd packed (16 rows a group, m real
+    rows), screened by fastml_lb_screen_f32 in train blocks of 16 gb rows. Parallel over
+    blocks of bx queries. Returns the number of exact evaluations."""
+    cdef int64_t n = Qx.shape[0], d = Qx.shape[1], q = Qa.shape[1], k = dist.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx, cap = 16 * gb
+    cdef int64_t c, i0, ni, tid
+    cdef int32_t[:, ::1] cj = np.empty((n_threads, bx * cap), dtype=np.int32)
+    cdef float[:, ::1] cv = np.empty((n_threads, bx * cap), dtype=np.float32)
+    cdef int64_t[:, ::1] cnt = np.empty((n_threads, bx), dtype=np.int64)
+    cdef float[:, ::1] thr = np.empty((n_threads, bx), dtype=np.float32)
+    cdef float[:, ::1] chd = np.empty((n_threads, bx * ck), dtype=np.float32)
+    cdef int64_t[:, ::1] chi = np.empty((n_threads, bx * ck), dtype=np.int64)
+    cdef int64_t[:, ::1] evald = np.empty((n_threads, bx * ck), dtype=np.int64)
+    cdef int64_t[:, ::1] nev = np.empty((n_threads, bx), dtype=np.int64)
+    cdef int32_t[:, ::1] todo = np.empty((n_threads, max(cap, ck)), dtype=np.int32)
+    cdef double[:, ::1] ex = np.empty((n_threads, max(cap, ck)), dtype=np.float64)
+    cdef int64_t[::1] counts = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    dist[:, :] = INFINITY
+    ind[:, :] = -1
+    if n == 0 or m == 0:
+        return 0
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            tid = omp_get_thread_num()
+            if stopped(stop):
+                continue
+            i0 = c * bx
+            ni = min(bx, n - i0)
+            counts[tid * 8] = counts[tid * 8] + _proj_knn_chunk(
+                &Qa[0, 0], q, &Ft[0], &fadd[0], m, &qadd[0], &Qx[0, 0], &Fx[0, 0], d, i0,
+                ni, &dist[i0, 0], &ind[i0, 0], k, scale2, tol1, gb, ck, &cj[tid, 0],
+                &cv[tid, 0], &cnt[tid, 0], &thr[tid, 0], &chd[tid, 0], &chi[tid, 0],
+                &evald[tid, 0], &nev[tid, 0], &todo[tid, 0], &ex[tid, 0], stop, tid == 0)
+    if stopped(stop):
+        raise_pending()
+    return int(np.sum(counts))
+
+
+def radius_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd,
+                int64_t m, const double[::1] qadd, const floating[:, ::1] Qx,
+                const floating[:, ::1] Fx, double r2, bint root, double radius,
+                int64_t self_offset, double scale2, double tol1, int64_t bx, int64_t gb,
+                int n_threads):
+    """radius_bound for the projected filter (packed as for knn_proj)."""
+    cdef int64_t n = Qx.shape[0], d = Qx.shape[1], q = Qa.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx, cap = 16 * gb, ng = (m + 15) // 16
+    cdef int64_t nyb = (ng + gb - 1) // gb
+    cdef int64_t c, i0, ni, g0, ngb, yb, a, e, j, tid, t, ntodo
+    cdef double v
+    cdef float dummy = 0
+    cdef int32_t[:, ::1] cj = np.empty((n_threads, bx * cap), dtype=np.int32)
+    cdef float[:, ::1] cv = np.empty((n_threads, bx * cap), dtype=np.float32)
+    cdef int64_t[:, ::1] cnt = np.empty((n_threads, bx), dtype=np.int64)
+    cdef float[:, ::1] thr = np.empty((n_threads, bx), dtype=np.float32)
+    cdef int32_t[:, ::1] todo = np.empty((n_threads, cap), dtype=np.int32)
+    cdef double[:, ::1] ex = np.empty((n_threads, cap), dtype=np.float64)
+    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
+    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t[::1] n_exact = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
+    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    cdef int fail_flag = 0
+    cdef int *fail = &fail_flag
+    if bis == NULL or bds == NULL:
+        free(bis)
+        free(bds)
+        raise MemoryError()
+    try:
+        if n > 0 and m > 0:
+            with nogil:
+                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                    tid = omp_get_thread_num()
+                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                        continue
+                    i0 = c * bx
+                    ni = min(bx, n - i0)
+                    chunk_tid[c] = tid
+                    chunk_pos[c] = lens[tid * 8]
+                    for a in range(ni):
+                        thr[tid, a] = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
+                                                    &dummy)
+                    for yb in range(nyb):
+                        if fail[0]:
+                            break
+                        g0 = yb * gb
+                        ngb = min(gb, ng - g0)
+                        for a in range(ni):
+                            cnt[tid, a] = 0
+                        fastml_lb_screen_f32(&Qa[i0, 0], ni, q, &Ft[g0 * q * 16], ngb,
+                                             &fadd[g0 * 16], &thr[tid, 0], g0 * 16,
+                                             &cj[tid, 0], &cv[tid, 0], cap, &cnt[tid, 0])
+                        for a in range(ni):
+                            ntodo = 0
+                            for e in range(cnt[tid, a]):
+                                j = cj[tid, a * cap + e]
+                                if j != i0 + a + self_offset:
+                                    todo[tid, ntodo] = <int32_t>j
+                                    ntodo = ntodo + 1
+                            if ntodo == 0:
+                                continue
+                            _sqdist_list(&Qx[i0 + a, 0], &Fx[0, 0], d, &todo[tid, 0], ntodo,
+                                         &ex[tid, 0])
+                            n_exact[tid * 8] = n_exact[tid * 8] + ntodo
+                            if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
+                                         lens[tid * 8] + ntodo):
+                                fail[0] = 1
+                                break
+                            for e in range(ntodo):
+                                v = ex[tid, e]
+                                if (sqrt(v) <= radius) if root else (v <= radius):
+                                    bis[tid][lens[tid * 8]] = todo[tid, e]
+                                    bds[tid][lens[tid * 8]] = v
+                                    lens[tid * 8] = lens[tid * 8] + 1
+                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
+        if stopped(stop):
+            raise_pending()
+        if fail_flag:
+            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+        indptr, out_ind, out_d = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds, bx,
+                                               n_threads)
+    finally:
+        for t in range(n_threads):
+            free(bis[t])
+            free(bds[t])
+        free(bis)
+        free(bds)
+    return indptr, out_ind, out_d, int(np.sum(n_exact))
+
+
+cdef _radius_merge(int64_t[:, ::1] counts, int64_t[::1] chunk_tid, int64_t[::1] chunk_pos,
+                   int64_t **bis, double **bds, int64_t bx, int n_threads):
+    """(indptr, indices, values) in query order from the per-thread buffers: query i's
+    results of train block yb go to (all of queries < i) + (query i's in blocks < yb)."""
+    cdef int64_t n = counts.shape[0], nyb = counts.shape[1], nchunks = chunk_tid.shape[0]
+    cdef int64_t c, i0, ni, t, pos, yb, a, cnt
+    cnt_np = np.asarray(counts)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(cnt_np.sum(axis=1), out=indptr[1:])
+    cdef int64_t[:, ::1] dst = np.ascontiguousarray(
+        np.cumsum(cnt_np, axis=1) - cnt_np + indptr[:-1, None], dtype=np.int64)
+    total = int(indptr[n])
+    out_ind_np = np.empty(total, dtype=np.int64)
+    out_d_np = np.empty(total, dtype=np.float64)
+    cdef int64_t[::1] out_ind = out_ind_np
+    cdef double[::1] out_d = out_d_np
+    if total == 0:
+        return indptr, out_ind_np, out_d_np
+    with nogil:
+        for c in prange(nchunks, schedule="static", num_threads=n_threads):
+            i0 = c * bx
+            ni = min(bx, n - i0)
+            t = chunk_tid[c]
+            pos = chunk_pos[c]
+            for yb in range(nyb):
+                for a in range(ni):
+                    cnt = counts[i0 + a, yb]
+                    if cnt > 0:
+                        memcpy(&out_ind[dst[i0 + a, yb]], bis[t] + pos, cnt * sizeof(int64_t))
+                        memcpy(&out_d[dst[i0 + a, yb]], bds[t] + pos, cnt * sizeof(double))
+                        pos = pos + cnt
+    return indptr, out_ind_np, out_d_np
 
 
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
