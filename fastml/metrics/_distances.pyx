@@ -667,7 +667,7 @@ def radius_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[
                                     break
                                 j = j0 + b
                                 b = b + 1
-                                if j == i0 + a + self_offset:
+                                if self_offset >= 0 and j == i0 + a + self_offset:
                                     continue
                                 v = _sqdist(&Qx[i0 + a, 0], &Fx[j, 0], d)
                                 n_exact[tid * 8] = n_exact[tid * 8] + 1
@@ -932,7 +932,7 @@ def radius_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fa
                             ntodo = 0
                             for e in range(cnt[tid, a]):
                                 j = cj[tid, a * cap + e]
-                                if j != i0 + a + self_offset:
+                                if self_offset < 0 or j != i0 + a + self_offset:
                                     todo[tid, ntodo] = <int32_t>j
                                     ntodo = ntodo + 1
                             if ntodo == 0:
@@ -998,6 +998,98 @@ cdef _radius_merge(int64_t[:, ::1] counts, int64_t[::1] chunk_tid, int64_t[::1] 
                         memcpy(&out_d[dst[i0 + a, yb]], bds[t] + pos, cnt * sizeof(double))
                         pos = pos + cnt
     return indptr, out_ind_np, out_d_np
+
+
+def radius_dense(const floating[:, ::1] X, const floating[:, ::1] Y, int kind, int op,
+                 double p, double thr, int64_t self_offset, int64_t bx, int64_t by,
+                 int n_threads):
+    """Every pair whose reduction (as knn_dense ranks: -<x, y> on unit rows for
+    KIND_COSINE_GEMM, the tile's reduction for KIND_TILE, sum |x - y|^p for KIND_LP) is
+    <= thr; query i skips train row i + self_offset (self_offset >= 0). Blocks of bx x by
+    computed into per-thread scratch and thresholded there; each thread appends to its
+    own buffers, merged in query order. Returns (indptr, indices, values in double)."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1]
+    cdef int64_t nchunks = (n + bx - 1) // bx, nyb = (m + by - 1) // by
+    cdef int64_t c, i0, ni, j0, nj, yb, a, b, j, tid, t
+    cdef floating *buf
+    cdef floating fp = <floating>p, fthr = <floating>thr, v
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=dtype)
+    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
+    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
+    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
+    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    cdef int fail_flag = 0
+    cdef int *fail = &fail_flag
+    if bis == NULL or bds == NULL:
+        free(bis)
+        free(bds)
+        raise MemoryError()
+    try:
+        if n > 0 and m > 0:
+            with nogil:
+                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                    tid = omp_get_thread_num()
+                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                        continue
+                    i0 = c * bx
+                    ni = min(bx, n - i0)
+                    chunk_tid[c] = tid
+                    chunk_pos[c] = lens[tid * 8]
+                    buf = &scratch[tid, 0]
+                    for yb in range(nyb):
+                        if fail[0]:
+                            break
+                        j0 = yb * by
+                        nj = min(by, m - j0)
+                        if kind == 1:
+                            gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf,
+                                       -1.0)
+                        elif kind == 2:
+                            if floating is float:
+                                fastml_reduce_tile_f32(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                                       NULL, nj, FASTML_POST_NONE, 0)
+                            else:
+                                fastml_reduce_tile_f64(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                                       NULL, nj, FASTML_POST_NONE, 0)
+                        else:
+                            if floating is float:
+                                fastml_tile_lp_f32(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                            else:
+                                fastml_tile_lp_f64(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                        for a in range(ni):
+                            for b in range(nj):
+                                v = buf[a * nj + b]
+                                if v <= fthr:
+                                    j = j0 + b
+                                    if self_offset >= 0 and j == i0 + a + self_offset:
+                                        continue
+                                    if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
+                                                 lens[tid * 8] + 1):
+                                        fail[0] = 1
+                                        break
+                                    bis[tid][lens[tid * 8]] = j
+                                    bds[tid][lens[tid * 8]] = v
+                                    lens[tid * 8] = lens[tid * 8] + 1
+                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
+        if stopped(stop):
+            raise_pending()
+        if fail_flag:
+            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+        indptr, out_ind, out_d = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds, bx,
+                                               n_threads)
+    finally:
+        for t in range(n_threads):
+            free(bis[t])
+            free(bds[t])
+        free(bis)
+        free(bds)
+    return indptr, out_ind, out_d
 
 
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
@@ -1344,3 +1436,21 @@ def knn_dtw(const floating[:, ::1] xs, const int64_t[::1] xo, const floating[:, 
             sort_pairs(&dist[i, 0], &ind[i, 0], k)
     if stopped(stop):
         raise_pending()
+
+
+def gemm_rows(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:, ::1] out,
+              double alpha, int64_t bx, int n_threads):
+    """out = alpha X Y^T by blocks of bx rows of X, one BLAS thread each: the blocks do
+    not depend on the thread count, so neither do the bits of the result."""
+    cdef int64_t n = X.shape[0], m = Y.shape[0], d = X.shape[1]
+    cdef int64_t c, i0, nchunks = (n + bx - 1) // bx
+    if n == 0 or m == 0:
+        return
+    if d == 0:
+        out[:, :] = 0
+        return
+    with nogil:
+        for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+            i0 = c * bx
+            gemm_block(&X[i0, 0], <int>min(bx, n - i0), &Y[0, 0], <int>m, <int>d, &out[i0, 0],
+                       alpha)

@@ -8,6 +8,7 @@ distances by training index. The public, validating entry points are
 import numpy as np
 
 from fastml.metrics import _distances as _dist
+from fastml.metrics import _pairwise_fast as _fast
 from fastml.metrics import _plans, _scaling
 from fastml.metrics._common import (
     GEMM_CHUNKS,
@@ -203,6 +204,10 @@ def knn_hamming_strings(Q, F, k, prm, n_threads):
         raise ValueError(f"The query strings have length {Q.shape[1]} but the training "
                          f"strings have length {F.shape[1]}; the Hamming distance needs "
                          "equal lengths.")
+    if Q.shape[1] == 0:  # empty strings: every distance is 0 (as pairwise_distances)
+        check_k(k, F.shape[0])
+        return (np.zeros((Q.shape[0], k)),
+                np.broadcast_to(np.arange(k, dtype=np.int64), (Q.shape[0], k)).copy())
     dist, ind = knn_numeric(Q, F, k, _plans.hamming({}), n_threads)
     return dist.astype(np.float64), ind
 
@@ -529,3 +534,106 @@ def radius_sqeuclidean(Q, F, radius, root, n_threads, cache=None, self_offset=-1
         total += int(ip[-1])
     return (np.concatenate(indptr), np.concatenate([p[1] for p in pieces]),
             np.concatenate([p[2] for p in pieces]))
+
+
+# ----------------------------------------------------------------------------------------
+# radius neighbours of numeric rows
+# ----------------------------------------------------------------------------------------
+def _exact_pairs64(Q, F, rows, cols, plan, d):
+    """The distances of the pairs (Q[rows], F[cols]) in float64, straight from the
+    definition (the float32 values near a radius are decided with these)."""
+    A = Q[rows].astype(np.float64)
+    B = F[cols].astype(np.float64)
+    if plan.kind == _plans.COSINE:
+        na = np.linalg.norm(A, axis=1)
+        nb = np.linalg.norm(B, axis=1)
+        den = na * nb
+        cos = np.einsum("ij,ij->i", A, B) / np.where(den == 0, 1, den)
+        return np.clip(1 - np.where(den == 0, 0, cos), 0, 2)
+    if plan.per_feature:
+        return np.count_nonzero(A != B, axis=1) / d
+    if plan.kind == _plans.TILE and plan.op == _fast.OP_LINF:
+        return np.max(np.abs(A - B), axis=1, initial=0.0)
+    r = plan.root
+    return np.sum(np.abs(A - B) ** r, axis=1) ** (1.0 / r)
+
+
+def radius_numeric(Q, F, radius, plan, n_threads, cache=None, self_offset=-1):
+    """Every training row within ``radius`` of every query row (validated arrays of one
+    dtype, or 0/1 boolean arrays): (indptr, indices, distances), each query's indices
+    increasing; distances in Q's dtype (float64 for boolean data). Query i never reports
+    training row i + self_offset when self_offset >= 0 (queries = training rows).
+
+    Euclidean: the exact bound search (radius_sqeuclidean), decided in double. Other
+    metrics: blocks thresholded inside compiled code; float32 values within their
+    rounding error of the radius are decided again in float64."""
+    out_dtype = np.float64 if Q.dtype == np.bool_ else Q.dtype
+    if Q.dtype == np.bool_ or F.dtype == np.bool_:
+        Q, F = Q.astype(np.float32), F.astype(np.float32)
+    d = Q.shape[1]
+    inner, outer = _plans.powers(plan)
+    s = _scaling.safe_shift(_scaling.max_abs(Q, F), Q.dtype, inner, d)
+    if s:
+        Q, F, cache = _scaling.scaled(Q, s), _scaling.scaled(F, s), None
+        radius = float(np.ldexp(radius, s * outer))
+    if plan.kind == _plans.GEMM_SQEUCLIDEAN:
+        root = plan.root == 2.0
+        indptr, ind, v = radius_sqeuclidean(Q, F, radius, root, n_threads, cache,
+                                            self_offset)
+        dist = np.sqrt(v) if root else v
+    else:
+        indptr, ind, dist = _radius_blocks(Q, F, radius, plan, n_threads, cache,
+                                           self_offset)
+    if s:
+        dist = np.ldexp(dist, -s * outer)
+    return indptr, ind, dist.astype(out_dtype, copy=False)
+
+
+def _radius_blocks(Q, F, radius, plan, n_threads, cache, self_offset):
+    d = Q.shape[1]
+    p = 1.0
+    if plan.kind == _plans.COSINE:
+        Qc = l2_normalize(Q)
+        Fc = cache["unit"] if cache and "unit" in cache else l2_normalize(F)
+        kind, op, thr = _dist.KIND_COSINE_GEMM, 0, radius - 1.0
+    elif plan.kind == _plans.LP:
+        Qc, Fc = Q, F
+        kind, op, p, thr = _dist.KIND_LP, 0, plan.root, radius ** plan.root
+    else:
+        Qc, Fc = Q, F
+        kind, op = _dist.KIND_TILE, plan.op
+        thr = radius * d if plan.per_feature else radius ** plan.root
+    f32 = Q.dtype == np.float32
+    # candidates up to the rounding error of the reductions; decided exactly below
+    tol = 8.0 * (d + 8) * (2.0 ** -24 if f32 else 2.0 ** -53)
+    thr_hi = thr + abs(thr) * tol + (tol if kind == _dist.KIND_COSINE_GEMM else 0.0)
+    if kind == _dist.KIND_COSINE_GEMM:
+        bx, by = chunks(Q.shape[0], n_threads, *GEMM_CHUNKS, parts=4, multiple=16)
+        with blas_threads(1):
+            indptr, ind, raw = _dist.radius_dense(Qc, Fc, kind, op, p, thr_hi, self_offset,
+                                                  bx, by, n_threads)
+        dist = np.clip(1.0 + raw, 0.0, 2.0)
+    else:
+        bx, by = chunks(Q.shape[0], n_threads, *tile_chunks(d, Q.dtype.itemsize))
+        indptr, ind, raw = _dist.radius_dense(Qc, Fc, kind, op, p, thr_hi, self_offset, bx,
+                                              by, n_threads)
+        if plan.per_feature:
+            dist = raw / d
+        elif plan.root != 1.0:
+            dist = raw ** (1.0 / plan.root)
+        else:
+            dist = raw
+    if f32:  # values within float32's rounding error of the radius: decided in float64
+        dist = dist.astype(np.float32).astype(np.float64)
+        near = np.flatnonzero(np.abs(dist - radius) <= 4 * tol * max(abs(radius), 1e-30)
+                              + (tol if kind == _dist.KIND_COSINE_GEMM else 0.0))
+        if near.size:
+            rows = np.repeat(np.arange(Q.shape[0]), np.diff(indptr))[near]
+            dist[near] = _exact_pairs64(Q, F, rows, ind[near], plan, d)
+    keep = dist <= radius
+    if not keep.all():
+        rows = np.repeat(np.arange(Q.shape[0]), np.diff(indptr))
+        counts = np.bincount(rows[keep], minlength=Q.shape[0])
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        ind, dist = ind[keep], dist[keep]
+    return indptr, ind, dist
