@@ -101,4 +101,27 @@ extern void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const
 extern void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t, int64_t len,
                                 int64_t *res);
 
+/* Wide groups of short patterns (1 .. 64 symbols, every symbol < 256): as many as a
+ * vector has lanes of `bits` (8, 16, 32 or 64; fastml_lev_wide_lanes(bits) at this
+ * level, at most 64), scored against up to 4 texts at once:
+ * fastml_lev_wide_build (rows: pattern indices, sequence r = sym[off[r] .. off[r + 1]),
+ * n <= lanes patterns, each of at most `bits` symbols; scratch of
+ * fastml_lev_wide_scratch_bytes() bytes), then
+ * fastml_lev_wide_distances(W, texts, lengths, nt <= 4, res): res[t * 64 + l] for the
+ * lanes l < n. */
+typedef struct {
+    int n;
+    int bits;
+    int64_t m[64];        /* pattern lengths (1 in idle lanes) */
+    unsigned char *tab;   /* 257 vectors: the masks of symbol c in every lane (256: none) */
+} fastml_lev_wide;
+
+extern int64_t fastml_lev_wide_lanes(int64_t bits);
+extern int64_t fastml_lev_wide_scratch_bytes(void);
+extern void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch,
+                                  const uint32_t *sym, const int64_t *off, const int64_t *rows,
+                                  int n, int bits);
+extern void fastml_lev_wide_distances(const fastml_lev_wide *W, const uint32_t *const *tx,
+                                      const int64_t *tl, int nt, int64_t *res);
+
 #endif

@@ -78,10 +78,20 @@ cdef extern from "fastml_distances.h":
                                 int n) noexcept nogil
     void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
                                     int64_t len, int64_t *res) noexcept nogil
+    ctypedef struct fastml_lev_wide:
+        pass
+    int64_t fastml_lev_wide_lanes(int64_t bits) noexcept nogil
+    int64_t fastml_lev_wide_scratch_bytes() noexcept nogil
+    void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uint32_t *sym,
+                               const int64_t *off, const int64_t *rows, int n,
+                               int bits) noexcept nogil
+    void fastml_lev_wide_distances(const fastml_lev_wide *W, const uint32_t **tx,
+                                   const int64_t *tl, int nt, int64_t *res) noexcept nogil
 
 # bytes of one pattern header, rounded up to 64 (one cache line per thread)
 cdef int64_t PSIZE = ((<int64_t>sizeof(fastml_lev_pattern) + 63) // 64) * 64
 cdef int64_t GSIZE = ((<int64_t>sizeof(fastml_lev_group) + 63) // 64) * 64
+cdef int64_t WSIZE = ((<int64_t>sizeof(fastml_lev_wide) + 63) // 64) * 64
 # patterns per SIMD group (the C kernels score them in as many passes as the level needs)
 cdef int64_t LEV_GROUP = FASTML_LEV_GROUP
 
@@ -1195,34 +1205,99 @@ cdef inline bint _group_ok(const int64_t *off, const int64_t *rows, int64_t nr) 
     return True
 
 
+def _lev_groups(const uint32_t[::1] xs, const int64_t[::1] xo):
+    """The order and the groups the Levenshtein loops score the rows in: rows of 1 to 64
+    symbols below 256 first, by length, in wide groups (as many rows as a vector has lanes
+    of the narrowest width holding the group's longest row); then the others, by length,
+    in groups of FASTML_LEV_GROUP. Returns (perm, starts, sizes, bits), bits 0 for the
+    groups of the other kind."""
+    xo_np = np.asarray(xo)
+    lens = np.diff(xo_np)
+    n = lens.shape[0]
+    xs_np = np.asarray(xs)
+    # rows without a symbol >= 256 (counts of such symbols by cumulative sums)
+    big = np.zeros(xs_np.shape[0] + 1, dtype=np.int64)
+    np.cumsum(xs_np >= 256, out=big[1:])
+    latin = big[xo_np[1:]] == big[xo_np[:-1]]
+    wide = latin & (lens >= 1) & (lens <= 64)
+    perm = np.lexsort((lens, ~wide)).astype(np.int64)
+    n_wide = int(wide.sum())
+    slen = lens[perm]
+    starts, sizes, bits = [], [], []
+    r = 0
+    while r < n_wide:
+        L = slen[r]
+        b = 8 if L <= 8 else 16 if L <= 16 else 32 if L <= 32 else 64
+        lanes = fastml_lev_wide_lanes(b)
+        end = min(n_wide, r + lanes)
+        end = r + int(np.searchsorted(slen[r:end], b, side="right"))
+        starts.append(r)
+        sizes.append(end - r)
+        bits.append(b)
+        r = end
+    while r < n:
+        starts.append(r)
+        sizes.append(min(LEV_GROUP, n - r))
+        bits.append(0)
+        r = r + LEV_GROUP
+    return (perm, np.array(starts, dtype=np.int64), np.array(sizes, dtype=np.int64),
+            np.array(bits, dtype=np.int64))
+
+
+cdef inline void _wide_columns(fastml_lev_wide *W, const uint32_t *yp, const int64_t *yo,
+                               const int64_t *cols, int64_t nc, const uint32_t **tx,
+                               int64_t *tl, int64_t *res, int64_t c) noexcept nogil:
+    """Score the group against columns cols[c .. c + nc) (nc <= 4) into res."""
+    cdef int64_t t, i
+    for t in range(nc):
+        i = cols[c + t]
+        tx[t] = yp + yo[i]
+        tl[t] = yo[i + 1] - yo[i]
+    fastml_lev_wide_distances(W, tx, tl, <int>nc, res)
+
+
 def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                        const int64_t[::1] yo, int32_t[:, ::1] out, bint symmetric,
                        int n_threads):
-    """out[i, j] = Levenshtein distance, parallel over groups of FASTML_LEV_GROUP (8) rows
-    of similar length (rows taken in order of length). A group whose rows all have 1 to
-    1024 symbols is compared with each column in SIMD lanes (one row per lane, in as many
-    passes as the level's registers need); other rows go one at a time (bit-parallel,
-    common prefix and suffix skipped). Symmetric case (ys is xs): each pair is computed
-    once, in one orientation, then the matrix is symmetrised."""
+    """out[i, j] = Levenshtein distance, parallel over groups of rows of similar length
+    (_lev_groups): a wide group (rows of 1 to 64 symbols below 256) is scored against four
+    columns at a time in SIMD lanes, columns taken by length; a group of FASTML_LEV_GROUP
+    rows of 1 to 1024 symbols is compared with each column in 64- or 32-bit lanes; other
+    rows go one at a time (bit-parallel, common prefix and suffix skipped). Symmetric case
+    (ys is xs): each pair is computed once, in one orientation, then the matrix is
+    symmetrised."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, L = 0
-    cdef int64_t g, r0, nr, r, i, l, c, c0, tid
+    cdef int64_t g, r0, nr, r, i, l, c, c0, tid, nc, t, b
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
     cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
     if n == 0 or m == 0:
         return
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
-    cdef int64_t ngroups = (n + LEV_GROUP - 1) // LEV_GROUP
-    cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
+    perm_np, starts_np, sizes_np, bits_np = _lev_groups(xs, xo)
+    cdef int64_t[::1] perm = perm_np
+    cdef int64_t[::1] gstart = starts_np
+    cdef int64_t[::1] gsize = sizes_np
+    cdef int64_t[::1] gbits = bits_np
+    cdef int64_t ngroups = gstart.shape[0]
+    # columns: the rows' own order when symmetric, else by length (similar texts together)
+    cdef int64_t[::1] cols = perm_np if symmetric else np.argsort(
+        np.diff(np.asarray(yo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
                                              dtype=np.uint64)
-    cdef int64_t[:, ::1] res = np.empty((n_threads, LEV_GROUP), dtype=np.int64)
+    cdef uint64_t[:, ::1] wscratch = np.empty(
+        (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
+    cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
+    cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
     cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
     cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
+    cdef uint8_t[::1] wide_bytes = np.empty(n_threads * WSIZE, dtype=np.uint8)
+    cdef fastml_lev_wide *wides = <fastml_lev_wide *>&wide_bytes[0]
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
     if symmetric:
@@ -1230,16 +1305,33 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            r0 = LEV_GROUP * g
-            nr = min(LEV_GROUP, n - r0)
+            r0 = gstart[g]
+            nr = gsize[g]
             c0 = r0 + 1 if symmetric else 0
-            if _group_ok(&xo[0], &perm[r0], nr):
+            if gbits[g] > 0:
+                fastml_lev_wide_build(&wides[tid], <unsigned char *>&wscratch[tid, 0], xp,
+                                      &xo[0], &perm[r0], <int>nr, <int>gbits[g])
+                c = c0
+                while c < m:
+                    if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
+                        break
+                    nc = min(4, m - c)
+                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                                  <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
+                                  c)
+                    for t in range(nc):
+                        i = cols[c + t]
+                        for l in range(nr):
+                            if not symmetric or c + t > r0 + l:
+                                out[perm[r0 + l], i] = <int32_t>res[tid, t * 64 + l]
+                    c = c + nc
+            elif _group_ok(&xo[0], &perm[r0], nr):
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for c in range(c0, m):
                     if (c & 63) == 0 and (stopped(stop) or (tid == 0 and check_signals(stop))):
                         break
-                    i = perm[c] if symmetric else c
+                    i = cols[c]
                     fastml_lev_group_distances(&grps[tid], yp + yo[i], yo[i + 1] - yo[i],
                                                &res[tid, 0])
                     for l in range(nr):
@@ -1254,7 +1346,7 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                         if (c & 63) == 0 and (stopped(stop) or (
                                 tid == 0 and check_signals(stop))):
                             break
-                        i = perm[c] if symmetric else c
+                        i = cols[c]
                         out[r, i] = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[i],
                                                                  yo[i + 1] - yo[i])
     if stopped(stop):
@@ -1299,15 +1391,23 @@ def levenshtein_pair(const uint32_t[::1] a, const uint32_t[::1] b):
     return int(r)
 
 
+cdef inline void _push_int(int32_t *hd, int64_t *hi, int64_t k, int32_t v,
+                           int64_t j) noexcept nogil:
+    """Push (v, j) into a max-heap on (distance, index) if it beats the top."""
+    if v < hd[0] or (v == hd[0] and (hi[0] < 0 or j < hi[0])):
+        heap_replace_top(hd, hi, k, v, j)
+
+
 def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_t[::1] ys,
                     const int64_t[::1] yo, int32_t[:, ::1] dist, int64_t[:, ::1] ind,
                     int n_threads):
     """The k nearest train sequences (ys) of every query (xs), parallel over groups of
-    FASTML_LEV_GROUP (8) queries of similar length (SIMD lanes when they all have 1 to 1024
-    symbols); train visited in index order, so equal distances keep the smaller index.
-    Memory: the (n, k) result and per-thread pattern scratch only."""
+    queries of similar length (_lev_groups; wide groups against four train items at a
+    time, train taken by length). Heaps ordered by (distance, index), so equal distances
+    keep the smaller index whatever the visiting order. Memory: the (n, k) result and
+    per-thread scratch only."""
     cdef int64_t n = xo.shape[0] - 1, m = yo.shape[0] - 1, k = dist.shape[1], L = 0
-    cdef int64_t g, r0, nr, r, l, j, tid
+    cdef int64_t g, r0, nr, r, l, j, c, tid, nc, t
     cdef int32_t v
     cdef const uint32_t *xp = &xs[0] if xs.shape[0] > 0 else NULL
     cdef const uint32_t *yp = &ys[0] if ys.shape[0] > 0 else NULL
@@ -1317,25 +1417,54 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
         return
     for r in range(n):
         L = max(L, xo[r + 1] - xo[r])
-    cdef int64_t ngroups = (n + LEV_GROUP - 1) // LEV_GROUP
-    cdef int64_t[::1] perm = np.argsort(np.diff(np.asarray(xo)), kind="stable").astype(np.int64)
+    perm_np, starts_np, sizes_np, bits_np = _lev_groups(xs, xo)
+    cdef int64_t[::1] perm = perm_np
+    cdef int64_t[::1] gstart = starts_np
+    cdef int64_t[::1] gsize = sizes_np
+    cdef int64_t[::1] gbits = bits_np
+    cdef int64_t ngroups = gstart.shape[0]
+    cdef int64_t[::1] cols = np.argsort(np.diff(np.asarray(yo)), kind="stable").astype(np.int64)
     cdef uint64_t[:, ::1] gscratch = np.empty((n_threads, fastml_lev_group_scratch_words()),
                                               dtype=np.uint64)
     cdef uint64_t[:, ::1] scratch = np.empty((n_threads, fastml_lev_scratch_words(L)),
                                              dtype=np.uint64)
-    cdef int64_t[:, ::1] res = np.empty((n_threads, LEV_GROUP), dtype=np.int64)
+    cdef uint64_t[:, ::1] wscratch = np.empty(
+        (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
+    cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
+    cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
     cdef uint8_t[::1] pat_bytes = np.empty(n_threads * PSIZE, dtype=np.uint8)
     cdef fastml_lev_pattern *pats = <fastml_lev_pattern *>&pat_bytes[0]
     cdef uint8_t[::1] grp_bytes = np.empty(n_threads * GSIZE, dtype=np.uint8)
     cdef fastml_lev_group *grps = <fastml_lev_group *>&grp_bytes[0]
+    cdef uint8_t[::1] wide_bytes = np.empty(n_threads * WSIZE, dtype=np.uint8)
+    cdef fastml_lev_wide *wides = <fastml_lev_wide *>&wide_bytes[0]
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
     with nogil:
         for g in prange(ngroups, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            r0 = LEV_GROUP * g
-            nr = min(LEV_GROUP, n - r0)
-            if _group_ok(&xo[0], &perm[r0], nr):
+            r0 = gstart[g]
+            nr = gsize[g]
+            if gbits[g] > 0:
+                fastml_lev_wide_build(&wides[tid], <unsigned char *>&wscratch[tid, 0], xp,
+                                      &xo[0], &perm[r0], <int>nr, <int>gbits[g])
+                c = 0
+                while c < m:
+                    if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
+                        break
+                    nc = min(4, m - c)
+                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                                  <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
+                                  c)
+                    for t in range(nc):
+                        j = cols[c + t]
+                        for l in range(nr):
+                            r = perm[r0 + l]
+                            _push_int(&dist[r, 0], &ind[r, 0], k, <int32_t>res[tid, t * 64 + l],
+                                      j)
+                    c = c + nc
+            elif _group_ok(&xo[0], &perm[r0], nr):
                 fastml_lev_group_build(&grps[tid], &gscratch[tid, 0], xp, &xo[0], &perm[r0],
                                        <int>nr)
                 for j in range(m):
@@ -1344,10 +1473,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                     fastml_lev_group_distances(&grps[tid], yp + yo[j], yo[j + 1] - yo[j],
                                                &res[tid, 0])
                     for l in range(nr):
-                        v = <int32_t>res[tid, l]
                         r = perm[r0 + l]
-                        if v < dist[r, 0]:
-                            heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
+                        _push_int(&dist[r, 0], &ind[r, 0], k, <int32_t>res[tid, l], j)
             else:
                 for l in range(nr):
                     r = perm[r0 + l]
@@ -1359,8 +1486,7 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                             break
                         v = <int32_t>fastml_lev_distance(&pats[tid], yp + yo[j],
                                                          yo[j + 1] - yo[j])
-                        if v < dist[r, 0]:
-                            heap_replace_top(&dist[r, 0], &ind[r, 0], k, v, j)
+                        _push_int(&dist[r, 0], &ind[r, 0], k, v, j)
             for l in range(nr):
                 sort_pairs(&dist[perm[r0 + l], 0], &ind[perm[r0 + l], 0], k)
     if stopped(stop):
