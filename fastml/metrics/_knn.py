@@ -53,7 +53,8 @@ def knn_numeric(Q, F, k, plan, n_threads, cache=None):
     no candidate is lost to inf - inf."""
     if Q.dtype != np.bool_:
         inner, outer = _plans.powers(plan)
-        s = _scaling.safe_shift(_scaling.max_abs(Q, F), Q.dtype, inner, Q.shape[1])
+        s = _scaling.safe_shift(max(_scaling.max_abs(Q), _cached_max_abs(F, cache)), Q.dtype,
+                                inner, Q.shape[1])
         if s:  # the cache holds values of the unscaled data: not used
             dist, ind = _knn_numeric(_scaling.scaled(Q, s), _scaling.scaled(F, s), k, plan,
                                      n_threads, None)
@@ -141,21 +142,47 @@ def _check_filled(ind, Q, F, dtype):
         f"{dtype} (values too large for the metric); rescale the data or use float64.")
 
 
-def drop_shared_constant_columns(Q, F, min_gain=0.04):
+def _cached_max_abs(F, cache):
+    """max |F| (kept in the fit-time cache of F)."""
+    if cache is not None and "max_abs" in cache:
+        return cache["max_abs"]
+    m = _scaling.max_abs(F)
+    if cache is not None:
+        cache["max_abs"] = m
+    return m
+
+
+def _constant_columns(A, cache=None):
+    """Columns with one value in every row of A (kept in the fit-time cache of A)."""
+    if cache is not None and "const_cols" in cache:
+        return cache["const_cols"]
+    const = A.min(axis=0) == A.max(axis=0)
+    if cache is not None:
+        cache["const_cols"] = const
+    return const
+
+
+def drop_shared_constant_columns(Q, F, min_gain=0.04, cache=None):
     """Features with one value in every row of Q and F add 0 to every distance of the
     difference-based metrics; when they are at least ``min_gain`` of the columns (MNIST:
-    65 of 784 border pixels), compact copies without them make the search faster."""
+    65 of 784 border pixels), compact copies without them make the search faster.
+    ``cache``: the fit-time cache of F."""
+    Qx, Fx, _ = _drop_columns(Q, F, min_gain, cache)
+    return Qx, Fx
+
+
+def _drop_columns(Q, F, min_gain=0.04, cache=None):
+    """drop_shared_constant_columns, and the indices of the columns kept (None: all)."""
     d = Q.shape[1]
-    if d < 32:
-        return Q, F
-    const = (Q.min(axis=0) == Q.max(axis=0)) & (F.min(axis=0) == F.max(axis=0)) & (
-        Q[0] == F[0])
+    if d < 32 or not Q.shape[0] or not F.shape[0]:
+        return Q, F, None
+    const = _constant_columns(Q) & _constant_columns(F, cache) & (Q[0] == F[0])
     n_const = int(const.sum())
     if n_const < min_gain * d or n_const == d:
-        return Q, F
+        return Q, F, None
     keep = np.flatnonzero(~const)
     # np.take, not boolean indexing: 10x faster on wide C-ordered arrays
-    return np.take(Q, keep, axis=1), np.take(F, keep, axis=1)
+    return np.take(Q, keep, axis=1), np.take(F, keep, axis=1), keep
 
 
 def knn_packed_hamming(Q, F, k, dtype, n_threads, Ft=None):
@@ -433,6 +460,18 @@ def _projected_pays(n_exact, n_queries, m, d, q):
     return n_exact / max(1, n_queries) * 16 * d < 0.5 * m * (d - q)
 
 
+def _cached_identity(Fx, keep, cache):
+    """The full-width filter of Fx (the training rows, or their columns ``keep``), kept
+    in the fit-time cache for the last set of columns used."""
+    key = None if keep is None else keep.tobytes()
+    if cache is not None and "ident" in cache and cache["ident_key"] == key:
+        return cache["ident"]
+    flt = identity_filter(Fx, Fx.dtype)
+    if cache is not None:
+        cache["ident"], cache["ident_key"] = flt, key
+    return flt
+
+
 def get_projection(F, cache, n_queries):
     """The cached projected filter of F, built now if this call is large enough."""
     if cache is not None and "proj" in cache:
@@ -451,7 +490,7 @@ def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
     Q's dtype, indices), sorted by (distance, index)."""
     n, m = Q.shape[0], F.shape[0]
     proj = get_projection(F, cache, n)
-    Qx, Fx = drop_shared_constant_columns(Q, F)
+    Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
     d = Qx.shape[1]
     parts = []
     start = 0
@@ -470,7 +509,7 @@ def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
                 parts.append((dist1, ind1))
                 start = n
     if start < n:
-        ident = identity_filter(Fx, Fx.dtype)
+        ident = _cached_identity(Fx, keep, cache)
         Qa, qadd = ident.rows(Qx[start:])
         if not ident.fits(qadd):
             ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident
@@ -489,7 +528,7 @@ def radius_sqeuclidean(Q, F, radius, root, n_threads, cache=None, self_offset=-1
     n, m = Q.shape[0], F.shape[0]
     r2 = radius * radius * (1 + 2.0 ** -50) if root else radius
     proj = get_projection(F, cache, n)
-    Qx, Fx = drop_shared_constant_columns(Q, F)
+    Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
     d = Qx.shape[1]
     pieces = []
     start = 0
@@ -512,7 +551,7 @@ def radius_sqeuclidean(Q, F, radius, root, n_threads, cache=None, self_offset=-1
                 pieces.append(res)
                 start = n
     if start < n:
-        ident = identity_filter(Fx, Fx.dtype)
+        ident = _cached_identity(Fx, keep, cache)
         Qa, qadd = ident.rows(Qx[start:])
         if not ident.fits(qadd):
             ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident

@@ -389,10 +389,13 @@ class FastRadiusNeighborsMixin(FastNeighborsMixin):
                          sort_results=False):
         """Find the neighbors within a given radius of a point or points.
 
-        fastml's distance routines run where its k-neighbour search does (brute force
-        on dense data with a registry metric, and the sequence metrics), by blocks of
-        queries (never the full query x train matrix at once); every other case runs
-        scikit-learn's code.
+        fastml's search runs where its k-neighbour search does (brute force on dense
+        data with a registry metric, and the sequence metrics), never building the full
+        query x train matrix: Euclidean pairs are kept by an exact lower bound and
+        decided on their double-precision values, the other metrics' blocks are
+        thresholded in compiled code (float32 values near the radius decided again in
+        float64); every other case runs scikit-learn's code. The result does not depend
+        on ``n_jobs``.
 
         Parameters
         ----------

@@ -244,3 +244,23 @@ def test_wide_search_bits_do_not_depend_on_threads(rng):
         nn = NearestNeighbors(n_neighbors=7, algorithm="brute").fit(F)
         _same_for_threads(lambda t: nn.set_params(n_jobs=t).kneighbors(Q))
         _same_for_threads(lambda t: nn.set_params(n_jobs=t).radius_neighbors(Q, radius=0.8))
+
+
+def test_ties_at_the_kth_neighbour_go_to_the_smaller_index():
+    # digits: integer pixels, many neighbours at exactly equal distances; fastml keeps the
+    # smallest training indices among them on every path (scikit-learn's brute force
+    # keeps whichever its GEMM rounding ranks first; see the README)
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:300]
+    for k in (5, 10):
+        dist, ind = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(X)
+        D, I = brute_knn(X, X, k)
+        np.testing.assert_array_equal(ind, I)
+        np.testing.assert_allclose(dist, np.sqrt(D), rtol=1e-14)
+        # the self-query (each point not its own neighbour) too
+        dist, ind = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors()
+        D, I = brute_knn(X, X, k + 1)
+        keep = I != np.arange(len(X))[:, None]
+        keep[keep.all(axis=1), 0] = False  # self not among them: the first goes (as sklearn)
+        np.testing.assert_array_equal(ind, I[keep].reshape(len(X), k))
