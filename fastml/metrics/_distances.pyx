@@ -609,6 +609,82 @@ cdef int _grow(int64_t **bi, double **bd, int64_t *cap, int64_t need) noexcept n
     return 1
 
 
+# ----------------------------------------------------------------------------------------
+# radius results: per-thread growable buffers of (index, value), merged in query order
+# ----------------------------------------------------------------------------------------
+cdef struct hits_t:
+    int64_t **bi        # per thread: indices found
+    double **bd         # per thread: their values
+    int64_t *lens       # per thread (stride 8): entries used
+    int64_t *caps       # per thread (stride 8): entries allocated
+    int64_t *counts     # (n queries, nyb train blocks): entries of query i in block yb
+    int64_t nyb
+    int64_t *chunk_tid  # per query chunk: the thread that ran it
+    int64_t *chunk_pos  # per query chunk: where its entries start in that thread's buffer
+
+
+cdef class _Hits:
+    """The buffers of one radius search (allocated here, freed with the object)."""
+    cdef hits_t h
+    cdef int n_threads
+    cdef object arrays
+
+    def __cinit__(self, int64_t n, int64_t nyb, int64_t nchunks, int n_threads):
+        cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
+        cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
+        cdef int64_t[:, ::1] counts = np.zeros((max(n, 1), max(nyb, 1)), dtype=np.int64)
+        cdef int64_t[::1] ctid = np.zeros(max(nchunks, 1), dtype=np.int64)
+        cdef int64_t[::1] cpos = np.zeros(max(nchunks, 1), dtype=np.int64)
+        self.arrays = (np.asarray(lens), np.asarray(caps), np.asarray(counts)[:n],
+                       np.asarray(ctid)[:nchunks], np.asarray(cpos)[:nchunks])
+        self.n_threads = n_threads
+        self.h.lens = &lens[0]
+        self.h.caps = &caps[0]
+        self.h.counts = &counts[0, 0]
+        self.h.nyb = max(nyb, 1)
+        self.h.chunk_tid = &ctid[0]
+        self.h.chunk_pos = &cpos[0]
+        self.h.bi = <int64_t **>calloc(n_threads, sizeof(int64_t *))
+        self.h.bd = <double **>calloc(n_threads, sizeof(double *))
+        if self.h.bi == NULL or self.h.bd == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef int t
+        if self.h.bi != NULL:
+            for t in range(self.n_threads):
+                free(self.h.bi[t])
+            free(self.h.bi)
+        if self.h.bd != NULL:
+            for t in range(self.n_threads):
+                free(self.h.bd[t])
+            free(self.h.bd)
+
+    def merge(self, int64_t bx):
+        """(indptr, indices, values) in query order."""
+        _, _, counts, ctid, cpos = self.arrays
+        return _radius_merge(counts, ctid, cpos, self.h.bi, self.h.bd, bx, self.n_threads)
+
+
+cdef inline void _hits_chunk(hits_t *h, int64_t c, int tid) noexcept nogil:
+    """Query chunk c starts here in thread tid's buffer."""
+    h.chunk_tid[c] = tid
+    h.chunk_pos[c] = h.lens[tid * 8]
+
+
+cdef inline bint _hits_add(hits_t *h, int tid, int64_t i, int64_t yb, int64_t j,
+                           double v) noexcept nogil:
+    """Append (j, v) for query i, found in train block yb; False when out of memory."""
+    cdef int64_t at = h.lens[tid * 8]
+    if not _grow(&h.bi[tid], &h.bd[tid], &h.caps[tid * 8], at + 1):
+        return False
+    h.bi[tid][at] = j
+    h.bd[tid][at] = v
+    h.lens[tid * 8] = at + 1
+    h.counts[i * h.nyb + yb] = h.counts[i * h.nyb + yb] + 1
+    return True
+
+
 def radius_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[::1] qadd,
                  const filt_t[::1] fadd, const floating[:, ::1] Qx,
                  const floating[:, ::1] Fx, double r2, bint root, double radius,
@@ -632,76 +708,53 @@ def radius_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[
     cdef double v
     fdtype = np.float32 if filt_t is float else np.float64
     cdef filt_t[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=fdtype)
-    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
-    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
     cdef int64_t[::1] n_exact = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
-    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
     cdef int fail_flag = 0
     cdef int *fail = &fail_flag
-    if bis == NULL or bds == NULL:
-        free(bis)
-        free(bds)
-        raise MemoryError()
-    try:
-        if n > 0 and m > 0:
-            with nogil:
-                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
-                    tid = omp_get_thread_num()
-                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
-                        continue
-                    i0 = c * bx
-                    ni = min(bx, n - i0)
-                    chunk_tid[c] = tid
-                    chunk_pos[c] = lens[tid * 8]
-                    for yb in range(nyb):
-                        if fail[0]:
-                            break
-                        j0 = yb * by
-                        nj = min(by, m - j0)
-                        row = &scratch[tid, 0]
-                        _gemm_filt(&Qa[i0, 0], <int>ni, &Fa[j0, 0], <int>nj, <int>q, row)
-                        fa = &fadd[j0]
-                        for a in range(ni):
-                            above = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
-                                                  row)
-                            b = 0
-                            while True:
-                                b = b + _first_le(row + a * nj + b, fa + b, nj - b, above)
-                                if b >= nj:
-                                    break
-                                j = j0 + b
-                                b = b + 1
-                                if self_offset >= 0 and j == i0 + a + self_offset:
-                                    continue
-                                v = _sqdist(&Qx[i0 + a, 0], &Fx[j, 0], d)
-                                n_exact[tid * 8] = n_exact[tid * 8] + 1
-                                if (sqrt(v) <= radius) if root else (v <= radius):
-                                    if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
-                                                 lens[tid * 8] + 1):
-                                        fail[0] = 1
-                                        break
-                                    bis[tid][lens[tid * 8]] = j
-                                    bds[tid][lens[tid * 8]] = v
-                                    lens[tid * 8] = lens[tid * 8] + 1
-                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
-        if stopped(stop):
-            raise_pending()
-        if fail_flag:
-            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
-        indptr, out_ind_np, out_d_np = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds,
-                                                     bx, n_threads)
-    finally:
-        for t in range(n_threads):
-            free(bis[t])
-            free(bds[t])
-        free(bis)
-        free(bds)
+    cdef _Hits hits = _Hits(n, nyb, nchunks, n_threads)
+    cdef hits_t *h = &hits.h
+    if n > 0 and m > 0:
+        with nogil:
+            for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                tid = omp_get_thread_num()
+                if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                    continue
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                _hits_chunk(h, c, tid)
+                for yb in range(nyb):
+                    if fail[0]:
+                        break
+                    j0 = yb * by
+                    nj = min(by, m - j0)
+                    row = &scratch[tid, 0]
+                    _gemm_filt(&Qa[i0, 0], <int>ni, &Fa[j0, 0], <int>nj, <int>q, row)
+                    fa = &fadd[j0]
+                    for a in range(ni):
+                        above = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
+                                              row)
+                        b = 0
+                        while True:
+                            b = b + _first_le(row + a * nj + b, fa + b, nj - b, above)
+                            if b >= nj:
+                                break
+                            j = j0 + b
+                            b = b + 1
+                            if self_offset >= 0 and j == i0 + a + self_offset:
+                                continue
+                            v = _sqdist(&Qx[i0 + a, 0], &Fx[j, 0], d)
+                            n_exact[tid * 8] = n_exact[tid * 8] + 1
+                            if ((sqrt(v) <= radius) if root else (v <= radius)) and not \
+                                    _hits_add(h, tid, i0 + a, yb, j, v):
+                                fail[0] = 1
+                                break
+    if stopped(stop):
+        raise_pending()
+    if fail_flag:
+        raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+    indptr, out_ind_np, out_d_np = hits.merge(bx)
     return indptr, out_ind_np, out_d_np, int(np.sum(n_exact))
 
 
@@ -898,81 +951,58 @@ def radius_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fa
     cdef float[:, ::1] thr = np.empty((n_threads, bx), dtype=np.float32)
     cdef int32_t[:, ::1] todo = np.empty((n_threads, cap), dtype=np.int32)
     cdef double[:, ::1] ex = np.empty((n_threads, cap), dtype=np.float64)
-    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
-    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
     cdef int64_t[::1] n_exact = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
-    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
     cdef int fail_flag = 0
     cdef int *fail = &fail_flag
-    if bis == NULL or bds == NULL:
-        free(bis)
-        free(bds)
-        raise MemoryError()
-    try:
-        if n > 0 and m > 0:
-            with nogil:
-                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
-                    tid = omp_get_thread_num()
-                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
-                        continue
-                    i0 = c * bx
-                    ni = min(bx, n - i0)
-                    chunk_tid[c] = tid
-                    chunk_pos[c] = lens[tid * 8]
+    cdef _Hits hits = _Hits(n, nyb, nchunks, n_threads)
+    cdef hits_t *h = &hits.h
+    if n > 0 and m > 0:
+        with nogil:
+            for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                tid = omp_get_thread_num()
+                if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                    continue
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                _hits_chunk(h, c, tid)
+                for a in range(ni):
+                    thr[tid, a] = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
+                                                &dummy)
+                for yb in range(nyb):
+                    if fail[0]:
+                        break
+                    g0 = yb * gb
+                    ngb = min(gb, ng - g0)
                     for a in range(ni):
-                        thr[tid, a] = _strict_above(_bound_thr(r2, qadd[i0 + a], scale2, tol1),
-                                                    &dummy)
-                    for yb in range(nyb):
-                        if fail[0]:
-                            break
-                        g0 = yb * gb
-                        ngb = min(gb, ng - g0)
-                        for a in range(ni):
-                            cnt[tid, a] = 0
-                        fastml_lb_screen_f32(&Qa[i0, 0], ni, q, &Ft[g0 * q * 16], ngb,
-                                             &fadd[g0 * 16], &thr[tid, 0], g0 * 16,
-                                             &cj[tid, 0], &cv[tid, 0], cap, &cnt[tid, 0])
-                        for a in range(ni):
-                            ntodo = 0
-                            for e in range(cnt[tid, a]):
-                                j = cj[tid, a * cap + e]
-                                if self_offset < 0 or j != i0 + a + self_offset:
-                                    todo[tid, ntodo] = <int32_t>j
-                                    ntodo = ntodo + 1
-                            if ntodo == 0:
-                                continue
-                            _sqdist_list(&Qx[i0 + a, 0], &Fx[0, 0], d, &todo[tid, 0], ntodo,
-                                         &ex[tid, 0])
-                            n_exact[tid * 8] = n_exact[tid * 8] + ntodo
-                            if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
-                                         lens[tid * 8] + ntodo):
+                        cnt[tid, a] = 0
+                    fastml_lb_screen_f32(&Qa[i0, 0], ni, q, &Ft[g0 * q * 16], ngb,
+                                         &fadd[g0 * 16], &thr[tid, 0], g0 * 16,
+                                         &cj[tid, 0], &cv[tid, 0], cap, &cnt[tid, 0])
+                    for a in range(ni):
+                        ntodo = 0
+                        for e in range(cnt[tid, a]):
+                            j = cj[tid, a * cap + e]
+                            if self_offset < 0 or j != i0 + a + self_offset:
+                                todo[tid, ntodo] = <int32_t>j
+                                ntodo = ntodo + 1
+                        if ntodo == 0:
+                            continue
+                        _sqdist_list(&Qx[i0 + a, 0], &Fx[0, 0], d, &todo[tid, 0], ntodo,
+                                     &ex[tid, 0])
+                        n_exact[tid * 8] = n_exact[tid * 8] + ntodo
+                        for e in range(ntodo):
+                            v = ex[tid, e]
+                            if ((sqrt(v) <= radius) if root else (v <= radius)) and not \
+                                    _hits_add(h, tid, i0 + a, yb, todo[tid, e], v):
                                 fail[0] = 1
                                 break
-                            for e in range(ntodo):
-                                v = ex[tid, e]
-                                if (sqrt(v) <= radius) if root else (v <= radius):
-                                    bis[tid][lens[tid * 8]] = todo[tid, e]
-                                    bds[tid][lens[tid * 8]] = v
-                                    lens[tid * 8] = lens[tid * 8] + 1
-                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
-        if stopped(stop):
-            raise_pending()
-        if fail_flag:
-            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
-        indptr, out_ind, out_d = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds, bx,
-                                               n_threads)
-    finally:
-        for t in range(n_threads):
-            free(bis[t])
-            free(bds[t])
-        free(bis)
-        free(bds)
+    if stopped(stop):
+        raise_pending()
+    if fail_flag:
+        raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+    indptr, out_ind, out_d = hits.merge(bx)
     return indptr, out_ind, out_d, int(np.sum(n_exact))
 
 
@@ -1025,80 +1055,57 @@ def radius_dense(const floating[:, ::1] X, const floating[:, ::1] Y, int kind, i
     cdef floating fp = <floating>p, fthr = <floating>thr, v
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] scratch = np.empty((n_threads, bx * by), dtype=dtype)
-    cdef int64_t[:, ::1] counts = np.zeros((n, max(nyb, 1)), dtype=np.int64)
-    cdef int64_t[::1] chunk_tid = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] chunk_pos = np.zeros(nchunks, dtype=np.int64)
-    cdef int64_t[::1] lens = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t[::1] caps = np.zeros(n_threads * 8, dtype=np.int64)
-    cdef int64_t **bis = <int64_t **>calloc(n_threads, sizeof(int64_t *))
-    cdef double **bds = <double **>calloc(n_threads, sizeof(double *))
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
     cdef int fail_flag = 0
     cdef int *fail = &fail_flag
-    if bis == NULL or bds == NULL:
-        free(bis)
-        free(bds)
-        raise MemoryError()
-    try:
-        if n > 0 and m > 0:
-            with nogil:
-                for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
-                    tid = omp_get_thread_num()
-                    if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
-                        continue
-                    i0 = c * bx
-                    ni = min(bx, n - i0)
-                    chunk_tid[c] = tid
-                    chunk_pos[c] = lens[tid * 8]
-                    buf = &scratch[tid, 0]
-                    for yb in range(nyb):
-                        if fail[0]:
-                            break
-                        j0 = yb * by
-                        nj = min(by, m - j0)
-                        if kind == 1:
-                            gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf,
-                                       -1.0)
-                        elif kind == 2:
-                            if floating is float:
-                                fastml_reduce_tile_f32(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
-                                                       NULL, nj, FASTML_POST_NONE, 0)
-                            else:
-                                fastml_reduce_tile_f64(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
-                                                       NULL, nj, FASTML_POST_NONE, 0)
+    cdef _Hits hits = _Hits(n, nyb, nchunks, n_threads)
+    cdef hits_t *h = &hits.h
+    if n > 0 and m > 0:
+        with nogil:
+            for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
+                tid = omp_get_thread_num()
+                if fail[0] or stopped(stop) or (tid == 0 and check_signals(stop)):
+                    continue
+                i0 = c * bx
+                ni = min(bx, n - i0)
+                _hits_chunk(h, c, tid)
+                buf = &scratch[tid, 0]
+                for yb in range(nyb):
+                    if fail[0]:
+                        break
+                    j0 = yb * by
+                    nj = min(by, m - j0)
+                    if kind == 1:
+                        gemm_block(&X[i0, 0], <int>ni, &Y[j0, 0], <int>nj, <int>d, buf,
+                                   -1.0)
+                    elif kind == 2:
+                        if floating is float:
+                            fastml_reduce_tile_f32(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                                   NULL, nj, FASTML_POST_NONE, 0)
                         else:
-                            if floating is float:
-                                fastml_tile_lp_f32(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
-                            else:
-                                fastml_tile_lp_f64(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
-                        for a in range(ni):
-                            for b in range(nj):
-                                v = buf[a * nj + b]
-                                if v <= fthr:
-                                    j = j0 + b
-                                    if self_offset >= 0 and j == i0 + a + self_offset:
-                                        continue
-                                    if not _grow(&bis[tid], &bds[tid], &caps[tid * 8],
-                                                 lens[tid * 8] + 1):
-                                        fail[0] = 1
-                                        break
-                                    bis[tid][lens[tid * 8]] = j
-                                    bds[tid][lens[tid * 8]] = v
-                                    lens[tid * 8] = lens[tid * 8] + 1
-                                    counts[i0 + a, yb] = counts[i0 + a, yb] + 1
-        if stopped(stop):
-            raise_pending()
-        if fail_flag:
-            raise MemoryError("radius_neighbors: out of memory for the neighbours found")
-        indptr, out_ind, out_d = _radius_merge(counts, chunk_tid, chunk_pos, bis, bds, bx,
-                                               n_threads)
-    finally:
-        for t in range(n_threads):
-            free(bis[t])
-            free(bds[t])
-        free(bis)
-        free(bds)
+                            fastml_reduce_tile_f64(op, &X[i0, 0], ni, &Y[j0, 0], nj, d, buf,
+                                                   NULL, nj, FASTML_POST_NONE, 0)
+                    else:
+                        if floating is float:
+                            fastml_tile_lp_f32(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                        else:
+                            fastml_tile_lp_f64(&X[i0, 0], ni, &Y[j0, 0], nj, d, buf, nj, fp)
+                    for a in range(ni):
+                        for b in range(nj):
+                            v = buf[a * nj + b]
+                            if v <= fthr:
+                                j = j0 + b
+                                if self_offset >= 0 and j == i0 + a + self_offset:
+                                    continue
+                                if not _hits_add(h, tid, i0 + a, yb, j, v):
+                                    fail[0] = 1
+                                    break
+    if stopped(stop):
+        raise_pending()
+    if fail_flag:
+        raise MemoryError("radius_neighbors: out of memory for the neighbours found")
+    indptr, out_ind, out_d = hits.merge(bx)
     return indptr, out_ind, out_d
 
 

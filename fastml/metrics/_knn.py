@@ -485,28 +485,26 @@ def get_projection(F, cache, n_queries):
     return flt
 
 
-def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
-    """Exact k nearest neighbours by squared Euclidean distance: (squared distances in
-    Q's dtype, indices), sorted by (distance, index)."""
+def _bound_search(Q, F, n_threads, cache, search):
+    """Run ``search(flt, lo, hi, Qa, qadd, Qx, Fx) -> (result, n_exact)`` over the query
+    rows [lo, hi) with a filter: the projected one on a pilot block and, when it lets few
+    enough pairs through, on the rest; the full-width one on whatever remains. Qx / Fx
+    are the data the exact values are summed over (shared constant columns dropped).
+    Returns the results in query order."""
     n, m = Q.shape[0], F.shape[0]
     proj = get_projection(F, cache, n)
     Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
     d = Qx.shape[1]
-    parts = []
-    start = 0
+    out, start = [], 0
     if proj is not None and n > 0:
         Qa, qadd = proj.rows(Q)
         if proj.fits(qadd):
-            bx, by = _filter_blocks(proj, n, n_threads)
             P = min(n, PILOT)
-            dist0, ind0, ne = _knn_with(proj, Qx[:P], Fx, Qa[:P], qadd[:P], k, n_threads,
-                                        bx, by)
-            parts.append((dist0, ind0))
+            res, n_exact = search(proj, 0, P, Qa[:P], qadd[:P], Qx, Fx)
+            out.append(res)
             start = P
-            if _projected_pays(ne, P, m, d, proj.basis.shape[1] + 1) and P < n:
-                dist1, ind1, _ = _knn_with(proj, Qx[P:], Fx, Qa[P:], qadd[P:], k, n_threads,
-                                           bx, by)
-                parts.append((dist1, ind1))
+            if P < n and _projected_pays(n_exact, P, m, d, proj.basis.shape[1] + 1):
+                out.append(search(proj, P, n, Qa[P:], qadd[P:], Qx, Fx)[0])
                 start = n
     if start < n:
         ident = _cached_identity(Fx, keep, cache)
@@ -514,9 +512,20 @@ def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
         if not ident.fits(qadd):
             ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident
             Qa, qadd = ident.rows(Qx[start:])
-        bx, by = _filter_blocks(ident, n - start, n_threads)
-        dist1, ind1, _ = _knn_with(ident, Qx[start:], Fx, Qa, qadd, k, n_threads, bx, by)
-        parts.append((dist1, ind1))
+        out.append(search(ident, start, n, Qa, qadd, Qx, Fx)[0])
+    return out
+
+
+def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
+    """Exact k nearest neighbours by squared Euclidean distance: (squared distances in
+    Q's dtype, indices), sorted by (distance, index)."""
+
+    def search(flt, lo, hi, Qa, qadd, Qx, Fx):
+        bx, by = _filter_blocks(flt, hi - lo, n_threads)
+        dist, ind, n_exact = _knn_with(flt, Qx[lo:hi], Fx, Qa, qadd, k, n_threads, bx, by)
+        return (dist, ind), n_exact
+
+    parts = _bound_search(Q, F, n_threads, cache, search)
     if len(parts) == 1:
         return parts[0]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
@@ -525,50 +534,28 @@ def knn_sqeuclidean(Q, F, k, n_threads, cache=None):
 def radius_sqeuclidean(Q, F, radius, root, n_threads, cache=None, self_offset=-1):
     """Exact radius neighbours by Euclidean (``root``) or squared Euclidean distance:
     (indptr, indices, squared distances in double), each query's indices increasing."""
-    n, m = Q.shape[0], F.shape[0]
     r2 = radius * radius * (1 + 2.0 ** -50) if root else radius
-    proj = get_projection(F, cache, n)
-    Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
-    d = Qx.shape[1]
-    pieces = []
-    start = 0
-    if proj is not None and n > 0:
-        Qa, qadd = proj.rows(Q)
-        if proj.fits(qadd):
-            scale2, tol1 = _bound_params(proj, Qx.dtype, d)
-            P = min(n, PILOT)
+
+    def search(flt, lo, hi, Qa, qadd, Qx, Fx):
+        scale2, tol1 = _bound_params(flt, Qx.dtype, Qx.shape[1])
+        off = self_offset + lo if self_offset >= 0 else -1
+        if flt.projected:
             bx, gb = PROJ_BLOCKS
-            res = _dist.radius_proj(Qa[:P], proj.Ft, proj.fadd_packed, proj.m, qadd[:P],
-                                    Qx[:P], Fx, r2, root, radius, self_offset, scale2, tol1,
-                                    bx, gb, n_threads)
-            pieces.append(res)
-            start = P
-            if P < n and _projected_pays(res[3], P, m, d, proj.basis.shape[1] + 1):
-                res = _dist.radius_proj(
-                    Qa[P:], proj.Ft, proj.fadd_packed, proj.m, qadd[P:], Qx[P:], Fx, r2,
-                    root, radius, self_offset + P if self_offset >= 0 else -1, scale2, tol1,
-                    bx, gb, n_threads)
-                pieces.append(res)
-                start = n
-    if start < n:
-        ident = _cached_identity(Fx, keep, cache)
-        Qa, qadd = ident.rows(Qx[start:])
-        if not ident.fits(qadd):
-            ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident
-            Qa, qadd = ident.rows(Qx[start:])
-        scale2, tol1 = _bound_params(ident, Qx.dtype, d)
-        bx, by = _filter_blocks(ident, n - start, n_threads)
-        with blas_threads(1):
-            res = _dist.radius_bound(
-                Qa, ident.Fa, qadd, ident.fadd, Qx[start:], Fx, r2, root, radius,
-                self_offset + start if self_offset >= 0 else -1, scale2, tol1, bx, by,
-                n_threads)
-        pieces.append(res)
+            res = _dist.radius_proj(Qa, flt.Ft, flt.fadd_packed, flt.m, qadd, Qx[lo:hi], Fx,
+                                    r2, root, radius, off, scale2, tol1, bx, gb, n_threads)
+        else:
+            bx, by = _filter_blocks(flt, hi - lo, n_threads)
+            with blas_threads(1):
+                res = _dist.radius_bound(Qa, flt.Fa, qadd, flt.fadd, Qx[lo:hi], Fx, r2, root,
+                                         radius, off, scale2, tol1, bx, by, n_threads)
+        return res[:3], res[3]
+
+    pieces = _bound_search(Q, F, n_threads, cache, search)
     if len(pieces) == 1:
-        return pieces[0][:3]
+        return pieces[0]
     indptr = [np.zeros(1, dtype=np.int64)]
     total = 0
-    for ip, _, _, _ in pieces:
+    for ip, _, _ in pieces:
         indptr.append(ip[1:] + total)
         total += int(ip[-1])
     return (np.concatenate(indptr), np.concatenate([p[1] for p in pieces]),
