@@ -253,3 +253,350 @@ void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
     }
 DEFINE_FIRST_BELOW(float, f32)
 DEFINE_FIRST_BELOW(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * The squared Euclidean distance of one pair, summed in double whatever the input type:
+ * the exact value the Euclidean k-NN and radius searches rank by and decide with (their
+ * GEMM pass only chooses which pairs to evaluate). Several accumulators hide the FMA
+ * latency; their order is fixed per level, so a pair always gives the same bits.
+ * ------------------------------------------------------------------------------------ */
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 32 <= d; k += 32) {
+        __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(x + k));
+        __m512d x1 = _mm512_cvtps_pd(_mm256_loadu_ps(x + k + 8));
+        __m512d x2 = _mm512_cvtps_pd(_mm256_loadu_ps(x + k + 16));
+        __m512d x3 = _mm512_cvtps_pd(_mm256_loadu_ps(x + k + 24));
+        __m512d t0 = _mm512_sub_pd(x0, _mm512_cvtps_pd(_mm256_loadu_ps(y + k)));
+        __m512d t1 = _mm512_sub_pd(x1, _mm512_cvtps_pd(_mm256_loadu_ps(y + k + 8)));
+        __m512d t2 = _mm512_sub_pd(x2, _mm512_cvtps_pd(_mm256_loadu_ps(y + k + 16)));
+        __m512d t3 = _mm512_sub_pd(x3, _mm512_cvtps_pd(_mm256_loadu_ps(y + k + 24)));
+        a0 = _mm512_fmadd_pd(t0, t0, a0);
+        a1 = _mm512_fmadd_pd(t1, t1, a1);
+        a2 = _mm512_fmadd_pd(t2, t2, a2);
+        a3 = _mm512_fmadd_pd(t3, t3, a3);
+    }
+    for (; k + 8 <= d; k += 8) {
+        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + k)),
+                                  _mm512_cvtps_pd(_mm256_loadu_ps(y + k)));
+        a0 = _mm512_fmadd_pd(t, t, a0);
+    }
+    if (k < d) {
+        __mmask8 m = (__mmask8)((1u << (d - k)) - 1u);
+        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + k)),
+                                  _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + k)));
+        a1 = _mm512_fmadd_pd(t, t, a1);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+}
+
+double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 32 <= d; k += 32) {
+        __m512d t0 = _mm512_sub_pd(_mm512_loadu_pd(x + k), _mm512_loadu_pd(y + k));
+        __m512d t1 = _mm512_sub_pd(_mm512_loadu_pd(x + k + 8), _mm512_loadu_pd(y + k + 8));
+        __m512d t2 = _mm512_sub_pd(_mm512_loadu_pd(x + k + 16), _mm512_loadu_pd(y + k + 16));
+        __m512d t3 = _mm512_sub_pd(_mm512_loadu_pd(x + k + 24), _mm512_loadu_pd(y + k + 24));
+        a0 = _mm512_fmadd_pd(t0, t0, a0);
+        a1 = _mm512_fmadd_pd(t1, t1, a1);
+        a2 = _mm512_fmadd_pd(t2, t2, a2);
+        a3 = _mm512_fmadd_pd(t3, t3, a3);
+    }
+    for (; k + 8 <= d; k += 8) {
+        __m512d t = _mm512_sub_pd(_mm512_loadu_pd(x + k), _mm512_loadu_pd(y + k));
+        a0 = _mm512_fmadd_pd(t, t, a0);
+    }
+    if (k < d) {
+        __mmask8 m = (__mmask8)((1u << (d - k)) - 1u);
+        __m512d t = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, x + k), _mm512_maskz_loadu_pd(m, y + k));
+        a1 = _mm512_fmadd_pd(t, t, a1);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+}
+#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+static inline double hsum256d(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 16 <= d; k += 16) {
+        __m256d t0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + k)),
+                                   _mm256_cvtps_pd(_mm_loadu_ps(y + k)));
+        __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + k + 4)),
+                                   _mm256_cvtps_pd(_mm_loadu_ps(y + k + 4)));
+        __m256d t2 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + k + 8)),
+                                   _mm256_cvtps_pd(_mm_loadu_ps(y + k + 8)));
+        __m256d t3 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + k + 12)),
+                                   _mm256_cvtps_pd(_mm_loadu_ps(y + k + 12)));
+        a0 = _mm256_fmadd_pd(t0, t0, a0);
+        a1 = _mm256_fmadd_pd(t1, t1, a1);
+        a2 = _mm256_fmadd_pd(t2, t2, a2);
+        a3 = _mm256_fmadd_pd(t3, t3, a3);
+    }
+    double s = hsum256d(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    for (; k < d; k++) {
+        double t = (double)x[k] - (double)y[k];
+        s += t * t;
+    }
+    return s;
+}
+
+double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 16 <= d; k += 16) {
+        __m256d t0 = _mm256_sub_pd(_mm256_loadu_pd(x + k), _mm256_loadu_pd(y + k));
+        __m256d t1 = _mm256_sub_pd(_mm256_loadu_pd(x + k + 4), _mm256_loadu_pd(y + k + 4));
+        __m256d t2 = _mm256_sub_pd(_mm256_loadu_pd(x + k + 8), _mm256_loadu_pd(y + k + 8));
+        __m256d t3 = _mm256_sub_pd(_mm256_loadu_pd(x + k + 12), _mm256_loadu_pd(y + k + 12));
+        a0 = _mm256_fmadd_pd(t0, t0, a0);
+        a1 = _mm256_fmadd_pd(t1, t1, a1);
+        a2 = _mm256_fmadd_pd(t2, t2, a2);
+        a3 = _mm256_fmadd_pd(t3, t3, a3);
+    }
+    double s = hsum256d(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    for (; k < d; k++) {
+        double t = x[k] - y[k];
+        s += t * t;
+    }
+    return s;
+}
+#else
+#define DEFINE_SQDIST(T, SFX)                                                              \
+    double fastml_sqdist_##SFX(const T *x, const T *y, int64_t d)                          \
+    {                                                                                      \
+        double a[4] = {0, 0, 0, 0};                                                        \
+        int64_t k = 0;                                                                     \
+        for (; k + 4 <= d; k += 4)                                                         \
+            for (int l = 0; l < 4; l++) {                                                  \
+                double t = (double)x[k + l] - (double)y[k + l];                            \
+                a[l] += t * t;                                                             \
+            }                                                                              \
+        double s = (a[0] + a[1]) + (a[2] + a[3]);                                          \
+        for (; k < d; k++) {                                                               \
+            double t = (double)x[k] - (double)y[k];                                        \
+            s += t * t;                                                                    \
+        }                                                                                  \
+        return s;                                                                          \
+    }
+DEFINE_SQDIST(float, f32)
+DEFINE_SQDIST(double, f64)
+#endif
+
+/* ------------------------------------------------------------------------------------
+ * The bound screen of the projected Euclidean search (fastml.metrics._knn): filter rows
+ * of q floats, the train ones packed in groups of 16 rows, feature-major
+ * (Ft[(g * q + k) * 16 + l] = row 16 g + l, feature k; fadd of a padding row is +inf),
+ * so that one 16-float vector holds feature k of 16 rows. For every query i < nq and
+ * train row j of groups [0, ng), v = fadd[j] - 2 <Qa_i, F_j> (an FMA accumulation, no
+ * distance block written) is compared with thr[i]: the rows with v < thr[i] are appended,
+ * in increasing j, to the query's list (j0 + j into cj[i * cap + ...], v into cv[...],
+ * count in cnt[i]; cap >= 16 ng). 8 queries x 32 rows of accumulators at avx512 (16 of
+ * the 32 registers), 4 x 16 at avx2, portable C at the baseline.
+ * ------------------------------------------------------------------------------------ */
+static void lb_screen_generic(const float *Qa, int64_t nq, int64_t q, const float *Ft,
+                              int64_t ng, const float *fadd, const float *thr, int64_t j0,
+                              int32_t *cj, float *cv, int64_t cap, int64_t *cnt)
+{
+    for (int64_t i = 0; i < nq; i++) {
+        const float *x = Qa + i * q;
+        for (int64_t g = 0; g < ng; g++) {
+            float acc[16] = {0};
+            const float *fg = Ft + g * q * 16;
+            for (int64_t k = 0; k < q; k++)
+                for (int l = 0; l < 16; l++)
+                    acc[l] += x[k] * fg[k * 16 + l];
+            for (int l = 0; l < 16; l++) {
+                float v = fadd[g * 16 + l] - 2 * acc[l];
+                if (v < thr[i]) {
+                    cj[i * cap + cnt[i]] = (int32_t)(j0 + g * 16 + l);
+                    cv[i * cap + cnt[i]] = v;
+                    cnt[i]++;
+                }
+            }
+        }
+    }
+}
+
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+static inline void lb_emit16(__m512 v, float t, int64_t j, int64_t i, int32_t *cj,
+                             float *cv, int64_t cap, int64_t *cnt)
+{
+    __mmask16 mk = _mm512_cmp_ps_mask(v, _mm512_set1_ps(t), _CMP_LT_OQ);
+    if (mk) {
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                               14, 15);
+        int64_t c = cnt[i];
+        _mm512_mask_compressstoreu_ps(cv + i * cap + c, mk, v);
+        _mm512_mask_compressstoreu_epi32(cj + i * cap + c, mk,
+                                         _mm512_add_epi32(iota, _mm512_set1_epi32((int)j)));
+        cnt[i] = c + __builtin_popcount((unsigned)mk);
+    }
+}
+
+void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
+                          float *cv, int64_t cap, int64_t *cnt)
+{
+    const __m512 m2 = _mm512_set1_ps(-2.0f);
+    for (int64_t i0 = 0; i0 < nq; i0 += 8) {
+        int64_t ni = nq - i0 < 8 ? nq - i0 : 8;
+        const float *x[8];
+        for (int a = 0; a < 8; a++)
+            x[a] = Qa + (i0 + (a < ni ? a : 0)) * q;
+        int64_t g = 0;
+        for (; g + 2 <= ng; g += 2) {
+            const float *f0 = Ft + g * q * 16, *f1 = f0 + q * 16;
+            __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00,
+                   c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+            for (int64_t k = 0; k < q; k++) {
+                __m512 y0 = _mm512_loadu_ps(f0 + k * 16), y1 = _mm512_loadu_ps(f1 + k * 16);
+                __m512 b;
+#define LB_STEP(A, C0, C1)                                                                 \
+    b = _mm512_set1_ps(x[A][k]);                                                           \
+    C0 = _mm512_fmadd_ps(b, y0, C0);                                                       \
+    C1 = _mm512_fmadd_ps(b, y1, C1);
+                LB_STEP(0, c00, c01)
+                LB_STEP(1, c10, c11)
+                LB_STEP(2, c20, c21)
+                LB_STEP(3, c30, c31)
+                LB_STEP(4, c40, c41)
+                LB_STEP(5, c50, c51)
+                LB_STEP(6, c60, c61)
+                LB_STEP(7, c70, c71)
+#undef LB_STEP
+            }
+            __m512 fa0 = _mm512_loadu_ps(fadd + g * 16), fa1 = _mm512_loadu_ps(fadd + g * 16 + 16);
+            __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
+                              c40, c41, c50, c51, c60, c61, c70, c71};
+            for (int64_t a = 0; a < ni; a++) {
+                lb_emit16(_mm512_fmadd_ps(acc[2 * a], m2, fa0), thr[i0 + a], j0 + g * 16,
+                          i0 + a, cj, cv, cap, cnt);
+                lb_emit16(_mm512_fmadd_ps(acc[2 * a + 1], m2, fa1), thr[i0 + a],
+                          j0 + g * 16 + 16, i0 + a, cj, cv, cap, cnt);
+            }
+        }
+        if (g < ng) {
+            const float *f0 = Ft + g * q * 16;
+            __m512 acc[8];
+            for (int a = 0; a < 8; a++)
+                acc[a] = _mm512_setzero_ps();
+            for (int64_t k = 0; k < q; k++) {
+                __m512 y0 = _mm512_loadu_ps(f0 + k * 16);
+                for (int a = 0; a < 8; a++)
+                    acc[a] = _mm512_fmadd_ps(_mm512_set1_ps(x[a][k]), y0, acc[a]);
+            }
+            __m512 fa0 = _mm512_loadu_ps(fadd + g * 16);
+            for (int64_t a = 0; a < ni; a++)
+                lb_emit16(_mm512_fmadd_ps(acc[a], m2, fa0), thr[i0 + a], j0 + g * 16, i0 + a,
+                          cj, cv, cap, cnt);
+        }
+    }
+}
+#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+static inline void lb_emit8(__m256 v, float t, int64_t j, int64_t i, int32_t *cj, float *cv,
+                            int64_t cap, int64_t *cnt)
+{
+    int mk = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(t), _CMP_LT_OQ));
+    if (mk) {
+        float vs[8];
+        _mm256_storeu_ps(vs, v);
+        int64_t c = cnt[i];
+        for (int l = 0; l < 8; l++)
+            if (mk & (1 << l)) {
+                cj[i * cap + c] = (int32_t)(j + l);
+                cv[i * cap + c] = vs[l];
+                c++;
+            }
+        cnt[i] = c;
+    }
+}
+
+void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
+                          float *cv, int64_t cap, int64_t *cnt)
+{
+    const __m256 m2 = _mm256_set1_ps(-2.0f);
+    for (int64_t i0 = 0; i0 < nq; i0 += 4) {
+        int64_t ni = nq - i0 < 4 ? nq - i0 : 4;
+        const float *x0 = Qa + i0 * q, *x1 = Qa + (i0 + (ni > 1 ? 1 : 0)) * q,
+                    *x2 = Qa + (i0 + (ni > 2 ? 2 : 0)) * q,
+                    *x3 = Qa + (i0 + (ni > 3 ? 3 : 0)) * q;
+        for (int64_t g = 0; g < ng; g++) {
+            const float *f0 = Ft + g * q * 16;
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00;
+            for (int64_t k = 0; k < q; k++) {
+                __m256 y0 = _mm256_loadu_ps(f0 + k * 16), y1 = _mm256_loadu_ps(f0 + k * 16 + 8);
+                __m256 b = _mm256_broadcast_ss(x0 + k);
+                c00 = _mm256_fmadd_ps(b, y0, c00);
+                c01 = _mm256_fmadd_ps(b, y1, c01);
+                b = _mm256_broadcast_ss(x1 + k);
+                c10 = _mm256_fmadd_ps(b, y0, c10);
+                c11 = _mm256_fmadd_ps(b, y1, c11);
+                b = _mm256_broadcast_ss(x2 + k);
+                c20 = _mm256_fmadd_ps(b, y0, c20);
+                c21 = _mm256_fmadd_ps(b, y1, c21);
+                b = _mm256_broadcast_ss(x3 + k);
+                c30 = _mm256_fmadd_ps(b, y0, c30);
+                c31 = _mm256_fmadd_ps(b, y1, c31);
+            }
+            __m256 fa0 = _mm256_loadu_ps(fadd + g * 16), fa1 = _mm256_loadu_ps(fadd + g * 16 + 8);
+            __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
+            for (int64_t a = 0; a < ni; a++) {
+                lb_emit8(_mm256_fmadd_ps(acc[2 * a], m2, fa0), thr[i0 + a], j0 + g * 16,
+                         i0 + a, cj, cv, cap, cnt);
+                lb_emit8(_mm256_fmadd_ps(acc[2 * a + 1], m2, fa1), thr[i0 + a],
+                         j0 + g * 16 + 8, i0 + a, cj, cv, cap, cnt);
+            }
+        }
+    }
+}
+#else
+void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
+                          float *cv, int64_t cap, int64_t *cnt)
+{
+    lb_screen_generic(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, cap, cnt);
+}
+#endif
+
+/* Prefetch the rows of the next candidates while one is being summed: the exact stage of
+ * the searches reads scattered training rows. */
+void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d, const int32_t *idx,
+                            int64_t n, double *out)
+{
+    for (int64_t c = 0; c < n; c++) {
+        if (c + 1 < n) {
+            const char *p = (const char *)(F + (int64_t)idx[c + 1] * d);
+            for (int64_t o = 0; o < d * 4; o += 64)
+                __builtin_prefetch(p + o);
+        }
+        out[c] = fastml_sqdist_f32(x, F + (int64_t)idx[c] * d, d);
+    }
+}
+
+void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d, const int32_t *idx,
+                            int64_t n, double *out)
+{
+    for (int64_t c = 0; c < n; c++) {
+        if (c + 1 < n) {
+            const char *p = (const char *)(F + (int64_t)idx[c + 1] * d);
+            for (int64_t o = 0; o < d * 8; o += 64)
+                __builtin_prefetch(p + o);
+        }
+        out[c] = fastml_sqdist_f64(x, F + (int64_t)idx[c] * d, d);
+    }
+}

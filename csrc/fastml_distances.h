@@ -20,6 +20,25 @@ extern void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64
 extern int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n, float thr);
 extern int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n, double thr);
 
+/* sum_k (x[k] - y[k])^2 of one pair, accumulated in double (a fixed order per level). */
+extern double fastml_sqdist_f32(const float *x, const float *y, int64_t d);
+extern double fastml_sqdist_f64(const double *x, const double *y, int64_t d);
+
+/* out[c] = fastml_sqdist(x, F + idx[c] * d, d) for c < n (the next row prefetched). */
+extern void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d,
+                                   const int32_t *idx, int64_t n, double *out);
+extern void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d,
+                                   const int32_t *idx, int64_t n, double *out);
+
+/* The bound screen of the projected Euclidean search: for queries i < nq (filter rows Qa,
+ * q floats each) and train rows j < 16 ng (packed in groups of 16, feature-major:
+ * Ft[(g * q + k) * 16 + l]; fadd[j] = +inf for padding rows), every j with
+ * v = fadd[j] - 2 <Qa_i, F_j> < thr[i] is appended (j0 + j to cj[i * cap + cnt[i]], v to
+ * cv[...], cnt[i] incremented), in increasing j. cap >= 16 ng. */
+extern void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
+                                 int64_t ng, const float *fadd, const float *thr, int64_t j0,
+                                 int32_t *cj, float *cv, int64_t cap, int64_t *cnt);
+
 /* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
 extern void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
                         float *out, int64_t ldo, float p);
@@ -81,5 +100,28 @@ extern void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const
                             const int64_t *off, const int64_t *rows, int n);
 extern void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t, int64_t len,
                                 int64_t *res);
+
+/* Wide groups of short patterns (1 .. 64 symbols, every symbol < 256): as many as a
+ * vector has lanes of `bits` (8, 16, 32 or 64; fastml_lev_wide_lanes(bits) at this
+ * level, at most 64), scored against up to 4 texts at once:
+ * fastml_lev_wide_build (rows: pattern indices, sequence r = sym[off[r] .. off[r + 1]),
+ * n <= lanes patterns, each of at most `bits` symbols; scratch of
+ * fastml_lev_wide_scratch_bytes() bytes), then
+ * fastml_lev_wide_distances(W, texts, lengths, nt <= 4, res): res[t * 64 + l] for the
+ * lanes l < n. */
+typedef struct {
+    int n;
+    int bits;
+    int64_t m[64];        /* pattern lengths (1 in idle lanes) */
+    unsigned char *tab;   /* 257 vectors: the masks of symbol c in every lane (256: none) */
+} fastml_lev_wide;
+
+extern int64_t fastml_lev_wide_lanes(int64_t bits);
+extern int64_t fastml_lev_wide_scratch_bytes(void);
+extern void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch,
+                                  const uint32_t *sym, const int64_t *off, const int64_t *rows,
+                                  int n, int bits);
+extern void fastml_lev_wide_distances(const fastml_lev_wide *W, const uint32_t *const *tx,
+                                      const int64_t *tl, int nt, int64_t *res);
 
 #endif

@@ -56,6 +56,11 @@
     X(fastml_hamming_packed_t8) \
     X(fastml_first_below_f32) \
     X(fastml_first_below_f64) \
+    X(fastml_sqdist_f32) \
+    X(fastml_sqdist_f64) \
+    X(fastml_sqdist_list_f32) \
+    X(fastml_sqdist_list_f64) \
+    X(fastml_lb_screen_f32) \
     X(fastml_tile_lp_f32) \
     X(fastml_tile_lp_f64) \
     X(fastml_dtw_f32) \
@@ -66,7 +71,11 @@
     X(fastml_lev_distance) \
     X(fastml_lev_group_scratch_words) \
     X(fastml_lev_group_build) \
-    X(fastml_lev_group_distances)
+    X(fastml_lev_group_distances) \
+    X(fastml_lev_wide_lanes) \
+    X(fastml_lev_wide_scratch_bytes) \
+    X(fastml_lev_wide_build) \
+    X(fastml_lev_wide_distances)
 #define FASTML_KERNELS_NN_CONV(X) \
     X(fastml_im2col_f32) \
     X(fastml_im2col_f64) \
@@ -138,6 +147,11 @@
 #define fastml_hamming_packed_t8 FASTML_KSYM(fastml_hamming_packed_t8)
 #define fastml_first_below_f32 FASTML_KSYM(fastml_first_below_f32)
 #define fastml_first_below_f64 FASTML_KSYM(fastml_first_below_f64)
+#define fastml_sqdist_f32 FASTML_KSYM(fastml_sqdist_f32)
+#define fastml_sqdist_f64 FASTML_KSYM(fastml_sqdist_f64)
+#define fastml_sqdist_list_f32 FASTML_KSYM(fastml_sqdist_list_f32)
+#define fastml_sqdist_list_f64 FASTML_KSYM(fastml_sqdist_list_f64)
+#define fastml_lb_screen_f32 FASTML_KSYM(fastml_lb_screen_f32)
 #define fastml_tile_lp_f32 FASTML_KSYM(fastml_tile_lp_f32)
 #define fastml_tile_lp_f64 FASTML_KSYM(fastml_tile_lp_f64)
 #define fastml_dtw_f32 FASTML_KSYM(fastml_dtw_f32)
@@ -149,6 +163,10 @@
 #define fastml_lev_group_scratch_words FASTML_KSYM(fastml_lev_group_scratch_words)
 #define fastml_lev_group_build FASTML_KSYM(fastml_lev_group_build)
 #define fastml_lev_group_distances FASTML_KSYM(fastml_lev_group_distances)
+#define fastml_lev_wide_lanes FASTML_KSYM(fastml_lev_wide_lanes)
+#define fastml_lev_wide_scratch_bytes FASTML_KSYM(fastml_lev_wide_scratch_bytes)
+#define fastml_lev_wide_build FASTML_KSYM(fastml_lev_wide_build)
+#define fastml_lev_wide_distances FASTML_KSYM(fastml_lev_wide_distances)
 /* nn_conv */
 #define fastml_im2col_f32 FASTML_KSYM(fastml_im2col_f32)
 #define fastml_im2col_f64 FASTML_KSYM(fastml_im2col_f64)

@@ -382,3 +382,123 @@ FASTML_CLONES void fastml_lev_group_distances(const fastml_lev_group *G, const u
     for (int l0 = 0; l0 < G->n; l0 += LANES64)
         lev_group_one64(G, l0, t, len, res);
 }
+
+/* ------------------------------------------------------------------------------------
+ * Wide groups: as many short patterns as a vector has lanes of the narrowest width that
+ * holds them (1 .. 8 symbols: 8-bit lanes, .. 16: 16-bit, .. 32: 32-bit, .. 64: 64-bit;
+ * 64 / 32 / 16 / 8 patterns a vector at avx512, half that at avx2), every symbol of every
+ * pattern below 256 (the masks of a symbol for all lanes are one vector of the table;
+ * row 256 is all zeros, for the text symbols >= 256, which match nothing). One text step
+ * is ~11 vector operations on all lanes; four texts are scored at once, their steps
+ * interleaved, so the dependency chain of one text (Hyyro's recurrence is a chain of
+ * dependent operations) does not leave the execution units idle. A lane shift by one is
+ * the lane added to itself (x86 has no 8-bit shifts). No score is kept during the scan:
+ * the last column's vertical differences give it, D[m][n] = D[0][n] + sum of the m
+ * differences = n + popcount(VP) - popcount(VN) over the pattern's m bits.
+ * ------------------------------------------------------------------------------------ */
+int64_t fastml_lev_wide_lanes(int64_t bits) { return (int64_t)FASTML_VEC_BYTES * 8 / bits; }
+
+int64_t fastml_lev_wide_scratch_bytes(void) { return 257 * 64; }
+
+void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uint32_t *sym,
+                           const int64_t *off, const int64_t *rows, int n, int bits)
+{
+    const int64_t lanes = fastml_lev_wide_lanes(bits), vb = FASTML_VEC_BYTES;
+    W->n = n;
+    W->bits = bits;
+    W->tab = scratch;
+    memset(scratch, 0, (size_t)(257 * vb));
+    for (int64_t l = 0; l < lanes; l++) {
+        if (l >= n) {
+            W->m[l] = 1; /* an idle lane: a 1-symbol pattern that matches nothing */
+            continue;
+        }
+        int64_t r = rows[l], m = off[r + 1] - off[r];
+        const uint32_t *s = sym + off[r];
+        W->m[l] = m;
+        for (int64_t i = 0; i < m; i++) {
+            unsigned char *v = scratch + (int64_t)s[i] * vb;
+            switch (bits) {
+            case 8: ((uint8_t *)v)[l] |= (uint8_t)(1u << i); break;
+            case 16: ((uint16_t *)v)[l] |= (uint16_t)(1u << i); break;
+            case 32: ((uint32_t *)v)[l] |= (uint32_t)1 << i; break;
+            default: ((uint64_t *)v)[l] |= (uint64_t)1 << i; break;
+            }
+        }
+    }
+}
+
+#define WIDE_STEP(VP_, VN_, C)                                                             \
+    {                                                                                      \
+        uint32_t c_ = (C);                                                                 \
+        V eq;                                                                              \
+        memcpy(&eq, tab + (int64_t)(c_ < 256 ? c_ : 256) * FASTML_VEC_BYTES, sizeof(V));   \
+        V X = eq | VN_;                                                                    \
+        V D0 = (((X & VP_) + VP_) ^ VP_) | X;                                              \
+        V HP = VN_ | ~(D0 | VP_);                                                          \
+        V HN = VP_ & D0;                                                                   \
+        HP = (HP + HP) | one;                                                              \
+        HN = HN + HN;                                                                      \
+        VP_ = HN | ~(D0 | HP);                                                             \
+        VN_ = HP & D0;                                                                     \
+    }
+
+#define WIDE_KERNEL(NAME, T)                                                               \
+    typedef T NAME##_v __attribute__((vector_size(FASTML_VEC_BYTES)));                     \
+    FASTML_CLONES static void NAME(const fastml_lev_wide *W, const uint32_t *const *tx,    \
+                                   const int64_t *tl, int nt, int64_t *res)                \
+    {                                                                                      \
+        typedef NAME##_v V;                                                                \
+        const unsigned char *tab = W->tab;                                                 \
+        const V one = (V){0} + 1;                                                          \
+        V vp[4], vn[4];                                                                    \
+        for (int t = 0; t < 4; t++) {                                                      \
+            vp[t] = ~(V){0};                                                               \
+            vn[t] = (V){0};                                                                \
+        }                                                                                  \
+        int64_t mn = 0;                                                                    \
+        if (nt == 4) {                                                                     \
+            V p0 = vp[0], p1 = p0, p2 = p0, p3 = p0, n0 = vn[0], n1 = n0, n2 = n0, n3 = n0;\
+            mn = tl[0];                                                                    \
+            for (int t = 1; t < 4; t++)                                                    \
+                mn = tl[t] < mn ? tl[t] : mn;                                              \
+            const uint32_t *x0 = tx[0], *x1 = tx[1], *x2 = tx[2], *x3 = tx[3];             \
+            for (int64_t j = 0; j < mn; j++) {                                             \
+                WIDE_STEP(p0, n0, x0[j])                                                   \
+                WIDE_STEP(p1, n1, x1[j])                                                   \
+                WIDE_STEP(p2, n2, x2[j])                                                   \
+                WIDE_STEP(p3, n3, x3[j])                                                   \
+            }                                                                              \
+            vp[0] = p0, vp[1] = p1, vp[2] = p2, vp[3] = p3;                                \
+            vn[0] = n0, vn[1] = n1, vn[2] = n2, vn[3] = n3;                                \
+        }                                                                                  \
+        for (int t = 0; t < nt; t++) {                                                     \
+            V p = vp[t], q = vn[t];                                                        \
+            const uint32_t *x = tx[t];                                                     \
+            for (int64_t j = mn; j < tl[t]; j++)                                           \
+                WIDE_STEP(p, q, x[j])                                                      \
+            for (int l = 0; l < W->n; l++) {                                               \
+                int64_t m = W->m[l];                                                       \
+                uint64_t mask = m >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1);        \
+                res[(int64_t)t * 64 + l] = tl[t]                                           \
+                                           + __builtin_popcountll((uint64_t)p[l] & mask)   \
+                                           - __builtin_popcountll((uint64_t)q[l] & mask);  \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+WIDE_KERNEL(lev_wide8, uint8_t)
+WIDE_KERNEL(lev_wide16, uint16_t)
+WIDE_KERNEL(lev_wide32, uint32_t)
+WIDE_KERNEL(lev_wide64, uint64_t)
+
+void fastml_lev_wide_distances(const fastml_lev_wide *W, const uint32_t *const *tx,
+                               const int64_t *tl, int nt, int64_t *res)
+{
+    switch (W->bits) {
+    case 8: lev_wide8(W, tx, tl, nt, res); break;
+    case 16: lev_wide16(W, tx, tl, nt, res); break;
+    case 32: lev_wide32(W, tx, tl, nt, res); break;
+    default: lev_wide64(W, tx, tl, nt, res); break;
+    }
+}

@@ -10,7 +10,10 @@ absent); random strings over 26 letters. Peers, each with the same thread count:
   (spawned) process and times it there;
 * scikit-learn-intelex (oneDAL, ``sklearnex.neighbors``, ``algorithm="brute"``, ``n_jobs``)
   for the Euclidean and Hamming cases, optional and also timed in its own process;
-* rapidfuzz ``process.cdist(workers=n)`` for Levenshtein matrices.
+* rapidfuzz ``process.cdist(workers=n)`` for Levenshtein matrices (a list with itself,
+  and two distinct lists: rapidfuzz takes a slower path when ``queries is choices``);
+* scikit-learn's brute-force ``radius_neighbors`` for the radius self-queries (MNIST
+  pixels / 255, the neighbourhoods DBSCAN and LocalOutlierFactor ask for).
 """
 import string
 
@@ -50,6 +53,27 @@ def _strings(n, lo, hi, quick_n=300, seed=0):
         m = quick_n if quick else n
         return {"S": ["".join(rng.choice(letters, rng.integers(lo, hi + 1)))
                       for _ in range(m)]}
+
+    return make
+
+
+def _string_pairs(n, lo, hi, quick_n=300):
+    """Two distinct lists of random strings (rapidfuzz scores a list against itself on a
+    slower path: distinct lists are the fair comparison)."""
+    def make(data_dir, quick):
+        rng = np.random.default_rng(2)
+        letters = np.array(list(string.ascii_lowercase))
+        m = quick_n if quick else n
+        return {"A": ["".join(rng.choice(letters, rng.integers(lo, hi + 1))) for _ in range(m)],
+                "B": ["".join(rng.choice(letters, rng.integers(lo, hi + 1))) for _ in range(m)]}
+
+    return make
+
+
+def _mnist_self(n, dtype, quick_n=3000):
+    def make(data_dir, quick):
+        X, y = mnist_pixels(data_dir, quick_n if quick else n, "train", dtype=dtype)
+        return {"X": X}
 
     return make
 
@@ -233,6 +257,42 @@ def _rapidfuzz_lev_knn(inp, n_threads):
     return np.take_along_axis(D, ind, axis=1), ind
 
 
+def _fastml_lev_cdist(inp, n_threads):
+    from fastml.metrics import pairwise_distances
+
+    return pairwise_distances(inp["A"], inp["B"], metric="levenshtein", n_jobs=n_threads)
+
+
+def _rapidfuzz_lev_cdist(inp, n_threads):
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import cdist
+
+    return cdist(inp["A"], inp["B"], scorer=Levenshtein.distance, workers=n_threads)
+
+
+def _radius_run(module, radius):
+    """radius_neighbors of the training set itself (each point not its own neighbour),
+    indices only (what DBSCAN asks for)."""
+    def run(inp, n_threads):
+        import importlib
+
+        NN = importlib.import_module(module).NearestNeighbors
+        with _blas(n_threads):
+            nn = NN(radius=radius, algorithm="brute", n_jobs=n_threads).fit(inp["X"])
+            return nn.radius_neighbors(return_distance=False)
+
+    return run
+
+
+def _same_radius_sets(a, b):
+    """The same neighbours for all but a few points (float32 peers decide pairs within
+    their rounding error of the radius differently; fastml decides them in float64)."""
+    if len(a) != len(b):
+        return False
+    differ = sum(not np.array_equal(np.sort(x), np.sort(y)) for x, y in zip(a, b))
+    return differ <= max(1, len(a) // 1000)
+
+
 def _equal(a, b):
     return bool(np.array_equal(np.asarray(a), np.asarray(b)))
 
@@ -256,6 +316,13 @@ register(Case(AREA, "knn-classify-euclidean-k5", "60000x10000x784", "float32",
                      Peer("sklearnex", _sklearnex("euclidean", classify=True), SKLEARNEX,
                           own_process=True)),
               check=_same_accuracy, quick=True, quick_shape="3000x300x784"))
+register(Case(AREA, "kneighbors-euclidean", "30000x5000x784", "float32",
+              _mnist(30000, 5000), _fastml_kneighbors("euclidean"),
+              peers=(Peer("sklearn", _sklearn_kneighbors("euclidean")),
+                     Peer("faiss", _faiss_search("l2"), FAISS, own_process=True),
+                     Peer("sklearnex", _sklearnex("euclidean"), SKLEARNEX,
+                          own_process=True)),
+              check=_same_neighbours, quick=True, quick_shape="3000x300x784"))
 register(Case(AREA, "kneighbors-euclidean", "60000x10000x784", "float32",
               _mnist(60000, 10000), _fastml_kneighbors("euclidean"),
               peers=(Peer("faiss", _faiss_search("l2"), FAISS, own_process=True),
@@ -284,6 +351,17 @@ register(Case(AREA, "kneighbors-hamming-binary", "60000x10000x784", "bool",
               _mnist(60000, 10000, binarise=True), _fastml_kneighbors("hamming"),
               peers=(Peer("faiss", _faiss_search("binary"), FAISS, own_process=True),),
               check=_same_neighbours, quick_shape="3000x300x784"))
+for _dtype in (np.float32, np.float64):
+    for _r in (4.0, 5.5):
+        register(Case(AREA, f"radius-neighbors-self-r{_r:g}", "20000x784", np.dtype(_dtype).name,
+                      _mnist_self(20000, _dtype), _radius_run("fastml.neighbors", _r),
+                      peers=(Peer("sklearn", _radius_run("sklearn.neighbors", _r)),),
+                      check=_same_radius_sets, quick=_r == 4.0 and _dtype == np.float32,
+                      quick_shape="3000x784"))
+register(Case(AREA, "levenshtein-cdist", "2000x2000,len5-40", "str",
+              _string_pairs(2000, 5, 40), _fastml_lev_cdist,
+              peers=(Peer("rapidfuzz", _rapidfuzz_lev_cdist, ("rapidfuzz",)),),
+              check=_equal, quick=True, quick_shape="300x300,len5-40"))
 register(Case(AREA, "levenshtein-matrix", "2000x2000,len5-40", "str",
               _strings(2000, 5, 40), _fastml_lev_matrix,
               peers=(Peer("rapidfuzz", _rapidfuzz_lev_matrix, ("rapidfuzz",)),),

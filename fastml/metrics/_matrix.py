@@ -6,6 +6,7 @@ Numeric routines take float arrays of one dtype (or 0/1 boolean arrays for Hammi
 Sequence routines take the encodings of :mod:`fastml.metrics._sequences`.
 """
 import numpy as np
+import scipy.sparse as sp
 
 from fastml.metrics import _distances as _dist
 from fastml.metrics import _pairwise_fast as _fast
@@ -61,11 +62,19 @@ def _numeric_matrix(X, Y, out, plan, n_threads):
 
 
 def cosine_similarity_matrix(X, Y, out, n_threads):
-    """Cosine similarities of the rows (dense or sparse; ``Y is None``: X with itself)."""
+    """Cosine similarities of the rows (dense or sparse; ``Y is None``: X with itself).
+    Dense rows: the product in fixed blocks of rows (one BLAS thread each), so the bits
+    do not depend on the thread count; X with itself: the upper triangle mirrored."""
     sym = Y is None
     Xn = l2_normalize(X)
     Yn = None if sym else l2_normalize(Y)
-    if gram(Xn, Yn, out, sym, n_threads):
+    if sp.issparse(Xn) or (Yn is not None and sp.issparse(Yn)):
+        if gram(Xn, Yn, out, sym, n_threads):
+            _fast.mirror_upper(out, n_threads)
+        return out
+    with blas_threads(1):
+        _dist.gemm_rows(Xn, Xn if sym else Yn, out, 1.0, 256, n_threads)
+    if sym:
         _fast.mirror_upper(out, n_threads)
     return out
 

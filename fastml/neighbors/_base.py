@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import is_classifier
 from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE
 from sklearn.utils._param_validation import StrOptions
@@ -80,6 +81,20 @@ class _FitIndex:
         dtype = np.float64 if Q.dtype == np.bool_ else Q.dtype
         out = np.empty((Q.shape[0], F.shape[0]), dtype=dtype)
         return self.spec.numeric.matrix(Q, F, out, self.prm, n_threads)
+
+    def check_nan(self, Q):
+        """Under ``sklearn.config_context(assume_finite=True)`` no check has rejected NaN:
+        distances to NaN cannot be ranked, so say so (scikit-learn's brute force returns
+        arbitrary neighbours then)."""
+        if self.sequence or not get_config()["assume_finite"]:
+            return
+        for A, name in ((Q, "X"), (self.data, "the training data")):
+            if A.dtype.kind == "f" and np.isnan(A).any():
+                raise ValueError(
+                    f"Input {name} contains NaN: distances to NaN cannot be ranked. "
+                    "(The finiteness check was skipped by "
+                    "sklearn.config_context(assume_finite=True).) Remove or impute the "
+                    "NaN values.")
 
     def search(self, Q, k, n_threads):
         if self.sequence:
@@ -359,6 +374,7 @@ class FastKNeighborsMixin(FastNeighborsMixin):
             raise ValueError(f"Expected {ineq}, but n_neighbors = {n_neighbors}, "
                              f"n_samples_fit = {self.n_samples_fit_}, n_samples = "
                              f"{n_queries}")
+        index.check_nan(Q)
         dist, ind = index.search(Q, int(n_neighbors), effective_n_threads(self.n_jobs))
         if query_is_train:
             dist, ind = _drop_self(dist, ind)
@@ -373,10 +389,13 @@ class FastRadiusNeighborsMixin(FastNeighborsMixin):
                          sort_results=False):
         """Find the neighbors within a given radius of a point or points.
 
-        fastml's distance routines run where its k-neighbour search does (brute force
-        on dense data with a registry metric, and the sequence metrics), by blocks of
-        queries (never the full query x train matrix at once); every other case runs
-        scikit-learn's code.
+        fastml's search runs where its k-neighbour search does (brute force on dense
+        data with a registry metric, and the sequence metrics), never building the full
+        query x train matrix: Euclidean pairs are kept by an exact lower bound and
+        decided on their double-precision values, the other metrics' blocks are
+        thresholded in compiled code (float32 values near the radius decided again in
+        float64); every other case runs scikit-learn's code. The result does not depend
+        on ``n_jobs``.
 
         Parameters
         ----------
@@ -414,53 +433,73 @@ class FastRadiusNeighborsMixin(FastNeighborsMixin):
             raise ValueError("return_distance must be True if sort_results is True.")
         if radius is None:
             radius = self.radius
+        radius = _check_radius(radius)
         query_is_train = X is None
         Q, n_queries, index = self._queries(index, X)
         n_threads = effective_n_threads(self.n_jobs)
-        # blocks of queries: about _RADIUS_BLOCK_BYTES of distances at a time
-        block = int(max(1, min(n_queries, _RADIUS_BLOCK_BYTES // (
-            8 * max(1, self.n_samples_fit_)))))
-        dists, inds = [], []
-        for b0 in range(0, n_queries, block):
-            b1 = min(n_queries, b0 + block)
-            Qb = _take_queries(index, Q, b0, b1, n_queries)
-            D = index.matrix(Qb, n_threads)
-            dist_dtype = D.dtype
-            if D.dtype == np.float32:
-                D = _recheck_boundary(index, Qb, D, radius, n_threads)
-            for r in range(b1 - b0):
-                ind = np.flatnonzero(D[r] <= radius)
-                if query_is_train:
-                    ind = ind[ind != b0 + r]
-                dist = D[r, ind].astype(dist_dtype, copy=False)
-                if sort_results:
-                    order = np.argsort(dist, kind="stable")
-                    ind, dist = ind[order], dist[order]
-                inds.append(ind)
-                dists.append(dist)
-        neigh_ind = np.empty(n_queries, dtype=object)
-        neigh_ind[:] = inds
+        if index.sequence:
+            indptr, ind, dist = _radius_sequences(index, Q, n_queries, radius,
+                                                  query_is_train, n_threads)
+        else:
+            index.check_nan(Q)
+            F, cache = index.data, index.cache
+            if Q.dtype != F.dtype:
+                dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+                Q, F, cache = Q.astype(dtype), F.astype(dtype), None
+            indptr, ind, dist = _knn.radius_numeric(
+                Q, F, radius, index.spec.numeric.plan(index.prm), n_threads, cache,
+                self_offset=0 if query_is_train else -1)
+        if sort_results:  # by (distance, index) within each query
+            rows = np.repeat(np.arange(n_queries), np.diff(indptr))
+            order = np.lexsort((ind, dist, rows))
+            ind, dist = ind[order], dist[order]
+        neigh_ind = _split(ind, indptr)
         if not return_distance:
             return neigh_ind
-        neigh_dist = np.empty(n_queries, dtype=object)
-        neigh_dist[:] = dists
-        return neigh_dist, neigh_ind
+        return _split(dist, indptr), neigh_ind
 
 
-def _recheck_boundary(index, Q, D, radius, n_threads):
-    """float32 distances decide ``D <= radius`` up to their rounding error (about
-    n_features * eps * D): the rows with a distance that close to the radius are
-    recomputed in float64, so that which neighbours are returned does not depend on
-    float32 rounding (their distances are returned in float32)."""
-    d = Q.shape[1]
-    tol = 4.0 * d * np.finfo(np.float32).eps * max(abs(float(radius)), 1e-30)
-    rows = np.flatnonzero((np.abs(D - np.float32(radius)) <= tol).any(axis=1))
-    if rows.size == 0:
-        return D
-    exact = index.matrix(Q[rows].astype(np.float64), n_threads)
-    D = D.astype(np.float64)
-    D[rows] = exact
-    return D
+def _check_radius(radius):
+    """scikit-learn's check of a radius (a real number >= 0), as a float."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
+        raise TypeError(f"radius must be a real number >= 0, got {radius!r} of type "
+                        f"{type(radius).__name__}.")
+    radius = float(radius)
+    if not radius >= 0:
+        raise ValueError(f"radius == {radius}, must be >= 0.")
+    return radius
+
+
+def _split(values, indptr):
+    """An object array of the per-query slices values[indptr[i]:indptr[i + 1]]."""
+    out = np.empty(len(indptr) - 1, dtype=object)
+    for i, part in enumerate(np.split(values, indptr[1:-1])):
+        out[i] = part
+    return out
+
+
+def _radius_sequences(index, Q, n_queries, radius, query_is_train, n_threads):
+    """Radius neighbours for the sequence metrics: blocks of queries x all training
+    items (about _RADIUS_BLOCK_BYTES of distances), thresholded by numpy as a whole."""
+    m = index.spec.sequence.count(index.data)
+    block = int(max(1, min(n_queries, _RADIUS_BLOCK_BYTES // (8 * max(1, m)))))
+    counts, inds, dists = [], [], []
+    for b0 in range(0, n_queries, block):
+        b1 = min(n_queries, b0 + block)
+        D = index.matrix(_take_queries(index, Q, b0, b1, n_queries), n_threads)
+        mask = D <= radius
+        if query_is_train:
+            r = np.arange(b1 - b0)
+            mask[r, b0 + r] = False
+        rows, cols = np.nonzero(mask)
+        counts.append(np.bincount(rows, minlength=b1 - b0))
+        inds.append(cols.astype(np.int64))
+        dists.append(D[rows, cols])
+    indptr = np.zeros(n_queries + 1, dtype=np.int64)
+    if n_queries:
+        np.cumsum(np.concatenate(counts), out=indptr[1:])
+        return indptr, np.concatenate(inds), np.concatenate(dists)
+    return indptr, np.zeros(0, dtype=np.int64), np.zeros(0)
 
 
 def _take_queries(index, Q, b0, b1, n):

@@ -1,5 +1,9 @@
 """Levenshtein matrices and kNN on every instruction-set level against a naive DP.
 
+Rows of 1 to 64 symbols below 256 are scored in wide groups (as many rows as the vector
+has 8-, 16-, 32- or 64-bit lanes, four texts at a time); the "wide" case reaches every
+lane width with full and partial groups.
+
 The SIMD group kernel scores FASTML_LEV_GROUP (8) patterns at once, in as many passes as
 the level's registers need (8 x 64-bit lanes at avx512; 4 x 64-bit or 8 x 32-bit lanes at
 avx2; 2 x 64 / 4 x 32 at the baseline). The inputs below reach every path: groups of
@@ -73,8 +77,17 @@ def cases():
     B_short = make_strings(rng, rng.permutation(short + [0, 7, 64, 65])[:19].tolist())
     A_long = make_strings(rng, long)
     B_long = make_strings(rng, [0, 1, 64, 65, 130, 700, 1024, 1100])
+    # wide groups: Latin-1 patterns of 1 .. 64 symbols, as many per vector as lanes of the
+    # narrowest width (8/16/32/64 bits) hold, counts around the lane counts; the texts
+    # mix in symbols >= 256 (they match no pattern of a wide group) and run longer than
+    # 2^8 symbols (scores past an 8-bit lane)
+    latin = ["a", "b", "c", "\xe9"]
+    wide_lengths = ([1, 2, 8] * 23 + [9, 16] * 17 + [17, 32] * 9 + [33, 64, 40] * 5
+                    + [0, 65])
+    A_wide = ["".join(rng.choice(latin, n)) for n in wide_lengths]
+    B_wide = make_strings(rng, [0, 1, 5, 8, 9, 16, 17, 31, 32, 33, 64, 65, 300])
     return {"short": (A_short, B_short), "long": (A_long, B_long),
-            "tiny": (A_short[:3], B_short[:5])}
+            "tiny": (A_short[:3], B_short[:5]), "wide": (A_wide, B_wide)}
 
 
 SCRIPT = textwrap.dedent(
@@ -165,3 +178,12 @@ def test_group_sizes_in_process(n_rows):
                                   reference(B, A))
     d, i = kneighbors(A, B, 2, metric="levenshtein")
     _check_knn(d, i, reference(A, B))
+
+
+def test_wide_groups_take_only_rows_without_symbols_past_255():
+    # an empty row after a row with a CJK symbol: the row is not scored in a wide group
+    # (whose tables hold symbols < 256 only)
+    A = ["a\u4e00", "a\u4e00", "", "ab"]
+    B = ["x", "a\u4e00", "", "ab\u00e9"]
+    np.testing.assert_array_equal(pairwise_distances(A, B, metric="levenshtein"),
+                                  reference(A, B))
