@@ -73,8 +73,9 @@ _CONSUMERS = {
     "OPTICS": _references("sklearn.cluster._optics", NearestNeighbors=_NN),
     "Isomap": _references("sklearn.manifold._isomap", NearestNeighbors=_NN,
                           kneighbors_graph=_NN, radius_neighbors_graph=_NN),
-    "TSNE": _references("sklearn.manifold._t_sne", NearestNeighbors=_NN,
-                        pairwise_distances=_METRICS),
+    # its neighbour graph (method="exact" keeps scikit-learn's full distance matrix: its
+    # O(n^2) gradient steps dominate, and its tests ask for scikit-learn's rounding)
+    "TSNE": _references("sklearn.manifold._t_sne", NearestNeighbors=_NN),
     "SpectralClustering": _references("sklearn.cluster._spectral", NearestNeighbors=_NN,
                                       kneighbors_graph=_NN, pairwise_kernels=_METRICS),
     "SpectralEmbedding": _references("sklearn.manifold._spectral_embedding",

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from fastml.metrics import _registry
+from fastml.metrics._sequences import holds_strings
 from fastml.neighbors._base import FASTML_ONLY_METRICS
 from fastml.neighbors._unsupervised import NearestNeighbors
 
@@ -145,6 +146,10 @@ class DBSCAN(_skc.DBSCAN):
         array([0, 1])
         """
         sequences = _takes_sequences(self.metric, X)
+        if not sequences and holds_strings(X):
+            raise ValueError(
+                f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
+                "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
         if not sequences:
             X = validate_data(self, X, accept_sparse="csr")
         else:

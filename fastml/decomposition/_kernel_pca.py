@@ -3,6 +3,7 @@ from sklearn import decomposition as _skd
 from sklearn.utils._param_validation import StrOptions
 
 from fastml.metrics import kernel_metrics, pairwise_kernels
+from fastml.metrics.pairwise import _NON_NEGATIVE
 
 __all__ = ["KernelPCA"]
 
@@ -104,3 +105,10 @@ class KernelPCA(_skd.KernelPCA):
             params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0}
         return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True,
                                 n_jobs=self.n_jobs, **params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # the histogram kernels are defined on non-negative data only
+        tags.input_tags.positive_only = isinstance(self.kernel, str) and \
+            self.kernel in _NON_NEGATIVE
+        return tags

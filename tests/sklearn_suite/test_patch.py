@@ -97,7 +97,7 @@ def test_the_suite_modules_use_fastml():
         ("sklearn.cluster._optics", ["NearestNeighbors"]),
         ("sklearn.manifold._isomap", ["NearestNeighbors", "kneighbors_graph",
                                       "radius_neighbors_graph"]),
-        ("sklearn.manifold._t_sne", ["NearestNeighbors", "pairwise_distances"]),
+        ("sklearn.manifold._t_sne", ["NearestNeighbors"]),
         ("sklearn.cluster._spectral", ["pairwise_kernels", "kneighbors_graph"]),
         ("sklearn.manifold._spectral_embedding", ["rbf_kernel", "kneighbors_graph"]),
         ("sklearn.kernel_approximation", ["pairwise_kernels"]),
