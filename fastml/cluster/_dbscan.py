@@ -27,13 +27,28 @@ def _takes_sequences(metric, X):
 
 
 def _with_self(neighborhoods):
-    """Each point joins its own neighbourhood (kept in increasing index order, as a query
-    of the training points themselves returns it)."""
-    out = np.empty(len(neighborhoods), dtype=object)
-    for i, ind in enumerate(neighborhoods):
-        ind = np.asarray(ind, dtype=np.intp)
-        out[i] = np.insert(ind, np.searchsorted(ind, i), i)
-    return out
+    """Each point joins its own neighbourhood (the training points queried against
+    themselves leave it out): inserted before the first larger index, so rows in
+    increasing order stay so. One pass over the flat indices, no per-row numpy calls
+    but the final slicing."""
+    n = len(neighborhoods)
+    lengths = np.fromiter((len(nb) for nb in neighborhoods), dtype=np.intp, count=n)
+    total = int(lengths.sum())
+    flat = np.concatenate(neighborhoods).astype(np.intp, copy=False) if total else \
+        np.empty(0, dtype=np.intp)
+    rows = np.repeat(np.arange(n, dtype=np.intp), lengths)
+    before = flat < rows                      # these stay before the point itself
+    starts = np.zeros(n + 1, dtype=np.intp)
+    np.cumsum(lengths, out=starts[1:])
+    n_before = np.bincount(rows, weights=before, minlength=n).astype(np.intp)
+    out = np.empty(total + n, dtype=np.intp)
+    out[np.arange(total, dtype=np.intp) + rows + ~before] = flat
+    out[starts[:-1] + np.arange(n, dtype=np.intp) + n_before] = np.arange(n, dtype=np.intp)
+    new_starts = starts + np.arange(n + 1, dtype=np.intp)
+    result = np.empty(n, dtype=object)
+    for i in range(n):
+        result[i] = out[new_starts[i]:new_starts[i + 1]]
+    return result
 
 
 class DBSCAN(_skc.DBSCAN):
