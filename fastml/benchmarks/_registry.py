@@ -11,6 +11,7 @@ AREAS = {
     "text": "fastml.benchmarks.text",
     "nn_train": "fastml.benchmarks.nn_train",
     "dask": "fastml.benchmarks.dask",  # needs the dask extra (peers skipped without it)
+    "consumers": "fastml.benchmarks.consumers",  # scikit-learn's models on fastml
 }
 
 
