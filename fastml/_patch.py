@@ -138,9 +138,11 @@ def _targets(names, caller):
                         f"{bad[0]!r}.")
     unknown = sorted(set(names) - set(_PATCH_MAP))
     if unknown:
-        what = (f"{unknown[0]!r} is not a patchable name" if len(unknown) == 1
-                else f"{unknown} are not patchable names")
-        raise ValueError(f"{caller}: {what}; fastml.get_patch_names() lists them: "
+        listed = ", ".join(map(repr, unknown))
+        what = "is not a patchable name" if len(unknown) == 1 else "are not patchable names"
+        prefix = {"patch_sklearn": "Cannot patch: ",
+                  "unpatch_sklearn": "Cannot unpatch: "}.get(caller, f"{caller}: ")
+        raise ValueError(f"{prefix}{listed} {what}; fastml.get_patch_names() lists them: "
                          f"{get_patch_names()}.")
     return list(dict.fromkeys(names))
 
