@@ -8,6 +8,7 @@ AREAS = {
     "kernels": "fastml.benchmarks.kernels",
     "nn": "fastml.benchmarks.nn",
     "neighbors": "fastml.benchmarks.neighbors",
+    "consumers": "fastml.benchmarks.consumers",  # scikit-learn's models on fastml
     "text": "fastml.benchmarks.text",
     "nn_train": "fastml.benchmarks.nn_train",
     "dask": "fastml.benchmarks.dask",  # needs the dask extra (peers skipped without it)

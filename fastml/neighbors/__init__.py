@@ -12,6 +12,7 @@ from fastml.neighbors._graph import (
     kneighbors_graph,
     radius_neighbors_graph,
 )
+from fastml.neighbors._lof import LocalOutlierFactor
 from fastml.neighbors._regression import KNeighborsRegressor, RadiusNeighborsRegressor
 from fastml.neighbors._unsupervised import NearestNeighbors
 
@@ -21,6 +22,7 @@ __all__ = [
     "KNeighborsClassifier",
     "KNeighborsRegressor",
     "KNeighborsTransformer",
+    "LocalOutlierFactor",
     "NearestNeighbors",
     "RadiusNeighborsClassifier",
     "RadiusNeighborsRegressor",

@@ -1,4 +1,7 @@
 """Nearest-neighbour classification: scikit-learn's estimators with fastml's search."""
+import contextvars
+from contextlib import contextmanager
+
 import numpy as np
 from sklearn import neighbors as _skn
 from sklearn.utils._param_validation import StrOptions
@@ -13,8 +16,90 @@ from fastml.neighbors._base import (
 
 __all__ = ["KNeighborsClassifier", "RadiusNeighborsClassifier"]
 
+# set while a prediction of this thread / task runs: its neighbour queries check weights
+_PREDICTING = contextvars.ContextVar("fastml_neighbors_predicting", default=False)
 
-class KNeighborsClassifier(FastKNeighborsMixin, _skn.KNeighborsClassifier):
+
+@contextmanager
+def predicting():
+    """Mark the block as a prediction: a callable ``weights`` is checked on the
+    distances of the neighbour queries made inside it."""
+    token = _PREDICTING.set(True)
+    try:
+        yield
+    finally:
+        _PREDICTING.reset(token)
+
+
+def check_weights_values(weights, dist, estimator):
+    """Raise if the callable ``weights`` gives a negative or NaN weight for the neighbour
+    distances ``dist`` (an (n_queries, k) array, or an object array of per-query arrays
+    for radius queries): a negative weight votes against a class (or pulls a mean away
+    from the neighbours' targets), so predictions could leave the neighbours' labels.
+
+    Parameters
+    ----------
+    weights : callable
+        The estimator's ``weights``.
+    dist : ndarray
+        Neighbour distances, as passed to ``weights``.
+    estimator : str
+        The estimator's name, for the message.
+    """
+    try:
+        w = weights(dist)
+        rows = list(w) if isinstance(w, np.ndarray) and w.dtype == object else [w]
+        rows = [np.asarray(r, dtype=np.float64) for r in rows]
+    except (TypeError, ValueError):
+        return  # not numbers: scikit-learn's code reports what it cannot use
+    for q, r in enumerate(rows):
+        bad = np.flatnonzero(~(r.ravel() >= 0))
+        if bad.size:
+            value = float(r.ravel()[bad[0]])
+            where = "" if len(rows) == 1 else f" for query {q}"
+            raise ValueError(
+                f"The weights callable returned {value:g}{where}; {estimator} needs "
+                "weights >= 0 (a negative weight counts a neighbour against its label or "
+                "target, so the prediction could be one no neighbour has). Make "
+                "weights(distances) return non-negative numbers, e.g. "
+                "1 / (1 + distances).")
+
+
+class _CheckedWeightsMixin:
+    """Neighbour queries made by ``predict`` / ``predict_proba`` check that a callable
+    ``weights`` gives non-negative weights for their distances (fastml's and
+    scikit-learn's prediction code alike)."""
+
+    def _check_query_weights(self, out, return_distance):
+        if return_distance and callable(self.weights) and _PREDICTING.get():
+            check_weights_values(self.weights, out[0], type(self).__name__)
+        return out
+
+
+class CheckedKNeighborsWeightsMixin(_CheckedWeightsMixin):
+    """:class:`_CheckedWeightsMixin` for the k-neighbours estimators."""
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        return self._check_query_weights(
+            super().kneighbors(X, n_neighbors, return_distance), return_distance)
+
+    kneighbors.__doc__ = FastKNeighborsMixin.kneighbors.__doc__
+
+
+class CheckedRadiusWeightsMixin(_CheckedWeightsMixin):
+    """:class:`_CheckedWeightsMixin` for the radius estimators."""
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True,
+                         sort_results=False):
+        return self._check_query_weights(
+            super().radius_neighbors(X, radius, return_distance, sort_results),
+            return_distance)
+
+    radius_neighbors.__doc__ = FastRadiusNeighborsMixin.radius_neighbors.__doc__
+
+
+class KNeighborsClassifier(CheckedKNeighborsWeightsMixin, FastKNeighborsMixin,
+                           _skn.KNeighborsClassifier):
     """Classifier implementing the k-nearest neighbors vote.
 
     scikit-learn's ``KNeighborsClassifier`` (same parameters, attributes, errors and
@@ -34,7 +119,8 @@ class KNeighborsClassifier(FastKNeighborsMixin, _skn.KNeighborsClassifier):
         Weight function used in prediction: 'uniform' (all points in each
         neighbourhood weigh equally), 'distance' (inverse of their distance; an exact
         match decides alone) or a callable mapping an array of distances to an array of
-        weights of the same shape.
+        non-negative weights of the same shape (negative or NaN weights raise
+        ValueError).
     algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
         As in scikit-learn: 'auto' picks a tree for fewer than 16 features and brute
         force otherwise; fastml accelerates brute force.
@@ -132,10 +218,11 @@ class KNeighborsClassifier(FastKNeighborsMixin, _skn.KNeighborsClassifier):
         array(['b'], dtype='<U1')
         """
         check_is_fitted(self, "_fit_method")
-        if self._fast_path(X) is None and self.tie_break == "smallest_label":
-            return super().predict(X)
-        return predict_from_votes(self._votes(X), self.classes_, self.outputs_2d_,
-                                  self.tie_break)
+        with predicting():
+            if self._fast_path(X) is None and self.tie_break == "smallest_label":
+                return super().predict(X)
+            return predict_from_votes(self._votes(X), self.classes_, self.outputs_2d_,
+                                      self.tie_break)
 
     def predict_proba(self, X):
         """Return probability estimates for the test data X.
@@ -162,9 +249,10 @@ class KNeighborsClassifier(FastKNeighborsMixin, _skn.KNeighborsClassifier):
         array([[0.5, 0.5]])
         """
         check_is_fitted(self, "_fit_method")
-        if self._fast_path(X) is None:
-            return super().predict_proba(X)
-        return proba_from_votes(self._votes(X), self.outputs_2d_)
+        with predicting():
+            if self._fast_path(X) is None:
+                return super().predict_proba(X)
+            return proba_from_votes(self._votes(X), self.outputs_2d_)
 
 
 def neighbour_votes(dist, ind, y_codes, classes, outputs_2d, weights):
@@ -255,7 +343,7 @@ def proba_from_votes(votes, outputs_2d):
     return out if outputs_2d else out[0]
 
 
-class RadiusNeighborsClassifier(FastRadiusNeighborsMixin,
+class RadiusNeighborsClassifier(CheckedRadiusWeightsMixin, FastRadiusNeighborsMixin,
                                 _skn.RadiusNeighborsClassifier):
     """Classifier implementing a vote among neighbors within a given radius.
 
@@ -268,7 +356,8 @@ class RadiusNeighborsClassifier(FastRadiusNeighborsMixin,
     radius : float, default=1.0
         Range of parameter space to use by default for :meth:`radius_neighbors` queries.
     weights : {'uniform', 'distance'}, callable or None, default='uniform'
-        Weight function used in prediction.
+        Weight function used in prediction (a callable must return non-negative
+        weights).
     algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
         Algorithm used to compute the nearest neighbors.
     leaf_size : int, default=30
@@ -276,7 +365,8 @@ class RadiusNeighborsClassifier(FastRadiusNeighborsMixin,
     p : float, default=2
         Power parameter for the Minkowski metric.
     metric : str or callable, default='minkowski'
-        Metric to use for distance computation.
+        Metric to use for distance computation: any metric scikit-learn accepts, or one
+        of fastml's sequence metrics (``"levenshtein"``, ``"dtw"``).
     outlier_label : {manual label, 'most_frequent'}, default=None
         Label for outlier samples (samples with no neighbors in given radius).
     metric_params : dict, default=None
@@ -309,3 +399,58 @@ class RadiusNeighborsClassifier(FastRadiusNeighborsMixin,
     array([0])
     """
 
+    _parameter_constraints = with_fastml_metrics(
+        _skn.RadiusNeighborsClassifier._parameter_constraints)
+
+    def predict(self, X):
+        """Predict the class labels for the provided data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), \
+                or (n_queries, n_indexed) if metric == 'precomputed', a sequence of \
+                items for the sequence metrics, or None
+            Test samples. If `None`, predictions for all indexed points are returned;
+            in this case, points are not considered their own neighbors.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+            Class labels for each data sample.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import RadiusNeighborsClassifier
+        >>> words = RadiusNeighborsClassifier(radius=1, metric="levenshtein")
+        >>> words.fit(["apple", "grape"], ["a", "g"]).predict(["appl"])
+        array(['a'], dtype='<U1')
+        """
+        with predicting():
+            return super().predict(X)
+
+    def predict_proba(self, X):
+        """Return probability estimates for the test data X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), \
+                or (n_queries, n_indexed) if metric == 'precomputed', a sequence of \
+                items for the sequence metrics, or None
+            Test samples. If `None`, predictions for all indexed points are returned;
+            in this case, points are not considered their own neighbors.
+
+        Returns
+        -------
+        p : ndarray of shape (n_queries, n_classes), or a list of n_outputs of such arrays
+            The class probabilities of the input samples. Classes are ordered by
+            lexicographic order.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import RadiusNeighborsClassifier
+        >>> clf = RadiusNeighborsClassifier(radius=1.0).fit([[0], [1], [5]], [0, 1, 1])
+        >>> clf.predict_proba([[0.5]])
+        array([[0.5, 0.5]])
+        """
+        with predicting():
+            return super().predict_proba(X)

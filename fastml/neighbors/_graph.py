@@ -81,12 +81,13 @@ def radius_neighbors_graph(X, radius, *, mode="connectivity", metric="minkowski"
     """Compute the (weighted) graph of Neighbors for points in X within ``radius``.
 
     scikit-learn's function, with the radius search of
-    :class:`fastml.neighbors.NearestNeighbors`.
+    :class:`fastml.neighbors.NearestNeighbors` (so also ``metric="levenshtein"``,
+    ``"dtw"`` and ``"hamming"`` on strings).
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples, n_features) or a fitted
-        ``NearestNeighbors``
+    X : {array-like, sparse matrix} of shape (n_samples, n_features), a sequence of
+        items for the sequence metrics, or a fitted ``NearestNeighbors``
         Sample data.
     radius : float
         Radius of neighborhoods.
@@ -116,10 +117,20 @@ def radius_neighbors_graph(X, radius, *, mode="connectivity", metric="minkowski"
     array([[0., 0., 1.],
            [0., 0., 0.],
            [1., 0., 0.]])
+    >>> radius_neighbors_graph(["cat", "cut", "dog"], 1, metric="levenshtein").toarray()
+    array([[0., 1., 0.],
+           [1., 0., 0.],
+           [0., 0., 0.]])
     """
     if not isinstance(X, RadiusNeighborsMixin):
         X = NearestNeighbors(radius=radius, metric=metric, p=p,
                              metric_params=metric_params, n_jobs=n_jobs).fit(X)
+    if isinstance(metric, str) and metric in FASTML_ONLY_METRICS:
+        # scikit-learn's function validates metric against its own names
+        if include_self == "auto":
+            include_self = mode == "connectivity"
+        return X.radius_neighbors_graph(X._fit_X if include_self else None, radius,
+                                        mode=mode)
     return _SK_RADIUS_NEIGHBORS_GRAPH(X, radius, mode=mode, metric=metric, p=p,
                                       metric_params=metric_params,
                                       include_self=include_self, n_jobs=n_jobs)
@@ -196,7 +207,8 @@ class RadiusNeighborsTransformer(FastRadiusNeighborsMixin,
     leaf_size : int, default=30
         Leaf size passed to BallTree or KDTree.
     metric : str or callable, default='minkowski'
-        Metric to use for distance computation.
+        Metric to use for distance computation: any metric scikit-learn accepts, or one
+        of fastml's sequence metrics (``"levenshtein"``, ``"dtw"``).
     p : float, default=2
         Parameter for the Minkowski metric.
     metric_params : dict, default=None
@@ -224,3 +236,6 @@ class RadiusNeighborsTransformer(FastRadiusNeighborsMixin,
            [0., 0., 0.],
            [1., 0., 0.]])
     """
+
+    _parameter_constraints = with_fastml_metrics(
+        _skn.RadiusNeighborsTransformer._parameter_constraints)

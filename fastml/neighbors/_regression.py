@@ -6,11 +6,17 @@ from fastml.neighbors._base import (
     FastRadiusNeighborsMixin,
     with_fastml_metrics,
 )
+from fastml.neighbors._classification import (
+    CheckedKNeighborsWeightsMixin,
+    CheckedRadiusWeightsMixin,
+    predicting,
+)
 
 __all__ = ["KNeighborsRegressor", "RadiusNeighborsRegressor"]
 
 
-class KNeighborsRegressor(FastKNeighborsMixin, _skn.KNeighborsRegressor):
+class KNeighborsRegressor(CheckedKNeighborsWeightsMixin, FastKNeighborsMixin,
+                          _skn.KNeighborsRegressor):
     """Regression based on k-nearest neighbors: the (weighted) mean of the targets of
     the nearest neighbours.
 
@@ -24,7 +30,8 @@ class KNeighborsRegressor(FastKNeighborsMixin, _skn.KNeighborsRegressor):
     n_neighbors : int, default=5
         Number of neighbors to use by default for :meth:`kneighbors` queries.
     weights : {'uniform', 'distance'}, callable or None, default='uniform'
-        Weight function used in prediction ('distance': an exact match decides alone).
+        Weight function used in prediction ('distance': an exact match decides alone;
+        a callable must return non-negative weights).
     algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
         Algorithm used to compute the nearest neighbors; fastml accelerates brute force.
     leaf_size : int, default=30
@@ -63,8 +70,35 @@ class KNeighborsRegressor(FastKNeighborsMixin, _skn.KNeighborsRegressor):
     _parameter_constraints = with_fastml_metrics(
         _skn.KNeighborsRegressor._parameter_constraints)
 
+    def predict(self, X):
+        """Predict the target for the provided data.
 
-class RadiusNeighborsRegressor(FastRadiusNeighborsMixin, _skn.RadiusNeighborsRegressor):
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), \
+                or (n_queries, n_indexed) if metric == 'precomputed', a sequence of \
+                items for the sequence metrics, or None
+            Test samples. If `None`, predictions for all indexed points are returned;
+            in this case, points are not considered their own neighbors.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_outputs), dtype=double
+            Target values.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import KNeighborsRegressor
+        >>> reg = KNeighborsRegressor(n_neighbors=2).fit([[0], [1], [3]], [0.0, 1.0, 3.0])
+        >>> reg.predict([[0.2]])
+        array([0.5])
+        """
+        with predicting():
+            return super().predict(X)
+
+
+class RadiusNeighborsRegressor(CheckedRadiusWeightsMixin, FastRadiusNeighborsMixin,
+                               _skn.RadiusNeighborsRegressor):
     """Regression based on neighbors within a fixed radius.
 
     scikit-learn's ``RadiusNeighborsRegressor``, provided with fastml's distance routines
@@ -76,7 +110,8 @@ class RadiusNeighborsRegressor(FastRadiusNeighborsMixin, _skn.RadiusNeighborsReg
     radius : float, default=1.0
         Range of parameter space to use by default for :meth:`radius_neighbors` queries.
     weights : {'uniform', 'distance'}, callable or None, default='uniform'
-        Weight function used in prediction.
+        Weight function used in prediction (a callable must return non-negative
+        weights).
     algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
         Algorithm used to compute the nearest neighbors.
     leaf_size : int, default=30
@@ -84,7 +119,8 @@ class RadiusNeighborsRegressor(FastRadiusNeighborsMixin, _skn.RadiusNeighborsReg
     p : float, default=2
         Power parameter for the Minkowski metric.
     metric : str or callable, default='minkowski'
-        Metric to use for distance computation.
+        Metric to use for distance computation: any metric scikit-learn accepts, or one
+        of fastml's sequence metrics (``"levenshtein"``, ``"dtw"``).
     metric_params : dict, default=None
         Additional keyword arguments for the metric function.
     n_jobs : int, default=None
@@ -108,3 +144,32 @@ class RadiusNeighborsRegressor(FastRadiusNeighborsMixin, _skn.RadiusNeighborsReg
     >>> reg.predict([[1.5]])
     array([0.5])
     """
+
+    _parameter_constraints = with_fastml_metrics(
+        _skn.RadiusNeighborsRegressor._parameter_constraints)
+
+    def predict(self, X):
+        """Predict the target for the provided data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), \
+                or (n_queries, n_indexed) if metric == 'precomputed', a sequence of \
+                items for the sequence metrics, or None
+            Test samples. If `None`, predictions for all indexed points are returned;
+            in this case, points are not considered their own neighbors.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_outputs), dtype=double
+            Target values.
+
+        Examples
+        --------
+        >>> from fastml.neighbors import RadiusNeighborsRegressor
+        >>> reg = RadiusNeighborsRegressor(radius=1.5).fit([[0], [1], [3]], [0.0, 1.0, 3.0])
+        >>> reg.predict([[0.2]])
+        array([0.5])
+        """
+        with predicting():
+            return super().predict(X)

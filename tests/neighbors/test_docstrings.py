@@ -7,8 +7,9 @@ import pytest
 MODULES = ["fastml.metrics.pairwise", "fastml.metrics.distance", "fastml._patch",
            "fastml.neighbors._classification", "fastml.neighbors._regression",
            "fastml.neighbors._unsupervised", "fastml.neighbors._graph",
-           "fastml.neighbors._base", "fastml.kernel_ridge._kernel_ridge",
-           "fastml.preprocessing._kernel_transformer"]
+           "fastml.neighbors._base", "fastml.neighbors._lof",
+           "fastml.kernel_ridge._kernel_ridge", "fastml.preprocessing._kernel_transformer",
+           "fastml.cluster._dbscan", "fastml.decomposition._kernel_pca"]
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -1,0 +1,4 @@
+"""Matrix decompositions: scikit-learn's KernelPCA on fastml's kernels."""
+from fastml.decomposition._kernel_pca import KernelPCA
+
+__all__ = ["KernelPCA"]

@@ -1,0 +1,10 @@
+"""scikit-learn's own `sklearn.manifold.tests.test_isomap` against fastml (see conftest.py)."""
+import importlib
+import sys
+
+import fastml
+
+sys.modules.pop("sklearn.manifold.tests.test_isomap", None)
+with fastml.sklearn_patched():
+    _module = importlib.import_module("sklearn.manifold.tests.test_isomap")
+globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
