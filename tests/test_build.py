@@ -12,12 +12,12 @@ def test_show_config_reports_everything():
     buf = io.StringIO()
     fastml.show_config(file=buf)
     text = buf.getvalue()
-    for key in ("fastml " + fastml.__version__, "OpenMP compiled in", "n_jobs=-1 threads",
-                "SIMD path", "BLAS"):
+    for key in ("fastml " + fastml.__version__, "OpenMP compiled in",
+                "for n_jobs=None (the default) and -1", "SIMD path", "BLAS"):
         assert key in text, text
     from fastml._config import config_info
     info = config_info()
-    assert info["n_jobs=-1 threads"] >= 1
+    assert info["default threads"] == fastml.utils.effective_n_threads(None) >= 1
     assert isinstance(info["openmp"], bool)
 
 
