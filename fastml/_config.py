@@ -27,6 +27,7 @@ def config_info():
         "numpy": np.__version__,
         "openmp": openmp_enabled(),
         "omp_max_threads": omp_max_threads(),
+        "usable cores": _cpu_count(only_physical_cores=True),
         "usable cpus": _cpu_count(),
         "OMP_NUM_THREADS": _omp_num_threads_env(),
         "default threads": max_usable_threads(),
@@ -49,8 +50,8 @@ def show_config(file=None):
     omp = "yes" if info["openmp"] else "NO (serial build: every loop uses one core)"
     print(f"  OpenMP compiled in: {omp}", file=out)
     why = (f"OMP_NUM_THREADS={info['OMP_NUM_THREADS']}" if info["OMP_NUM_THREADS"]
-           else f"{info['usable cpus']} usable CPUs")
-    if info["default threads"] < min(info["usable cpus"], info["OMP_NUM_THREADS"] or 10**9):
+           else f"{info['usable cores']} usable cores of {info['usable cpus']} CPUs")
+    if info["default threads"] < min(info["usable cores"], info["OMP_NUM_THREADS"] or 10**9):
         why += ", lowered by a threadpoolctl limit"
     print(f"  threads:            {info['default threads']} for n_jobs=None (the default) "
           f"and -1 ({why})", file=out)

@@ -7,7 +7,8 @@ scikit-learn's own OpenMP code (``sklearn.utils._openmp_helpers``):
   ``threadpoolctl.threadpool_limits`` (its OpenMP limit), the ``OMP_NUM_THREADS``
   environment variable (which may ask for more threads than cores, as in scikit-learn),
   and otherwise the CPUs this process may run on (CPU affinity) and the container's CPU
-  quota (cgroups). Inside a worker of ``joblib.Parallel`` / ``GridSearchCV(n_jobs=...)``
+  quota (cgroups), counting physical cores as scikit-learn does (SMT siblings once).
+  Inside a worker of ``joblib.Parallel`` / ``GridSearchCV(n_jobs=...)``
   with the loky or multiprocessing backend, joblib sets ``OMP_NUM_THREADS`` to
   ``cores // n_jobs`` in the worker, and Dask's nanny sets it to 1, so nested parallelism
   does not oversubscribe. Inside ``joblib.parallel_config(n_jobs=k)`` (or the older
@@ -16,7 +17,8 @@ scikit-learn's own OpenMP code (``sklearn.utils._openmp_helpers``):
 * a positive int (``True`` counts as 1, as ``isinstance(True, int)`` in scikit-learn's
   parameter validation): that many threads, even above a threadpoolctl or
   ``OMP_NUM_THREADS`` limit (an explicit ``n_jobs`` wins), but never more than the CPUs
-  this process may use (more threads would only wait for each other).
+  this process may use, SMT siblings included (more threads would only wait for each
+  other).
 * ``0`` (and ``False``): a ``ValueError``, as in scikit-learn wherever it uses ``n_jobs``
   (joblib: "n_jobs == 0 in Parallel has no meaning"); anything else not an integer: an
   ``InvalidParameterError`` (both a ``TypeError`` and a ``ValueError``).
@@ -38,13 +40,14 @@ _controller = None
 _controller_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
-def _cpu_count():
-    # CPU affinity and the cgroup quota (joblib reads both, ~25 us); they do not change
-    # while a process runs, so read them once. Logical CPUs: fastml's loops are
-    # compute-bound tiles that gain from SMT siblings less than they lose from idling
-    # them, and scikit-learn's user-facing n_jobs=-1 counts logical CPUs too.
-    return max(1, int(joblib.cpu_count(only_physical_cores=False)))
+@functools.lru_cache(maxsize=2)
+def _cpu_count(only_physical_cores=False):
+    """The CPUs this process may use: CPU affinity and the cgroup quota (joblib reads
+    both, ~25 us; they do not change while a process runs, so read once). With
+    ``only_physical_cores``, SMT siblings count once, as scikit-learn's OpenMP default
+    (more threads than cores "can slightly improve the performance in some cases, but can
+    severely degrade performance other times", its documentation says)."""
+    return max(1, int(joblib.cpu_count(only_physical_cores=only_physical_cores)))
 
 
 def _omp_num_threads_env():
@@ -57,21 +60,22 @@ def max_usable_threads():
     """The number of threads ``n_jobs=None`` and ``n_jobs=-1`` resolve to here, now.
 
     ``omp_get_max_threads()`` (lowered by ``threadpoolctl.threadpool_limits`` and by
-    ``OMP_NUM_THREADS``); if ``OMP_NUM_THREADS`` is not set, at most the CPUs this process
-    may use (affinity, container quota). In a build without OpenMP the compiled loops run
-    serially and this bounds the threads given to BLAS: the CPUs, capped by
-    ``OMP_NUM_THREADS``.
+    ``OMP_NUM_THREADS``); if ``OMP_NUM_THREADS`` is not set, at most the physical cores
+    this process may use (affinity, container quota), as scikit-learn. In a build without
+    OpenMP the compiled loops run serially and this bounds the threads given to BLAS: the
+    same cores, capped by ``OMP_NUM_THREADS``.
     """
     from fastml.utils._openmp import omp_max_threads, openmp_enabled
 
     env = _omp_num_threads_env()
+    cores = _cpu_count(only_physical_cores=True)
     if not openmp_enabled():
-        return max(1, min(_cpu_count(), env) if env is not None else _cpu_count())
+        return max(1, min(cores, env) if env is not None else cores)
     n = omp_max_threads()
     if env is None:
-        # without OMP_NUM_THREADS, omp_get_max_threads() is the number of CPUs the
-        # runtime saw at start-up (it ignores cgroup quotas): cap it by the usable CPUs
-        n = min(n, _cpu_count())
+        # without OMP_NUM_THREADS, omp_get_max_threads() is the number of logical CPUs
+        # the runtime saw at start-up (it ignores cgroup quotas): cap it by the cores
+        n = min(n, cores)
     return max(1, int(n))
 
 

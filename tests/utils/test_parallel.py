@@ -39,12 +39,12 @@ def _run(code, **env):
 
 
 def test_none_is_every_usable_core():
-    expected = _cpu_count()
+    expected = _cpu_count(only_physical_cores=True)
     env = os.environ.get("OMP_NUM_THREADS")
     if env:  # the user's OMP_NUM_THREADS decides, as in scikit-learn
         expected = int(env.split(",")[0])
     if not openmp_enabled():
-        expected = min(_cpu_count(), expected)
+        expected = min(_cpu_count(only_physical_cores=True), expected)
     assert effective_n_threads(None) == expected == max_usable_threads()
     assert effective_n_threads(-1) == expected
     assert effective_n_threads(-2) == max(1, expected - 1)
@@ -56,10 +56,7 @@ def test_same_count_as_scikit_learns_openmp_code():
 
     if not openmp_enabled():
         pytest.skip("serial build")
-    # scikit-learn counts physical cores by default; on machines where that equals the
-    # logical count (no SMT), both must agree exactly, also under threadpool_limits
-    if joblib.cpu_count(only_physical_cores=True) != _cpu_count():
-        pytest.skip("SMT machine: scikit-learn counts physical cores")
+    # same count, also under threadpool_limits (both count physical cores)
     assert effective_n_threads(None) == _openmp_effective_n_threads()
     with threadpool_limits(1):
         assert effective_n_threads(None) == _openmp_effective_n_threads() == 1
@@ -69,7 +66,7 @@ def test_none_follows_joblib_context():
     with parallel_config(n_jobs=1):
         assert effective_n_threads(None) == 1
     with parallel_config(n_jobs=2):
-        assert effective_n_threads(None) == min(2, _cpu_count())
+        assert effective_n_threads(None) == min(2, _cpu_count())  # explicit: CPUs cap
     with parallel_config(n_jobs=-1):
         assert effective_n_threads(None) == max_usable_threads()
 
@@ -189,7 +186,8 @@ _COUNT_THREADS = """
         return n_os_threads() - before
 
     import joblib
-    out = {"default": effective_n_threads(None), "cpus": joblib.cpu_count()}
+    out = {"default": effective_n_threads(None),
+           "cpus": joblib.cpu_count(only_physical_cores=True)}
 """
 
 
@@ -264,7 +262,7 @@ def test_inside_a_loky_worker_threads_are_shared_out():
     assert any(r["pid"] != os.getpid() for r in rows)
     for r in rows:
         assert r["env"] == str(share)
-        assert r["n"] == r["team"] == min(share, _cpu_count())
+        assert r["n"] == r["team"] == share
         assert r["explicit"] == min(2, _cpu_count())
 
 
