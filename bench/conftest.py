@@ -5,7 +5,9 @@ Each bench file sets ``AREA = "<area>"`` and has one test taking ``case_impl`` a
 available peer, in the same run, grouped by case, and the results are checked for
 agreement. Options: --fastml-data DIR, --fastml-quick, --fastml-threads N (default 2). The SIMD
 level of every row is recorded (extra_info["simd"]); cap it with the environment variable
-FASTML_CPU (e.g. ``FASTML_CPU=avx2 pytest bench/...``).
+FASTML_CPU (e.g. ``FASTML_CPU=avx2 pytest bench/...``): the peers are then capped too (their
+switches are put in the environment before any of them loads, see
+fastml/benchmarks/_caps.py), and the JSON's machine_info says which could not be.
 Example:
     pytest bench/test_kernels.py --benchmark-only --fastml-threads 2 \
         --benchmark-columns=min,median,rounds --benchmark-sort=name
@@ -43,11 +45,66 @@ def pytest_addoption(parser):
     g.addoption("--fastml-threads", type=int, default=2, help="threads for every side")
 
 
+_PEER_LIBRARIES = ("numpy", "torch", "faiss", "sklearnex", "daal4py", "rapidfuzz", "scipy")
+
+
+def _cap_peers():
+    """Under FASTML_CPU=LEVEL put every peer's switch in the environment before numpy,
+    torch, faiss, ... load (this runs at configure time, before the bench files are
+    collected). The switches are worked out in a child process, since importing fastml
+    here would load numpy (and its BLAS) before they are set. Returns the level, or None
+    when fastml is not capped."""
+    import json
+    import subprocess
+    import sys
+    import warnings
+
+    level = os.environ.get("FASTML_CPU", "").lower() or None
+    if level is None:
+        return None
+    code = ("import json, sys; from fastml.benchmarks._caps import peer_env; "
+            "print(json.dumps(peer_env(sys.argv[1])))")
+    proc = subprocess.run([sys.executable, "-c", code, level], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:  # e.g. an unknown level: importing fastml says why
+        raise pytest.UsageError(proc.stderr.strip().splitlines()[-1])
+    env = json.loads(proc.stdout.strip().splitlines()[-1])
+    if all(os.environ.get(k) == v for k, v in env.items()):
+        return level
+    loaded = sorted(m for m in _PEER_LIBRARIES if m in sys.modules)
+    os.environ.update(env)
+    if loaded:
+        warnings.warn(f"FASTML_CPU={level}: {', '.join(loaded)} loaded before the peers' "
+                      "caps could be set; set them in the environment of pytest (see "
+                      "fastml/benchmarks/_caps.py) or use `fastml bench --cpu`",
+                      RuntimeWarning, stacklevel=2)
+    return level
+
+
 def pytest_configure(config):
-    # --benchmark-json bench_out/x.json: create bench_out/ now, not fail after every case ran
+    config._fastml_cap = _cap_peers()
+    # --benchmark-json bench_out/x.json: pytest-benchmark >= 5.3 writes to the path at the
+    # end of the session (create its folder now, not fail after every case ran); older
+    # versions open the file while parsing the command line (an open file object here:
+    # its folder must exist before pytest starts, as the README's command makes sure)
     path = config.getoption("benchmark_json", default=None)
-    if path:
+    if path is not None and not hasattr(path, "write"):
         os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """The JSON names fastml's SIMD level, the threads and, when capped, what each peer
+    library really ran at."""
+    from fastml._cpu import describe_simd
+
+    info = {"simd": describe_simd(), "threads": config.getoption("--fastml-threads"),
+            "cpu_cap": getattr(config, "_fastml_cap", None)}
+    if info["cpu_cap"]:
+        from fastml.benchmarks import _caps
+
+        peers = list(getattr(config, "_fastml_peers", {}).values())
+        info["peer_caps"] = _caps.check_caps(info["cpu_cap"], _caps.libraries_of(peers))
+    machine_info["fastml"] = info
 
 
 def pytest_generate_tests(metafunc):
@@ -75,6 +132,10 @@ def run_case(benchmark, request):
         key = case.id
         quick = cfg.getoption("--fastml-quick")
         peer = None if impl == "fastml" else next(p for p in case.peers if p.name == impl)
+        if peer is not None:  # the peers this session ran (their caps are checked at the end)
+            if not hasattr(cfg, "_fastml_peers"):
+                cfg._fastml_peers = {}
+            cfg._fastml_peers[peer.name] = peer
         # the group names the shape actually run (the quick one with --fastml-quick)
         benchmark.group = f"{case.area}:{case.task}[{case.shape_for(quick)},{case.dtype}]"
         benchmark.extra_info.update(impl=impl, threads=threads, shape=case.shape_for(quick),

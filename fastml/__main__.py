@@ -1,26 +1,70 @@
-"""The ``fastml`` command line (also ``python -m fastml``)."""
+"""The ``fastml`` command line (also ``python -m fastml``): ``info``, ``bench``, ``demo``."""
 import argparse
 import os
 import sys
+
+_BENCH_DESCRIPTION = """\
+Time fastml against the best peer for each task (scikit-learn, numpy, torch, faiss,
+scikit-learn-intelex, rapidfuzz, ... whichever are installed), on the benchmark cases
+registered in fastml.benchmarks. For each case fastml and each peer run alternately in
+the same process after a warm-up (faiss and scikit-learn-intelex in a process of their
+own), the results are checked for agreement, and each row records the min / median / max
+seconds over its repeats and the speedup (peer median / fastml median). The table is
+printed and written to OUT/report.md and OUT/report.json, with OUT/speedups.png when
+matplotlib is installed. --cpu LEVEL caps the instruction set of fastml AND of the peers
+(numpy, OpenBLAS, torch/oneDNN/MKL, faiss), checks what each peer really runs at and says
+which could not be capped. The full shapes take tens of minutes on 2 cores; --quick takes
+a few minutes. Exit status 1 if fastml and a peer disagree."""
+
+_BENCH_EPILOG = """\
+examples:
+  fastml bench --quick --only kernels
+  fastml bench --only neighbors --data ../shared/data --threads 2 --cpu avx2
+"""
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fastml")
+    except PackageNotFoundError:  # a checkout used in place, not installed
+        from fastml import __version__
+
+        return __version__
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="fastml", description="fastml: fast CPU kernels, "
                                 "distances and a small CNN trainer for scikit-learn users.")
+    p.add_argument("--version", action="version", version=f"fastml {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="print how fastml was built (show_config)")
-    b = sub.add_parser("bench", help="run the benchmark cases against their peers")
-    b.add_argument("--quick", action="store_true", help="small shapes (under two minutes)")
+    sub.add_parser("info", help="print how fastml was built and what it will use",
+                   description="Print the version, whether OpenMP was compiled in, the "
+                   "threads n_jobs=None gives and why, the SIMD level detected and used, "
+                   "and numpy's BLAS (the same as fastml.show_config()).")
+    b = sub.add_parser("bench", help="time fastml against its peers (report + chart)",
+                       description=_BENCH_DESCRIPTION, epilog=_BENCH_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--quick", action="store_true",
+                   help="only the quick cases, on small shapes (a few minutes)")
+    from fastml.benchmarks._registry import AREAS
+
     b.add_argument("--only", default=None, metavar="AREA,...",
-                   help="comma-separated areas (default: all)")
-    b.add_argument("--threads", type=int, default=2, help="threads for every side (default 2)")
-    b.add_argument("--data", default=None, metavar="DIR", help="data directory (mnist/, sms_spam/)")
+                   help=f"comma-separated areas (default: all): {', '.join(AREAS)}")
+    b.add_argument("--threads", type=int, default=2,
+                   help="threads for fastml and every peer (default 2; -1: all cores)")
+    b.add_argument("--data", default=None, metavar="DIR",
+                   help="data directory holding mnist/ and sms_spam/ (default: synthetic "
+                   "stand-ins of the same shapes)")
     b.add_argument("--out", default="bench_out", metavar="DIR",
-                   help="where report.md, report.json and speedups.png go")
-    b.add_argument("--repeats", type=int, default=None, help="timed repeats (default: by duration)")
+                   help="directory for report.md, report.json and speedups.png (created; "
+                   "checked before anything runs; default ./bench_out)")
+    b.add_argument("--repeats", type=int, default=None,
+                   help="timed repeats per case (default: 7, 3 or 1 by duration)")
     b.add_argument("--cpu", default=None, choices=("native", "baseline", "avx2", "avx512"),
-                   help="instruction-set level of the compiled kernels (sets FASTML_CPU for "
-                        "the run; default: FASTML_CPU if set, else the best this CPU has)")
+                   help="instruction-set level for fastml AND the peers (default: FASTML_CPU "
+                   "if set, else native: the best each library finds)")
     d = sub.add_parser(
         "demo", help="an end-to-end tour on scikit-learn's digits (offline)",
         description="An end-to-end tour: kernels, Kernel Ridge, k-NN and a small CNN on "
@@ -34,12 +78,45 @@ def build_parser():
     d.add_argument("--threads", type=int, default=-1, help="threads (n_jobs), default all")
     d.add_argument("--out", default="fastml_demo", metavar="DIR",
                    help="where the learning-curve PNG goes (default ./fastml_demo)")
+    p._bench_parser, p._demo_parser = b, d
     return p
 
 
+def _check_out_dir(parser, out):
+    """The output directory must be creatable and writable: checked before any case runs,
+    so that a long run never ends in a traceback with no report."""
+    import tempfile
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        parser.error(f"--out: {out!r} is a file, not a directory; give a directory (it will "
+                     "hold report.md, report.json and speedups.png)")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".fastml-write-test-"):
+            pass
+    except OSError as exc:
+        parser.error(f"--out: cannot write to {out!r} ({exc.strerror or exc}); give a "
+                     "directory you can write to")
+
+
+def _cap_level(args):
+    """The instruction-set level of this run: --cpu, else FASTML_CPU, else None (native)."""
+    from fastml._cpu import requested_cap
+
+    if args.cpu is not None:
+        return None if args.cpu == "native" else args.cpu
+    return requested_cap()
+
+
 def _bench(parser, args, argv):
-    from fastml.benchmarks import AREAS
-    from fastml.benchmarks._runner import format_table, run_benchmarks, write_reports
+    from fastml.benchmarks import AREAS, get_cases
+    from fastml.benchmarks import _caps
+    from fastml.benchmarks._runner import (
+        format_table,
+        run_benchmarks,
+        run_meta,
+        write_reports,
+    )
 
     areas = None
     if args.only:
@@ -49,35 +126,53 @@ def _bench(parser, args, argv):
             parser.error(f"--only: unknown area(s) {unknown or args.only!r}; choose from "
                          f"{', '.join(sorted(AREAS))}")
     if args.threads == 0 or args.threads < -1:
-        parser.error("--threads must be a positive number or -1 (all cores)")
+        parser.error(f"--threads must be a positive number or -1 (all cores), not "
+                     f"{args.threads}")
     if args.repeats is not None and args.repeats < 1:
-        parser.error("--repeats must be at least 1")
+        parser.error(f"--repeats must be at least 1, not {args.repeats}")
     if args.data is not None and not os.path.isdir(args.data):
         parser.error(f"--data: {args.data!r} is not a directory")
-    if args.cpu is not None:
-        wanted = "" if args.cpu == "native" else args.cpu
-        if os.environ.get("FASTML_CPU", "") != wanted:
-            # the level is fixed when the extensions load: run in a process that has it
-            import subprocess
+    _check_out_dir(parser, args.out)
+    level = _cap_level(args)
+    argv = list(argv if argv is not None else sys.argv[1:])
+    wanted = _caps.env_for(level)
+    names = ("FASTML_CPU",) + _caps.SWITCH_NAMES
+    if (args.cpu is not None or level is not None) and any(
+            os.environ.get(k) != wanted.get(k) for k in names):
+        # fastml's level and the peers' switches are read when the libraries load: run
+        # in a fresh process that has them from the start
+        import subprocess
 
-            env = dict(os.environ, FASTML_CPU=wanted)
-            argv = list(argv if argv is not None else sys.argv[1:])
-            return subprocess.call([sys.executable, "-m", "fastml", *argv], env=env)
+        return subprocess.call([sys.executable, "-m", "fastml", *argv], env=wanted)
+    peer_caps = None
+    if level is not None:
+        peers = [p for c in get_cases(areas, quick=args.quick) for p in c.peers
+                 if p.available()]
+        print(f"checking what the peers run at with every library capped at {level} ...",
+              file=sys.stderr, flush=True)
+        peer_caps = _caps.check_caps(level, _caps.libraries_of(peers))
+        for line in _caps.describe_caps(level, peer_caps):
+            print(line, file=sys.stderr, flush=True)
+    command = "fastml " + " ".join(argv)
+    meta = run_meta(command, level, peer_caps, args.threads)
     rows = run_benchmarks(areas, quick=args.quick, threads=args.threads, data_dir=args.data,
-                          repeats=args.repeats)
+                          repeats=args.repeats, peer_caps=peer_caps)
     print(format_table(rows))
-    command = "fastml " + " ".join(argv if argv is not None else sys.argv[1:])
     names = ("report.md", "report.json", "speedups.png")
     for name in names:  # a file left by an earlier run must not pass for this run's
         path = os.path.join(args.out, name)
         if os.path.isfile(path):
             os.remove(path)
-    write_reports(rows, args.out, command)
+    write_reports(rows, args.out, command, meta=meta)
     written = [n for n in names if os.path.isfile(os.path.join(args.out, n))]
     print(f"\nreports written to {os.path.abspath(args.out)}/ ({', '.join(written)})")
     if "speedups.png" not in written:
         print("(no speedups.png: it needs matplotlib and at least one case with a peer; "
               "pip install 'fastml[plot]')")
+    uncapped = sorted({r["peer"] for r in rows if r.get("peer_capped") is False})
+    if uncapped:
+        print(f"note: not capped at {level}, so their rows compare unequal instruction sets: "
+              f"{', '.join(uncapped)}", file=sys.stderr)
     bad = [r for r in rows if r["agree"] is False]
     if bad:
         print(f"\nFAILED: fastml and its peer disagree in {len(bad)} case(s):", file=sys.stderr)
@@ -99,14 +194,15 @@ def main(argv=None):
         show_config()
         return 0
     if args.command == "bench":
-        return _bench(parser, args, argv)
+        return _bench(parser._bench_parser, args, argv)
     if args.command == "demo":
+        demo = parser._demo_parser
         if args.threads == 0 or args.threads < -1:
-            parser.error("--threads must be a positive number or -1 (all cores), "
-                         f"not {args.threads}")
+            demo.error("--threads must be a positive number or -1 (all cores), "
+                       f"not {args.threads}")
         if args.data is not None and not os.path.isdir(args.data):
-            parser.error(f"--data: {args.data!r} is not a directory; give a folder holding "
-                         "mnist/ and/or sms_spam/, or leave --data out to run on digits only")
+            demo.error(f"--data: {args.data!r} is not a directory; give a folder holding "
+                       "mnist/ and/or sms_spam/, or leave --data out to run on digits only")
         from fastml._demo import run_demo
 
         return run_demo(data_dir=args.data, n_jobs=args.threads, out_dir=args.out)

@@ -11,7 +11,7 @@ def config_info():
     import fastml
     from fastml._cpu import describe_simd, simd_info
     from fastml.utils._openmp import omp_max_threads, openmp_enabled
-    from fastml.utils._parallel import max_usable_threads
+    from fastml.utils._parallel import _cpu_count, _omp_num_threads_env, max_usable_threads
 
     blas = []
     for lib in threadpool_info():
@@ -27,7 +27,10 @@ def config_info():
         "numpy": np.__version__,
         "openmp": openmp_enabled(),
         "omp_max_threads": omp_max_threads(),
-        "n_jobs=-1 threads": max_usable_threads(),
+        "usable cores": _cpu_count(only_physical_cores=True),
+        "usable cpus": _cpu_count(),
+        "OMP_NUM_THREADS": _omp_num_threads_env(),
+        "default threads": max_usable_threads(),
         "simd path": simd_info()["used"],
         "simd": describe_simd(),
         "blas": blas or ["none detected"],
@@ -35,7 +38,8 @@ def config_info():
 
 
 def show_config(file=None):
-    """Print the version, OpenMP status, thread count for n_jobs=-1, SIMD path and BLAS."""
+    """Print the version, OpenMP status, the threads ``n_jobs=None`` (the default) and
+    ``n_jobs=-1`` give, the SIMD path and BLAS."""
     import scipy.linalg  # noqa: F401  (so that scipy's BLAS is listed too)
 
     info = config_info()
@@ -45,7 +49,12 @@ def show_config(file=None):
     print(f"  numpy:              {info['numpy']}", file=out)
     omp = "yes" if info["openmp"] else "NO (serial build: every loop uses one core)"
     print(f"  OpenMP compiled in: {omp}", file=out)
-    print(f"  n_jobs=-1 threads:  {info['n_jobs=-1 threads']}", file=out)
+    why = (f"OMP_NUM_THREADS={info['OMP_NUM_THREADS']}" if info["OMP_NUM_THREADS"]
+           else f"{info['usable cores']} usable cores of {info['usable cpus']} CPUs")
+    if info["default threads"] < min(info["usable cores"], info["OMP_NUM_THREADS"] or 10**9):
+        why += ", lowered by a threadpoolctl limit"
+    print(f"  threads:            {info['default threads']} for n_jobs=None (the default) "
+          f"and -1 ({why})", file=out)
     print(f"  SIMD path:          {info['simd']}", file=out)
     for i, b in enumerate(info["blas"]):
         print(f"  {'BLAS:' if i == 0 else '':20s}{b}", file=out)

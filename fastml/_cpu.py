@@ -32,8 +32,29 @@ def requested_cap():
     return value.lower()
 
 
+def _running_the_cli():
+    """True when this process is the ``fastml`` command (``fastml ...`` or
+    ``python -m fastml ...``), whose errors are one line, not a traceback."""
+    import sys
+
+    orig = getattr(sys, "orig_argv", [])
+    if len(orig) >= 3 and orig[1] == "-m" and orig[2] == "fastml":
+        return True
+    return os.path.basename(sys.argv[0] if sys.argv else "") in ("fastml", "fastml.exe")
+
+
 def _check_fastml_cpu():
-    requested_cap()  # raises for an unknown value
+    """Called by ``import fastml``: an unknown ``FASTML_CPU`` raises ValueError (the
+    command line prints it in one line and exits with status 2, as for a bad option)."""
+    try:
+        requested_cap()
+    except ValueError as exc:
+        if _running_the_cli():
+            import sys
+
+            print(f"fastml: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise
 
 
 def _warn_if_unavailable(detected):

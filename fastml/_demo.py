@@ -207,13 +207,35 @@ def _network_section(X, y, data_dir, n_threads, out_dir):
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError:
         print("   (matplotlib not installed: no learning-curve plot)")
         return
     os.makedirs(out_dir, exist_ok=True)
-    axes = net.plot_history()
     path = os.path.join(out_dir, "learning_curve.png")
-    axes[0].figure.savefig(path, dpi=100)
-    plt.close(axes[0].figure)
+    _save_learning_curve(net, f"fastml {label}", n_threads, path)
     print(f"   learning curves: {os.path.abspath(path)}")
+
+
+def _save_learning_curve(net, title, n_threads, path):
+    """The network's learning curves as a PNG: whole epochs on the x axis, the loss named
+    on the y axis, a title saying what was trained and on how many threads."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    axes = net.plot_history()
+    # the estimator's loss (None: its default: cross-entropy for a classifier)
+    loss = (getattr(net, "loss", None) or getattr(net, "_default_loss", None)
+            or "cross_entropy").replace("_", "-")
+    axes[0].set_ylabel(f"{loss} loss (mean per sample)")
+    axes[0].set_title(f"Loss ({loss})")
+    axes[1].set_ylabel("accuracy (fraction correct)")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig = axes[0].figure
+    fig.suptitle(f"{title}: learning curves ({n_threads} thread{'s' if n_threads > 1 else ''})",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,5 +1,10 @@
 """Shared helpers: thread counts, input validation, BLAS thread limits."""
-from fastml.utils._parallel import blas_threads, effective_n_threads, max_usable_threads
+from fastml.utils._parallel import (
+    blas_threads,
+    check_n_jobs,
+    effective_n_threads,
+    max_usable_threads,
+)
 from fastml.utils.validation import (
     check_kernel_input,
     check_non_negative,
@@ -12,6 +17,7 @@ from fastml.utils.validation import (
 __all__ = [
     "blas_threads",
     "check_kernel_input",
+    "check_n_jobs",
     "check_non_negative",
     "check_out",
     "check_positive_int",

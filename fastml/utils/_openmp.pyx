@@ -1,6 +1,13 @@
 # distutils: sources = csrc/cpu.c
 """What the compiled extensions know about OpenMP and the CPU."""
-from fastml.utils._openmp_helpers cimport FASTML_OPENMP_ENABLED, omp_get_max_threads
+from cython.parallel cimport parallel
+
+from fastml.utils._openmp_helpers cimport (
+    FASTML_OPENMP_ENABLED,
+    omp_get_max_threads,
+    omp_get_num_threads,
+    omp_get_thread_num,
+)
 
 
 cdef extern from "fastml_cpu.h":
@@ -21,6 +28,23 @@ def openmp_enabled():
 def omp_max_threads():
     """omp_get_max_threads(): honours OMP_NUM_THREADS; 1 in a serial build."""
     return omp_get_max_threads()
+
+
+def parallel_region_threads(n_threads):
+    """The size of the team OpenMP actually starts for a parallel region asked to run on
+    ``n_threads`` threads, as fastml's kernels ask (``num_threads=n``); OpenMP may give
+    fewer (``OMP_THREAD_LIMIT``, ``OMP_DYNAMIC``). 1 in a serial build. A probe for tests
+    and ``fastml info``."""
+    cdef int n = int(n_threads)
+    cdef int[1] seen
+    cdef int *box = seen  # written through a pointer: shared, not private to the block
+    if n < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads!r}.")
+    box[0] = 1
+    with nogil, parallel(num_threads=n):
+        if omp_get_thread_num() == 0:
+            box[0] = omp_get_num_threads()
+    return int(seen[0])
 
 
 def simd_path():

@@ -159,11 +159,13 @@ def test_fused_pair_equals_unfused_with_nan_and_inf(dtype):
 # threads and error messages
 # ---------------------------------------------------------------------------------------
 def test_set_n_threads_has_n_jobs_semantics():
+    import joblib
+
     net = lenet5()
     assert net.set_n_threads(-1) == max_usable_threads()
     assert all(m.n_threads == max_usable_threads() for m in net.modules())
-    assert net.set_n_threads(10**9) == max_usable_threads()  # capped, never raw
-    assert net.set_n_threads(None) == 1
+    assert net.set_n_threads(10**9) == joblib.cpu_count()  # capped at the CPUs, never raw
+    assert net.set_n_threads(None) == max_usable_threads()  # every usable core
     with pytest.raises(ValueError, match="n_jobs"):
         net.set_n_threads(0)
     with pytest.raises(TypeError, match="n_jobs"):
