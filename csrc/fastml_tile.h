@@ -44,8 +44,10 @@ static inline double exp_f64(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
+    /* (unsigned shifts: a NaN argument, which only arrives when the caller asked for no
+     * finiteness check, gives a garbage n but a NaN p, and no undefined behaviour) */
     int64_t n1 = n >> 1, n2 = n - n1;
-    int64_t b1 = (n1 + 1023) << 52, b2 = (n2 + 1023) << 52;
+    int64_t b1 = (int64_t)((uint64_t)(n1 + 1023) << 52), b2 = (int64_t)((uint64_t)(n2 + 1023) << 52);
     double s1, s2;
     memcpy(&s1, &b1, 8);
     memcpy(&s2, &b2, 8);
@@ -73,7 +75,7 @@ static inline float exp_f32(float x)
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     int32_t n1 = n >> 1, n2 = n - n1;
-    int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    int32_t b1 = (int32_t)((uint32_t)(n1 + 127) << 23), b2 = (int32_t)((uint32_t)(n2 + 127) << 23);
     float s1, s2;
     memcpy(&s1, &b1, 4);
     memcpy(&s2, &b2, 4);
@@ -104,14 +106,21 @@ DEFINE_POST_BLOCK(float, f32, exp_f32)
 DEFINE_POST_BLOCK(double, f64, exp_f64)
 
 /* outT[j * ld + i] = out[i * ld + j] for an nr x nc block: the mirrored half of a symmetric
- * result is a copy of the finished half, so K == K.T exactly. */
+ * result is a copy of the finished half, so K == K.T exactly. In 16 x 16 sub-blocks, so
+ * that the strided writes of a sub-block stay in a few cache lines. */
 #define DEFINE_MIRROR_BLOCK(T, SFX)                                                        \
     static inline void mirror_block_##SFX(const T *out, T *outT, int64_t nr, int64_t nc,    \
                                           int64_t ld)                                      \
     {                                                                                      \
-        for (int64_t i = 0; i < nr; i++)                                                   \
-            for (int64_t j = 0; j < nc; j++)                                               \
-                outT[j * ld + i] = out[i * ld + j];                                        \
+        for (int64_t i0 = 0; i0 < nr; i0 += 16) {                                          \
+            const int64_t i1 = i0 + 16 < nr ? i0 + 16 : nr;                                \
+            for (int64_t j0 = 0; j0 < nc; j0 += 16) {                                      \
+                const int64_t j1 = j0 + 16 < nc ? j0 + 16 : nc;                            \
+                for (int64_t j = j0; j < j1; j++)                                          \
+                    for (int64_t i = i0; i < i1; i++)                                      \
+                        outT[j * ld + i] = out[i * ld + j];                                \
+            }                                                                              \
+        }                                                                                  \
     }
 DEFINE_MIRROR_BLOCK(float, f32)
 DEFINE_MIRROR_BLOCK(double, f64)
