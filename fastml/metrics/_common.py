@@ -12,9 +12,28 @@ GEMM_CHUNKS = (512, 2048)
 TILE_BYTES = 256 * 1024
 
 
-def gram(X, Y, out, symmetric, n_threads):
-    """out = X @ Y.T. Returns True if only the upper triangle was filled (symmetric BLAS
-    path); the caller transforms that triangle and then mirrors it."""
+_NO_NORMS = {np.dtype(np.float32): np.zeros(1, np.float32),
+             np.dtype(np.float64): np.zeros(1, np.float64)}
+
+
+def gram(X, Y, out, symmetric, n_threads, kind=_fast.GRAM_NONE, a=None, b=None, p0=0.0,
+         p1=0.0, ip=0):
+    """out = map(X @ Y.T), the whole matrix (K(X, X) when ``symmetric``: Y is ignored).
+
+    ``kind``, ``a``, ``b``, ``p0``, ``p1``, ``ip``: the element-wise map of the kernel
+    (``_pairwise_fast.GRAM_*``: none, rbf from the squared norms ``a``/``b`` of the rows
+    of X/Y, integer power, tanh), applied to each tile while it is in cache.
+
+    Dense input runs in fixed tiles (``_pairwise_fast.gram_tiles``) with BLAS limited to
+    one thread inside fastml's own parallel loop: the tiles depend on the shapes only, so
+    the result has the same bits for any ``n_threads``. Sparse input: scipy's product
+    (one thread), then the map. Returns False (the whole matrix is filled; callers that
+    once mirrored an upper triangle need not)."""
+    dtype = out.dtype
+    if a is None:
+        a = b = _NO_NORMS[dtype]
+    elif b is None:
+        b = a
     if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
         Yt = X if symmetric else Y
         prod = X @ Yt.T
@@ -22,13 +41,21 @@ def gram(X, Y, out, symmetric, n_threads):
             prod.toarray(out=out)
         else:
             out[...] = prod
+        _fast.gram_post(out, kind, a, b, float(p0), float(p1), int(ip), n_threads)
+        if symmetric and kind == _fast.GRAM_RBF:
+            np.fill_diagonal(out, 1)
         return False
-    with blas_threads(n_threads):
-        if symmetric:
-            _fast.syrk_upper(X, out, 1.0)
-        else:
-            _fast.gemm_xyt(X, Y, out, 1.0)
-    return symmetric
+    with blas_threads(1):
+        _fast.gram_tiles(X, X if symmetric else Y, out, symmetric, kind, a, b, float(p0),
+                         float(p1), int(ip), n_threads)
+    return False
+
+
+def row_stats(A, n_threads):
+    """(squared norms of the rows, min, max) of a dense array in one pass."""
+    sq = np.empty(A.shape[0], dtype=A.dtype)
+    lo, hi = _fast.row_stats(A, sq, n_threads)
+    return sq, lo, hi
 
 
 def row_sq_norms(A):
