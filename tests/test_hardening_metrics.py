@@ -480,3 +480,42 @@ def test_chi2_of_float64_data_below_1e_30(sparse):
     rs = X.sum(1)
     assert np.all(np.abs(A + q) <= 32 * eps * q + 16 * eps * (rs[:, None] + rs[None, :])), (A, -q)
     assert abs(A[0, 4]) <= 16 * eps * 2 * rs[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["rbf_kernel", "laplacian_kernel", "chi2_kernel",
+                                  "additive_chi2_kernel", "polynomial_kernel",
+                                  "sigmoid_kernel", "linear_kernel"])
+def test_unchecked_nan_gives_nan_where_scikit_learn_does(name, dtype):
+    # with assume_finite the input is not checked; a NaN row must not come back as a
+    # plausible value (rbf once gave exp(-gamma max(NaN, 0)) = 1)
+    import sklearn
+    import sklearn.metrics.pairwise as skp
+
+    rng = np.random.default_rng(4)
+    X = rng.random((9, 5)).astype(dtype)
+    Y = rng.random((4, 5)).astype(dtype)
+    X[2, 1] = np.nan
+    Y[3, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        for args in ((X,), (X, Y), (X, X.copy()), (Y, X)):
+            want = getattr(skp, name)(*args)
+            got = getattr(fm, name)(*args)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[ok], want[ok], rtol=1e-4 if dtype == np.float32
+                                       else 1e-10, atol=1e-6)
+            assert np.isnan(got[2]).sum() >= (len(args[0]) > 4) * (got.shape[1] - 1)
+
+
+def test_unchecked_nan_in_sparse_chi2_gives_nan():
+    # scikit-learn refuses sparse input here: the row with NaN must be NaN, not 1
+    import sklearn
+
+    X = np.random.default_rng(5).random((5, 4))
+    X[1, 2] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        for fn in (fm.chi2_kernel, fm.additive_chi2_kernel):
+            K = fn(sp.csr_matrix(X))
+            assert np.isnan(K[1]).all() and np.isnan(K[:, 1]).all()
+            assert not np.isnan(np.delete(np.delete(K, 1, 0), 1, 1)).any()
