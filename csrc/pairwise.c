@@ -149,8 +149,9 @@ DEFINE_GRAM_POST(float, f32)
 DEFINE_GRAM_POST(double, f64)
 
 /* The mirrored half of a symmetric K, one finished tile at a time: K[j0 + c, i0 + r] =
- * K[i0 + r, j0 + c]; a diagonal tile (i0 == j0) copies its upper triangle onto its lower. */
-#define DEFINE_MIRROR_TILE(T, SFX)                                                         \
+ * K[i0 + r, j0 + c]; a diagonal tile (i0 == j0) copies its upper triangle onto its lower,
+ * the W x W blocks off its diagonal transposed in registers (fastml_tile.h). */
+#define DEFINE_MIRROR_TILE(T, SFX, W, TRANSPOSE)                                           \
     FASTML_CLONES void fastml_mirror_tile_##SFX(T *K, int64_t ld, int64_t i0, int64_t j0,  \
                                                 int64_t nr, int64_t nc)                    \
     {                                                                                      \
@@ -159,12 +160,24 @@ DEFINE_GRAM_POST(double, f64)
             mirror_block_##SFX(src, dst, nr, nc, ld);                                      \
             return;                                                                        \
         }                                                                                  \
-        for (int64_t r = 1; r < nr; r++)                                                   \
-            for (int64_t c = 0; c < r && c < nc; c++)                                      \
+        const int64_t nw = (W) > 1 ? nr - nr % (W) : 0; /* rows in whole blocks */         \
+        for (int64_t a = 0; a < nw; a += (W))                                              \
+            for (int64_t b = a + (W); b < nw; b += (W))                                    \
+                TRANSPOSE(src + a * ld + b, src + b * ld + a, ld);                         \
+        for (int64_t r = 1; r < nr; r++) /* diagonal blocks and edges */                   \
+            for (int64_t c = r < nw ? r - r % (W) : 0; c < r && c < nc; c++)               \
                 src[r * ld + c] = src[c * ld + r];                                         \
     }
-DEFINE_MIRROR_TILE(float, f32)
-DEFINE_MIRROR_TILE(double, f64)
+#ifdef TR_W_F64
+DEFINE_MIRROR_TILE(double, f64, TR_W_F64, tr_block_f64)
+#else
+DEFINE_MIRROR_TILE(double, f64, 1, tr_none_f64)
+#endif
+#ifdef TR_W_F32
+DEFINE_MIRROR_TILE(float, f32, TR_W_F32, tr_block_f32)
+#else
+DEFINE_MIRROR_TILE(float, f32, 1, tr_none_f32)
+#endif
 
 /* ------------------------------------------------------------------------------------
  * Reduce tiles. OP(x, y) is the per-feature term, RED the omp reduction operator and
