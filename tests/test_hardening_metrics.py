@@ -519,3 +519,40 @@ def test_unchecked_nan_in_sparse_chi2_gives_nan():
             K = fn(sp.csr_matrix(X))
             assert np.isnan(K[1]).all() and np.isnan(K[:, 1]).all()
             assert not np.isnan(np.delete(np.delete(K, 1, 0), 1, 1)).any()
+
+
+@pytest.mark.parametrize("kernel, shape, dtype", [("rbf_kernel", (5000, 4000), np.float32),
+                                                 ("laplacian_kernel", (4000, 784), np.float64),
+                                                 ("chi2_kernel", (3000, 784), np.float64)])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_ctrl_c_stops_a_long_kernel_matrix(kernel, shape, dtype, n_jobs):
+    # SIGINT is looked for between tiles (GEMM + exp, or reduction tiles): an interrupted
+    # call ends long before the whole matrix would be done
+    import signal
+    import threading
+    import time
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stop
+
+    X = np.random.default_rng(6).random(shape).astype(dtype)
+    fn = getattr(fm, kernel)
+    t0 = time.perf_counter()
+    fn(X, n_jobs=n_jobs)
+    whole = time.perf_counter() - t0
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(whole / 10, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(Stop):
+            fn(X, n_jobs=n_jobs)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    # (without the checks the handler would run only once the whole matrix is done)
+    assert time.perf_counter() - t0 < whole / 2

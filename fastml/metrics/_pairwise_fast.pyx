@@ -10,9 +10,9 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, pow
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.string cimport memset
-from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm, ssyrk
 
+from fastml.utils._interrupt cimport check_signals, raise_pending, stopped
 from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
@@ -175,9 +175,15 @@ def reduce_dense(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:,
     cdef int64_t t, bi, bj, i0, j0, ni, nj, a, b
     cdef floating fscale = <floating>scale
     cdef floating *o = &out[0, 0]
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
     with nogil:
         for t in prange(T.shape[0], schedule="dynamic",
                         num_threads=_team(n_threads, T.shape[0], <double>n * m * d)):
+            if stopped(stop):
+                continue
+            if omp_get_thread_num() == 0 and t % 16 == 0 and check_signals(stop):
+                continue
             bi = T[t, 0]
             bj = T[t, 1]
             i0 = bi * B
@@ -198,6 +204,8 @@ def reduce_dense(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:,
             else:
                 _tile(op, &X[i0, 0], ni, Yp + j0 * d, nj, d, o + i0 * m + j0, NULL, m,
                       post, fscale)
+    if stopped(stop):
+        raise_pending()
 
 
 # ----------------------------------------------------------------------------------------
@@ -317,36 +325,40 @@ def gram_tiles(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:, :
     cdef const floating *bp = &b[0]
     cdef floating *o = &out[0, 0]
     cdef floating q0 = <floating>p0, q1 = <floating>p1
-    cdef int64_t ntiles = T.shape[0], wave = max(64, 16 * n_threads), w0, w1, t
-    cdef int nt = _team(n_threads, ntiles, <double>n * m * d)
+    cdef int64_t ntiles = T.shape[0], t
     cdef int64_t i0, j0, ni, nj
     cdef bint diag
-    # waves of tiles, with a look at Ctrl-C between them
-    for w0 in range(0, ntiles, wave):
-        w1 = min(ntiles, w0 + wave)
-        with nogil:
-            for t in prange(w0, w1, schedule="dynamic", num_threads=nt):
-                i0 = T[t, 0]
-                j0 = T[t, 1]
-                ni = T[t, 2]
-                nj = T[t, 3]
-                diag = symmetric and i0 == j0
-                if diag:
-                    _syrk_tile(Xp + i0 * d, <int>ni, <int>d, o + i0 * m + i0, <int>m)
-                else:
-                    _gemm_tile(Xp + i0 * d, <int>ni, Yp + j0 * d, <int>nj, <int>d,
-                               o + i0 * m + j0, <int>m)
-                if floating is float:
-                    fastml_gram_post_f32(o + i0 * m + j0, m, ni, nj, diag, kind, ap + i0,
-                                         bp + j0, q0, q1, ip)
-                    if symmetric:
-                        fastml_mirror_tile_f32(o, m, i0, j0, ni, nj)
-                else:
-                    fastml_gram_post_f64(o + i0 * m + j0, m, ni, nj, diag, kind, ap + i0,
-                                         bp + j0, q0, q1, ip)
-                    if symmetric:
-                        fastml_mirror_tile_f64(o, m, i0, j0, ni, nj)
-        PyErr_CheckSignals()
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic",
+                        num_threads=_team(n_threads, ntiles, <double>n * m * d)):
+            if stopped(stop):
+                continue
+            if omp_get_thread_num() == 0 and check_signals(stop):
+                continue
+            i0 = T[t, 0]
+            j0 = T[t, 1]
+            ni = T[t, 2]
+            nj = T[t, 3]
+            diag = symmetric and i0 == j0
+            if diag:
+                _syrk_tile(Xp + i0 * d, <int>ni, <int>d, o + i0 * m + i0, <int>m)
+            else:
+                _gemm_tile(Xp + i0 * d, <int>ni, Yp + j0 * d, <int>nj, <int>d,
+                           o + i0 * m + j0, <int>m)
+            if floating is float:
+                fastml_gram_post_f32(o + i0 * m + j0, m, ni, nj, diag, kind, ap + i0,
+                                     bp + j0, q0, q1, ip)
+                if symmetric:
+                    fastml_mirror_tile_f32(o, m, i0, j0, ni, nj)
+            else:
+                fastml_gram_post_f64(o + i0 * m + j0, m, ni, nj, diag, kind, ap + i0,
+                                     bp + j0, q0, q1, ip)
+                if symmetric:
+                    fastml_mirror_tile_f64(o, m, i0, j0, ni, nj)
+    if stopped(stop):
+        raise_pending()
 
 
 def gram_post(floating[:, ::1] K, int kind, const floating[::1] a, const floating[::1] b,
