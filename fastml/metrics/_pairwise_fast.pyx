@@ -245,28 +245,22 @@ def row_stats(const floating[:, ::1] X, floating[::1] sq, int n_threads):
     return lo, hi
 
 
-def gram_block(int64_t n):
-    """Rows of X per tile for n rows: 256, halved (down to 32) until there are at least 4
-    blocks, so that small matrices still give the threads several tiles each. A function
-    of n only: never of the thread count."""
-    cdef int64_t b = 256
-    while b > 32 and (n + b - 1) // b < 4:
-        b //= 2
-    return b
-
-
-# Rows of Y per tile: BLAS runs near its whole-matrix speed once a call has ~1000 rows
-# on this side (each call packs its operands again), and the tile (rows of X x GRAM_COLS)
-# still fits a core's L2 cache for the map that follows.
-GRAM_COLS = 1024
-
-
 def gram_tile_list(int64_t n, int64_t m, bint symmetric, int64_t bi=0, int64_t bj=0):
-    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix: blocks of gram_block(n) rows
-    of X by chunks of GRAM_COLS rows of Y. Symmetric: for each block of rows, the
-    diagonal block (i0 == j0, its upper triangle) then the columns to its right."""
-    cdef int64_t BI = bi if bi > 0 else gram_block(n)
-    cdef int64_t BJ = bj if bj > 0 else GRAM_COLS
+    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix, a function of the shapes only
+    (never of the thread count). BLAS packs both operands again at every call, so tiles
+    are as large as parallelism allows: rows of X in blocks of 512, halved (down to 32)
+    until there are two; rows of Y in chunks of 1024, halved (down to 128) until there
+    are four tiles. Symmetric: per block of rows, the diagonal block (i0 == j0, its upper
+    triangle) then the chunks to its right. ``bi``/``bj`` override the sizes (tests)."""
+    cdef int64_t BI = bi, BJ = bj
+    if BI <= 0:
+        BI = 512
+        while BI > 32 and (n + BI - 1) // BI < 2:
+            BI //= 2
+    if BJ <= 0:
+        BJ = 1024
+        while not symmetric and BJ > 128 and ((n + BI - 1) // BI) * ((m + BJ - 1) // BJ) < 4:
+            BJ //= 2
     tiles = []
     for i0 in range(0, n, BI):
         ni = min(BI, n - i0)
