@@ -93,6 +93,11 @@ extern void fastml_row_stats_f32(const float *X, int64_t n, int64_t d, float *sq
 extern void fastml_row_stats_f64(const double *X, int64_t n, int64_t d, double *sq,
                                  double *lohi);
 
+/* out[i] = X[i] / ||X[i]|| for n rows of d values (a zero row gives zeros), each row first
+ * scaled by an exact power of two so that its sum of squares cannot overflow or underflow. */
+extern void fastml_l2_normalize_rows_f32(const float *X, int64_t n, int64_t d, float *out);
+extern void fastml_l2_normalize_rows_f64(const double *X, int64_t n, int64_t d, double *out);
+
 /* The element-wise map of a GEMM kernel on an nr x nc tile of K (row stride ld) holding
  * <x_r, y_c>; with diag != 0 the tile is on the diagonal of a symmetric K and only c >= r
  * is read and written.

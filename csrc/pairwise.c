@@ -117,6 +117,46 @@ DEFINE_POWI(double, f64)
 DEFINE_ROW_STATS(float, f32)
 DEFINE_ROW_STATS(double, f64)
 
+/* Rows scaled to unit Euclidean norm (zero rows stay zero), as
+ * sklearn.preprocessing.normalize but safe from overflow and underflow: each row is first
+ * multiplied by the power of two 2^-e that brings its largest |value| into [0.5, 1) (exact),
+ * so its sum of squares is neither inf nor subnormal. Three passes over a row in L1. */
+#define DEFINE_L2_NORMALIZE(T, SFX, MAXE, SQRT)                                           \
+    FASTML_CLONES void fastml_l2_normalize_rows_##SFX(const T *X, int64_t n, int64_t d,     \
+                                                      T *out)                              \
+    {                                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            const T *x = X + i * d;                                                        \
+            T *o = out + i * d;                                                            \
+            T m = 0;                                                                       \
+            FASTML_PRAGMA(omp simd reduction(max : m))                                     \
+            for (int64_t k = 0; k < d; k++) {                                              \
+                T a = x[k] < 0 ? -x[k] : x[k];                                             \
+                m = a > m ? a : m;                                                         \
+            }                                                                              \
+            int e = 0;                                                                     \
+            if (m > 0 && m <= (T)MAXE) /* finite, non-zero */                              \
+                (void)frexp((double)m, &e);                                                \
+            /* 2^-e as one exact factor, or two when it is beyond the type's range */      \
+            int e1 = e < -(MAXEXP_##SFX - 2) ? -(MAXEXP_##SFX - 2) : e, e2 = e - e1;        \
+            const T f1 = (T)ldexp(1.0, -e1), f2 = (T)ldexp(1.0, -e2);                      \
+            T s = 0;                                                                       \
+            FASTML_PRAGMA(omp simd reduction(+ : s))                                       \
+            for (int64_t k = 0; k < d; k++) {                                              \
+                T v = x[k] * f1 * f2;                                                      \
+                s += v * v;                                                                \
+            }                                                                              \
+            const T norm = s > 0 ? SQRT(s) : (s == 0 ? (T)1 : s); /* NaN stays NaN */     \
+            FASTML_PRAGMA(omp simd)                                                        \
+            for (int64_t k = 0; k < d; k++)                                                \
+                o[k] = x[k] * f1 * f2 / norm;                                              \
+        }                                                                                  \
+    }
+#define MAXEXP_f64 1024
+#define MAXEXP_f32 128
+DEFINE_L2_NORMALIZE(float, f32, FLT_MAX, sqrtf)
+DEFINE_L2_NORMALIZE(double, f64, DBL_MAX, sqrt)
+
 /* ------------------------------------------------------------------------------------
  * The element-wise part of a GEMM kernel, applied to one tile of K = X Y^T while the tile
  * is in cache (fastml_pairwise.h, FASTML_GRAM_*). `diag`: the tile sits on the diagonal of

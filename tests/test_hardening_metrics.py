@@ -556,3 +556,27 @@ def test_ctrl_c_stops_a_long_kernel_matrix(kernel, shape, dtype, n_jobs):
         signal.signal(signal.SIGINT, previous)
     # (without the checks the handler would run only once the whole matrix is done)
     assert time.perf_counter() - t0 < whole / 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["subnormal", "tiny", "huge"])
+def test_cosine_of_rows_at_the_ends_of_the_range(dtype, where):
+    # each row is brought to a largest |value| in [0.5, 1) by an exact power of two before
+    # its norm is taken: no 0/0 from underflow, no inf/inf from overflow
+    fi = np.finfo(dtype)
+    scale = {"subnormal": float(fi.smallest_subnormal) * 2**12, "tiny": float(fi.tiny),
+             "huge": float(fi.max) / 4}[where]
+    rng = np.random.default_rng(7)
+    X = (rng.random((5, 9)) * scale).astype(dtype)
+    X[2] = 0
+    Xd = X.astype(np.float64)
+    top = np.abs(Xd).max(axis=1)
+    Xs = np.ldexp(Xd, -np.frexp(top)[1][:, None])  # exact
+    n = np.linalg.norm(Xs, axis=1)
+    n[n == 0] = 1
+    want = (Xs / n[:, None]) @ (Xs / n[:, None]).T
+    got = fm.cosine_similarity(X)
+    assert got.dtype == dtype and np.all(np.isfinite(got))
+    eps = float(fi.eps)
+    np.testing.assert_allclose(got, want, rtol=0, atol=8 * 9 * eps)
+    np.testing.assert_array_equal(got[2], 0)

@@ -67,6 +67,10 @@ cdef extern from "fastml_pairwise.h":
     void fastml_gram_post_f64(double *K, int64_t ld, int64_t nr, int64_t nc, int diag,
                               int kind, const double *a, const double *b, double p0,
                               double p1, int ip) noexcept nogil
+    void fastml_l2_normalize_rows_f32(const float *X, int64_t n, int64_t d,
+                                      float *out) noexcept nogil
+    void fastml_l2_normalize_rows_f64(const double *X, int64_t n, int64_t d,
+                                      double *out) noexcept nogil
     void fastml_mirror_tile_f32(float *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
                                 int64_t nc) noexcept nogil
     void fastml_mirror_tile_f64(double *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
@@ -229,7 +233,9 @@ def row_stats(const floating[:, ::1] X, floating[::1] sq, int n_threads):
     cdef floating[:, ::1] part = np.empty((max(nb, 1), 2), dtype=dtype)
     cdef floating big = <floating>INFINITY
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=_team(n_threads, nb, <double>n * d)):
+        # (a memory-bound pass: a parallel region pays off only on large arrays)
+        for b in prange(nb, schedule="static",
+                        num_threads=_team(n_threads, nb, <double>n * d / 16)):
             r0 = b * 64
             nr = min(64, n - r0)
             part[b, 0] = big
@@ -243,6 +249,18 @@ def row_stats(const floating[:, ::1] X, floating[::1] sq, int n_threads):
         lo = min(lo, part[b, 0])
         hi = max(hi, part[b, 1])
     return lo, hi
+
+
+def l2_normalize_rows(const floating[:, ::1] X, floating[:, ::1] out):
+    """out[i] = X[i] / ||X[i]|| (zero rows stay zero; exact power-of-two prescaling)."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    if n == 0 or d == 0:
+        return
+    with nogil:
+        if floating is float:
+            fastml_l2_normalize_rows_f32(&X[0, 0], n, d, &out[0, 0])
+        else:
+            fastml_l2_normalize_rows_f64(&X[0, 0], n, d, &out[0, 0])
 
 
 def gram_tile_list(int64_t n, int64_t m, bint symmetric, int64_t bi=0, int64_t bj=0):
