@@ -8,13 +8,15 @@ All functions share these rules:
 * float32 inputs give float32 results; any other real dtype is converted to float64
   once (mixed float32/float64 gives float64);
 * ``n_jobs`` has scikit-learn's meaning (None = 1 outside a joblib context, -1 = all
-  cores) and also caps the BLAS threads of the GEMM-based kernels; results do not
-  depend on it beyond float rounding;
+  cores); BLAS runs one thread per tile inside fastml's own parallel loop, and the
+  results have the same bits for any ``n_jobs`` (tiles depend on the shapes only);
+* a NaN or inf in the input is an error, unless scikit-learn's ``assume_finite`` is set:
+  then nothing is checked and NaN comes out where scikit-learn gives NaN;
 * ``out=`` receives the result (C-contiguous, exact shape and dtype) instead of a new
   array;
-* NaN/inf, empty or non-2-D input, mismatched feature counts, bad parameter values and
-  negative entries for kernels defined on non-negative data raise a ValueError (or a
-  TypeError for wrong types) that names the argument.
+* empty or non-2-D input, mismatched feature counts, bad parameter values and negative
+  entries for kernels defined on non-negative data raise a ValueError (or a TypeError for
+  wrong types) that names the argument.
 """
 import math
 import numbers
@@ -312,8 +314,9 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
 def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """RBF (Gaussian) kernel k(x, y) = exp(-gamma ||x - y||^2).
 
-    One GEMM (SYRK when Y is None) then a fused, vectorised pass computing the squared
-    distances and their exponential row by row; the diagonal of K(X, X) is exactly 1.
+    One pass over the rows (squared norms, range), then tiles of GEMM (SYRK on the
+    diagonal of K(X, X)) each followed, while in cache, by the vectorised exponential of
+    the squared distances; the diagonal of K(X, X) is exactly 1.
 
     Parameters
     ----------
