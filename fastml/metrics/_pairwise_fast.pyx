@@ -263,32 +263,54 @@ def l2_normalize_rows(const floating[:, ::1] X, floating[:, ::1] out):
             fastml_l2_normalize_rows_f64(&X[0, 0], n, d, &out[0, 0])
 
 
+cdef int64_t _blocks_of(int64_t n, int64_t count) noexcept:
+    """The block size that splits n into ``count`` blocks, rounded up to 32 rows."""
+    cdef int64_t b = (n + count - 1) // count
+    return max(1, min(n, ((b + 31) // 32) * 32))
+
+
 def gram_tile_list(int64_t n, int64_t m, bint symmetric, int64_t bi=0, int64_t bj=0):
-    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix, a function of the shapes only
-    (never of the thread count). BLAS packs both operands again at every call, so tiles
-    are as large as parallelism allows: rows of X in blocks of 512, halved (down to 32)
-    until there are two; rows of Y in chunks of 1024, halved (down to 128) until there
-    are four tiles. Symmetric: per block of rows, the diagonal block (i0 == j0, its upper
-    triangle) then the chunks to its right. ``bi``/``bj`` override the sizes (tests)."""
-    cdef int64_t BI = bi, BJ = bj
-    if BI <= 0:
-        BI = 512
-        while BI > 32 and (n + BI - 1) // BI < 2:
-            BI //= 2
-    if BJ <= 0:
-        BJ = 1024
-        while not symmetric and BJ > 128 and ((n + BI - 1) // BI) * ((m + BJ - 1) // BJ) < 4:
-            BJ //= 2
+    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix: a function of the shapes only,
+    never of the thread count.
+
+    Every BLAS call packs both of its operands again, and the smaller the call the
+    further it runs below one whole-matrix call (measured with OpenBLAS on AVX-512: ~2%
+    for 1000 x 2500 x 784, ~7% for 2000 x 1280, ~15% for 512 x 1024), so tiles are as
+    large as possible: at most 2048 rows of X by 4096 rows of Y, split further only until
+    there are four tiles (two threads busy twice over), halving the longer side each time
+    (a chunk of Y rows counting as 2/3 of its length: splitting Y costs more), never below
+    32 rows. K(X, X): per block of rows, the diagonal block (i0 == j0, its upper
+    triangle, by SYRK), then the columns to its right in equal chunks of at most 4096;
+    at least two blocks. ``bi``/``bj`` force the sizes (tests)."""
+    cdef int64_t a, b, BI, BJ
+    if symmetric:
+        a = max((n + 2047) // 2048, 2 if n >= 64 else 1)
+        BI = bi if bi > 0 else _blocks_of(n, a)
+        BJ = bj if bj > 0 else 4096
+    else:
+        a = (n + 2047) // 2048
+        b = (m + 4095) // 4096
+        while a * b < 4:
+            if 3 * _blocks_of(n, a) >= 2 * _blocks_of(m, b) and _blocks_of(n, 2 * a) >= 32:
+                a *= 2
+            elif _blocks_of(m, 2 * b) >= 32:
+                b *= 2
+            else:
+                break
+        BI = bi if bi > 0 else _blocks_of(n, a)
+        BJ = bj if bj > 0 else _blocks_of(m, b)
     tiles = []
     for i0 in range(0, n, BI):
         ni = min(BI, n - i0)
         if symmetric:
             tiles.append((i0, i0, ni, ni))
-            start = i0 + ni
+            rest = n - i0 - ni
+            step = _blocks_of(rest, (rest + BJ - 1) // BJ) if rest > 0 else BJ
+            for j0 in range(i0 + ni, n, step):
+                tiles.append((i0, j0, ni, min(step, n - j0)))
         else:
-            start = 0
-        for j0 in range(start, m, BJ):
-            tiles.append((i0, j0, ni, min(BJ, m - j0)))
+            for j0 in range(0, m, BJ):
+                tiles.append((i0, j0, ni, min(BJ, m - j0)))
     return np.array(tiles, dtype=np.int64).reshape(-1, 4)
 
 
