@@ -269,28 +269,37 @@ cdef int64_t _blocks_of(int64_t n, int64_t count) noexcept:
     return max(1, min(n, ((b + 31) // 32) * 32))
 
 
-def gram_tile_list(int64_t n, int64_t m, bint symmetric, int64_t bi=0, int64_t bj=0):
-    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix: a function of the shapes only,
-    never of the thread count.
+# The most multiply-adds one tile may hold (~0.1 s of one core): Ctrl-C is looked for
+# between tiles, and a tile is the unit of load balance.
+GRAM_TILE_WORK = 1 << 32
+
+
+def gram_tile_list(int64_t n, int64_t m, int64_t d, bint symmetric, int64_t bi=0,
+                   int64_t bj=0):
+    """The tiles (i0, j0, ni, nj) of an n x m Gram matrix of d features: a function of
+    the shapes only, never of the thread count.
 
     Every BLAS call packs both of its operands again, and the smaller the call the
     further it runs below one whole-matrix call (measured with OpenBLAS on AVX-512: ~2%
     for 1000 x 2500 x 784, ~7% for 2000 x 1280, ~15% for 512 x 1024), so tiles are as
-    large as possible: at most 2048 rows of X by 4096 rows of Y, split further only until
-    there are four tiles (two threads busy twice over), halving the longer side each time
-    (a chunk of Y rows counting as 2/3 of its length: splitting Y costs more), never below
-    32 rows. K(X, X): per block of rows, the diagonal block (i0 == j0, its upper
-    triangle, by SYRK), then the columns to its right in equal chunks of at most 4096;
-    at least two blocks. ``bi``/``bj`` force the sizes (tests)."""
-    cdef int64_t a, b, BI, BJ
+    large as possible: at most 2048 rows of X by 4096 rows of Y and GRAM_TILE_WORK
+    multiply-adds, split further only until there are four tiles (two threads busy twice
+    over), halving the longer side each time (a chunk of Y rows counting as 2/3 of its
+    length: splitting Y costs more), never below 32 rows. K(X, X): per block of rows, the
+    diagonal block (i0 == j0, its upper triangle, by SYRK), then the columns to its right
+    in equal chunks; at least two blocks. ``bi``/``bj`` force the sizes (tests)."""
+    cdef int64_t a, b, BI, BJ, rest, step
+    cdef double work = <double>GRAM_TILE_WORK / max(d, 1)  # ni * nj at most
     if symmetric:
         a = max((n + 2047) // 2048, 2 if n >= 64 else 1)
+        while <double>_blocks_of(n, a) * _blocks_of(n, a) > work and _blocks_of(n, 2 * a) >= 32:
+            a *= 2
         BI = bi if bi > 0 else _blocks_of(n, a)
-        BJ = bj if bj > 0 else 4096
+        BJ = bj if bj > 0 else max(32, min(4096, <int64_t>(work / BI)))
     else:
         a = (n + 2047) // 2048
         b = (m + 4095) // 4096
-        while a * b < 4:
+        while a * b < 4 or <double>_blocks_of(n, a) * _blocks_of(m, b) > work:
             if 3 * _blocks_of(n, a) >= 2 * _blocks_of(m, b) and _blocks_of(n, 2 * a) >= 32:
                 a *= 2
             elif _blocks_of(m, 2 * b) >= 32:
@@ -352,7 +361,7 @@ def gram_tiles(const floating[:, ::1] X, const floating[:, ::1] Y, floating[:, :
     cdef int64_t m = n if symmetric else Y.shape[0]
     if n == 0 or m == 0:
         return
-    cdef const int64_t[:, ::1] T = gram_tile_list(n, m, symmetric, bi, bj)
+    cdef const int64_t[:, ::1] T = gram_tile_list(n, m, d, symmetric, bi, bj)
     cdef const floating *Xp = &X[0, 0]
     cdef const floating *Yp = Xp if symmetric else &Y[0, 0]
     cdef const floating *ap = &a[0]
