@@ -31,6 +31,14 @@
     X(fastml_affine_tanh_f64) \
     X(fastml_affine_powi_f32) \
     X(fastml_affine_powi_f64) \
+    X(fastml_row_stats_f32) \
+    X(fastml_row_stats_f64) \
+    X(fastml_gram_post_f32) \
+    X(fastml_gram_post_f64) \
+    X(fastml_mirror_tile_f32) \
+    X(fastml_mirror_tile_f64) \
+    X(fastml_l2_normalize_rows_f32) \
+    X(fastml_l2_normalize_rows_f64) \
     X(fastml_tile_min_f32) \
     X(fastml_tile_min_f64) \
     X(fastml_tile_l1_f32) \
@@ -123,6 +131,14 @@
 #define fastml_affine_tanh_f64 FASTML_KSYM(fastml_affine_tanh_f64)
 #define fastml_affine_powi_f32 FASTML_KSYM(fastml_affine_powi_f32)
 #define fastml_affine_powi_f64 FASTML_KSYM(fastml_affine_powi_f64)
+#define fastml_row_stats_f32 FASTML_KSYM(fastml_row_stats_f32)
+#define fastml_row_stats_f64 FASTML_KSYM(fastml_row_stats_f64)
+#define fastml_gram_post_f32 FASTML_KSYM(fastml_gram_post_f32)
+#define fastml_gram_post_f64 FASTML_KSYM(fastml_gram_post_f64)
+#define fastml_mirror_tile_f32 FASTML_KSYM(fastml_mirror_tile_f32)
+#define fastml_mirror_tile_f64 FASTML_KSYM(fastml_mirror_tile_f64)
+#define fastml_l2_normalize_rows_f32 FASTML_KSYM(fastml_l2_normalize_rows_f32)
+#define fastml_l2_normalize_rows_f64 FASTML_KSYM(fastml_l2_normalize_rows_f64)
 #define fastml_tile_min_f32 FASTML_KSYM(fastml_tile_min_f32)
 #define fastml_tile_min_f64 FASTML_KSYM(fastml_tile_min_f64)
 #define fastml_tile_l1_f32 FASTML_KSYM(fastml_tile_l1_f32)

@@ -86,6 +86,40 @@ extern void fastml_affine_tanh_f64(double *v, int64_t n, double gamma, double co
 extern void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0, int p);
 extern void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0, int p);
 
+/* One pass over n rows of d values: sq[i] = sum_k X[i, k]^2, and lohi[0] / lohi[1] lowered /
+ * raised to the smallest / largest value (the caller initialises them; a NaN never enters
+ * them, it shows in sq). */
+extern void fastml_row_stats_f32(const float *X, int64_t n, int64_t d, float *sq, float *lohi);
+extern void fastml_row_stats_f64(const double *X, int64_t n, int64_t d, double *sq,
+                                 double *lohi);
+
+/* out[i] = X[i] / ||X[i]|| for n rows of d values (a zero row gives zeros), each row first
+ * scaled by an exact power of two so that its sum of squares cannot overflow or underflow. */
+extern void fastml_l2_normalize_rows_f32(const float *X, int64_t n, int64_t d, float *out);
+extern void fastml_l2_normalize_rows_f64(const double *X, int64_t n, int64_t d, double *out);
+
+/* The element-wise map of a GEMM kernel on an nr x nc tile of K (row stride ld) holding
+ * <x_r, y_c>; with diag != 0 the tile is on the diagonal of a symmetric K and only c >= r
+ * is read and written.
+ *   FASTML_GRAM_NONE  nothing (linear, cosine, Hellinger)
+ *   FASTML_GRAM_RBF   exp(-p0 max(a[r] + b[c] - 2 K, 0)), a / b the squared norms of the
+ *                     tile's rows / columns; exactly 1 on the diagonal of a diag tile
+ *   FASTML_GRAM_POWI  (p0 K + p1) ** ip, integer ip >= 0
+ *   FASTML_GRAM_TANH  tanh(p0 K + p1) */
+enum { FASTML_GRAM_NONE = 0, FASTML_GRAM_RBF = 1, FASTML_GRAM_POWI = 2, FASTML_GRAM_TANH = 3 };
+extern void fastml_gram_post_f32(float *K, int64_t ld, int64_t nr, int64_t nc, int diag,
+                                 int kind, const float *a, const float *b, float p0, float p1,
+                                 int ip);
+extern void fastml_gram_post_f64(double *K, int64_t ld, int64_t nr, int64_t nc, int diag,
+                                 int kind, const double *a, const double *b, double p0,
+                                 double p1, int ip);
+/* K[j0 + c, i0 + r] = K[i0 + r, j0 + c] for the nr x nc tile at (i0, j0); for i0 == j0 the
+ * tile's upper triangle is copied onto its lower one. */
+extern void fastml_mirror_tile_f32(float *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
+                                   int64_t nc);
+extern void fastml_mirror_tile_f64(double *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
+                                   int64_t nc);
+
 /* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
 extern float fastml_expf(float x);
 extern double fastml_exp(double x);

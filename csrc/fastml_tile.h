@@ -44,8 +44,10 @@ static inline double exp_f64(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
+    /* (unsigned shifts: a NaN argument, which only arrives when the caller asked for no
+     * finiteness check, gives a garbage n but a NaN p, and no undefined behaviour) */
     int64_t n1 = n >> 1, n2 = n - n1;
-    int64_t b1 = (n1 + 1023) << 52, b2 = (n2 + 1023) << 52;
+    int64_t b1 = (int64_t)((uint64_t)(n1 + 1023) << 52), b2 = (int64_t)((uint64_t)(n2 + 1023) << 52);
     double s1, s2;
     memcpy(&s1, &b1, 8);
     memcpy(&s2, &b2, 8);
@@ -73,7 +75,7 @@ static inline float exp_f32(float x)
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     int32_t n1 = n >> 1, n2 = n - n1;
-    int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    int32_t b1 = (int32_t)((uint32_t)(n1 + 127) << 23), b2 = (int32_t)((uint32_t)(n2 + 127) << 23);
     float s1, s2;
     memcpy(&s1, &b1, 4);
     memcpy(&s2, &b2, 4);
@@ -104,17 +106,125 @@ DEFINE_POST_BLOCK(float, f32, exp_f32)
 DEFINE_POST_BLOCK(double, f64, exp_f64)
 
 /* outT[j * ld + i] = out[i * ld + j] for an nr x nc block: the mirrored half of a symmetric
- * result is a copy of the finished half, so K == K.T exactly. */
-#define DEFINE_MIRROR_BLOCK(T, SFX)                                                        \
+ * result is a copy of the finished half, so K == K.T exactly. Square sub-blocks of W x W
+ * values are transposed in registers (W values per vector: whole rows in, whole rows
+ * out), the edges one value at a time. */
+#if FASTML_X86
+#include <immintrin.h>
+#endif
+
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#define TR_W_F64 8
+static inline void tr_block_f64(const double *s, double *d, int64_t ld)
+{
+    __m512d r0 = _mm512_loadu_pd(s), r1 = _mm512_loadu_pd(s + ld);
+    __m512d r2 = _mm512_loadu_pd(s + 2 * ld), r3 = _mm512_loadu_pd(s + 3 * ld);
+    __m512d r4 = _mm512_loadu_pd(s + 4 * ld), r5 = _mm512_loadu_pd(s + 5 * ld);
+    __m512d r6 = _mm512_loadu_pd(s + 6 * ld), r7 = _mm512_loadu_pd(s + 7 * ld);
+    /* pairs of rows interleaved, then 128-bit lanes gathered twice */
+    __m512d t0 = _mm512_unpacklo_pd(r0, r1), t1 = _mm512_unpackhi_pd(r0, r1);
+    __m512d t2 = _mm512_unpacklo_pd(r2, r3), t3 = _mm512_unpackhi_pd(r2, r3);
+    __m512d t4 = _mm512_unpacklo_pd(r4, r5), t5 = _mm512_unpackhi_pd(r4, r5);
+    __m512d t6 = _mm512_unpacklo_pd(r6, r7), t7 = _mm512_unpackhi_pd(r6, r7);
+    __m512d u0 = _mm512_shuffle_f64x2(t0, t2, 0x88), u1 = _mm512_shuffle_f64x2(t0, t2, 0xdd);
+    __m512d u2 = _mm512_shuffle_f64x2(t1, t3, 0x88), u3 = _mm512_shuffle_f64x2(t1, t3, 0xdd);
+    __m512d u4 = _mm512_shuffle_f64x2(t4, t6, 0x88), u5 = _mm512_shuffle_f64x2(t4, t6, 0xdd);
+    __m512d u6 = _mm512_shuffle_f64x2(t5, t7, 0x88), u7 = _mm512_shuffle_f64x2(t5, t7, 0xdd);
+    _mm512_storeu_pd(d, _mm512_shuffle_f64x2(u0, u4, 0x88));
+    _mm512_storeu_pd(d + ld, _mm512_shuffle_f64x2(u2, u6, 0x88));
+    _mm512_storeu_pd(d + 2 * ld, _mm512_shuffle_f64x2(u1, u5, 0x88));
+    _mm512_storeu_pd(d + 3 * ld, _mm512_shuffle_f64x2(u3, u7, 0x88));
+    _mm512_storeu_pd(d + 4 * ld, _mm512_shuffle_f64x2(u0, u4, 0xdd));
+    _mm512_storeu_pd(d + 5 * ld, _mm512_shuffle_f64x2(u2, u6, 0xdd));
+    _mm512_storeu_pd(d + 6 * ld, _mm512_shuffle_f64x2(u1, u5, 0xdd));
+    _mm512_storeu_pd(d + 7 * ld, _mm512_shuffle_f64x2(u3, u7, 0xdd));
+}
+#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+#define TR_W_F64 4
+static inline void tr_block_f64(const double *s, double *d, int64_t ld)
+{
+    __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ld);
+    __m256d r2 = _mm256_loadu_pd(s + 2 * ld), r3 = _mm256_loadu_pd(s + 3 * ld);
+    __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(d + ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(d + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(d + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#elif FASTML_X86
+#define TR_W_F64 2
+static inline void tr_block_f64(const double *s, double *d, int64_t ld)
+{
+    __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + ld);
+    _mm_storeu_pd(d, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(d + ld, _mm_unpackhi_pd(r0, r1));
+}
+#endif
+
+#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
+#define TR_W_F32 8
+static inline void tr_block_f32(const float *s, float *d, int64_t ld)
+{
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld);
+    __m256 r2 = _mm256_loadu_ps(s + 2 * ld), r3 = _mm256_loadu_ps(s + 3 * ld);
+    __m256 r4 = _mm256_loadu_ps(s + 4 * ld), r5 = _mm256_loadu_ps(s + 5 * ld);
+    __m256 r6 = _mm256_loadu_ps(s + 6 * ld), r7 = _mm256_loadu_ps(s + 7 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#elif FASTML_X86
+#define TR_W_F32 4
+static inline void tr_block_f32(const float *s, float *d, int64_t ld)
+{
+    __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + ld);
+    __m128 r2 = _mm_loadu_ps(s + 2 * ld), r3 = _mm_loadu_ps(s + 3 * ld);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(d, r0);
+    _mm_storeu_ps(d + ld, r1);
+    _mm_storeu_ps(d + 2 * ld, r2);
+    _mm_storeu_ps(d + 3 * ld, r3);
+}
+#endif
+
+#define DEFINE_MIRROR_BLOCK(T, SFX, W, TRANSPOSE)                                           \
     static inline void mirror_block_##SFX(const T *out, T *outT, int64_t nr, int64_t nc,    \
                                           int64_t ld)                                      \
     {                                                                                      \
-        for (int64_t i = 0; i < nr; i++)                                                   \
-            for (int64_t j = 0; j < nc; j++)                                               \
+        const int64_t rw = (W) > 1 ? nr - nr % (W) : 0, cw = (W) > 1 ? nc - nc % (W) : 0;  \
+        for (int64_t i = 0; i < rw; i += (W))                                              \
+            for (int64_t j = 0; j < cw; j += (W))                                          \
+                TRANSPOSE(out + i * ld + j, outT + j * ld + i, ld);                        \
+        for (int64_t i = 0; i < nr; i++) /* the edges */                                   \
+            for (int64_t j = i < rw ? cw : 0; j < nc; j++)                                 \
                 outT[j * ld + i] = out[i * ld + j];                                        \
     }
-DEFINE_MIRROR_BLOCK(float, f32)
-DEFINE_MIRROR_BLOCK(double, f64)
+#ifdef TR_W_F64
+DEFINE_MIRROR_BLOCK(double, f64, TR_W_F64, tr_block_f64)
+#else
+#define tr_none_f64(s, d, ld) ((void)0)
+DEFINE_MIRROR_BLOCK(double, f64, 1, tr_none_f64)
+#endif
+#ifdef TR_W_F32
+DEFINE_MIRROR_BLOCK(float, f32, TR_W_F32, tr_block_f32)
+#else
+#define tr_none_f32(s, d, ld) ((void)0)
+DEFINE_MIRROR_BLOCK(float, f32, 1, tr_none_f32)
+#endif
 
 #define COMB_SUM(acc, t) ((acc) + (t))
 #define COMB_MAX(acc, t) ((acc) > (t) ? (acc) : (t))

@@ -24,7 +24,7 @@ float fastml_expf(float x) { return exp_f32(x); }
         FASTML_PRAGMA(omp simd)                                                            \
         for (int64_t j = 0; j < n; j++) {                                                  \
             T d2 = a + b[j] - 2 * v[j];                                                    \
-            d2 = d2 > 0 ? d2 : 0;                                                          \
+            d2 = d2 < 0 ? 0 : d2; /* a NaN stays NaN (unchecked input, as scikit-learn) */ \
             v[j] = EXP(-gamma * d2);                                                       \
         }                                                                                  \
     }
@@ -86,6 +86,138 @@ DEFINE_TANH(double, f64, exp_f64, 0.01)
     }
 DEFINE_POWI(float, f32)
 DEFINE_POWI(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * The one pass over the rows that the GEMM kernels make before their tiles: squared norms
+ * and the range of the values (from which the caller knows, without another pass, whether
+ * the data are finite, how large they are and whether the Gram form can cancel).
+ * ------------------------------------------------------------------------------------ */
+#define DEFINE_ROW_STATS(T, SFX)                                                           \
+    FASTML_CLONES void fastml_row_stats_##SFX(const T *X, int64_t n, int64_t d, T *sq,     \
+                                              T *lohi)                                     \
+    {                                                                                      \
+        T lo = lohi[0], hi = lohi[1];                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            const T *x = X + i * d;                                                        \
+            T s = 0, l = lo, h = hi;                                                       \
+            FASTML_PRAGMA(omp simd reduction(+ : s) reduction(min : l) reduction(max : h)) \
+            for (int64_t k = 0; k < d; k++) {                                              \
+                T v = x[k];                                                                \
+                s += v * v;                                                                \
+                l = v < l ? v : l;                                                         \
+                h = v > h ? v : h;                                                         \
+            }                                                                              \
+            sq[i] = s;                                                                     \
+            lo = l;                                                                        \
+            hi = h;                                                                        \
+        }                                                                                  \
+        lohi[0] = lo;                                                                      \
+        lohi[1] = hi;                                                                      \
+    }
+DEFINE_ROW_STATS(float, f32)
+DEFINE_ROW_STATS(double, f64)
+
+/* Rows scaled to unit Euclidean norm (zero rows stay zero), as
+ * sklearn.preprocessing.normalize but safe from overflow and underflow: each row is first
+ * multiplied by the power of two 2^-e that brings its largest |value| into [0.5, 1) (exact),
+ * so its sum of squares is neither inf nor subnormal. Three passes over a row in L1. */
+#define DEFINE_L2_NORMALIZE(T, SFX, MAXE, SQRT)                                           \
+    FASTML_CLONES void fastml_l2_normalize_rows_##SFX(const T *X, int64_t n, int64_t d,     \
+                                                      T *out)                              \
+    {                                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            const T *x = X + i * d;                                                        \
+            T *o = out + i * d;                                                            \
+            T m = 0;                                                                       \
+            FASTML_PRAGMA(omp simd reduction(max : m))                                     \
+            for (int64_t k = 0; k < d; k++) {                                              \
+                T a = x[k] < 0 ? -x[k] : x[k];                                             \
+                m = a > m ? a : m;                                                         \
+            }                                                                              \
+            int e = 0;                                                                     \
+            if (m > 0 && m <= (T)MAXE) /* finite, non-zero */                              \
+                (void)frexp((double)m, &e);                                                \
+            /* 2^-e as one exact factor, or two when it is beyond the type's range */      \
+            int e1 = e < -(MAXEXP_##SFX - 2) ? -(MAXEXP_##SFX - 2) : e, e2 = e - e1;        \
+            const T f1 = (T)ldexp(1.0, -e1), f2 = (T)ldexp(1.0, -e2);                      \
+            T s = 0;                                                                       \
+            FASTML_PRAGMA(omp simd reduction(+ : s))                                       \
+            for (int64_t k = 0; k < d; k++) {                                              \
+                T v = x[k] * f1 * f2;                                                      \
+                s += v * v;                                                                \
+            }                                                                              \
+            const T norm = s > 0 ? SQRT(s) : (s == 0 ? (T)1 : s); /* NaN stays NaN */     \
+            FASTML_PRAGMA(omp simd)                                                        \
+            for (int64_t k = 0; k < d; k++)                                                \
+                o[k] = x[k] * f1 * f2 / norm;                                              \
+        }                                                                                  \
+    }
+#define MAXEXP_f64 1024
+#define MAXEXP_f32 128
+DEFINE_L2_NORMALIZE(float, f32, FLT_MAX, sqrtf)
+DEFINE_L2_NORMALIZE(double, f64, DBL_MAX, sqrt)
+
+/* ------------------------------------------------------------------------------------
+ * The element-wise part of a GEMM kernel, applied to one tile of K = X Y^T while the tile
+ * is in cache (fastml_pairwise.h, FASTML_GRAM_*). `diag`: the tile sits on the diagonal of
+ * a symmetric K and only its upper triangle (c >= r) holds values.
+ * ------------------------------------------------------------------------------------ */
+#define DEFINE_GRAM_POST(T, SFX)                                                           \
+    FASTML_CLONES void fastml_gram_post_##SFX(T *K, int64_t ld, int64_t nr, int64_t nc,    \
+                                              int diag, int kind, const T *a, const T *b,   \
+                                              T p0, T p1, int ip)                          \
+    {                                                                                      \
+        for (int64_t r = 0; r < nr; r++) {                                                 \
+            const int64_t c0 = diag ? r : 0;                                               \
+            T *v = K + r * ld + c0;                                                        \
+            const int64_t nv = nc - c0;                                                    \
+            if (nv <= 0)                                                                   \
+                continue;                                                                  \
+            switch (kind) {                                                                \
+            case FASTML_GRAM_RBF:                                                          \
+                fastml_rbf_row_##SFX(v, b + c0, nv, a[r], p0);                             \
+                if (diag)                                                                  \
+                    v[0] = 1; /* ||x - x||^2 = 0 exactly */                                \
+                break;                                                                     \
+            case FASTML_GRAM_POWI: fastml_affine_powi_##SFX(v, nv, p0, p1, ip); break;     \
+            case FASTML_GRAM_TANH: fastml_affine_tanh_##SFX(v, nv, p0, p1); break;         \
+            default: break;                                                                \
+            }                                                                              \
+        }                                                                                  \
+    }
+DEFINE_GRAM_POST(float, f32)
+DEFINE_GRAM_POST(double, f64)
+
+/* The mirrored half of a symmetric K, one finished tile at a time: K[j0 + c, i0 + r] =
+ * K[i0 + r, j0 + c]; a diagonal tile (i0 == j0) copies its upper triangle onto its lower,
+ * the W x W blocks off its diagonal transposed in registers (fastml_tile.h). */
+#define DEFINE_MIRROR_TILE(T, SFX, W, TRANSPOSE)                                           \
+    FASTML_CLONES void fastml_mirror_tile_##SFX(T *K, int64_t ld, int64_t i0, int64_t j0,  \
+                                                int64_t nr, int64_t nc)                    \
+    {                                                                                      \
+        T *src = K + i0 * ld + j0, *dst = K + j0 * ld + i0;                                \
+        if (i0 != j0) {                                                                    \
+            mirror_block_##SFX(src, dst, nr, nc, ld);                                      \
+            return;                                                                        \
+        }                                                                                  \
+        const int64_t nw = (W) > 1 ? nr - nr % (W) : 0; /* rows in whole blocks */         \
+        for (int64_t a = 0; a < nw; a += (W))                                              \
+            for (int64_t b = a + (W); b < nw; b += (W))                                    \
+                TRANSPOSE(src + a * ld + b, src + b * ld + a, ld);                         \
+        for (int64_t r = 1; r < nr; r++) /* diagonal blocks and edges */                   \
+            for (int64_t c = r < nw ? r - r % (W) : 0; c < r && c < nc; c++)               \
+                src[r * ld + c] = src[c * ld + r];                                         \
+    }
+#ifdef TR_W_F64
+DEFINE_MIRROR_TILE(double, f64, TR_W_F64, tr_block_f64)
+#else
+DEFINE_MIRROR_TILE(double, f64, 1, tr_none_f64)
+#endif
+#ifdef TR_W_F32
+DEFINE_MIRROR_TILE(float, f32, TR_W_F32, tr_block_f32)
+#else
+DEFINE_MIRROR_TILE(float, f32, 1, tr_none_f32)
+#endif
 
 /* ------------------------------------------------------------------------------------
  * Reduce tiles. OP(x, y) is the per-feature term, RED the omp reduction operator and

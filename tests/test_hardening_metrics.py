@@ -480,3 +480,103 @@ def test_chi2_of_float64_data_below_1e_30(sparse):
     rs = X.sum(1)
     assert np.all(np.abs(A + q) <= 32 * eps * q + 16 * eps * (rs[:, None] + rs[None, :])), (A, -q)
     assert abs(A[0, 4]) <= 16 * eps * 2 * rs[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["rbf_kernel", "laplacian_kernel", "chi2_kernel",
+                                  "additive_chi2_kernel", "polynomial_kernel",
+                                  "sigmoid_kernel", "linear_kernel"])
+def test_unchecked_nan_gives_nan_where_scikit_learn_does(name, dtype):
+    # with assume_finite the input is not checked; a NaN row must not come back as a
+    # plausible value (rbf once gave exp(-gamma max(NaN, 0)) = 1)
+    import sklearn
+    import sklearn.metrics.pairwise as skp
+
+    rng = np.random.default_rng(4)
+    X = rng.random((9, 5)).astype(dtype)
+    Y = rng.random((4, 5)).astype(dtype)
+    X[2, 1] = np.nan
+    Y[3, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        for args in ((X,), (X, Y), (X, X.copy()), (Y, X)):
+            want = getattr(skp, name)(*args)
+            got = getattr(fm, name)(*args)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[ok], want[ok], rtol=1e-4 if dtype == np.float32
+                                       else 1e-10, atol=1e-6)
+            assert np.isnan(got[2]).sum() >= (len(args[0]) > 4) * (got.shape[1] - 1)
+
+
+def test_unchecked_nan_in_sparse_chi2_gives_nan():
+    # scikit-learn refuses sparse input here: the row with NaN must be NaN, not 1
+    import sklearn
+
+    X = np.random.default_rng(5).random((5, 4))
+    X[1, 2] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        for fn in (fm.chi2_kernel, fm.additive_chi2_kernel):
+            K = fn(sp.csr_matrix(X))
+            assert np.isnan(K[1]).all() and np.isnan(K[:, 1]).all()
+            assert not np.isnan(np.delete(np.delete(K, 1, 0), 1, 1)).any()
+
+
+@pytest.mark.parametrize("kernel, shape, dtype", [("rbf_kernel", (5000, 4000), np.float32),
+                                                 ("laplacian_kernel", (4000, 784), np.float64),
+                                                 ("chi2_kernel", (3000, 784), np.float64)])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_ctrl_c_stops_a_long_kernel_matrix(kernel, shape, dtype, n_jobs):
+    # SIGINT is looked for between tiles (GEMM + exp, or reduction tiles): an interrupted
+    # call ends long before the whole matrix would be done
+    import signal
+    import threading
+    import time
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stop
+
+    X = np.random.default_rng(6).random(shape).astype(dtype)
+    fn = getattr(fm, kernel)
+    t0 = time.perf_counter()
+    fn(X, n_jobs=n_jobs)
+    whole = time.perf_counter() - t0
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(whole / 10, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(Stop):
+            fn(X, n_jobs=n_jobs)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    # (without the checks the handler would run only once the whole matrix is done)
+    assert time.perf_counter() - t0 < whole / 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["subnormal", "tiny", "huge"])
+def test_cosine_of_rows_at_the_ends_of_the_range(dtype, where):
+    # each row is brought to a largest |value| in [0.5, 1) by an exact power of two before
+    # its norm is taken: no 0/0 from underflow, no inf/inf from overflow
+    fi = np.finfo(dtype)
+    scale = {"subnormal": float(fi.smallest_subnormal) * 2**12, "tiny": float(fi.tiny),
+             "huge": float(fi.max) / 4}[where]
+    rng = np.random.default_rng(7)
+    X = (rng.random((5, 9)) * scale).astype(dtype)
+    X[2] = 0
+    Xd = X.astype(np.float64)
+    top = np.abs(Xd).max(axis=1)
+    Xs = np.ldexp(Xd, -np.frexp(top)[1][:, None])  # exact
+    n = np.linalg.norm(Xs, axis=1)
+    n[n == 0] = 1
+    want = (Xs / n[:, None]) @ (Xs / n[:, None]).T
+    got = fm.cosine_similarity(X)
+    assert got.dtype == dtype and np.all(np.isfinite(got))
+    eps = float(fi.eps)
+    np.testing.assert_allclose(got, want, rtol=0, atol=8 * 9 * eps)
+    np.testing.assert_array_equal(got[2], 0)

@@ -1,9 +1,9 @@
 """Benchmark cases: kernel matrices and Kernel Ridge.
 
-Data: MNIST pixels in [0, 1] (first 5000 training images, 2000 test images), synthetic
-of the same shape when the files are absent. Peers: scikit-learn (with its BLAS capped
-at the same thread count) and, for kernels scikit-learn lacks, the best numpy
-formulations.
+Data: MNIST pixels in [0, 1] (training images for X, test images for T), synthetic of the
+same shape when the files are absent; for the exponential kernels also dense uniform
+random data. Peers: scikit-learn (with its BLAS capped at the same thread count) and, for
+kernels scikit-learn lacks, the best numpy formulations.
 """
 import numpy as np
 
@@ -27,14 +27,24 @@ def _close(dtype):
     return check
 
 
-def _inputs(n_train, n_test, dtype, symmetric):
+def _rows(data_dir, n, subset, dtype, data):
+    """n rows of 784 features: MNIST pixels in [0, 1], or uniform random numbers in [0, 1)
+    (dense: no zero pixels; the same shape and range)."""
+    if data == "random":
+        seed = 0 if subset == "train" else 1
+        return np.random.default_rng(seed).random((n, 784)).astype(np.dtype(dtype))
+    return mnist_pixels(data_dir, n, subset, dtype=np.dtype(dtype))[0]
+
+
+def _inputs(n_rows, n_cols, dtype, symmetric, data="mnist"):
+    """K(X, X) of n_rows training rows, or K(T, X) of n_rows test rows against n_cols
+    training rows (quick: at most 500 of each)."""
     def make(data_dir, quick):
-        nt, ns = (500, 200) if quick else (n_train, n_test)
-        X, _ = mnist_pixels(data_dir, nt, "train", dtype=np.dtype(dtype))
+        nt, nx = (min(n_rows, 500), min(n_cols, 500)) if quick else (n_rows, n_cols)
         if symmetric:
-            return {"X": X, "Y": None}
-        T, _ = mnist_pixels(data_dir, ns, "test", dtype=np.dtype(dtype))
-        return {"X": T, "Y": X}
+            return {"X": _rows(data_dir, nt, "train", dtype, data), "Y": None}
+        return {"X": _rows(data_dir, nt, "test", dtype, data),
+                "Y": _rows(data_dir, nx, "train", dtype, data)}
 
     return make
 
@@ -87,38 +97,62 @@ def _numpy_gemm(inp, n_threads):
         return X @ Y.T
 
 
-SK_NAMES = ["linear_kernel", "polynomial_kernel", "rbf_kernel", "sigmoid_kernel",
-            "cosine_similarity", "chi2_kernel", "additive_chi2_kernel", "laplacian_kernel"]
+def _task(name, symmetric, data="mnist"):
+    return name + (" K(X,X)" if symmetric else " K(T,X)") + (" random" if data != "mnist" else "")
+
+
+def _quick_shape(n, m):
+    return f"{min(n, 500)}x{min(m, 500)}x784"
+
+
+# The exponential kernels where the fixed costs of a call show (500 x 500), in between
+# (2000 x 1000) and where the arithmetic dominates (5000 x 5000); MNIST and dense random.
+EXP_NAMES = ["rbf_kernel", "laplacian_kernel", "chi2_kernel"]
+EXP_SIZES = [(500, 500, True), (500, 500, False), (2000, 1000, False), (5000, 5000, True),
+             (5000, 5000, False)]
+# Every other kernel from 200 to 5000 rows.
+OTHER_NAMES = ["linear_kernel", "polynomial_kernel", "sigmoid_kernel", "cosine_similarity",
+               "additive_chi2_kernel"]
+OTHER_SIZES = [(200, 200, True), (2000, 2000, True), (2000, 1000, False), (5000, 5000, True),
+               (2000, 5000, False)]
 
 for _dtype in ("float64", "float32"):
-    for _sym, _shape in ((True, "5000x5000x784"), (False, "2000x5000x784")):
-        for _name in SK_NAMES:
+    for _data in ("mnist", "random"):
+        for _name in EXP_NAMES:
+            for _n, _m, _sym in EXP_SIZES:
+                register(Case(
+                    area="kernels", task=_task(_name, _sym, _data), shape=f"{_n}x{_m}x784",
+                    dtype=_dtype, make_inputs=_inputs(_n, _m, _dtype, _sym, _data),
+                    run=_fastml_kernel(_name),
+                    peers=(Peer("scikit-learn", _sklearn_kernel(_name)),),
+                    check=_close(_dtype),
+                    quick=_data == "mnist" and _n == 500 and _name != "laplacian_kernel",
+                    flops=_gemm_flops, quick_shape=_quick_shape(_n, _m),
+                ))
+    for _name in OTHER_NAMES:
+        for _n, _m, _sym in OTHER_SIZES:
             register(Case(
-                area="kernels", task=_name + (" K(X,X)" if _sym else " K(T,X)"),
-                shape=_shape, dtype=_dtype,
-                make_inputs=_inputs(5000, 2000, _dtype, _sym),
-                run=_fastml_kernel(_name),
+                area="kernels", task=_task(_name, _sym), shape=f"{_n}x{_m}x784", dtype=_dtype,
+                make_inputs=_inputs(_n, _m, _dtype, _sym), run=_fastml_kernel(_name),
                 peers=(Peer("scikit-learn", _sklearn_kernel(_name)),)
                 + ((Peer("numpy GEMM", _numpy_gemm),) if _name == "linear_kernel" else ()),
-                check=_close(_dtype),
-                quick=(_name in ("rbf_kernel", "chi2_kernel") and _dtype == "float32"),
-                flops=_gemm_flops, quick_shape="500x500x784" if _sym else "200x500x784",
+                check=_close(_dtype), flops=_gemm_flops, quick_shape=_quick_shape(_n, _m),
             ))
+    for _n, _m, _sym in OTHER_SIZES:
         register(Case(
-            area="kernels", task="intersection_kernel" + (" K(X,X)" if _sym else " K(T,X)"),
-            shape=_shape, dtype=_dtype, make_inputs=_inputs(5000, 2000, _dtype, _sym),
+            area="kernels", task=_task("intersection_kernel", _sym), shape=f"{_n}x{_m}x784",
+            dtype=_dtype, make_inputs=_inputs(_n, _m, _dtype, _sym),
             run=_fastml_kernel("intersection_kernel"),
             peers=(Peer("numpy (blocked broadcast)", _numpy_intersection),),
-            check=_close(_dtype), quick=_dtype == "float32" and _sym, flops=_gemm_flops,
-            quick_shape="500x500x784" if _sym else "200x500x784",
+            check=_close(_dtype), quick=_dtype == "float32" and _sym and _n == 200,
+            flops=_gemm_flops, quick_shape=_quick_shape(_n, _m),
         ))
         register(Case(
-            area="kernels", task="hellinger_kernel" + (" K(X,X)" if _sym else " K(T,X)"),
-            shape=_shape, dtype=_dtype, make_inputs=_inputs(5000, 2000, _dtype, _sym),
+            area="kernels", task=_task("hellinger_kernel", _sym), shape=f"{_n}x{_m}x784",
+            dtype=_dtype, make_inputs=_inputs(_n, _m, _dtype, _sym),
             run=_fastml_kernel("hellinger_kernel"),
             peers=(Peer("numpy (sqrt + GEMM)", _numpy_hellinger),),
-            check=_close(_dtype), flops=_gemm_flops,
-            quick_shape="500x500x784" if _sym else "200x500x784",
+            check=_close(_dtype), flops=_gemm_flops, quick_shape=_quick_shape(_n, _m),
         ))
 
 

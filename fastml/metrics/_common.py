@@ -12,9 +12,28 @@ GEMM_CHUNKS = (512, 2048)
 TILE_BYTES = 256 * 1024
 
 
-def gram(X, Y, out, symmetric, n_threads):
-    """out = X @ Y.T. Returns True if only the upper triangle was filled (symmetric BLAS
-    path); the caller transforms that triangle and then mirrors it."""
+_NO_NORMS = {np.dtype(np.float32): np.zeros(1, np.float32),
+             np.dtype(np.float64): np.zeros(1, np.float64)}
+
+
+def gram(X, Y, out, symmetric, n_threads, kind=_fast.GRAM_NONE, a=None, b=None, p0=0.0,
+         p1=0.0, ip=0):
+    """out = map(X @ Y.T), the whole matrix (K(X, X) when ``symmetric``: Y is ignored).
+
+    ``kind``, ``a``, ``b``, ``p0``, ``p1``, ``ip``: the element-wise map of the kernel
+    (``_pairwise_fast.GRAM_*``: none, rbf from the squared norms ``a``/``b`` of the rows
+    of X/Y, integer power, tanh), applied to each tile while it is in cache.
+
+    Dense input runs in fixed tiles (``_pairwise_fast.gram_tiles``) with BLAS limited to
+    one thread inside fastml's own parallel loop: the tiles depend on the shapes only, so
+    the result has the same bits for any ``n_threads``. Sparse input: scipy's product
+    (one thread), then the map. Returns False (the whole matrix is filled; callers that
+    once mirrored an upper triangle need not)."""
+    dtype = out.dtype
+    if a is None:
+        a = b = _NO_NORMS[dtype]
+    elif b is None:
+        b = a
     if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
         Yt = X if symmetric else Y
         prod = X @ Yt.T
@@ -22,13 +41,21 @@ def gram(X, Y, out, symmetric, n_threads):
             prod.toarray(out=out)
         else:
             out[...] = prod
+        _fast.gram_post(out, kind, a, b, float(p0), float(p1), int(ip), n_threads)
+        if symmetric and kind == _fast.GRAM_RBF:
+            np.fill_diagonal(out, 1)
         return False
-    with blas_threads(n_threads):
-        if symmetric:
-            _fast.syrk_upper(X, out, 1.0)
-        else:
-            _fast.gemm_xyt(X, Y, out, 1.0)
-    return symmetric
+    with blas_threads(1):
+        _fast.gram_tiles(X, X if symmetric else Y, out, symmetric, kind, a, b, float(p0),
+                         float(p1), int(ip), n_threads)
+    return False
+
+
+def row_stats(A, n_threads):
+    """(squared norms of the rows, min, max) of a dense array in one pass."""
+    sq = np.empty(A.shape[0], dtype=A.dtype)
+    lo, hi = _fast.row_stats(A, sq, n_threads)
+    return sq, lo, hi
 
 
 def row_sq_norms(A):
@@ -47,22 +74,22 @@ def l2_normalize(A):
         norms = np.sqrt(row_sq_norms(A))
         norms[norms == 0] = 1
         return sp.csr_matrix(sp.diags(1.0 / norms).astype(A.dtype) @ A)
-    A = _pow2_rows(A, _row_exponents(A)[:, None])
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-    norms[norms == 0] = 1
-    return A / norms[:, None]
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float64)
+    A = np.ascontiguousarray(A)
+    out = np.empty_like(A)
+    _fast.l2_normalize_rows(A, out)  # the same scaling, one pass per row in the C loop
+    return out
 
 
 def _row_exponents(A):
-    """Per row, the binary exponent of its largest |entry| (0 for a zero row): dividing
-    the row by 2**e first keeps its squared norm clear of overflow and underflow (an
-    exact scaling, so ordinary rows give the same bits)."""
-    if sp.issparse(A):
-        m = np.zeros(A.shape[0], dtype=A.dtype)
-        if A.nnz:
-            m = np.asarray(abs(A).max(axis=1).toarray(), dtype=A.dtype).ravel()
-    else:
-        m = np.max(np.abs(A), axis=1, initial=0)
+    """Per row of sparse A, the binary exponent of its largest |entry| (0 for a zero row):
+    dividing the row by 2**e first keeps its squared norm clear of overflow and underflow
+    (an exact scaling, so ordinary rows give the same bits). Dense rows: the C loop of
+    l2_normalize_rows does the same."""
+    m = np.zeros(A.shape[0], dtype=A.dtype)
+    if A.nnz:
+        m = np.asarray(abs(A).max(axis=1).toarray(), dtype=A.dtype).ravel()
     return np.frexp(m)[1]
 
 

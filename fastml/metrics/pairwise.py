@@ -8,13 +8,15 @@ All functions share these rules:
 * float32 inputs give float32 results; any other real dtype is converted to float64
   once (mixed float32/float64 gives float64);
 * ``n_jobs`` has scikit-learn's meaning (None = 1 outside a joblib context, -1 = all
-  cores) and also caps the BLAS threads of the GEMM-based kernels; results do not
-  depend on it beyond float rounding;
+  cores); BLAS runs one thread per tile inside fastml's own parallel loop, and the
+  results have the same bits for any ``n_jobs`` (tiles depend on the shapes only);
+* a NaN or inf in the input is an error, unless scikit-learn's ``assume_finite`` is set:
+  then nothing is checked and NaN comes out where scikit-learn gives NaN;
 * ``out=`` receives the result (C-contiguous, exact shape and dtype) instead of a new
   array;
-* NaN/inf, empty or non-2-D input, mismatched feature counts, bad parameter values and
-  negative entries for kernels defined on non-negative data raise a ValueError (or a
-  TypeError for wrong types) that names the argument.
+* empty or non-2-D input, mismatched feature counts, bad parameter values and negative
+  entries for kernels defined on non-negative data raise a ValueError (or a TypeError for
+  wrong types) that names the argument.
 """
 import math
 import numbers
@@ -37,6 +39,7 @@ from fastml.metrics._common import gram as _gram
 from fastml.metrics._common import int32_indices
 from fastml.metrics._common import l2_normalize as _l2_normalize
 from fastml.metrics._common import row_sq_norms as _row_sq_norms
+from fastml.metrics._common import row_stats as _row_stats
 from fastml.metrics._matrix import cosine_similarity_matrix
 from fastml.metrics._registry import KERNELS, register_kernel
 from fastml.metrics.distance import pairwise_distances  # as in sklearn.metrics.pairwise
@@ -184,8 +187,7 @@ def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
         X, Y, _ = check_kernel_input(X, Y, accept_sparse=True)
         return X @ (X if Y is None else Y).T
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
-    if _gram(X, Y, out, symmetric, n_threads):
-        _fast.mirror_upper(out, n_threads)
+    _gram(X, Y, out, symmetric, n_threads)
     return out
 
 
@@ -226,24 +228,38 @@ def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, 
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
-    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype, n_threads):
         return _via_float64(polynomial_kernel, X, Y, out, n_jobs, degree=degree,
                             gamma=gamma, coef0=coef0)
-    upper = _gram(X, Y, out, symmetric, n_threads)
-    _fast.affine_power_post(out, gamma, coef0, degree, 0, upper, n_threads)
-    if upper:
-        _fast.mirror_upper(out, n_threads)
+    if float(degree).is_integer() and degree <= 64:
+        # the map fused into the tiles (vectorised binary powers)
+        _gram(X, Y, out, symmetric, n_threads, _fast.GRAM_POWI, p0=gamma, p1=coef0,
+              ip=int(degree))
+        return out
+    _gram(X, Y, out, symmetric, n_threads)
+    _fast.affine_power_post(out, gamma, coef0, degree, 0, False, n_threads)
     return out
 
 
-def _float32_affine_overflows(X, Y, gamma, coef0, dtype):
+def _float32_affine_overflows(X, Y, gamma, coef0, dtype, n_threads):
     """True when gamma <x, y> + coef0 could leave float32's range (where inf - inf would
     give NaN for an answer that is finite, or exactly +-1 for tanh)."""
     if dtype != np.float32:
         return False
-    m = _scaling.max_abs(X, Y)
     big = float(np.finfo(np.float32).max) / 16
-    return abs(coef0) > big or gamma * m * m * X.shape[1] > big
+    if abs(coef0) > big:
+        return True
+    if sp.issparse(X) or (Y is not None and sp.issparse(Y)):
+        m = _scaling.max_abs(X, Y)
+    else:  # the same maximum from the one pass over the rows
+        m = max(_abs_range(X, n_threads), 0.0 if Y is None else _abs_range(Y, n_threads))
+    return gamma * m * m * X.shape[1] > big
+
+
+def _abs_range(A, n_threads):
+    """max |A| of dense A, from the row pass (NaN for NaN data)."""
+    _, lo, hi = _row_stats(A, n_threads)
+    return max(-lo, hi)
 
 
 def _via_float64(fn, X, Y, out, n_jobs, **params):
@@ -289,20 +305,18 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     n_threads = effective_n_threads(n_jobs)
     X, Y, out, symmetric = _setup(X, Y, out, accept_sparse=True)
     gamma = _gamma(gamma, X)
-    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype):
+    if _float32_affine_overflows(X, Y, gamma, coef0, out.dtype, n_threads):
         return _via_float64(sigmoid_kernel, X, Y, out, n_jobs, gamma=gamma, coef0=coef0)
-    upper = _gram(X, Y, out, symmetric, n_threads)
-    _fast.affine_power_post(out, gamma, coef0, 1.0, 1, upper, n_threads)
-    if upper:
-        _fast.mirror_upper(out, n_threads)
+    _gram(X, Y, out, symmetric, n_threads, _fast.GRAM_TANH, p0=gamma, p1=coef0)
     return out
 
 
 def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """RBF (Gaussian) kernel k(x, y) = exp(-gamma ||x - y||^2).
 
-    One GEMM (SYRK when Y is None) then a fused, vectorised pass computing the squared
-    distances and their exponential row by row; the diagonal of K(X, X) is exactly 1.
+    One pass over the rows (squared norms, range), then tiles of GEMM (SYRK on the
+    diagonal of K(X, X)) each followed, while in cache, by the vectorised exponential of
+    the squared distances; the diagonal of K(X, X) is exactly 1.
 
     Parameters
     ----------
@@ -335,6 +349,9 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     gamma = _gamma(gamma, X)
     if _float32_gamma_overflows(gamma, out.dtype):
         return _via_float64(rbf_kernel, X, Y, out, n_jobs, gamma=gamma)
+    if not (sp.issparse(X) or sp.issparse(Y)) and _rbf_dense_direct(X, Y, out, symmetric,
+                                                                     gamma, n_threads):
+        return out
     X0, Y0, gamma0 = X, Y, gamma
     X, Y, gamma = _rbf_conditioning(X, Y, gamma, out.dtype)
     if _float32_gamma_overflows(gamma, out.dtype):
@@ -342,10 +359,8 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
         return _via_float64(rbf_kernel, X0, Y0, out, n_jobs, gamma=gamma0)
     xx = _row_sq_norms(X).astype(out.dtype, copy=False)
     yy = xx if symmetric else _row_sq_norms(Y).astype(out.dtype, copy=False)
-    upper = _gram(X, Y, out, symmetric, n_threads)
     if _exp_error(gamma, xx, yy, X.shape[1], out.dtype) > _EXP_RTOL[out.dtype]:
-        if upper:
-            _fast.mirror_upper(out, n_threads)
+        _gram(X, Y, out, symmetric, n_threads)
         if not _rbf_post_checked(out, xx, yy, gamma, X.shape[1], X0, Y0, gamma0):
             # float32 cancels on too many entries to recompute one by one: the whole
             # matrix from the float64 Gram matrix (as scikit-learn upcasts float32)
@@ -353,12 +368,36 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
         if symmetric:
             np.fill_diagonal(out, 1)
         return out
-    _fast.rbf_post(out, xx, yy, gamma, upper, n_threads)
-    if upper:
-        _fast.mirror_upper(out, n_threads)
-    elif symmetric:  # sparse input: the full matrix was computed
-        np.fill_diagonal(out, 1)
+    _gram(X, Y, out, symmetric, n_threads, _fast.GRAM_RBF, xx, yy, p0=gamma)
     return out
+
+
+def _rbf_dense_direct(X, Y, out, symmetric, gamma, n_threads):
+    """The common case of dense rbf in one pass over the rows and one over K: the row
+    pass gives the squared norms and the range of the data, from which it follows that
+    no scaling is needed and that the Gram form's error (_exp_error) is within tolerance
+    without centring; the tiles then apply the exponential as they are computed.
+    Returns False (nothing done) when that cannot be shown: the caller conditions the
+    data first. Data with NaN or inf (which only arrive here when scikit-learn's
+    ``assume_finite`` is set) go through the same formula as scikit-learn's, NaN where
+    it gives NaN."""
+    xx, lo, hi = _row_stats(X, n_threads)
+    yy = xx
+    if not symmetric:
+        yy, lo2, hi2 = _row_stats(Y, n_threads)
+        lo, hi = min(lo, lo2), max(hi, hi2)
+    sx = float(np.max(xx))
+    sy = sx if symmetric else float(np.max(yy))
+    if not (math.isfinite(lo) and math.isfinite(hi) and sx == sx and sy == sy):
+        # NaN / inf in the data (validation was told to assume finite input)
+        _gram(X, Y, out, symmetric, n_threads, _fast.GRAM_RBF, xx, yy, p0=gamma)
+        return True
+    if _scaling.safe_shift(max(-lo, hi), out.dtype, 2, X.shape[1]):
+        return False
+    if _exp_error_max(gamma, sx, sy, X.shape[1], out.dtype) > _EXP_RTOL[out.dtype]:
+        return False
+    _gram(X, Y, out, symmetric, n_threads, _fast.GRAM_RBF, xx, yy, p0=gamma)
+    return True
 
 
 def _rbf_conditioning(X, Y, gamma, dtype):
@@ -405,9 +444,14 @@ def _exp_error(gamma, a, b, n_features, dtype):
     """The typical bound on the exponent's error over all entries, s = a[i] + b[j]."""
     if not a.size or not b.size:
         return 0.0
+    return _exp_error_max(gamma, float(np.max(a, initial=0)), float(np.max(b, initial=0)),
+                          n_features, dtype)
+
+
+def _exp_error_max(gamma, max_a, max_b, n_features, dtype):
+    """_exp_error from the largest a[i] and b[j]."""
     u = float(np.finfo(dtype).eps) / 2
-    s = float(np.max(a, initial=0)) + float(np.max(b, initial=0))
-    return float(gamma) * (math.sqrt(n_features) + 2) * u * s
+    return float(gamma) * (math.sqrt(n_features) + 2) * u * (max_a + max_b)
 
 
 def _exp_post_checked(out, q_rows, a, b, gamma, n_features, exact_pairs, dtype, out_dtype,
@@ -555,8 +599,7 @@ def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
                                   non_negative="Hellinger kernel")
     Xs = X.sqrt() if sp.issparse(X) else np.sqrt(X)
     Ys = None if symmetric else (Y.sqrt() if sp.issparse(Y) else np.sqrt(Y))
-    if _gram(Xs, Ys, out, symmetric, n_threads):
-        _fast.mirror_upper(out, n_threads)
+    _gram(Xs, Ys, out, symmetric, n_threads)
     return out
 
 

@@ -137,5 +137,17 @@ def blas_threads(n_threads):
     Used around BLAS-heavy sections so that BLAS follows ``n_jobs`` and never adds its
     own threads on top of OpenMP's (oversubscription).
     """
-    with _get_controller().limit(limits=int(n_threads), user_api="blas"):
+    # threadpoolctl's limit() re-reads every library's full info on entry (~40 us, a
+    # visible share of a small kernel call); only the thread counts need saving.
+    n_threads = int(n_threads)
+    libs = [lib for lib in _get_controller().lib_controllers if lib.user_api == "blas"]
+    saved = [lib.num_threads for lib in libs]
+    try:
+        for lib, n in zip(libs, saved):
+            if n != n_threads:
+                lib.set_num_threads(n_threads)
         yield
+    finally:
+        for lib, n in zip(libs, saved):
+            if n != n_threads:
+                lib.set_num_threads(n)

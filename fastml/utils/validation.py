@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils import check_array
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -39,7 +40,29 @@ def aligned(A):
     return A
 
 
+def _plain_float_array(A, dtype):
+    """A itself when it is already what check_array would return (a 2-D, non-empty,
+    C-contiguous, aligned ndarray of a native float dtype wanted here, finite or not
+    checked), else None: the common call skips check_array's fixed cost."""
+    if type(A) is not np.ndarray or A.ndim != 2 or not A.flags.c_contiguous \
+            or not A.flags.aligned or A.shape[0] < 1 or A.shape[1] < 1:
+        return None
+    if dtype is None:
+        if A.dtype != np.float64 and A.dtype != np.float32:
+            return None
+    elif A.dtype != dtype:
+        return None
+    if not get_config()["assume_finite"]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(A.sum()):  # as check_array; it then finds and names the value
+                return None
+    return A
+
+
 def _check_one(A, name, accept_sparse, dtype):
+    fast = _plain_float_array(A, dtype)
+    if fast is not None:
+        return fast
     if A is None:
         raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got None.")
     if isinstance(A, (str, bytes)):
