@@ -135,7 +135,7 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, _BaseKernelRidge):
         Keyword arguments of a callable kernel; ignored for named kernels (which take
         ``gamma``, ``degree`` and ``coef0``), as in scikit-learn.
     n_jobs : int, default=None
-        Threads for the kernel matrix and for BLAS/LAPACK (scikit-learn's meaning).
+        Threads for the kernel matrix and for BLAS/LAPACK; None uses every usable core.
 
     Attributes
     ----------

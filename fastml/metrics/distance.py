@@ -28,7 +28,7 @@ String and sequence metrics (``X``, ``Y`` are sequences of items):
                    ``window=w`` (Sakoe-Chiba band) keeps ``|i - j| <= max(w, |n - m|)``
 =================  ====================================================================
 
-``n_jobs`` has scikit-learn's meaning; results do not depend on it.
+``n_jobs``: None uses every usable core; results do not depend on it.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -158,7 +158,7 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
         Any metric scikit-learn accepts, a callable, ``"precomputed"``, or one of
         ``"levenshtein"``, ``"dtw"``.
     n_jobs : int, default=None
-        The number of threads (scikit-learn's meaning); results do not depend on it.
+        The number of threads; None uses every usable core; results do not depend on it.
     ensure_all_finite : bool or 'allow-nan', default=True
         As in scikit-learn.
     out : ndarray, default=None

@@ -7,8 +7,8 @@ All functions share these rules:
   ``Y is X``) computes K(X, X) using symmetry: each pair is computed once;
 * float32 inputs give float32 results; any other real dtype is converted to float64
   once (mixed float32/float64 gives float64);
-* ``n_jobs`` has scikit-learn's meaning (None = 1 outside a joblib context, -1 = all
-  cores); BLAS runs one thread per tile inside fastml's own parallel loop, and the
+* ``n_jobs`` means what it means in scikit-learn's OpenMP code (None and -1: every
+  usable core); BLAS runs one thread per tile inside fastml's own parallel loop, and the
   results have the same bits for any ``n_jobs`` (tiles depend on the shapes only);
 * a NaN or inf in the input is an error, unless scikit-learn's ``assume_finite`` is set:
   then nothing is checked and NaN comes out where scikit-learn gives NaN;
@@ -164,7 +164,7 @@ def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     dense_output : bool, default=True
         Whether to return a dense array even when the inputs are sparse.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -207,7 +207,7 @@ def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, 
     coef0 : float, default=1
         Constant offset.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -285,7 +285,7 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     coef0 : float, default=1
         Constant offset.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -327,7 +327,7 @@ def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     gamma : float, default=None
         Width parameter; None means 1 / n_features.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -539,7 +539,7 @@ def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     dense_output : bool, default=True
         Whether to return a dense array even when the inputs are sparse.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -578,7 +578,7 @@ def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
     Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
         Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -618,7 +618,7 @@ def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
     Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
         Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -654,7 +654,7 @@ def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
     Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), default=None
         Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -704,7 +704,7 @@ def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
     gamma : float, default=1.0
         Scaling parameter (> 0).
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -801,7 +801,7 @@ def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     gamma : float, default=None
         Width parameter; None means 1 / n_features.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -860,7 +860,7 @@ def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
     Y : array-like of shape (n_samples_Y, n_features), default=None
         Second input; None (or ``Y is X``) computes K(X, X) using symmetry.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); results do not depend on it.
+        Threads; None uses every usable core; results do not depend on it.
     out : ndarray of shape (n_samples_X, n_samples_Y), default=None
         C-contiguous array of the result's dtype, filled and returned instead of a new
         array.
@@ -1207,7 +1207,7 @@ def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=
     filter_params : bool, default=False
         Drop the entries of ``kwds`` the kernel does not take (else they raise).
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning).
+        Threads; None uses every usable core.
     out : ndarray, default=None
         Array of the result's shape and dtype, filled and returned.
     **kwds : optional keyword parameters

@@ -89,7 +89,7 @@ callable, default=None
     verbose : {0, 1}, default=0
         1: a tqdm progress bar when attached to a terminal, and one line per epoch.
     n_jobs : int or None, default=None
-        Threads of the compiled layers and of BLAS (scikit-learn's meaning).
+        Threads of the compiled layers and of BLAS; None uses every usable core.
     **kwargs : dict
         Routed parameters ``module__*`` and ``optimizer__*`` (see above).
 """

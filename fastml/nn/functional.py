@@ -12,8 +12,8 @@ Per spatial axis, an input of size n, kernel f, stride s and padding p gives
 ``floor((n + 2p - f) / s) + 1`` outputs (convolution, pooling) and a transposed
 convolution gives ``(n - 1) s + f - 2p``.
 
-``n_jobs`` has scikit-learn's meaning (None: 1 unless in a joblib ``parallel_config``;
--1: all cores); threads split the batch (or the N*C planes for pooling), BLAS runs one
+``n_jobs`` means what it means in scikit-learn's OpenMP code (None and -1: every usable
+core, see ``fastml.utils._parallel``); threads split the batch (or the N*C planes for pooling), BLAS runs one
 thread per OpenMP thread, and results agree within rounding for any thread count.
 """
 import numbers

@@ -35,7 +35,7 @@ on integer class labels ``y`` (or real targets with the "mse"/"l1" losses):
   convolution's weight gradients are currently summed in a varying order, so runs agree
   up to rounding).
 
-Threads: ``n_jobs`` (scikit-learn's meaning) sets the OpenMP threads of the compiled
+Threads: ``n_jobs`` (None: every usable core) sets the OpenMP threads of the compiled
 layers (convolution, pooling). BLAS (the dense layers' GEMMs) is capped for the whole
 epoch: at the same number for a dense-only network, at one thread when the network also
 has compiled OpenMP layers. Two thread pools (OpenMP's and BLAS's) that each spin-wait
@@ -342,7 +342,7 @@ class Trainer:
         callable (epoch, base_lr) -> lr; its values are checked (finite, >= 0).
     random_state : None, int or numpy Generator.
     verbose : 0 (silent) or 1 (a line per epoch; a progress bar on a terminal).
-    n_jobs : threads, scikit-learn's meaning.
+    n_jobs : threads; None uses every usable core.
     callbacks : objects with optional on_train_begin / on_epoch_end / on_train_end.
     augment : None, "digits", "images", a dict or an :class:`fastml.nn.ImageAugmenter`:
         random shifts / rotations / scaling / flips of each training batch of images,

@@ -241,7 +241,7 @@ def string_kernel(A, B=None, *, ngram_range=(3, 5), kind="presence", normalize=T
         Preprocessing: ``str.lower()``; every run of whitespace (``\\s+``) becomes one
         space.
     n_jobs : int, default=None
-        Threads (scikit-learn's meaning); the result does not depend on it.
+        Threads; None uses every usable core; the result does not depend on it.
     dtype : numpy.float64 or numpy.float32, default=numpy.float64
 
     Returns
