@@ -158,6 +158,12 @@ DEFINE_CONV(double, f64)
  * ------------------------------------------------------------------------------------ */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* One vector register of the compiled level, and the integer vector of the same shape. */
+typedef float vec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef double vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef int32_t ivec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef int64_t ivec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
+
 #define CONV_ACC (FASTML_VEC_REGS >= 32 ? 16 : 12) /* accumulator registers */
 #define CONV_POW2_FLOOR(n) ((n) >= 16 ? 16 : (n) >= 8 ? 8 : (n) >= 4 ? 4 : (n) >= 2 ? 2 : 1)
 #define CONV_NV(NC) CONV_POW2_FLOOR(CONV_ACC / (NC))
@@ -255,7 +261,6 @@ DEFINE_CONV(double, f64)
     }
 
 #define DEFINE_DIRECT(T, SFX)                                                              \
-    typedef T vec_##SFX __attribute__((vector_size(FASTML_VEC_BYTES)));                    \
     DEFINE_DIRECT_NC(T, SFX, 8)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 6)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 4)                                                            \
@@ -365,3 +370,60 @@ DEFINE_CONV(double, f64)
 
 DEFINE_DIRECT(float, f32)
 DEFINE_DIRECT(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * Channel-lane and row kernels (nn_conv_lanes.h), register blocks per level:
+ *   LN_ACC   accumulator registers (24 of 32 zmm; 12 of 16 ymm / xmm)
+ *   LN_CB    vectors per 64-byte channel block
+ *   LN_RWMAX outputs per forward row segment (LN_RWMAX * LN_CB accumulators plus LN_CB
+ *            weight vectors and a broadcast)
+ *   LN_NT    taps per weight-gradient block (LN_NT * LN_CB accumulators, LN_CB gradient
+ *            vectors, one broadcast)
+ *   LN_DX_*  (channels, vectors) blocks of the input-gradient rows: channels * vectors <=
+ *            LN_ACC, the largest channel count first (see fastml_sp_dx)
+ * ------------------------------------------------------------------------------------ */
+#define LN_CB (64 / FASTML_VEC_BYTES)
+#define LN_DX_NWMAX 4
+#if FASTML_VEC_REGS >= 32
+#define LN_ACC 24
+#define LN_RWMAX 24
+#define LN_NT 8
+#define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) \
+    X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24)
+#define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
+    X(12, 2) X(8, 2) X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \
+    X(8, 3) X(6, 3) X(4, 3) X(3, 3) X(2, 3) X(1, 3) \
+    X(6, 4) X(4, 4) X(3, 4) X(2, 4) X(1, 4)
+#else
+#define LN_ACC 12
+#if FASTML_VEC_BYTES == 32
+#define LN_RWMAX 6
+#define LN_NT 6
+#define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6)
+#else
+#define LN_RWMAX 2
+#define LN_NT 2
+#define LN_RW_LIST(X) X(1) X(2)
+#endif
+#define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
+    X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \
+    X(4, 3) X(3, 3) X(2, 3) X(1, 3) \
+    X(3, 4) X(2, 4) X(1, 4)
+#endif
+
+/* The vector width this level's kernels were compiled for (their cost models use it). */
+FASTML_CLONES int fastml_nn_vec_bytes(void)
+{
+    return FASTML_VEC_BYTES;
+}
+
+#define T float
+#define SFX f32
+#include "nn_conv_lanes.h"
+#undef T
+#undef SFX
+#define T double
+#define SFX f64
+#include "nn_conv_lanes.h"
+#undef T
+#undef SFX

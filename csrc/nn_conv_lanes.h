@@ -1,0 +1,474 @@
+/* Direct convolution kernels with channels or image rows in the vector lanes, and the
+ * layout changes around them; included by nn_conv.c once per element type, with
+ *     T    the element type (float, double)
+ *     SFX  its suffix (f32, f64)
+ * defined. See fastml_nn.h for the contracts.
+ *
+ * Channel blocks. The "cl" kernels hold L = 64 / sizeof(T) consecutive output channels
+ * (16 float, 8 double) in CB = 64 / FASTML_VEC_BYTES vectors (1 at avx512, 2 at avx2, 4
+ * at the baseline), so that their data layouts ([position][L]) are the same at every
+ * level and only the register blocking changes:
+ *   forward: RW consecutive outputs of one row x CB vectors of accumulators; per tap, CB
+ *            weight vectors and RW broadcasts of input values (RW * CB <= the accumulator
+ *            budget of the level);
+ *   dw:      NT taps x CB vectors of accumulators; per output position, CB gradient
+ *            vectors and NT broadcasts of input values, summed over a tile of samples.
+ * With few input channels and many output channels this fills every lane, where the
+ * flat kernels (image positions in the lanes) waste the positions past each row's end.
+ *
+ * Row kernel for the input gradient ("sp"): dx is computed one row at a time, row
+ * positions in the lanes (ceil(W / V) vectors), CI input channels at once, summing over
+ * the output channels and only the kernel rows that meet the gradient (no zero rows,
+ * unlike the full convolution of the flat kernels).
+ */
+#define LN_CAT_(a, b) a##_##b
+#define LN_CAT(a, b) LN_CAT_(a, b)
+#define LN(name) LN_CAT(name, SFX)
+#define LN_VEC LN(vec)
+#define LN_IVEC LN(ivec)
+
+/* ---- forward: one row segment of RW outputs, one channel block ---------------------- */
+#define LN_FWD_RW(RW)                                                                      \
+    ALWAYS_INLINE void LN_CAT(LN(ln_fwd), RW)(const T *xr0, int64_t C, int64_t plane,    \
+                                              int64_t Wp, int64_t kh, int64_t kw,          \
+                                              const T *wq, T *y)                           \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB };                             \
+        LN_VEC acc[RW][CB];                                                                \
+        for (int r = 0; r < RW; r++)                                                       \
+            for (int b = 0; b < CB; b++)                                                   \
+                acc[r][b] = (LN_VEC){0};                                                   \
+        const T *wt = wq;                                                                  \
+        for (int64_t c = 0; c < C; c++)                                                    \
+            for (int64_t ki = 0; ki < kh; ki++) {                                          \
+                const T *xr = xr0 + c * plane + ki * Wp;                                   \
+                for (int64_t kj = 0; kj < kw; kj++, wt += CB * V) {                        \
+                    LN_VEC wv[CB];                                                         \
+                    for (int b = 0; b < CB; b++)                                           \
+                        memcpy(&wv[b], wt + b * V, sizeof wv[b]);                          \
+                    FASTML_PRAGMA(GCC unroll 24)                                           \
+                    for (int r = 0; r < RW; r++) {                                         \
+                        T s = xr[kj + r];                                                  \
+                        FASTML_PRAGMA(GCC unroll 4)                                        \
+                        for (int b = 0; b < CB; b++)                                       \
+                            acc[r][b] += s * wv[b];                                        \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        for (int r = 0; r < RW; r++)                                                       \
+            for (int b = 0; b < CB; b++)                                                   \
+                memcpy(y + (r * CB + b) * V, &acc[r][b], sizeof acc[r][b]);                \
+    }
+LN_RW_LIST(LN_FWD_RW)
+
+#define LN_FWD_CASE(RW)                                                                    \
+    case RW:                                                                               \
+        LN_CAT(LN(ln_fwd), RW)(xr, C, Hp * Wp, Wp, kh, kw, wq, yr);                        \
+        break;
+
+FASTML_CLONES void LN(fastml_cl_fwd)(const T *xp, int64_t C, int64_t Hp, int64_t Wp,
+                                     int64_t kh, int64_t kw, const T *wq, int64_t Ho,
+                                     int64_t Wo, T *y)
+{
+    enum { L = 64 / sizeof(T) };
+    int64_t nch = (Wo + LN_RWMAX - 1) / LN_RWMAX, rw = (Wo + nch - 1) / nch;
+    for (int64_t oh = 0; oh < Ho; oh++)
+        for (int64_t ow = 0; ow < Wo; ow += rw) {
+            int n = (int)(Wo - ow < rw ? Wo - ow : rw);
+            const T *xr = xp + oh * Wp + ow;
+            T *yr = y + (oh * Wo + ow) * L;
+            switch (n) {
+                LN_RW_LIST(LN_FWD_CASE)
+            default:
+                break;
+            }
+        }
+}
+
+/* ---- weight gradient: NT taps of one channel block, over a tile of samples ---------- */
+#define LN_DW_NT(NT)                                                                       \
+    ALWAYS_INLINE void LN_CAT(LN(ln_dw), NT)(const T *xs, int64_t xstride, const T *g,   \
+                                             int64_t gstride, int64_t ns, int64_t Ho,      \
+                                             int64_t Wo, int64_t Wp, const int64_t *offs,  \
+                                             T *dwacc)                                     \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB };                             \
+        LN_VEC acc[NT][CB];                                                                \
+        int64_t off[NT];                                                                   \
+        for (int t = 0; t < NT; t++) {                                                     \
+            off[t] = offs[t];                                                              \
+            for (int b = 0; b < CB; b++)                                                   \
+                acc[t][b] = (LN_VEC){0};                                                   \
+        }                                                                                  \
+        for (int64_t s = 0; s < ns; s++)                                                   \
+            for (int64_t oh = 0; oh < Ho; oh++) {                                          \
+                const T *xr = xs + s * xstride + oh * Wp;                                  \
+                const T *gr = g + s * gstride + oh * Wo * CB * V;                          \
+                for (int64_t ow = 0; ow < Wo; ow++) {                                      \
+                    LN_VEC gv[CB];                                                         \
+                    for (int b = 0; b < CB; b++)                                           \
+                        memcpy(&gv[b], gr + (ow * CB + b) * V, sizeof gv[b]);              \
+                    FASTML_PRAGMA(GCC unroll 16)                                           \
+                    for (int t = 0; t < NT; t++) {                                         \
+                        T v = xr[off[t] + ow];                                             \
+                        FASTML_PRAGMA(GCC unroll 4)                                        \
+                        for (int b = 0; b < CB; b++)                                       \
+                            acc[t][b] += v * gv[b];                                        \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        for (int t = 0; t < NT; t++)                                                       \
+            for (int b = 0; b < CB; b++) {                                                 \
+                LN_VEC a;                                                                  \
+                memcpy(&a, dwacc + (t * CB + b) * V, sizeof a);                            \
+                a += acc[t][b];                                                            \
+                memcpy(dwacc + (t * CB + b) * V, &a, sizeof a);                            \
+            }                                                                              \
+    }
+LN_DW_NT(LN_NT)
+#if LN_NT != 1
+LN_DW_NT(1)
+#endif
+
+FASTML_CLONES void LN(fastml_cl_dw)(const T *xs, int64_t xstride, const T *g,
+                                    int64_t gstride, int64_t ns, int64_t C, int64_t Hp,
+                                    int64_t Wp, int64_t kh, int64_t kw, int64_t Ho,
+                                    int64_t Wo, T *dwacc)
+{
+    enum { L = 64 / sizeof(T) };
+    int64_t K = C * kh * kw, kk = kh * kw, offs[LN_NT], t0 = 0;
+    for (; t0 + LN_NT <= K; t0 += LN_NT) {
+        for (int t = 0; t < LN_NT; t++) {
+            int64_t tap = t0 + t, r = tap % kk;
+            offs[t] = (tap / kk) * Hp * Wp + (r / kw) * Wp + r % kw;
+        }
+        LN_CAT(LN(ln_dw), LN_NT)(xs, xstride, g, gstride, ns, Ho, Wo, Wp, offs,
+                                 dwacc + t0 * L);
+    }
+    for (; t0 < K; t0++) {
+        int64_t r = t0 % kk;
+        offs[0] = (t0 / kk) * Hp * Wp + (r / kw) * Wp + r % kw;
+        LN_CAT(LN(ln_dw), 1)(xs, xstride, g, gstride, ns, Ho, Wo, Wp, offs, dwacc + t0 * L);
+    }
+}
+
+/* ---- input gradient, one dx row: CI channels, NW vectors along the row ------------- */
+#define LN_DX(CI, NW)                                                                      \
+    ALWAYS_INLINE void LN_CAT(LN_CAT(LN(ln_dx), CI), NW)(                                  \
+        const T *gq, int64_t Co, int64_t gplane, int64_t Wq, int64_t oh0, int64_t ki0,     \
+        int64_t ki1, int64_t kh, int64_t kw, const T *wd, int64_t Ci, T *dxr, int64_t HW,  \
+        int64_t n)                                                                         \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), S = CI * NW >= 8 ? 1 : 2 };               \
+        LN_VEC acc[2][CI][NW];                                                             \
+        for (int s = 0; s < 2; s++)                                                        \
+            for (int c = 0; c < CI; c++)                                                   \
+                for (int v = 0; v < NW; v++)                                               \
+                    acc[s][c][v] = (LN_VEC){0};                                            \
+        for (int64_t co = 0; co < Co; co++)                                                \
+            for (int64_t ki = ki0; ki < ki1; ki++) {                                       \
+                const T *gr = gq + co * gplane + (oh0 - ki) * Wq + kw - 1;                 \
+                const T *wr = wd + (co * kh + ki) * kw * Ci;                               \
+                int64_t kj = 0;                                                            \
+                for (; kj + 1 < kw; kj += 2) {                                             \
+                    LN_VEC g0[NW], g1[NW];                                                 \
+                    for (int v = 0; v < NW; v++) {                                         \
+                        memcpy(&g0[v], gr - kj + v * V, sizeof g0[v]);                     \
+                        memcpy(&g1[v], gr - kj - 1 + v * V, sizeof g1[v]);                 \
+                    }                                                                      \
+                    FASTML_PRAGMA(GCC unroll 16)                                           \
+                    for (int c = 0; c < CI; c++) {                                         \
+                        T a = wr[kj * Ci + c], b = wr[(kj + 1) * Ci + c];                  \
+                        for (int v = 0; v < NW; v++) {                                     \
+                            acc[0][c][v] += a * g0[v];                                     \
+                            acc[S - 1][c][v] += b * g1[v];                                 \
+                        }                                                                  \
+                    }                                                                      \
+                }                                                                          \
+                if (kj < kw) {                                                             \
+                    LN_VEC g0[NW];                                                         \
+                    for (int v = 0; v < NW; v++)                                           \
+                        memcpy(&g0[v], gr - kj + v * V, sizeof g0[v]);                     \
+                    FASTML_PRAGMA(GCC unroll 16)                                           \
+                    for (int c = 0; c < CI; c++) {                                         \
+                        T a = wr[kj * Ci + c];                                             \
+                        for (int v = 0; v < NW; v++)                                       \
+                            acc[0][c][v] += a * g0[v];                                     \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        for (int c = 0; c < CI; c++) {                                                     \
+            T tmp[NW * V];                                                                 \
+            for (int v = 0; v < NW; v++) {                                                 \
+                LN_VEC s = S == 2 ? acc[0][c][v] + acc[1][c][v] : acc[0][c][v];            \
+                memcpy(tmp + v * V, &s, sizeof s);                                         \
+            }                                                                              \
+            memcpy(dxr + c * HW, tmp, (size_t)n * sizeof(T));                              \
+        }                                                                                  \
+    }
+LN_DX_LIST(LN_DX)
+
+#define LN_DX_CASE(CI, NW)                                                                 \
+    if (ci == CI && nw == NW) {                                                            \
+        LN_CAT(LN_CAT(LN(ln_dx), CI), NW)(gq + v0 * V, Co, Ho * Wq, Wq, ih + ph, ki0, ki1,  \
+                                          kh, kw, wd + c0, Ci, dxr, H * W, n);             \
+        continue;                                                                          \
+    }
+
+FASTML_CLONES void LN(fastml_sp_dx)(const T *gq, int64_t Co, int64_t Ho, int64_t Wq,
+                                    int64_t ph, int64_t kh, int64_t kw, const T *wd,
+                                    int64_t Ci, int64_t H, int64_t W, T *dx)
+{
+    enum { V = FASTML_VEC_BYTES / sizeof(T) };
+    int64_t nwt = (W + V - 1) / V; /* vectors per dx row */
+    for (int64_t v0 = 0; v0 < nwt; v0 += LN_DX_NWMAX) {
+        int nw = (int)(nwt - v0 < LN_DX_NWMAX ? nwt - v0 : LN_DX_NWMAX);
+        int64_t iw0 = v0 * V, n = W - iw0 < nw * V ? W - iw0 : nw * V;
+        int cimax = LN_ACC / nw;
+        for (int64_t c0 = 0; c0 < Ci;) {
+            int64_t rem = Ci - c0;
+            int ci = 1;
+            static const int blocks[] = {12, 8, 6, 4, 3, 2, 1};
+            for (int b = 0; b < 7; b++)
+                if (blocks[b] <= cimax && blocks[b] <= rem) {
+                    ci = blocks[b];
+                    break;
+                }
+            for (int64_t ih = 0; ih < H; ih++) {
+                /* kernel rows ki meeting the gradient: 0 <= ih + ph - ki < Ho */
+                int64_t ki0 = ih + ph - (Ho - 1), ki1 = ih + ph + 1;
+                ki0 = ki0 < 0 ? 0 : ki0;
+                ki1 = ki1 > kh ? kh : ki1;
+                T *dxr = dx + c0 * H * W + ih * W + iw0;
+                if (ki1 <= ki0) {
+                    for (int c = 0; c < ci; c++)
+                        memset(dxr + c * H * W, 0, (size_t)n * sizeof(T));
+                    continue;
+                }
+                LN_DX_LIST(LN_DX_CASE)
+            }
+            c0 += ci;
+        }
+    }
+}
+
+/* ---- layout changes ----------------------------------------------------------------- */
+/* out[j, p] = y[p, j] + bias[j] for j < m, p < P (y: [P][L]) */
+FASTML_CLONES void LN(fastml_cl_unpack)(const T *y, int64_t P, int64_t m, const T *bias,
+                                        T *out)
+{
+    enum { L = 64 / sizeof(T) };
+    for (int64_t j = 0; j < m; j++) {
+        T b = bias ? bias[j] : (T)0;
+        T *o = out + j * P;
+        for (int64_t p = 0; p < P; p++)
+            o[p] = y[p * L + j] + b;
+    }
+}
+
+/* g[p, j] = gout[j, p] for j < m, 0 for m <= j < L (g: [P][L]) */
+FASTML_CLONES void LN(fastml_cl_pack)(const T *gout, int64_t P, int64_t m, T *g)
+{
+    enum { L = 64 / sizeof(T) };
+    if (m < L)
+        for (int64_t p = 0; p < P; p++)
+            memset(g + p * L + m, 0, (size_t)(L - m) * sizeof(T));
+    for (int64_t j = 0; j < m; j++) {
+        const T *s = gout + j * P;
+        for (int64_t p = 0; p < P; p++)
+            g[p * L + j] = s[p];
+    }
+}
+
+/* gq[co, oh, c] = gout[co, oh, c - q] for q <= c < q + Wo, 0 elsewhere (c < Wq) */
+FASTML_CLONES void LN(fastml_sp_pack)(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,
+                                      int64_t q, int64_t Wq, T *gq)
+{
+    for (int64_t r = 0; r < Co * Ho; r++) {
+        T *d = gq + r * Wq;
+        memset(d, 0, (size_t)q * sizeof(T));
+        memcpy(d + q, gout + r * Wo, (size_t)Wo * sizeof(T));
+        memset(d + q + Wo, 0, (size_t)(Wq - q - Wo) * sizeof(T));
+    }
+}
+
+/* acc[j] += sum of the n values of row j (m rows): V lanes, then the lanes in order */
+FASTML_CLONES void LN(fastml_row_sums)(const T *g, int64_t m, int64_t n, double *acc)
+{
+    enum { V = FASTML_VEC_BYTES / sizeof(T) };
+    for (int64_t j = 0; j < m; j++) {
+        const T *r = g + j * n;
+        LN_VEC t = {0};
+        int64_t f = 0;
+        for (; f + V <= n; f += V) {
+            LN_VEC v;
+            memcpy(&v, r + f, sizeof v);
+            t += v;
+        }
+        double h = 0;
+        for (int l = 0; l < V; l++)
+            h += t[l];
+        for (; f < n; f++)
+            h += r[f];
+        acc[j] += h;
+    }
+}
+
+/* ---- fused bias + ReLU + k x k max pooling (stride k) on the convolution output ----- */
+/* Pooled output (m, Hq, Wq) and positions: the window offset r * k + c of the first
+ * maximum of (conv + bias), or 255 where that maximum is <= 0 (the ReLU passes no
+ * gradient). Returns 0 when a pooled window holds a NaN or an infinity (the caller then
+ * runs the unfused layers, whose NaN rules differ), else 1. */
+FASTML_CLONES int LN(fastml_cl_relu_pool)(const T *y, int64_t Wo, int64_t m,
+                                          const T *bias, int64_t k, int64_t Hq, int64_t Wq,
+                                          T *out, uint8_t *pos)
+{
+    enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB, L = 64 / sizeof(T) };
+    LN_VEC bv[CB], bad = {0};
+    for (int b = 0; b < CB; b++)
+        memcpy(&bv[b], bias + b * V, sizeof bv[b]);
+    int64_t hw = Hq * Wq;
+    for (int64_t ph = 0; ph < Hq; ph++)
+        for (int64_t pw = 0; pw < Wq; pw++) {
+            LN_VEC best[CB];
+            LN_IVEC idx[CB];
+            const T *y0 = y + (ph * k * Wo + pw * k) * L;
+            for (int b = 0; b < CB; b++) {
+                memcpy(&best[b], y0 + b * V, sizeof best[b]);
+                best[b] += bv[b];
+                bad += best[b] * 0;
+                idx[b] = (LN_IVEC){0};
+            }
+            for (int64_t q = 1; q < k * k; q++) {
+                const T *yp = y + ((ph * k + q / k) * Wo + pw * k + q % k) * L;
+                for (int b = 0; b < CB; b++) {
+                    LN_VEC v;
+                    memcpy(&v, yp + b * V, sizeof v);
+                    v += bv[b];
+                    bad += v * 0;
+                    LN_IVEC gt = v > best[b];
+                    best[b] = (LN_VEC)(((LN_IVEC)v & gt) | ((LN_IVEC)best[b] & ~gt));
+                    idx[b] = (((LN_IVEC){0} + (int)q) & gt) | (idx[b] & ~gt);
+                }
+            }
+            T ov[L];
+            int64_t pv[L];
+            for (int b = 0; b < CB; b++)
+                for (int l = 0; l < V; l++) {
+                    int keep = best[b][l] > 0;
+                    ov[b * V + l] = keep ? best[b][l] : (T)0;
+                    pv[b * V + l] = keep ? (int64_t)idx[b][l] : 255;
+                }
+            for (int64_t j = 0; j < m; j++) {
+                out[j * hw + ph * Wq + pw] = ov[j];
+                pos[j * hw + ph * Wq + pw] = (uint8_t)pv[j];
+            }
+        }
+    int ok = 1;
+    for (int l = 0; l < V; l++)
+        ok &= bad[l] == 0;
+    return ok;
+}
+
+FASTML_CLONES int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t m,
+                                            int64_t Wp, const T *bias, int64_t k,
+                                            int64_t Hq, int64_t Wq, T *out, uint8_t *pos)
+{
+    enum { V = FASTML_VEC_BYTES / sizeof(T) };
+    LN_VEC bad = {0};
+    int64_t hw = Hq * Wq;
+    LN_IVEC even, odd, lane;
+    for (int l = 0; l < V; l++) {
+        even[l] = 2 * l;
+        odd[l] = 2 * l + 1;
+        lane[l] = l;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        T b = bias ? bias[j] : (T)0;
+        const T *yj = obuf + j * ldo;
+        T *oj = out + j * hw;
+        uint8_t *pj = pos + j * hw;
+        for (int64_t ph = 0; ph < Hq; ph++) {
+            if (k != 2) { /* any k: one window at a time */
+                for (int64_t pw = 0; pw < Wq; pw++) {
+                    T best = 0;
+                    int64_t bi = 0;
+                    for (int64_t q = 0; q < k * k; q++) {
+                        T v = yj[(ph * k + q / k) * Wp + pw * k + q % k] + b;
+                        bad[0] += v * 0;
+                        if (q == 0 || v > best) {
+                            best = v;
+                            bi = q;
+                        }
+                    }
+                    oj[ph * Wq + pw] = best > 0 ? best : (T)0;
+                    pj[ph * Wq + pw] = (uint8_t)(best > 0 ? bi : 255);
+                }
+                continue;
+            }
+            const T *r0 = yj + 2 * ph * Wp, *r1 = r0 + Wp;
+            for (int64_t pw0 = 0; pw0 < Wq; pw0 += V) {
+                LN_VEC a0, a1, c0, c1;
+                memcpy(&a0, r0 + 2 * pw0, sizeof a0);
+                memcpy(&a1, r0 + 2 * pw0 + V, sizeof a1);
+                memcpy(&c0, r1 + 2 * pw0, sizeof c0);
+                memcpy(&c1, r1 + 2 * pw0 + V, sizeof c1);
+                LN_VEC cand[4] = {__builtin_shuffle(a0, a1, even) + b,
+                                  __builtin_shuffle(a0, a1, odd) + b,
+                                  __builtin_shuffle(c0, c1, even) + b,
+                                  __builtin_shuffle(c0, c1, odd) + b};
+                LN_VEC best = cand[0];
+                LN_IVEC idx = {0};
+                for (int q = 1; q < 4; q++) {
+                    LN_IVEC gt = cand[q] > best;
+                    best = (LN_VEC)(((LN_IVEC)cand[q] & gt) | ((LN_IVEC)best & ~gt));
+                    idx = (((LN_IVEC){0} + q) & gt) | (idx & ~gt);
+                }
+                int64_t n = Wq - pw0 < V ? Wq - pw0 : V;
+                LN_IVEC in = lane < (LN_IVEC){0} + (int)n;
+                bad += (LN_VEC)((LN_IVEC)((cand[0] + cand[1] + cand[2] + cand[3]) * 0) & in);
+                T ov[V];
+                uint8_t pv[V];
+                for (int l = 0; l < V; l++) {
+                    int keep = best[l] > 0;
+                    ov[l] = keep ? best[l] : (T)0;
+                    pv[l] = (uint8_t)(keep ? idx[l] : 255);
+                }
+                memcpy(oj + ph * Wq + pw0, ov, (size_t)n * sizeof(T));
+                memcpy(pj + ph * Wq + pw0, pv, (size_t)n);
+            }
+        }
+    }
+    int ok = 1;
+    for (int l = 0; l < V; l++)
+        ok &= bad[l] == 0;
+    return ok;
+}
+
+/* The gradient of the convolution output (m, Ho, Wo) from the pooled gradient gp and the
+ * positions of fastml_*_relu_pool: gp at each kept position, zero elsewhere. */
+FASTML_CLONES void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, int64_t m,
+                                               int64_t Ho, int64_t Wo, int64_t k,
+                                               int64_t Hq, int64_t Wq, T *g)
+{
+    memset(g, 0, (size_t)(m * Ho * Wo) * sizeof(T));
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t ph = 0; ph < Hq; ph++)
+            for (int64_t pw = 0; pw < Wq; pw++) {
+                int64_t i = (j * Hq + ph) * Wq + pw;
+                int q = pos[i];
+                if (q != 255)
+                    g[(j * Ho + ph * k + q / k) * Wo + pw * k + q % k] = gp[i];
+            }
+}
+
+#undef LN_CAT_
+#undef LN_CAT
+#undef LN
+#undef LN_VEC
+#undef LN_IVEC
+#undef LN_FWD_RW
+#undef LN_FWD_CASE
+#undef LN_DW_NT
+#undef LN_DX
+#undef LN_DX_CASE
