@@ -304,7 +304,11 @@ def test_pickle_keeps_weights_and_drops_caches():
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     out = net.forward(x, training=True)  # leaves caches behind
     clone = pickle.loads(pickle.dumps(net))
-    assert clone.layers[0]._c_x is None
+    for m in clone.modules():  # no array kept from the forward pass, in layers ...
+        assert all(v is None for k, v in vars(m).items() if k.startswith("_c_"))
+    for step in clone._plan:   # ... or in fused plan steps
+        assert all(v is None or v is False for k, v in vars(step).items()
+                   if k.startswith("_c"))
     np.testing.assert_array_equal(clone.forward(x), net.forward(x))
     np.testing.assert_array_equal(out, net.forward(x))
 
@@ -340,3 +344,24 @@ def test_lenet5_matches_torch():
         assert_allclose(a.W.grad, wt.T if isinstance(a, Dense) else wt, rtol=1e-9,
                         atol=1e-12)
         assert_allclose(a.b.grad, b.bias.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_lenet5_epoch_same_bits_for_any_thread_count(monkeypatch):
+    # A whole training epoch (fused convolution steps, pooling, dense layers, SGD with
+    # momentum) ends with the same weights, bit for bit, for 1, 2 and 3 threads.
+    from fastml.nn import Trainer
+    from fastml.utils import _parallel
+
+    monkeypatch.setattr(_parallel, "max_usable_threads", lambda: 64)  # 3 threads run
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 300)
+    states = []
+    for n_jobs in (1, 2, 3):
+        net = lenet5(random_state=0)
+        Trainer(net, epochs=1, batch_size=64, learning_rate=0.05, momentum=0.9,
+                validation_fraction=0.0, random_state=0, n_jobs=n_jobs).fit(X, y)
+        states.append(net.state_dict())
+    for other in states[1:]:
+        for k, v in states[0].items():
+            np.testing.assert_array_equal(other[k], v, err_msg=k)
