@@ -113,7 +113,7 @@ FASTML_NN_DECLARE_DIRECT(double, f64)
  *   cl_unpack / cl_pack: [P][L] <-> m channel planes of P values (+ bias on unpack)
  *   row_sums: acc[j] += sum of row j (m rows of n): vector lanes, then the lanes in order
  *   *_relu_pool: bias, ReLU and k x k max pooling at stride k of the convolution output
- *            ([P][L] block, or the flat rows of fastml_direct_fwd at ldo apart), giving
+ *            ([P][L] block, overwritten, or the flat rows of fastml_direct_fwd at ldo apart), giving
  *            the pooled planes (m, Hq, Wq) and the window offset of each maximum (255
  *            when the ReLU zeroes it); return 0 if a window held a NaN or an infinity
  *            (flat: obuf must be readable 2 vectors past its last row)
@@ -137,7 +137,7 @@ FASTML_NN_DECLARE_DIRECT(double, f64)
     extern void fastml_sp_pack_##SFX(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,    \
                                      int64_t q, int64_t Wq, T *gq);                        \
     extern void fastml_row_sums_##SFX(const T *g, int64_t m, int64_t n, double *acc);      \
-    extern int fastml_cl_relu_pool_##SFX(const T *y, int64_t Wo, int64_t m, const T *bias, \
+    extern int fastml_cl_relu_pool_##SFX(T *y, int64_t Wo, int64_t m, const T *bias, \
                                          int64_t k, int64_t Hq, int64_t Wq, T *out,        \
                                          uint8_t *pos);                                    \
     extern int fastml_flat_relu_pool_##SFX(const T *obuf, int64_t ldo, int64_t m,          \

@@ -14,6 +14,61 @@
 
 #define FASTML_PRAGMA(x) _Pragma(#x)
 
+/* Short copies and zero fills (rows of a few dozen bytes, the common case in these
+ * loops) without a library call: whole 64-byte moves, the tail as one overlapping move
+ * of the largest power of two that fits. d and s never overlap. */
+static inline void copy_short(void *d, const void *s, size_t n) /* n < 64 */
+{
+    char *dc = (char *)d;
+    const char *sc = (const char *)s;
+    if (n >= 32) {
+        memcpy(dc, sc, 32);
+        memcpy(dc + n - 32, sc + n - 32, 32);
+    } else if (n >= 16) {
+        memcpy(dc, sc, 16);
+        memcpy(dc + n - 16, sc + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dc, sc, 8);
+        memcpy(dc + n - 8, sc + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dc, sc, 4);
+        memcpy(dc + n - 4, sc + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dc[i] = sc[i];
+    }
+}
+
+static inline void copy_bytes(void *d, const void *s, size_t n)
+{
+    char *dc = (char *)d;
+    const char *sc = (const char *)s;
+    if (n >= 64) {
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64)
+            memcpy(dc + i, sc + i, 64);
+        if (i < n)
+            memcpy(dc + n - 64, sc + n - 64, 64);
+    } else {
+        copy_short(d, s, n);
+    }
+}
+
+static inline void zero_bytes(void *d, size_t n)
+{
+    static const char zeros[64] = {0};
+    char *dc = (char *)d;
+    if (n >= 64) {
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64)
+            memcpy(dc + i, zeros, 64);
+        if (i < n)
+            memcpy(dc + n - 64, zeros, 64);
+    } else {
+        copy_short(d, zeros, n);
+    }
+}
+
 /* Output columns [lo, hi) read input columns o*s - p + k inside [0, n). */
 static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64_t m,
                                int64_t *lo, int64_t *hi)
@@ -163,6 +218,8 @@ typedef float vec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
 typedef double vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
 typedef int32_t ivec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
 typedef int64_t ivec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef uint8_t u8vec_f32 __attribute__((vector_size(FASTML_VEC_BYTES / 4)));
+typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
 
 #define CONV_ACC (FASTML_VEC_REGS >= 32 ? 16 : 12) /* accumulator registers */
 #define CONV_POW2_FLOOR(n) ((n) >= 16 ? 16 : (n) >= 8 ? 8 : (n) >= 4 ? 4 : (n) >= 2 ? 2 : 1)
@@ -308,14 +365,15 @@ typedef int64_t ivec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
         for (int64_t c = 0; c < C; c++) {                                                  \
             T *pc = xp + c * Hp * Wp;                                                      \
             const T *xc = x + c * H * W;                                                   \
-            memset(pc, 0, (size_t)(ph * Wp) * sizeof(T));                                  \
-            for (int64_t ih = 0; ih < H; ih++) {                                           \
-                T *r = pc + (ih + ph) * Wp;                                                \
-                memset(r, 0, (size_t)pw * sizeof(T));                                      \
-                memcpy(r + pw, xc + ih * W, (size_t)W * sizeof(T));                        \
-                memset(r + pw + W, 0, (size_t)(Wp - pw - W) * sizeof(T));                  \
+            if (pw == 0 && Wp == W) { /* the rows are contiguous: one copy */              \
+                zero_bytes(pc, (size_t)(ph * Wp) * sizeof(T));                             \
+                copy_bytes(pc + ph * Wp, xc, (size_t)(H * W) * sizeof(T));                 \
+                zero_bytes(pc + (H + ph) * Wp, (size_t)((Hp - H - ph) * Wp) * sizeof(T));  \
+                continue;                                                                  \
             }                                                                              \
-            memset(pc + (H + ph) * Wp, 0, (size_t)((Hp - H - ph) * Wp) * sizeof(T));       \
+            zero_bytes(pc, (size_t)(Hp * Wp) * sizeof(T));                                 \
+            for (int64_t ih = 0; ih < H; ih++)                                             \
+                copy_bytes(pc + (ih + ph) * Wp + pw, xc + ih * W, (size_t)W * sizeof(T));  \
         }                                                                                  \
     }                                                                                      \
                                                                                            \
@@ -345,14 +403,9 @@ typedef int64_t ivec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
                 memset(gj, 0, (size_t)ldg * sizeof(T));                                    \
                 continue;                                                                  \
             }                                                                              \
-            for (int64_t oh = 0; oh < Ho; oh++) {                                          \
-                const T *s = gout + (j * Ho + oh) * Wo;                                    \
-                T *d = gj + oh * Wp;                                                       \
-                memcpy(d, s, (size_t)Wo * sizeof(T));                                      \
-                for (int64_t ow = Wo; ow < Wp; ow++)                                       \
-                    d[ow] = 0;                                                             \
-            }                                                                              \
-            memset(gj + Ho * Wp, 0, (size_t)(ldg - Ho * Wp) * sizeof(T));                  \
+            zero_bytes(gj, (size_t)ldg * sizeof(T));                                       \
+            for (int64_t oh = 0; oh < Ho; oh++)                                            \
+                copy_bytes(gj + oh * Wp, gout + (j * Ho + oh) * Wo, (size_t)Wo * sizeof(T)); \
             if (acc) { /* the row sum, for the bias gradient: lanes, then one hsum */      \
                 vec_##SFX t = {0};                                                         \
                 for (int64_t f = 0; f < ldg; f += (int64_t)(sizeof t / sizeof(T))) {      \

@@ -26,6 +26,7 @@
 #define LN(name) LN_CAT(name, SFX)
 #define LN_VEC LN(vec)
 #define LN_IVEC LN(ivec)
+#define LN_U8 LN(u8vec)
 
 /* ---- forward: one row segment of RW outputs, one channel block ---------------------- */
 #define LN_FWD_RW(RW)                                                                      \
@@ -197,14 +198,18 @@ FASTML_CLONES void LN(fastml_cl_dw)(const T *xs, int64_t xstride, const T *g,
                     }                                                                      \
                 }                                                                          \
             }                                                                              \
-        for (int c = 0; c < CI; c++) {                                                     \
-            T tmp[NW * V];                                                                 \
+        for (int c = 0; c < CI; c++)                                                       \
             for (int v = 0; v < NW; v++) {                                                 \
                 LN_VEC s = S == 2 ? acc[0][c][v] + acc[1][c][v] : acc[0][c][v];            \
-                memcpy(tmp + v * V, &s, sizeof s);                                         \
+                T *d = dxr + c * HW + v * V;                                               \
+                if ((v + 1) * V <= n) {                                                    \
+                    memcpy(d, &s, sizeof s);                                               \
+                } else if (v * V < n) { /* the row's last, partial vector */               \
+                    T tmp[64 / sizeof(T)];                                                 \
+                    memcpy(tmp, &s, sizeof s);                                             \
+                    copy_short(d, tmp, (size_t)(n - v * V) * sizeof(T));                   \
+                }                                                                          \
             }                                                                              \
-            memcpy(dxr + c * HW, tmp, (size_t)n * sizeof(T));                              \
-        }                                                                                  \
     }
 LN_DX_LIST(LN_DX)
 
@@ -253,43 +258,81 @@ FASTML_CLONES void LN(fastml_sp_dx)(const T *gq, int64_t Co, int64_t Ho, int64_t
 }
 
 /* ---- layout changes ----------------------------------------------------------------- */
+/* In-place transpose of V vectors of V lanes: log2(V) rounds of interleaving row k with
+ * row k + V/2 (a perfect shuffle of the rows, which after log2(V) rounds transposes). */
+ALWAYS_INLINE void LN(ln_transpose)(LN_VEC *r)
+{
+    enum { V = FASTML_VEC_BYTES / sizeof(T) };
+    LN_IVEC lo, hi;
+    for (int l = 0; l < V / 2; l++) {
+        lo[2 * l] = l;
+        lo[2 * l + 1] = V + l;
+        hi[2 * l] = V / 2 + l;
+        hi[2 * l + 1] = V + V / 2 + l;
+    }
+    for (int round = 1; round < V; round *= 2) {
+        LN_VEC t[V];
+        for (int k = 0; k < V / 2; k++) {
+            t[2 * k] = __builtin_shuffle(r[k], r[k + V / 2], lo);
+            t[2 * k + 1] = __builtin_shuffle(r[k], r[k + V / 2], hi);
+        }
+        for (int i = 0; i < V; i++)
+            r[i] = t[i];
+    }
+}
+
 /* out[j, p] = y[p, j] + bias[j] for j < m, p < P (y: [P][L]) */
 FASTML_CLONES void LN(fastml_cl_unpack)(const T *y, int64_t P, int64_t m, const T *bias,
                                         T *out)
 {
-    enum { L = 64 / sizeof(T) };
-    for (int64_t j = 0; j < m; j++) {
-        T b = bias ? bias[j] : (T)0;
-        T *o = out + j * P;
-        for (int64_t p = 0; p < P; p++)
-            o[p] = y[p * L + j] + b;
-    }
+    enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB, L = 64 / sizeof(T) };
+    int64_t p0 = 0;
+    for (; p0 + V <= P; p0 += V)
+        for (int b = 0; b < CB && b * V < m; b++) {
+            LN_VEC r[V];
+            for (int i = 0; i < V; i++)
+                memcpy(&r[i], y + (p0 + i) * L + b * V, sizeof r[i]);
+            LN(ln_transpose)(r);
+            for (int j = 0; j < V && b * V + j < m; j++) {
+                LN_VEC v = r[j] + (bias ? bias[b * V + j] : (T)0);
+                memcpy(out + (b * V + j) * P + p0, &v, sizeof v);
+            }
+        }
+    for (; p0 < P; p0++)
+        for (int64_t j = 0; j < m; j++)
+            out[j * P + p0] = y[p0 * L + j] + (bias ? bias[j] : (T)0);
 }
 
 /* g[p, j] = gout[j, p] for j < m, 0 for m <= j < L (g: [P][L]) */
 FASTML_CLONES void LN(fastml_cl_pack)(const T *gout, int64_t P, int64_t m, T *g)
 {
-    enum { L = 64 / sizeof(T) };
-    if (m < L)
-        for (int64_t p = 0; p < P; p++)
-            memset(g + p * L + m, 0, (size_t)(L - m) * sizeof(T));
-    for (int64_t j = 0; j < m; j++) {
-        const T *s = gout + j * P;
-        for (int64_t p = 0; p < P; p++)
-            g[p * L + j] = s[p];
-    }
+    enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB, L = 64 / sizeof(T) };
+    int64_t p0 = 0;
+    for (; p0 + V <= P; p0 += V)
+        for (int b = 0; b < CB; b++) {
+            LN_VEC r[V];
+            for (int j = 0; j < V; j++) {
+                if (b * V + j < m)
+                    memcpy(&r[j], gout + (b * V + j) * P + p0, sizeof r[j]);
+                else
+                    r[j] = (LN_VEC){0};
+            }
+            LN(ln_transpose)(r);
+            for (int i = 0; i < V; i++)
+                memcpy(g + (p0 + i) * L + b * V, &r[i], sizeof r[i]);
+        }
+    for (; p0 < P; p0++)
+        for (int64_t j = 0; j < L; j++)
+            g[p0 * L + j] = j < m ? gout[j * P + p0] : (T)0;
 }
 
 /* gq[co, oh, c] = gout[co, oh, c - q] for q <= c < q + Wo, 0 elsewhere (c < Wq) */
 FASTML_CLONES void LN(fastml_sp_pack)(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,
                                       int64_t q, int64_t Wq, T *gq)
 {
-    for (int64_t r = 0; r < Co * Ho; r++) {
-        T *d = gq + r * Wq;
-        memset(d, 0, (size_t)q * sizeof(T));
-        memcpy(d + q, gout + r * Wo, (size_t)Wo * sizeof(T));
-        memset(d + q + Wo, 0, (size_t)(Wq - q - Wo) * sizeof(T));
-    }
+    zero_bytes(gq, (size_t)(Co * Ho * Wq) * sizeof(T));
+    for (int64_t r = 0; r < Co * Ho; r++)
+        copy_bytes(gq + r * Wq + q, gout + r * Wo, (size_t)Wo * sizeof(T));
 }
 
 /* acc[j] += sum of the n values of row j (m rows): V lanes, then the lanes in order */
@@ -319,7 +362,7 @@ FASTML_CLONES void LN(fastml_row_sums)(const T *g, int64_t m, int64_t n, double 
  * maximum of (conv + bias), or 255 where that maximum is <= 0 (the ReLU passes no
  * gradient). Returns 0 when a pooled window holds a NaN or an infinity (the caller then
  * runs the unfused layers, whose NaN rules differ), else 1. */
-FASTML_CLONES int LN(fastml_cl_relu_pool)(const T *y, int64_t Wo, int64_t m,
+FASTML_CLONES int LN(fastml_cl_relu_pool)(T *y, int64_t Wo, int64_t m,
                                           const T *bias, int64_t k, int64_t Hq, int64_t Wq,
                                           T *out, uint8_t *pos)
 {
@@ -351,19 +394,21 @@ FASTML_CLONES int LN(fastml_cl_relu_pool)(const T *y, int64_t Wo, int64_t m,
                     idx[b] = (((LN_IVEC){0} + (int)q) & gt) | (idx[b] & ~gt);
                 }
             }
-            T ov[L];
-            int64_t pv[L];
-            for (int b = 0; b < CB; b++)
-                for (int l = 0; l < V; l++) {
-                    int keep = best[b][l] > 0;
-                    ov[b * V + l] = keep ? best[b][l] : (T)0;
-                    pv[b * V + l] = keep ? (int64_t)idx[b][l] : 255;
-                }
-            for (int64_t j = 0; j < m; j++) {
-                out[j * hw + ph * Wq + pw] = ov[j];
-                pos[j * hw + ph * Wq + pw] = (uint8_t)pv[j];
+            /* the pooled values go to y[q] (q = ph * Wq + pw): that position belongs to
+             * this window or to one already pooled (q <= the first of this window) */
+            uint8_t pv[L];
+            T *yq = y + (ph * Wq + pw) * L;
+            for (int b = 0; b < CB; b++) {
+                LN_IVEC keep = best[b] > (LN_VEC){0};
+                LN_VEC o = (LN_VEC)((LN_IVEC)best[b] & keep);
+                LN_U8 p = __builtin_convertvector((idx[b] & keep) | (255 & ~keep), LN_U8);
+                memcpy(yq + b * V, &o, sizeof o);
+                memcpy(pv + b * V, &p, sizeof p);
             }
+            for (int64_t j = 0; j < m; j++)
+                pos[j * hw + ph * Wq + pw] = pv[j];
         }
+    LN(fastml_cl_unpack)(y, hw, m, NULL, out);
     int ok = 1;
     for (int l = 0; l < V; l++)
         ok &= bad[l] == 0;
@@ -427,15 +472,18 @@ FASTML_CLONES int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t 
                 int64_t n = Wq - pw0 < V ? Wq - pw0 : V;
                 LN_IVEC in = lane < (LN_IVEC){0} + (int)n;
                 bad += (LN_VEC)((LN_IVEC)((cand[0] + cand[1] + cand[2] + cand[3]) * 0) & in);
-                T ov[V];
-                uint8_t pv[V];
-                for (int l = 0; l < V; l++) {
-                    int keep = best[l] > 0;
-                    ov[l] = keep ? best[l] : (T)0;
-                    pv[l] = (uint8_t)(keep ? idx[l] : 255);
+                LN_IVEC keep = best > (LN_VEC){0};
+                LN_VEC ov = (LN_VEC)((LN_IVEC)best & keep);
+                LN_U8 pv = __builtin_convertvector((idx & keep) | (255 & ~keep), LN_U8);
+                if (n == V) {
+                    memcpy(oj + ph * Wq + pw0, &ov, sizeof ov);
+                    memcpy(pj + ph * Wq + pw0, &pv, sizeof pv);
+                } else {
+                    for (int64_t l = 0; l < n; l++) {
+                        oj[ph * Wq + pw0 + l] = ov[l];
+                        pj[ph * Wq + pw0 + l] = pv[l];
+                    }
                 }
-                memcpy(oj + ph * Wq + pw0, ov, (size_t)n * sizeof(T));
-                memcpy(pj + ph * Wq + pw0, pv, (size_t)n);
             }
         }
     }
@@ -467,6 +515,7 @@ FASTML_CLONES void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, 
 #undef LN
 #undef LN_VEC
 #undef LN_IVEC
+#undef LN_U8
 #undef LN_FWD_RW
 #undef LN_FWD_CASE
 #undef LN_DW_NT

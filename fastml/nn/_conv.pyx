@@ -20,7 +20,7 @@ the Python layer guarantees that before calling.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uintptr_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -83,10 +83,10 @@ cdef extern from "fastml_nn.h":
                             int64_t q, int64_t Wq, double *gq) noexcept nogil
     void fastml_row_sums_f32(const float *g, int64_t m, int64_t n, double *acc) noexcept nogil
     void fastml_row_sums_f64(const double *g, int64_t m, int64_t n, double *acc) noexcept nogil
-    int fastml_cl_relu_pool_f32(const float *y, int64_t Wo, int64_t m, const float *bias,
+    int fastml_cl_relu_pool_f32(float *y, int64_t Wo, int64_t m, const float *bias,
                                 int64_t k, int64_t Hq, int64_t Wq, float *out,
                                 unsigned char *pos) noexcept nogil
-    int fastml_cl_relu_pool_f64(const double *y, int64_t Wo, int64_t m, const double *bias,
+    int fastml_cl_relu_pool_f64(double *y, int64_t Wo, int64_t m, const double *bias,
                                 int64_t k, int64_t Hq, int64_t Wq, double *out,
                                 unsigned char *pos) noexcept nogil
     int fastml_flat_relu_pool_f32(const float *obuf, int64_t ldo, int64_t m, int64_t Wp,
@@ -420,6 +420,17 @@ cdef inline int64_t _round_up(int64_t n, int64_t m) noexcept nogil:
     return (n + m - 1) // m * m
 
 
+cdef floating *_workspace(floating[::1] raw) noexcept nogil:
+    """The first 64-byte aligned element of raw (allocated with 64 // itemsize spare)."""
+    cdef uintptr_t a = <uintptr_t>&raw[0]
+    return <floating *>((a + 63) & ~(<uintptr_t>63))
+
+
+cdef inline int64_t _lines(int64_t n, int64_t itemsize) noexcept nogil:
+    """n values rounded up to whole 64-byte lines."""
+    return _round_up(n, 64 // itemsize)
+
+
 def aligned_empty(shape, dtype, zero=False):
     """An array of the given shape whose rows (last axis) start on 64-byte boundaries:
     the vector loops then load and store whole cache lines (an unaligned 64-byte access
@@ -562,9 +573,13 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int64_t obsize = nc * ldo if kind == KIND_FLAT else P * nc
     n_threads = <int>max(1, min(n_threads, N))
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, :] xps = aligned_empty((n_threads, C * plane + kw + FB + VPAD), dtype)
-    # flat rows are read up to two vectors past the last one by the pooling epilogue
-    cdef floating[:, :] obs = aligned_empty((n_threads, obsize + 2 * VPAD), dtype)
+    # per thread: the padded sample, and the output block (flat rows are read up to two
+    # vectors past the last one by the pooling epilogue); one allocation for all
+    cdef int64_t isz = sizeof(floating)
+    cdef int64_t xsz = _lines(C * plane + kw + FB + VPAD, isz)
+    cdef int64_t osz = _lines(obsize + 2 * VPAD, isz)
+    cdef floating[::1] raw = np.empty(n_threads * (xsz + osz) + 64 // isz, dtype)
+    cdef floating *ws = _workspace(raw)
     cdef unsigned char[::1] okb = np.ones(n_threads, np.uint8)
     cdef const floating *bp = &bias[0]
     cdef int64_t n, tid, ch, m
@@ -574,8 +589,8 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     with nogil:
         for n in prange(N, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            xp = &xps[tid, 0]
-            ob = &obs[tid, 0]
+            xp = ws + tid * (xsz + osz)
+            ob = xp + xsz
             _pad(&x[n, 0, 0, 0], C, H, W, ph, pw, Hp, Wp, xp)
             memset(xp + C * plane, 0, (kw + FB + VPAD) * sizeof(floating))
             for ch in range(chunks):
@@ -694,27 +709,34 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
     cdef int64_t ntiles = (N + ts - 1) // ts
     n_threads = <int>max(1, min(n_threads, ntiles))
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, :] xps = aligned_empty((n_threads, ts * xstride), dtype)
-    cdef floating[:, :] gbs = aligned_empty((n_threads, ts * gstride), dtype)
-    cdef floating[:, :] gfs = aligned_empty((n_threads, ts * CoP if pool else 1), dtype)
-    cdef floating[:, :] qps = aligned_empty((n_threads, qsize if need_dx else 1), dtype)
-    cdef floating[:, :] obs = aligned_empty((n_threads, osize if need_dx else 1), dtype)
-    dw_slots = aligned_empty((ntiles, slot), dtype, zero=True)
+    # per thread: the tile's padded samples, its gradients in the dw kernel's layout, its
+    # expanded output gradients (fused step), the dx kernel's buffers; one allocation
+    cdef int64_t xsz = _lines(ts * xstride, itemsize), gsz = _lines(ts * gstride, itemsize)
+    cdef int64_t fsz = _lines(ts * CoP, itemsize) if pool else 0
+    cdef int64_t qsz = _lines(qsize, itemsize) if need_dx else 0
+    cdef int64_t osz = _lines(osize, itemsize) if need_dx else 0
+    cdef int64_t per = xsz + gsz + fsz + qsz + osz
+    cdef floating[::1] raw = np.empty(n_threads * per + 64 // itemsize, dtype)
+    cdef floating *ws = _workspace(raw)
+    dw_slots = np.zeros((ntiles, slot), dtype)
     db_slots = np.zeros((ntiles, Co), np.float64)
-    cdef floating[:, :] dws = dw_slots
+    cdef floating[:, ::1] dws = dw_slots
     cdef double[:, ::1] dbs = db_slots
     cdef int64_t t, n0, ns, s, tid, b, m
     cdef floating *xp
     cdef floating *gb
-    cdef floating *gs
     cdef floating *gf
+    cdef floating *qp
+    cdef floating *op
     cdef const floating *g
     with nogil:
         for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
-            xp = &xps[tid, 0]
-            gb = &gbs[tid, 0]
-            gf = &gfs[tid, 0]
+            xp = ws + tid * per
+            gb = xp + xsz
+            gf = gb + gsz
+            qp = gf + fsz
+            op = qp + qsz
             n0 = t * ts
             ns = min(ts, N - n0)
             for s in range(ns):
@@ -775,19 +797,19 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
                     g = <const floating *>(gf + s * CoP) if pool else &gsrc[n0 + s, 0, 0, 0]
                     if dx_kind == KIND_CL:
                         if floating is float:
-                            fastml_sp_pack_f32(g, Co, Ho, Wo, kw - 1 - pw, Wsq, &qps[tid, 0])
-                            fastml_sp_dx_f32(&qps[tid, 0], Co, Ho, Wsq, ph, kh, kw, &wdx[0],
+                            fastml_sp_pack_f32(g, Co, Ho, Wo, kw - 1 - pw, Wsq, qp)
+                            fastml_sp_dx_f32(qp, Co, Ho, Wsq, ph, kh, kw, &wdx[0],
                                              C, H, W, &dx[n0 + s, 0, 0, 0])
                         else:
-                            fastml_sp_pack_f64(g, Co, Ho, Wo, kw - 1 - pw, Wsq, &qps[tid, 0])
-                            fastml_sp_dx_f64(&qps[tid, 0], Co, Ho, Wsq, ph, kh, kw, &wdx[0],
+                            fastml_sp_pack_f64(g, Co, Ho, Wo, kw - 1 - pw, Wsq, qp)
+                            fastml_sp_dx_f64(qp, Co, Ho, Wsq, ph, kh, kw, &wdx[0],
                                              C, H, W, &dx[n0 + s, 0, 0, 0])
                     elif wrap:
                         _direct_dx_wrap(g, Co, Ho, Wo, H, W, qh, kh, kw, &wdx[0], nci, C,
-                                        &qps[tid, 0], &obs[tid, 0], ldq, &dx[n0 + s, 0, 0, 0])
+                                        qp, op, ldq, &dx[n0 + s, 0, 0, 0])
                     else:
                         _direct_sample(g, Co, Ho, Wo, qh, qw, kh, kw, &wdx[0], nci, C, NULL,
-                                       &qps[tid, 0], &obs[tid, 0], ldq, &dx[n0 + s, 0, 0, 0])
+                                       qp, op, ldq, &dx[n0 + s, 0, 0, 0])
     # The tiles' partial sums in tile order (float64), then (flat) the vector lanes.
     db = db_slots.sum(axis=0)
     dwf = np.add.reduce(dw_slots, axis=0, dtype=np.float64)

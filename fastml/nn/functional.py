@@ -18,6 +18,7 @@ identical for any thread count: every sum over the batch (weight and bias gradie
 runs over tiles fixed by the shapes alone, each tile into its own partial sum, and the
 partial sums are added in tile order.
 """
+import functools
 import numbers
 import os
 import threading
@@ -275,47 +276,58 @@ def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False, *, measur
 _force_kernels = None
 
 
-def _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, Ho, Wo, itemsize):
-    """The direct kernels for a layer: {"fwd", "dw", "dx"} -> "flat" | "lanes", whichever
-    computes fewer vector multiply-adds, padding included (output channels padded to the
-    kernel's channel block, flat rows to whole vectors with the positions past each row's
-    end, dx rows to whole vectors and every kernel row of the full convolution for the
-    flat dx). A count, not a timing: both kinds run at about the same multiply-adds per
-    cycle, so fewer wasted lanes means faster on every CPU."""
-    V = _conv.vec_bytes() // itemsize    # lanes of one vector
+@functools.lru_cache(maxsize=512)
+def _direct_plan(Ci, Co, H, W, kh, kw, ph, pw, itemsize, vec_bytes):
+    """The direct kernels for a layer, chosen by counting vector multiply-adds, padding
+    included (output channels padded to the kernel's channel block, flat rows to whole
+    vectors with the positions past each row's end, dx rows to whole vectors and every
+    kernel row of the full convolution for the flat dx). A count, not a timing: both kinds
+    run at about the same multiply-adds per cycle, so fewer wasted lanes means faster on
+    every CPU. Returns {"fwd", "dw", "dx"} -> "flat" | "lanes" and the flat kernels'
+    channel blocks {"nc", "nco", "nci"}."""
+    V = vec_bytes // itemsize            # lanes of one vector
     L = 64 // itemsize                   # channels of a lanes block
     K = Ci * kh * kw
+    Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
     Wp = W + 2 * pw
 
     def padded(n, m):
         return -(-n // m) * m
 
     nc = _conv.channel_block(Co, Ho * Wp, itemsize)
-    fwd = ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nc) * padded(Ho * Wp, V)
-           else "flat")
     nco = _conv.channel_block(Co, K, itemsize, True)
-    dw = ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nco) * padded(Ho * Wp, V)
-          else "flat")
+    nflat = _conv.dx_flat_length(H, W, Wo, kw, pw)
+    nci = _conv.channel_block(Ci, nflat, itemsize)
     rows = sum(min(kh, ih + ph + 1) - max(0, ih + ph - Ho + 1) for ih in range(H))
-    nci = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), itemsize)
-    dx = ("lanes" if padded(W, V) * rows * kw * Ci
-          < padded(Ci, nci) * padded(_conv.dx_flat_length(H, W, Wo, kw, pw), V) * kh * kw
-          else "flat")
-    choice = {"fwd": fwd, "dw": dw, "dx": dx}
+    return {
+        "fwd": ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nc) * padded(Ho * Wp, V)
+                else "flat"),
+        "dw": ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nco) * padded(Ho * Wp, V)
+               else "flat"),
+        "dx": ("lanes" if padded(W, V) * rows * kw * Ci
+               < padded(Ci, nci) * padded(nflat, V) * kh * kw else "flat"),
+        "nc": nc, "nco": nco, "nci": nci,
+    }
+
+
+def _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize):
+    """_direct_plan for this process's vector width, with the test override applied."""
+    plan = _direct_plan(Ci, Co, H, W, kh, kw, ph, pw, itemsize, _conv.vec_bytes())
     if _force_kernels:
-        choice.update(_force_kernels)
-    return choice
+        plan = dict(plan, **_force_kernels)
+    return plan
 
 
-def _direct_forward_operands(w, b, H, W, ph, pw, Ho, Wo):
+def _direct_forward_operands(w, b, H, W, ph, pw):
     """(kind, packed weights, bias padded to whole channel blocks) for
     _conv.direct_forward."""
     Co, Ci, kh, kw = w.shape
     itemsize = w.dtype.itemsize
-    if _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, Ho, Wo, itemsize)["fwd"] == "lanes":
+    plan = _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize)
+    if plan["fwd"] == "lanes":
         kind, nc = 1, 64 // itemsize
     else:
-        kind, nc = 0, _conv.channel_block(Co, Ho * (W + 2 * pw), itemsize)
+        kind, nc = 0, plan["nc"]
     wpk = _conv.pack_weights(w.reshape(Co, -1), Co, nc)
     bpk = np.zeros(wpk.shape[0] * nc, dtype=w.dtype)
     if b is not None:
@@ -328,24 +340,23 @@ def _direct_backward(gsrc, pos, pool, x, w, ph, pw, dx, need_dx, n_threads):
     is the output gradient, or (pool > 0) the pooled gradient of the fused step."""
     Co, Ci, kh, kw = w.shape
     N, _, H, W = x.shape
-    Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
     itemsize = x.itemsize
-    kinds = _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, Ho, Wo, itemsize)
+    plan = _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize)
     nci = 0
     if not need_dx:
-        wdx = np.zeros(1, x.dtype)
-    elif kinds["dx"] == "lanes":
+        wdx = w.reshape(-1)  # not read
+    elif plan["dx"] == "lanes":
         wdx = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(-1)
     else:  # the "full" convolution of the gradient with the flipped, transposed kernel
         wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
-        nci = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), itemsize)
+        nci = plan["nci"]
         wdx = _conv.pack_weights(wf, Ci, nci).reshape(-1)
-    if kinds["dw"] == "lanes":
+    if plan["dw"] == "lanes":
         dw_kind, nco = 1, 64 // itemsize
     else:
-        dw_kind, nco = 0, _conv.channel_block(Co, Ci * kh * kw, itemsize, True)
+        dw_kind, nco = 0, plan["nco"]
     return _conv.direct_backward(gsrc, pos, x, wdx, nci, dx, need_dx, kh, kw, ph, pw, Co,
-                                 pool, dw_kind, nco, 1 if kinds["dx"] == "lanes" else 0,
+                                 pool, dw_kind, nco, 1 if plan["dx"] == "lanes" else 0,
                                  n_threads)
 
 
@@ -360,7 +371,7 @@ def _conv_relu_pool(x, w, b, padding, k, n_jobs):
     N, _, H, W = x.shape
     ph, pw = padding
     Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
-    kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw, Ho, Wo)
+    kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw)
     out = np.empty((N, Co, Ho // k, Wo // k), dtype=x.dtype)
     pos = np.empty(out.shape, dtype=np.uint8)
     ok = _conv.direct_forward(x, wpk, bpk, b is not None, out, kh, kw, ph, pw,
@@ -448,7 +459,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
     bias = b if b is not None else np.zeros(1, dtype=dtype)
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, key=(N, dtype.str), measure=lambda:
                   conv2d(x, w, b, stride, padding, n_jobs=n_jobs)) == "direct":
-        kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw, Ho, Wo)
+        kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw)
         _conv.direct_forward(x, wpk, bpk, b is not None, out, kh, kw, ph, pw, n_threads,
                              kind)
         return out
