@@ -118,7 +118,7 @@ FASTML_NN_DECLARE_DIRECT(double, f64)
  *            when the ReLU zeroes it); return 0 if a window held a NaN or an infinity
  *            (flat: obuf must be readable 2 vectors past its last row)
  *   pool_grad_expand: the gradient of the convolution output (m, Ho, Wo) from the pooled
- *            gradient and those positions
+ *            gradient and those positions (g followed by 128 writable bytes)
  * ------------------------------------------------------------------------------------ */
 #define FASTML_NN_DECLARE_LANES(T, SFX)                                                    \
     extern void fastml_cl_fwd_##SFX(const T *xp, int64_t C, int64_t Hp, int64_t Wp,        \

@@ -494,20 +494,79 @@ FASTML_CLONES int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t 
 }
 
 /* The gradient of the convolution output (m, Ho, Wo) from the pooled gradient gp and the
- * positions of fastml_*_relu_pool: gp at each kept position, zero elsewhere. */
+ * positions of fastml_*_relu_pool: gp at each kept position, zero elsewhere. Every
+ * window is written whole (no branch on the position: half of them are killed by the
+ * ReLU, at random); k = 2 runs V windows at once and needs 2 * 64 bytes of writable
+ * slack after g. */
 FASTML_CLONES void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, int64_t m,
                                                int64_t Ho, int64_t Wo, int64_t k,
                                                int64_t Hq, int64_t Wq, T *g)
 {
-    memset(g, 0, (size_t)(m * Ho * Wo) * sizeof(T));
-    for (int64_t j = 0; j < m; j++)
-        for (int64_t ph = 0; ph < Hq; ph++)
-            for (int64_t pw = 0; pw < Wq; pw++) {
-                int64_t i = (j * Hq + ph) * Wq + pw;
-                int q = pos[i];
-                if (q != 255)
-                    g[(j * Ho + ph * k + q / k) * Wo + pw * k + q % k] = gp[i];
+    enum { V = FASTML_VEC_BYTES / sizeof(T) };
+    LN_IVEC lo, hi;
+    for (int l = 0; l < V / 2; l++) {
+        lo[2 * l] = l;
+        lo[2 * l + 1] = V + l;
+        hi[2 * l] = V / 2 + l;
+        hi[2 * l + 1] = V + V / 2 + l;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        T *gj = g + j * Ho * Wo;
+        const T *gpj = gp + j * Hq * Wq;
+        const uint8_t *pj = pos + j * Hq * Wq;
+        for (int64_t ph = 0; ph < Hq; ph++) {
+            T *r0 = gj + ph * k * Wo;
+            int64_t pw = 0;
+            if (k == 2) {
+                /* Whole vectors: values read past the row's end come from the next row
+                 * (or, at the block's end, zeros) and their windows are written past
+                 * column 2 Wq - 1: into columns zeroed below, rows written later, or the
+                 * two vectors of slack the caller leaves after g. The last vector goes
+                 * first, so that what it writes past the end of row r0 (into row r1) is
+                 * overwritten by the other vectors. */
+                T *r1 = r0 + Wo;
+                const T *end = gp + m * Hq * Wq;
+                for (int64_t c0 = (Wq - 1) / V * V; c0 >= 0; c0 -= V) {
+                    pw = c0;
+                    const T *src = gpj + ph * Wq + pw;
+                    const uint8_t *psrc = pj + ph * Wq + pw;
+                    LN_VEC v = {0};
+                    LN_U8 q8 = {0};
+                    if (src + V <= end) {
+                        memcpy(&v, src, sizeof v);
+                        memcpy(&q8, psrc, sizeof q8);
+                    } else {
+                        for (int64_t l = 0; l < end - src; l++) {
+                            v[l] = src[l];
+                            q8[l] = psrc[l];
+                        }
+                    }
+                    LN_IVEC q = __builtin_convertvector(q8, LN_IVEC);
+                    LN_VEC s[4];
+                    for (int c = 0; c < 4; c++)
+                        s[c] = (LN_VEC)((LN_IVEC)v & (q == c));
+                    LN_VEC a[2] = {__builtin_shuffle(s[0], s[1], lo),
+                                   __builtin_shuffle(s[0], s[1], hi)};
+                    LN_VEC b[2] = {__builtin_shuffle(s[2], s[3], lo),
+                                   __builtin_shuffle(s[2], s[3], hi)};
+                    memcpy(r0 + 2 * pw, a, sizeof a);
+                    memcpy(r1 + 2 * pw, b, sizeof b);
+                }
+                pw = Wq;
             }
+            for (; pw < Wq; pw++) {
+                T v = gpj[ph * Wq + pw];
+                int64_t q = pj[ph * Wq + pw];
+                for (int64_t r = 0; r < k; r++)
+                    for (int64_t c = 0; c < k; c++)
+                        r0[r * Wo + pw * k + c] = r * k + c == q ? v : (T)0;
+            }
+            for (int64_t r = 0; r < k; r++) /* columns past the last window */
+                for (int64_t c = Wq * k; c < Wo; c++)
+                    r0[r * Wo + c] = 0;
+        }
+        zero_bytes(gj + Hq * k * Wo, (size_t)((Ho - Hq * k) * Wo) * sizeof(T));
+    }
 }
 
 #undef LN_CAT_

@@ -647,11 +647,12 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
 
 
 # Tiles of the backward pass: about this many bytes of padded input and gradient per
-# tile (the weight-gradient kernels re-read a tile once per block of taps: it should stay
-# in the L1 / L2 caches), at least MIN_TILES tiles when the batch allows (work for the
-# threads of most machines), and at most SLOT_BYTES of partial sums in all.
+# tile (the weight-gradient kernels re-read a tile once per block of taps, several
+# vectors per few multiply-adds: it should stay in the L1 cache), at least MIN_TILES
+# tiles when the batch allows (work for the threads of most machines), and at most
+# SLOT_BYTES of partial sums in all.
 DW_TILE_BYTES = 40 * 1024
-MIN_TILES = 16
+MIN_TILES = 32
 SLOT_BYTES = 64 << 20
 
 
@@ -703,26 +704,32 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
     else:
         qsize = (kw - 1 + Co * Hfq * W if wrap else Co * Hfq * Wfq) + kw + FB + VPAD
         osize = nci * ldq
-    cdef int64_t slot = nb * K * (L if dw_kind == KIND_CL else nco * VL)
+    # a tile's weight gradient: accumulated by the kernel in a per-thread buffer (with
+    # the flat kernels' VL lanes), then added up in float64 into the tile's slot
+    cdef int64_t acc = nb * K * (L if dw_kind == KIND_CL else nco * VL)
+    cdef int64_t slot = nb * K * (L if dw_kind == KIND_CL else nco)
     cdef int64_t ts = backward_tiles(N, (xstride + gstride + (CoP if pool else 0)) * itemsize,
-                                     slot * itemsize)
+                                     slot * 8)
     cdef int64_t ntiles = (N + ts - 1) // ts
     n_threads = <int>max(1, min(n_threads, ntiles))
     dtype = np.float32 if floating is float else np.float64
     # per thread: the tile's padded samples, its gradients in the dw kernel's layout, its
     # expanded output gradients (fused step), the dx kernel's buffers; one allocation
     cdef int64_t xsz = _lines(ts * xstride, itemsize), gsz = _lines(ts * gstride, itemsize)
-    cdef int64_t fsz = _lines(ts * CoP, itemsize) if pool else 0
+    cdef int64_t fsz = _lines(ts * CoP + 2 * VPAD, itemsize) if pool else 0  # + slack
     cdef int64_t qsz = _lines(qsize, itemsize) if need_dx else 0
     cdef int64_t osz = _lines(osize, itemsize) if need_dx else 0
-    cdef int64_t per = xsz + gsz + fsz + qsz + osz
+    cdef int64_t asz = _lines(acc, itemsize)
+    cdef int64_t per = xsz + gsz + fsz + qsz + osz + asz
     cdef floating[::1] raw = np.empty(n_threads * per + 64 // itemsize, dtype)
     cdef floating *ws = _workspace(raw)
-    dw_slots = np.zeros((ntiles, slot), dtype)
+    dw_slots = np.empty((ntiles, slot), np.float64)
     db_slots = np.zeros((ntiles, Co), np.float64)
-    cdef floating[:, ::1] dws = dw_slots
+    cdef double[:, ::1] dws = dw_slots
     cdef double[:, ::1] dbs = db_slots
-    cdef int64_t t, n0, ns, s, tid, b, m
+    cdef int64_t t, n0, ns, s, tid, b, m, i, l
+    cdef double h
+    cdef floating *da
     cdef floating *xp
     cdef floating *gb
     cdef floating *gf
@@ -737,6 +744,8 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
             gf = gb + gsz
             qp = gf + fsz
             op = qp + qsz
+            da = op + osz
+            memset(da, 0, acc * sizeof(floating))
             n0 = t * ts
             ns = min(ts, N - n0)
             for s in range(ns):
@@ -770,10 +779,10 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
                             fastml_cl_pack_f64(g + b * L * P, P, m, gb + s * gstride)
                     if floating is float:
                         fastml_cl_dw_f32(xp, xstride, gb, gstride, ns, C, Hp, Wp, kh, kw,
-                                         Ho, Wo, &dws[t, b * K * L])
+                                         Ho, Wo, da + b * K * L)
                     else:
                         fastml_cl_dw_f64(xp, xstride, gb, gstride, ns, C, Hp, Wp, kh, kw,
-                                         Ho, Wo, &dws[t, b * K * L])
+                                         Ho, Wo, da + b * K * L)
                 else:
                     m = min(nco, Co - b * nco)
                     for s in range(ns):
@@ -786,12 +795,20 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
                                                  gb + s * gstride, ldg, NULL)
                     if floating is float:
                         fastml_direct_dw_f32(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
-                                             ns, xstride, gstride,
-                                             &dws[t, b * K * nco * VL])
+                                             ns, xstride, gstride, da + b * K * nco * VL)
                     else:
                         fastml_direct_dw_f64(xp, C, plane, Wp, kh, kw, gb, nco, ldg, Ho * Wp,
-                                             ns, xstride, gstride,
-                                             &dws[t, b * K * nco * VL])
+                                             ns, xstride, gstride, da + b * K * nco * VL)
+            # the tile's sums into its slot, in float64 (the flat kernels' lanes in order)
+            if dw_kind == KIND_CL:
+                for i in range(slot):
+                    dws[t, i] = da[i]
+            else:
+                for i in range(slot):
+                    h = 0
+                    for l in range(VL):
+                        h = h + da[i * VL + l]
+                    dws[t, i] = h
             if need_dx:
                 for s in range(ns):
                     g = <const floating *>(gf + s * CoP) if pool else &gsrc[n0 + s, 0, 0, 0]
@@ -810,11 +827,8 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
                     else:
                         _direct_sample(g, Co, Ho, Wo, qh, qw, kh, kw, &wdx[0], nci, C, NULL,
                                        qp, op, ldq, &dx[n0 + s, 0, 0, 0])
-    # The tiles' partial sums in tile order (float64), then (flat) the vector lanes.
+    # The tiles' partial sums in tile order.
     db = db_slots.sum(axis=0)
-    dwf = np.add.reduce(dw_slots, axis=0, dtype=np.float64)
-    if dw_kind == KIND_CL:
-        dw = unpack_weights(dwf.reshape(nb, K, L), Co)
-    else:
-        dw = unpack_weights(dwf.reshape(nb, K, nco, VL).sum(axis=3), Co)
+    dwf = dw_slots.sum(axis=0)
+    dw = unpack_weights(dwf.reshape(nb, K, L if dw_kind == KIND_CL else nco), Co)
     return dw.astype(dtype), db
