@@ -152,4 +152,15 @@ FASTML_NN_DECLARE_LANES(double, f64)
 /* FASTML_VEC_BYTES of the level the kernels run at */
 extern int fastml_nn_vec_bytes(void);
 
+/* One tile of a small GEMM (the dense layers): C[i, j] (+)= sum_k A(i, k) B[k, j] for
+ * i < m, j < n, A(i, k) = A[i*sai + k*sak], B row-major at ldb with every row readable up
+ * to n rounded up to 64 bytes; beta 0 overwrites C, 1 adds to it. The sum over k runs in
+ * order, in fixed blocks. */
+#define FASTML_NN_DECLARE_GEMM(T, SFX)                                                     \
+    extern void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A,        \
+                                       int64_t sai, int64_t sak, const T *B, int64_t ldb,  \
+                                       T *C, int64_t ldc, int beta);
+FASTML_NN_DECLARE_GEMM(float, f32)
+FASTML_NN_DECLARE_GEMM(double, f64)
+
 #endif

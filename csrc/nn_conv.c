@@ -480,3 +480,122 @@ FASTML_CLONES int fastml_nn_vec_bytes(void)
 #include "nn_conv_lanes.h"
 #undef T
 #undef SFX
+
+/* ------------------------------------------------------------------------------------
+ * A small GEMM for the dense layers: fastml_gemm_tile computes one thread's tile
+ *     C[i, j] (+)= sum_k A(i, k) B[k, j],  A(i, k) = A[i * sai + k * sak]
+ * (so A or its transpose, read in place), B row-major with rows readable up to n rounded
+ * up to whole vectors. Register blocks of GEMM_MR rows x GEMM_NV vectors; the sum over k
+ * runs in order, in blocks of GEMM_KC (C accumulates between blocks), the same for every
+ * tile and thread count. The dense layers' shapes (hundreds of rows and columns) need no
+ * packing: a B panel of GEMM_KC x GEMM_NV vectors stays in cache while the rows pass.
+ * ------------------------------------------------------------------------------------ */
+#define GEMM_KC 256
+#if FASTML_VEC_REGS >= 32
+#define GEMM_MR 6
+#define GEMM_NV 4
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4) X(T, SFX, 5) X(T, SFX, 6)
+#elif FASTML_VEC_BYTES == 32
+#define GEMM_MR 4
+#define GEMM_NV 3
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
+#else
+#define GEMM_MR 4
+#define GEMM_NV 2
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
+#endif
+
+#define DEFINE_GEMM_MR(T, SFX, MR)                                                         \
+    ALWAYS_INLINE void gemm_micro_##SFX##_##MR(int64_t kc, const T *A, int64_t sai,        \
+                                               int64_t sak, const T *B, int64_t ldb, T *C, \
+                                               int64_t ldc, int64_t ncols, int nv, int acc) \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T) };                                         \
+        vec_##SFX c[MR][GEMM_NV];                                                          \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < GEMM_NV; v++)                                              \
+                c[i][v] = (vec_##SFX){0};                                                  \
+        if (nv == GEMM_NV) {                                                               \
+            for (int64_t k = 0; k < kc; k++) {                                             \
+                vec_##SFX b[GEMM_NV];                                                      \
+                for (int v = 0; v < GEMM_NV; v++)                                          \
+                    memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                       \
+                FASTML_PRAGMA(GCC unroll 8)                                                \
+                for (int i = 0; i < MR; i++) {                                             \
+                    T a = A[i * sai + k * sak];                                            \
+                    for (int v = 0; v < GEMM_NV; v++)                                      \
+                        c[i][v] += a * b[v];                                               \
+                }                                                                          \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t k = 0; k < kc; k++) {                                             \
+                vec_##SFX b[GEMM_NV];                                                      \
+                for (int v = 0; v < GEMM_NV; v++)                                          \
+                    if (v < nv)                                                            \
+                        memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                   \
+                    else                                                                   \
+                        b[v] = (vec_##SFX){0};                                             \
+                FASTML_PRAGMA(GCC unroll 8)                                                \
+                for (int i = 0; i < MR; i++) {                                             \
+                    T a = A[i * sai + k * sak];                                            \
+                    for (int v = 0; v < GEMM_NV; v++)                                      \
+                        c[i][v] += a * b[v];                                               \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < nv; v++) {                                                 \
+                T *d = C + i * ldc + v * V;                                                \
+                int64_t w = ncols - v * V < V ? ncols - v * V : V;                         \
+                if (w == V) {                                                              \
+                    vec_##SFX o = c[i][v];                                                 \
+                    if (acc) {                                                             \
+                        vec_##SFX p;                                                       \
+                        memcpy(&p, d, sizeof p);                                           \
+                        o += p;                                                            \
+                    }                                                                      \
+                    memcpy(d, &o, sizeof o);                                               \
+                } else {                                                                   \
+                    for (int64_t l = 0; l < w; l++)                                        \
+                        d[l] = acc ? d[l] + c[i][v][l] : c[i][v][l];                       \
+                }                                                                          \
+            }                                                                              \
+    }
+
+#define GEMM_MR_CASE(T, SFX, MR)                                                           \
+    case MR:                                                                               \
+        gemm_micro_##SFX##_##MR(kc, A + i0 * sai + k0 * sak, sai, sak, B + k0 * ldb + j0,  \
+                                ldb, C + i0 * ldc + j0, ldc, ncols, nv, acc);              \
+        break;
+
+#define DEFINE_GEMM(T, SFX)                                                                \
+    GEMM_LIST(DEFINE_GEMM_MR, T, SFX)                                                      \
+    FASTML_CLONES void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, \
+                                              int64_t sai, int64_t sak, const T *B,        \
+                                              int64_t ldb, T *C, int64_t ldc, int beta)    \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), NB = GEMM_NV * V };                       \
+        if (K == 0 && !beta)                                                               \
+            for (int64_t i = 0; i < m; i++)                                                \
+                for (int64_t j = 0; j < n; j++)                                            \
+                    C[i * ldc + j] = 0;                                                    \
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {                                      \
+            int64_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;                              \
+            int acc = beta || k0 > 0;                                                      \
+            for (int64_t j0 = 0; j0 < n; j0 += NB) {                                       \
+                int64_t ncols = n - j0 < NB ? n - j0 : NB;                                 \
+                int nv = (int)((ncols + V - 1) / V);                                       \
+                for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {                              \
+                    int mr = (int)(m - i0 < GEMM_MR ? m - i0 : GEMM_MR);                   \
+                    switch (mr) {                                                          \
+                        GEMM_LIST(GEMM_MR_CASE, T, SFX)                                    \
+                    default:                                                               \
+                        break;                                                             \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+DEFINE_GEMM(float, f32)
+DEFINE_GEMM(double, f64)

@@ -51,6 +51,12 @@ cdef extern from "fastml_nn.h":
                                   int64_t nr, int64_t n, double *acc) noexcept nogil
     int FASTML_NN_FLAT_BLOCK
     int fastml_nn_vec_bytes() noexcept nogil
+    void fastml_gemm_tile_f32(int64_t m, int64_t n, int64_t K, const float *A, int64_t sai,
+                              int64_t sak, const float *B, int64_t ldb, float *C,
+                              int64_t ldc, int beta) noexcept nogil
+    void fastml_gemm_tile_f64(int64_t m, int64_t n, int64_t K, const double *A, int64_t sai,
+                              int64_t sak, const double *B, int64_t ldb, double *C,
+                              int64_t ldc, int beta) noexcept nogil
     void fastml_cl_fwd_f32(const float *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
                            int64_t kw, const float *wq, int64_t Ho, int64_t Wo,
                            float *y) noexcept nogil
@@ -832,3 +838,45 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
     dwf = dw_slots.sum(axis=0)
     dw = unpack_weights(dwf.reshape(nb, K, L if dw_kind == KIND_CL else nco), Co)
     return dw.astype(dtype), db
+
+
+# ----------------------------------------------------------------------------------------
+# Dense layers: C = op(A) B in fixed tiles of GEMM_ROWS rows of C, one per OpenMP task,
+# each computed whole (every sum over k by one thread, in order) by the register-blocked
+# tile of csrc/nn_conv.c. No BLAS call, so no BLAS thread pool meets OpenMP's, and the
+# result is the same for any thread count.
+# ----------------------------------------------------------------------------------------
+cdef int64_t GEMM_ROWS = 24
+
+
+def gemm_rows(const floating[:, ::1] A, bint trans_a, const floating[:, ::1] B, int64_t n,
+              floating[:, ::1] C, const floating[::1] bias, bint has_bias, bint relu,
+              int n_threads):
+    """C (M, n) = op(A) @ B[:, :n] (+ bias) (then max(., 0) when relu). op(A) is A (M, K)
+    or, with trans_a, the transpose of A (K, M). B (K, ldb) has its rows readable past
+    column n to a whole number of 64-byte lines (the caller pads)."""
+    cdef int64_t M = C.shape[0], K = B.shape[0], ldb = B.shape[1]
+    cdef int64_t sai = 1 if trans_a else A.shape[1]
+    cdef int64_t sak = A.shape[1] if trans_a else 1
+    cdef int64_t ntiles = (M + GEMM_ROWS - 1) // GEMM_ROWS, t, i0, m, i, j
+    cdef const floating *bp = &bias[0] if has_bias else NULL
+    cdef floating *c
+    n_threads = <int>max(1, min(n_threads, ntiles))
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+            i0 = t * GEMM_ROWS
+            m = min(GEMM_ROWS, M - i0)
+            if floating is float:
+                fastml_gemm_tile_f32(m, n, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0], ldb,
+                                     &C[i0, 0], C.shape[1], 0)
+            else:
+                fastml_gemm_tile_f64(m, n, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0], ldb,
+                                     &C[i0, 0], C.shape[1], 0)
+            if has_bias or relu:
+                for i in range(i0, i0 + m):
+                    c = &C[i, 0]
+                    for j in range(n):
+                        if has_bias:
+                            c[j] = c[j] + bp[j]
+                        if relu and c[j] < 0:  # max(c, 0); NaN stays NaN
+                            c[j] = 0

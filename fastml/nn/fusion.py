@@ -10,7 +10,9 @@
   for the position of its maximum), and the backward pass rebuilds each sample's
   output gradient from the pooled one inside the compiled loop;
 * any other ReLU directly followed by such a MaxPool2D becomes one :class:`ReLUMaxPool`
-  step, run as one compiled pass each way (``fastml/nn/_train_ops.pyx``).
+  step, run as one compiled pass each way (``fastml/nn/_train_ops.pyx``);
+* ``Dense`` directly followed by ``ReLU`` becomes one :class:`DenseReLU` step: the ReLU
+  is applied as the GEMM tiles are written, and its mask to the gradient.
 
 A fused step gives exactly the results of its layers, NaN included: a batch whose pooled
 windows meet a NaN or an infinity runs through the layers themselves.
@@ -21,9 +23,52 @@ from fastml.nn import _train_ops
 from fastml.nn import functional as F
 from fastml.nn.activations import ReLU
 from fastml.nn.conv import Conv2D
+from fastml.nn.dense import Dense, dense_backward, dense_forward
 from fastml.nn.pooling import MaxPool2D
 
-__all__ = ["ConvReLUMaxPool", "ReLUMaxPool", "fuse"]
+__all__ = ["ConvReLUMaxPool", "DenseReLU", "ReLUMaxPool", "fuse"]
+
+
+class DenseReLU:
+    """One plan step for ``Dense(...), ReLU()``; see the module doc."""
+
+    def __init__(self, dense, relu):
+        self.dense, self.relu = dense, relu
+        self._c = None
+
+    @staticmethod
+    def applies(dense, relu):
+        return (type(dense) is Dense and type(relu) is ReLU
+                and dense.input_shape is not None)
+
+    def forward(self, x, training=False):
+        d = self.dense
+        x = d._check_input(x)
+        out = dense_forward(x, d.W.value, None if d.b is None else d.b.value, True,
+                            d.n_threads)
+        self._c = (x, out) if training else None
+        return out
+
+    def backward(self, grad):
+        if self._c is None or grad.shape != self._c[1].shape:
+            raise RuntimeError("DenseReLU.backward needs a forward(x, training=True) first "
+                               "and a gradient of the output's shape.")
+        d = self.dense
+        x, out = self._c
+        # the ReLU's rule: no gradient where it zeroed the unit (even an infinite one)
+        grad = np.where(out > 0, grad, grad.dtype.type(0)).astype(d.dtype, copy=False)
+        dx, d.W.grad, db = dense_backward(grad, x, d.W.value, d.need_input_grad,
+                                          d.n_threads)
+        if d.b is not None:
+            d.b.grad = db
+        self._c = None
+        return dx
+
+    def clear_cache(self):
+        self._c = None
+
+    def __getstate__(self):
+        return {"dense": self.dense, "relu": self.relu, "_c": None}
 
 
 def _pool_applies(pool):
@@ -165,12 +210,15 @@ class ReLUMaxPool:
 
 def fuse(layers):
     """The execution plan of a container: its (built) layers, with Conv2D -> ReLU ->
-    MaxPool2D triples and ReLU -> MaxPool2D pairs fused."""
+    MaxPool2D triples, ReLU -> MaxPool2D pairs and Dense -> ReLU pairs fused."""
     plan, i = [], 0
     while i < len(layers):
         if i + 2 < len(layers) and ConvReLUMaxPool.applies(*layers[i:i + 3]):
             plan.append(ConvReLUMaxPool(*layers[i:i + 3]))
             i += 3
+        elif i + 1 < len(layers) and DenseReLU.applies(layers[i], layers[i + 1]):
+            plan.append(DenseReLU(layers[i], layers[i + 1]))
+            i += 2
         elif i + 1 < len(layers) and ReLUMaxPool.applies(layers[i], layers[i + 1]):
             plan.append(ReLUMaxPool(layers[i], layers[i + 1]))
             i += 2
