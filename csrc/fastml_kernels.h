@@ -87,6 +87,8 @@
     X(fastml_flat_grad_f32) \
     X(fastml_flat_grad_f64) \
     X(fastml_nn_vec_bytes) \
+    X(fastml_gemm_tile_f32) \
+    X(fastml_gemm_tile_f64) \
     X(fastml_cl_fwd_f32) \
     X(fastml_cl_fwd_f64) \
     X(fastml_cl_dw_f32) \
@@ -190,6 +192,8 @@
 #define fastml_flat_grad_f32 FASTML_KSYM(fastml_flat_grad_f32)
 #define fastml_flat_grad_f64 FASTML_KSYM(fastml_flat_grad_f64)
 #define fastml_nn_vec_bytes FASTML_KSYM(fastml_nn_vec_bytes)
+#define fastml_gemm_tile_f32 FASTML_KSYM(fastml_gemm_tile_f32)
+#define fastml_gemm_tile_f64 FASTML_KSYM(fastml_gemm_tile_f64)
 #define fastml_cl_fwd_f32 FASTML_KSYM(fastml_cl_fwd_f32)
 #define fastml_cl_fwd_f64 FASTML_KSYM(fastml_cl_fwd_f64)
 #define fastml_cl_dw_f32 FASTML_KSYM(fastml_cl_dw_f32)
