@@ -103,7 +103,8 @@ FASTML_NN_DECLARE_DIRECT(double, f64)
  * L = 64 / sizeof(T) channels (16 float, 8 double); "[P][L]" is a sample's block of
  * P = Ho*Wo output positions (row-major), L channels each, zero for missing channels.
  *   cl_fwd:  y[P][L] = the convolution of the padded sample xp (C planes Hp x Wp) with
- *            the block's packed weights wq[tap][L], tap = (c*kh + ki)*kw + kj
+ *            the block's packed weights wq[tap][L], tap = (c*kh + ki)*kw + kj, for nb (1
+ *            or 2) blocks, weights wstride and outputs ystride apart
  *   cl_dw:   dwacc[tap][L] += sum over ns samples (xs + s*xstride, g + s*gstride, g in
  *            [P][L]) and positions of g[p][l] * xs[off(tap) + oh*Wp + ow]
  *   sp_dx:   dx (Ci, H, W) of a stride-1 convolution with padding (ph, *): gq holds the
@@ -122,8 +123,9 @@ FASTML_NN_DECLARE_DIRECT(double, f64)
  * ------------------------------------------------------------------------------------ */
 #define FASTML_NN_DECLARE_LANES(T, SFX)                                                    \
     extern void fastml_cl_fwd_##SFX(const T *xp, int64_t C, int64_t Hp, int64_t Wp,        \
-                                    int64_t kh, int64_t kw, const T *wq, int64_t Ho,       \
-                                    int64_t Wo, T *y);                                     \
+                                    int64_t kh, int64_t kw, const T *wq, int64_t wstride,  \
+                                    int nb, int64_t Ho, int64_t Wo, T *y,                  \
+                                    int64_t ystride);                                      \
     extern void fastml_cl_dw_##SFX(const T *xs, int64_t xstride, const T *g,               \
                                    int64_t gstride, int64_t ns, int64_t C, int64_t Hp,     \
                                    int64_t Wp, int64_t kh, int64_t kw, int64_t Ho,         \

@@ -429,7 +429,7 @@ DEFINE_DIRECT(double, f64)
  *   LN_ACC   accumulator registers (24 of 32 zmm; 12 of 16 ymm / xmm)
  *   LN_CB    vectors per 64-byte channel block
  *   LN_RWMAX outputs per forward row segment (LN_RWMAX * LN_CB accumulators plus LN_CB
- *            weight vectors and a broadcast)
+ *            weight vectors and a broadcast); LN_RW2MAX with two channel blocks at once
  *   LN_NT    taps per weight-gradient block (LN_NT * LN_CB accumulators, LN_CB gradient
  *            vectors, one broadcast)
  *   LN_DX_*  (channels, vectors) blocks of the input-gradient rows: channels * vectors <=
@@ -443,6 +443,8 @@ DEFINE_DIRECT(double, f64)
 #define LN_NT 8
 #define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) \
     X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24)
+#define LN_RW2MAX 12
+#define LN_RW2_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
 #define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
     X(12, 2) X(8, 2) X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \
     X(8, 3) X(6, 3) X(4, 3) X(3, 3) X(2, 3) X(1, 3) \
@@ -453,10 +455,14 @@ DEFINE_DIRECT(double, f64)
 #define LN_RWMAX 6
 #define LN_NT 6
 #define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6)
+#define LN_RW2MAX 3
+#define LN_RW2_LIST(X) X(1) X(2) X(3)
 #else
 #define LN_RWMAX 2
 #define LN_NT 2
 #define LN_RW_LIST(X) X(1) X(2)
+#define LN_RW2MAX 0
+#define LN_RW2_LIST(X)
 #endif
 #define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
     X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \

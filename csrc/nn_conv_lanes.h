@@ -28,60 +28,90 @@
 #define LN_IVEC LN(ivec)
 #define LN_U8 LN(u8vec)
 
-/* ---- forward: one row segment of RW outputs, one channel block ---------------------- */
-#define LN_FWD_RW(RW)                                                                      \
-    ALWAYS_INLINE void LN_CAT(LN(ln_fwd), RW)(const T *xr0, int64_t C, int64_t plane,    \
-                                              int64_t Wp, int64_t kh, int64_t kw,          \
-                                              const T *wq, T *y)                           \
+/* ---- forward: one row segment of RW outputs, NB channel blocks ---------------------- */
+#define LN_FWD(NB, RW)                                                                     \
+    ALWAYS_INLINE void LN_CAT(LN_CAT(LN(ln_fwd), NB), RW)(                                 \
+        const T *xr0, int64_t C, int64_t plane, int64_t Wp, int64_t kh, int64_t kw,        \
+        const T *wq, int64_t wstride, T *y, int64_t ystride)                               \
     {                                                                                      \
         enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB };                             \
-        LN_VEC acc[RW][CB];                                                                \
+        LN_VEC acc[RW][NB * CB];                                                           \
         for (int r = 0; r < RW; r++)                                                       \
-            for (int b = 0; b < CB; b++)                                                   \
+            for (int b = 0; b < NB * CB; b++)                                              \
                 acc[r][b] = (LN_VEC){0};                                                   \
         const T *wt = wq;                                                                  \
         for (int64_t c = 0; c < C; c++)                                                    \
             for (int64_t ki = 0; ki < kh; ki++) {                                          \
                 const T *xr = xr0 + c * plane + ki * Wp;                                   \
                 for (int64_t kj = 0; kj < kw; kj++, wt += CB * V) {                        \
-                    LN_VEC wv[CB];                                                         \
-                    for (int b = 0; b < CB; b++)                                           \
-                        memcpy(&wv[b], wt + b * V, sizeof wv[b]);                          \
+                    LN_VEC wv[NB * CB];                                                    \
+                    for (int nb = 0; nb < NB; nb++)                                        \
+                        for (int b = 0; b < CB; b++)                                       \
+                            memcpy(&wv[nb * CB + b], wt + nb * wstride + b * V,            \
+                                   sizeof wv[0]);                                          \
                     FASTML_PRAGMA(GCC unroll 24)                                           \
                     for (int r = 0; r < RW; r++) {                                         \
                         T s = xr[kj + r];                                                  \
-                        FASTML_PRAGMA(GCC unroll 4)                                        \
-                        for (int b = 0; b < CB; b++)                                       \
+                        FASTML_PRAGMA(GCC unroll 8)                                        \
+                        for (int b = 0; b < NB * CB; b++)                                  \
                             acc[r][b] += s * wv[b];                                        \
                     }                                                                      \
                 }                                                                          \
             }                                                                              \
-        for (int r = 0; r < RW; r++)                                                       \
-            for (int b = 0; b < CB; b++)                                                   \
-                memcpy(y + (r * CB + b) * V, &acc[r][b], sizeof acc[r][b]);                \
+        for (int nb = 0; nb < NB; nb++)                                                    \
+            for (int r = 0; r < RW; r++)                                                   \
+                for (int b = 0; b < CB; b++)                                               \
+                    memcpy(y + nb * ystride + (r * CB + b) * V, &acc[r][nb * CB + b],      \
+                           sizeof acc[r][0]);                                              \
     }
-LN_RW_LIST(LN_FWD_RW)
+#define LN_FWD1(RW) LN_FWD(1, RW)
+#define LN_FWD2(RW) LN_FWD(2, RW)
+LN_RW_LIST(LN_FWD1)
+LN_RW2_LIST(LN_FWD2)
 
-#define LN_FWD_CASE(RW)                                                                    \
+#define LN_FWD1_CASE(RW)                                                                   \
     case RW:                                                                               \
-        LN_CAT(LN(ln_fwd), RW)(xr, C, Hp * Wp, Wp, kh, kw, wq, yr);                        \
+        LN_CAT(LN_CAT(LN(ln_fwd), 1), RW)(xr, C, Hp * Wp, Wp, kh, kw, wq, wstride, yr,     \
+                                          ystride);                                        \
+        break;
+#define LN_FWD2_CASE(RW)                                                                   \
+    case RW:                                                                               \
+        LN_CAT(LN_CAT(LN(ln_fwd), 2), RW)(xr, C, Hp * Wp, Wp, kh, kw, wq, wstride, yr,     \
+                                          ystride);                                        \
         break;
 
+/* nb (1 or 2) channel blocks, weights wstride apart, outputs ystride apart; two blocks
+ * share each broadcast input value (where the level has the registers for it) */
 FASTML_CLONES void LN(fastml_cl_fwd)(const T *xp, int64_t C, int64_t Hp, int64_t Wp,
-                                     int64_t kh, int64_t kw, const T *wq, int64_t Ho,
-                                     int64_t Wo, T *y)
+                                     int64_t kh, int64_t kw, const T *wq, int64_t wstride,
+                                     int nb, int64_t Ho, int64_t Wo, T *y, int64_t ystride)
 {
     enum { L = 64 / sizeof(T) };
-    int64_t nch = (Wo + LN_RWMAX - 1) / LN_RWMAX, rw = (Wo + nch - 1) / nch;
+    if (nb == 2 && LN_RW2MAX == 0) {
+        LN(fastml_cl_fwd)(xp, C, Hp, Wp, kh, kw, wq, wstride, 1, Ho, Wo, y, ystride);
+        LN(fastml_cl_fwd)(xp, C, Hp, Wp, kh, kw, wq + wstride, wstride, 1, Ho, Wo,
+                          y + ystride, ystride);
+        return;
+    }
+    int64_t rwmax = nb == 2 ? LN_RW2MAX : LN_RWMAX;
+    int64_t nch = (Wo + rwmax - 1) / rwmax, rw = (Wo + nch - 1) / nch;
     for (int64_t oh = 0; oh < Ho; oh++)
         for (int64_t ow = 0; ow < Wo; ow += rw) {
             int n = (int)(Wo - ow < rw ? Wo - ow : rw);
             const T *xr = xp + oh * Wp + ow;
             T *yr = y + (oh * Wo + ow) * L;
-            switch (n) {
-                LN_RW_LIST(LN_FWD_CASE)
-            default:
-                break;
+            if (nb == 2) {
+                switch (n) {
+                    LN_RW2_LIST(LN_FWD2_CASE)
+                default:
+                    break;
+                }
+            } else {
+                switch (n) {
+                    LN_RW_LIST(LN_FWD1_CASE)
+                default:
+                    break;
+                }
             }
         }
 }
@@ -575,8 +605,11 @@ FASTML_CLONES void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, 
 #undef LN_VEC
 #undef LN_IVEC
 #undef LN_U8
-#undef LN_FWD_RW
-#undef LN_FWD_CASE
+#undef LN_FWD
+#undef LN_FWD1
+#undef LN_FWD2
+#undef LN_FWD1_CASE
+#undef LN_FWD2_CASE
 #undef LN_DW_NT
 #undef LN_DX
 #undef LN_DX_CASE

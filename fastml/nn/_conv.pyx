@@ -58,11 +58,11 @@ cdef extern from "fastml_nn.h":
                               int64_t sak, const double *B, int64_t ldb, double *C,
                               int64_t ldc, int beta) noexcept nogil
     void fastml_cl_fwd_f32(const float *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
-                           int64_t kw, const float *wq, int64_t Ho, int64_t Wo,
-                           float *y) noexcept nogil
+                           int64_t kw, const float *wq, int64_t wstride, int nb, int64_t Ho,
+                           int64_t Wo, float *y, int64_t ystride) noexcept nogil
     void fastml_cl_fwd_f64(const double *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
-                           int64_t kw, const double *wq, int64_t Ho, int64_t Wo,
-                           double *y) noexcept nogil
+                           int64_t kw, const double *wq, int64_t wstride, int nb, int64_t Ho,
+                           int64_t Wo, double *y, int64_t ystride) noexcept nogil
     void fastml_cl_dw_f32(const float *xs, int64_t xstride, const float *g, int64_t gstride,
                           int64_t ns, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
                           int64_t kw, int64_t Ho, int64_t Wo, float *dwacc) noexcept nogil
@@ -576,7 +576,7 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int64_t Ho = Hp - kh + 1, Wo = Wp - kw + 1, P = Ho * Wo
     cdef int64_t Hq = out.shape[2], Wq = out.shape[3]
     cdef int64_t ldo = _round_up(Ho * Wp, FB)
-    cdef int64_t obsize = nc * ldo if kind == KIND_FLAT else P * nc
+    cdef int64_t obsize = nc * ldo if kind == KIND_FLAT else 2 * P * nc  # cl: 2 blocks
     n_threads = <int>max(1, min(n_threads, N))
     dtype = np.float32 if floating is float else np.float64
     # per thread: the padded sample, and the output block (flat rows are read up to two
@@ -592,6 +592,7 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
     cdef int ok
     cdef floating *xp
     cdef floating *ob
+    cdef floating *yb
     with nogil:
         for n in prange(N, schedule="dynamic", num_threads=n_threads):
             tid = omp_get_thread_num()
@@ -602,26 +603,30 @@ def direct_forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wpk
             for ch in range(chunks):
                 m = min(nc, Co - ch * nc)
                 if kind == KIND_CL:
-                    if floating is float:
-                        fastml_cl_fwd_f32(xp, C, Hp, Wp, kh, kw, &wpk[ch, 0, 0], Ho, Wo, ob)
-                    else:
-                        fastml_cl_fwd_f64(xp, C, Hp, Wp, kh, kw, &wpk[ch, 0, 0], Ho, Wo, ob)
+                    if ch % 2 == 0:  # two channel blocks per pass over the sample
+                        if floating is float:
+                            fastml_cl_fwd_f32(xp, C, Hp, Wp, kh, kw, &wpk[ch, 0, 0], K * nc,
+                                              min(2, chunks - ch), Ho, Wo, ob, P * nc)
+                        else:
+                            fastml_cl_fwd_f64(xp, C, Hp, Wp, kh, kw, &wpk[ch, 0, 0], K * nc,
+                                              min(2, chunks - ch), Ho, Wo, ob, P * nc)
+                    yb = ob + (ch % 2) * P * nc
                     if pool:
                         if floating is float:
-                            ok = fastml_cl_relu_pool_f32(ob, Wo, m, bp + ch * nc, pool, Hq,
+                            ok = fastml_cl_relu_pool_f32(yb, Wo, m, bp + ch * nc, pool, Hq,
                                                          Wq, &out[n, ch * nc, 0, 0],
                                                          &pos[n, ch * nc, 0, 0])
                         else:
-                            ok = fastml_cl_relu_pool_f64(ob, Wo, m, bp + ch * nc, pool, Hq,
+                            ok = fastml_cl_relu_pool_f64(yb, Wo, m, bp + ch * nc, pool, Hq,
                                                          Wq, &out[n, ch * nc, 0, 0],
                                                          &pos[n, ch * nc, 0, 0])
                         if not ok:
                             okb[tid] = 0
                     elif floating is float:
-                        fastml_cl_unpack_f32(ob, P, m, bp + ch * nc if has_bias else NULL,
+                        fastml_cl_unpack_f32(yb, P, m, bp + ch * nc if has_bias else NULL,
                                              &out[n, ch * nc, 0, 0])
                     else:
-                        fastml_cl_unpack_f64(ob, P, m, bp + ch * nc if has_bias else NULL,
+                        fastml_cl_unpack_f64(yb, P, m, bp + ch * nc if has_bias else NULL,
                                              &out[n, ch * nc, 0, 0])
                 else:
                     if floating is float:
