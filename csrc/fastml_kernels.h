@@ -102,7 +102,30 @@
     X(fastml_unflat_f32) \
     X(fastml_unflat_f64) \
     X(fastml_flat_grad_f32) \
-    X(fastml_flat_grad_f64)
+    X(fastml_flat_grad_f64) \
+    X(fastml_nn_vec_bytes) \
+    X(fastml_gemm_tile_f32) \
+    X(fastml_gemm_tile_f64) \
+    X(fastml_cl_fwd_f32) \
+    X(fastml_cl_fwd_f64) \
+    X(fastml_cl_dw_f32) \
+    X(fastml_cl_dw_f64) \
+    X(fastml_sp_dx_f32) \
+    X(fastml_sp_dx_f64) \
+    X(fastml_cl_unpack_f32) \
+    X(fastml_cl_unpack_f64) \
+    X(fastml_cl_pack_f32) \
+    X(fastml_cl_pack_f64) \
+    X(fastml_sp_pack_f32) \
+    X(fastml_sp_pack_f64) \
+    X(fastml_row_sums_f32) \
+    X(fastml_row_sums_f64) \
+    X(fastml_cl_relu_pool_f32) \
+    X(fastml_cl_relu_pool_f64) \
+    X(fastml_flat_relu_pool_f32) \
+    X(fastml_flat_relu_pool_f64) \
+    X(fastml_pool_grad_expand_f32) \
+    X(fastml_pool_grad_expand_f64)
 #define FASTML_KERNELS_NN_POOL(X) \
     X(fastml_maxpool_plane_f32) \
     X(fastml_maxpool_plane_f64) \
@@ -202,6 +225,29 @@
 #define fastml_unflat_f64 FASTML_KSYM(fastml_unflat_f64)
 #define fastml_flat_grad_f32 FASTML_KSYM(fastml_flat_grad_f32)
 #define fastml_flat_grad_f64 FASTML_KSYM(fastml_flat_grad_f64)
+#define fastml_nn_vec_bytes FASTML_KSYM(fastml_nn_vec_bytes)
+#define fastml_gemm_tile_f32 FASTML_KSYM(fastml_gemm_tile_f32)
+#define fastml_gemm_tile_f64 FASTML_KSYM(fastml_gemm_tile_f64)
+#define fastml_cl_fwd_f32 FASTML_KSYM(fastml_cl_fwd_f32)
+#define fastml_cl_fwd_f64 FASTML_KSYM(fastml_cl_fwd_f64)
+#define fastml_cl_dw_f32 FASTML_KSYM(fastml_cl_dw_f32)
+#define fastml_cl_dw_f64 FASTML_KSYM(fastml_cl_dw_f64)
+#define fastml_sp_dx_f32 FASTML_KSYM(fastml_sp_dx_f32)
+#define fastml_sp_dx_f64 FASTML_KSYM(fastml_sp_dx_f64)
+#define fastml_cl_unpack_f32 FASTML_KSYM(fastml_cl_unpack_f32)
+#define fastml_cl_unpack_f64 FASTML_KSYM(fastml_cl_unpack_f64)
+#define fastml_cl_pack_f32 FASTML_KSYM(fastml_cl_pack_f32)
+#define fastml_cl_pack_f64 FASTML_KSYM(fastml_cl_pack_f64)
+#define fastml_sp_pack_f32 FASTML_KSYM(fastml_sp_pack_f32)
+#define fastml_sp_pack_f64 FASTML_KSYM(fastml_sp_pack_f64)
+#define fastml_row_sums_f32 FASTML_KSYM(fastml_row_sums_f32)
+#define fastml_row_sums_f64 FASTML_KSYM(fastml_row_sums_f64)
+#define fastml_cl_relu_pool_f32 FASTML_KSYM(fastml_cl_relu_pool_f32)
+#define fastml_cl_relu_pool_f64 FASTML_KSYM(fastml_cl_relu_pool_f64)
+#define fastml_flat_relu_pool_f32 FASTML_KSYM(fastml_flat_relu_pool_f32)
+#define fastml_flat_relu_pool_f64 FASTML_KSYM(fastml_flat_relu_pool_f64)
+#define fastml_pool_grad_expand_f32 FASTML_KSYM(fastml_pool_grad_expand_f32)
+#define fastml_pool_grad_expand_f64 FASTML_KSYM(fastml_pool_grad_expand_f64)
 /* nn_pool */
 #define fastml_maxpool_plane_f32 FASTML_KSYM(fastml_maxpool_plane_f32)
 #define fastml_maxpool_plane_f64 FASTML_KSYM(fastml_maxpool_plane_f64)

@@ -98,4 +98,71 @@ FASTML_NN_DECLARE(double, f64)
 FASTML_NN_DECLARE_DIRECT(float, f32)
 FASTML_NN_DECLARE_DIRECT(double, f64)
 
+/* ------------------------------------------------------------------------------------
+ * Channel-lane and row kernels at stride 1 (csrc/nn_conv_lanes.h). A channel block holds
+ * L = 64 / sizeof(T) channels (16 float, 8 double); "[P][L]" is a sample's block of
+ * P = Ho*Wo output positions (row-major), L channels each, zero for missing channels.
+ *   cl_fwd:  y[P][L] = the convolution of the padded sample xp (C planes Hp x Wp) with
+ *            the block's packed weights wq[tap][L], tap = (c*kh + ki)*kw + kj, for nb (1
+ *            or 2) blocks, weights wstride and outputs ystride apart
+ *   cl_dw:   dwacc[tap][L] += sum over ns samples (xs + s*xstride, g + s*gstride, g in
+ *            [P][L]) and positions of g[p][l] * xs[off(tap) + oh*Wp + ow]
+ *   sp_dx:   dx (Ci, H, W) of a stride-1 convolution with padding (ph, *): gq holds the
+ *            output gradient as Co*Ho rows of Wq values, row r's values at columns
+ *            [kw-1-pw, kw-1-pw+Wo), zero elsewhere, Wq >= kw-1 + W rounded up to whole
+ *            vectors (fastml_sp_pack); wd[co][ki][kj][ci] are the weights
+ *   cl_unpack / cl_pack: [P][L] <-> m channel planes of P values (+ bias on unpack)
+ *   row_sums: acc[j] += sum of row j (m rows of n): vector lanes, then the lanes in order
+ *   *_relu_pool: bias, ReLU and k x k max pooling at stride k of the convolution output
+ *            ([P][L] block, overwritten, or the flat rows of fastml_direct_fwd at ldo apart), giving
+ *            the pooled planes (m, Hq, Wq) and the window offset of each maximum (255
+ *            when the ReLU zeroes it); return 0 if a window held a NaN or an infinity
+ *            (flat: obuf must be readable 2 vectors past its last row)
+ *   pool_grad_expand: the gradient of the convolution output (m, Ho, Wo) from the pooled
+ *            gradient and those positions (g followed by 128 writable bytes)
+ * ------------------------------------------------------------------------------------ */
+#define FASTML_NN_DECLARE_LANES(T, SFX)                                                    \
+    extern void fastml_cl_fwd_##SFX(const T *xp, int64_t C, int64_t Hp, int64_t Wp,        \
+                                    int64_t kh, int64_t kw, const T *wq, int64_t wstride,  \
+                                    int nb, int64_t Ho, int64_t Wo, T *y,                  \
+                                    int64_t ystride);                                      \
+    extern void fastml_cl_dw_##SFX(const T *xs, int64_t xstride, const T *g,               \
+                                   int64_t gstride, int64_t ns, int64_t C, int64_t Hp,     \
+                                   int64_t Wp, int64_t kh, int64_t kw, int64_t Ho,         \
+                                   int64_t Wo, T *dwacc);                                  \
+    extern void fastml_sp_dx_##SFX(const T *gq, int64_t Co, int64_t Ho, int64_t Wq,        \
+                                   int64_t ph, int64_t kh, int64_t kw, const T *wd,        \
+                                   int64_t Ci, int64_t H, int64_t W, T *dx);               \
+    extern void fastml_cl_unpack_##SFX(const T *y, int64_t P, int64_t m, const T *bias,    \
+                                       T *out);                                            \
+    extern void fastml_cl_pack_##SFX(const T *gout, int64_t P, int64_t m, T *g);           \
+    extern void fastml_sp_pack_##SFX(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,    \
+                                     int64_t q, int64_t Wq, T *gq);                        \
+    extern void fastml_row_sums_##SFX(const T *g, int64_t m, int64_t n, double *acc);      \
+    extern int fastml_cl_relu_pool_##SFX(T *y, int64_t Wo, int64_t m, const T *bias, \
+                                         int64_t k, int64_t Hq, int64_t Wq, T *out,        \
+                                         uint8_t *pos);                                    \
+    extern int fastml_flat_relu_pool_##SFX(const T *obuf, int64_t ldo, int64_t m,          \
+                                           int64_t Wp, const T *bias, int64_t k,           \
+                                           int64_t Hq, int64_t Wq, T *out, uint8_t *pos);  \
+    extern void fastml_pool_grad_expand_##SFX(const T *gp, const uint8_t *pos, int64_t m,  \
+                                              int64_t Ho, int64_t Wo, int64_t k,           \
+                                              int64_t Hq, int64_t Wq, T *g);
+
+FASTML_NN_DECLARE_LANES(float, f32)
+FASTML_NN_DECLARE_LANES(double, f64)
+/* FASTML_VEC_BYTES of the level the kernels run at */
+extern int fastml_nn_vec_bytes(void);
+
+/* One tile of a small GEMM (the dense layers): C[i, j] (+)= sum_k A(i, k) B[k, j] for
+ * i < m, j < n, A(i, k) = A[i*sai + k*sak], B row-major at ldb with every row readable up
+ * to n rounded up to 64 bytes; beta 0 overwrites C, 1 adds to it. The sum over k runs in
+ * order, in fixed blocks. */
+#define FASTML_NN_DECLARE_GEMM(T, SFX)                                                     \
+    extern void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A,        \
+                                       int64_t sai, int64_t sak, const T *B, int64_t ldb,  \
+                                       T *C, int64_t ldc, int beta);
+FASTML_NN_DECLARE_GEMM(float, f32)
+FASTML_NN_DECLARE_GEMM(double, f64)
+
 #endif

@@ -14,6 +14,61 @@
 
 #define FASTML_PRAGMA(x) _Pragma(#x)
 
+/* Short copies and zero fills (rows of a few dozen bytes, the common case in these
+ * loops) without a library call: whole 64-byte moves, the tail as one overlapping move
+ * of the largest power of two that fits. d and s never overlap. */
+static inline void copy_short(void *d, const void *s, size_t n) /* n < 64 */
+{
+    char *dc = (char *)d;
+    const char *sc = (const char *)s;
+    if (n >= 32) {
+        memcpy(dc, sc, 32);
+        memcpy(dc + n - 32, sc + n - 32, 32);
+    } else if (n >= 16) {
+        memcpy(dc, sc, 16);
+        memcpy(dc + n - 16, sc + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dc, sc, 8);
+        memcpy(dc + n - 8, sc + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dc, sc, 4);
+        memcpy(dc + n - 4, sc + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dc[i] = sc[i];
+    }
+}
+
+static inline void copy_bytes(void *d, const void *s, size_t n)
+{
+    char *dc = (char *)d;
+    const char *sc = (const char *)s;
+    if (n >= 64) {
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64)
+            memcpy(dc + i, sc + i, 64);
+        if (i < n)
+            memcpy(dc + n - 64, sc + n - 64, 64);
+    } else {
+        copy_short(d, s, n);
+    }
+}
+
+static inline void zero_bytes(void *d, size_t n)
+{
+    static const char zeros[64] = {0};
+    char *dc = (char *)d;
+    if (n >= 64) {
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64)
+            memcpy(dc + i, zeros, 64);
+        if (i < n)
+            memcpy(dc + n - 64, zeros, 64);
+    } else {
+        copy_short(d, zeros, n);
+    }
+}
+
 /* Output columns [lo, hi) read input columns o*s - p + k inside [0, n). */
 static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64_t m,
                                int64_t *lo, int64_t *hi)
@@ -158,6 +213,14 @@ DEFINE_CONV(double, f64)
  * ------------------------------------------------------------------------------------ */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* One vector register of the compiled level, and the integer vector of the same shape. */
+typedef float vec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef double vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef int32_t ivec_f32 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef int64_t ivec_f64 __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef uint8_t u8vec_f32 __attribute__((vector_size(FASTML_VEC_BYTES / 4)));
+typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
+
 #define CONV_ACC (FASTML_VEC_REGS >= 32 ? 16 : 12) /* accumulator registers */
 #define CONV_POW2_FLOOR(n) ((n) >= 16 ? 16 : (n) >= 8 ? 8 : (n) >= 4 ? 4 : (n) >= 2 ? 2 : 1)
 #define CONV_NV(NC) CONV_POW2_FLOOR(CONV_ACC / (NC))
@@ -255,7 +318,6 @@ DEFINE_CONV(double, f64)
     }
 
 #define DEFINE_DIRECT(T, SFX)                                                              \
-    typedef T vec_##SFX __attribute__((vector_size(FASTML_VEC_BYTES)));                    \
     DEFINE_DIRECT_NC(T, SFX, 8)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 6)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 4)                                                            \
@@ -303,14 +365,15 @@ DEFINE_CONV(double, f64)
         for (int64_t c = 0; c < C; c++) {                                                  \
             T *pc = xp + c * Hp * Wp;                                                      \
             const T *xc = x + c * H * W;                                                   \
-            memset(pc, 0, (size_t)(ph * Wp) * sizeof(T));                                  \
-            for (int64_t ih = 0; ih < H; ih++) {                                           \
-                T *r = pc + (ih + ph) * Wp;                                                \
-                memset(r, 0, (size_t)pw * sizeof(T));                                      \
-                memcpy(r + pw, xc + ih * W, (size_t)W * sizeof(T));                        \
-                memset(r + pw + W, 0, (size_t)(Wp - pw - W) * sizeof(T));                  \
+            if (pw == 0 && Wp == W) { /* the rows are contiguous: one copy */              \
+                zero_bytes(pc, (size_t)(ph * Wp) * sizeof(T));                             \
+                copy_bytes(pc + ph * Wp, xc, (size_t)(H * W) * sizeof(T));                 \
+                zero_bytes(pc + (H + ph) * Wp, (size_t)((Hp - H - ph) * Wp) * sizeof(T));  \
+                continue;                                                                  \
             }                                                                              \
-            memset(pc + (H + ph) * Wp, 0, (size_t)((Hp - H - ph) * Wp) * sizeof(T));       \
+            zero_bytes(pc, (size_t)(Hp * Wp) * sizeof(T));                                 \
+            for (int64_t ih = 0; ih < H; ih++)                                             \
+                copy_bytes(pc + (ih + ph) * Wp + pw, xc + ih * W, (size_t)W * sizeof(T));  \
         }                                                                                  \
     }                                                                                      \
                                                                                            \
@@ -340,14 +403,9 @@ DEFINE_CONV(double, f64)
                 memset(gj, 0, (size_t)ldg * sizeof(T));                                    \
                 continue;                                                                  \
             }                                                                              \
-            for (int64_t oh = 0; oh < Ho; oh++) {                                          \
-                const T *s = gout + (j * Ho + oh) * Wo;                                    \
-                T *d = gj + oh * Wp;                                                       \
-                memcpy(d, s, (size_t)Wo * sizeof(T));                                      \
-                for (int64_t ow = Wo; ow < Wp; ow++)                                       \
-                    d[ow] = 0;                                                             \
-            }                                                                              \
-            memset(gj + Ho * Wp, 0, (size_t)(ldg - Ho * Wp) * sizeof(T));                  \
+            zero_bytes(gj, (size_t)ldg * sizeof(T));                                       \
+            for (int64_t oh = 0; oh < Ho; oh++)                                            \
+                copy_bytes(gj + oh * Wp, gout + (j * Ho + oh) * Wo, (size_t)Wo * sizeof(T)); \
             if (acc) { /* the row sum, for the bias gradient: lanes, then one hsum */      \
                 vec_##SFX t = {0};                                                         \
                 for (int64_t f = 0; f < ldg; f += (int64_t)(sizeof t / sizeof(T))) {      \
@@ -365,3 +423,185 @@ DEFINE_CONV(double, f64)
 
 DEFINE_DIRECT(float, f32)
 DEFINE_DIRECT(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * Channel-lane and row kernels (nn_conv_lanes.h), register blocks per level:
+ *   LN_ACC   accumulator registers (24 of 32 zmm; 12 of 16 ymm / xmm)
+ *   LN_CB    vectors per 64-byte channel block
+ *   LN_RWMAX outputs per forward row segment (LN_RWMAX * LN_CB accumulators plus LN_CB
+ *            weight vectors and a broadcast); LN_RW2MAX with two channel blocks at once
+ *   LN_NT    taps per weight-gradient block (LN_NT * LN_CB accumulators, LN_CB gradient
+ *            vectors, one broadcast)
+ *   LN_DX_*  (channels, vectors) blocks of the input-gradient rows: channels * vectors <=
+ *            LN_ACC, the largest channel count first (see fastml_sp_dx)
+ * ------------------------------------------------------------------------------------ */
+#define LN_CB (64 / FASTML_VEC_BYTES)
+#define LN_DX_NWMAX 4
+#if FASTML_VEC_REGS >= 32
+#define LN_ACC 24
+#define LN_RWMAX 24
+#define LN_NT 8
+#define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) \
+    X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24)
+#define LN_RW2MAX 12
+#define LN_RW2_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
+#define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
+    X(12, 2) X(8, 2) X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \
+    X(8, 3) X(6, 3) X(4, 3) X(3, 3) X(2, 3) X(1, 3) \
+    X(6, 4) X(4, 4) X(3, 4) X(2, 4) X(1, 4)
+#else
+#define LN_ACC 12
+#if FASTML_VEC_BYTES == 32
+#define LN_RWMAX 6
+#define LN_NT 6
+#define LN_RW_LIST(X) X(1) X(2) X(3) X(4) X(5) X(6)
+#define LN_RW2MAX 3
+#define LN_RW2_LIST(X) X(1) X(2) X(3)
+#else
+#define LN_RWMAX 2
+#define LN_NT 2
+#define LN_RW_LIST(X) X(1) X(2)
+#define LN_RW2MAX 0
+#define LN_RW2_LIST(X)
+#endif
+#define LN_DX_LIST(X) X(12, 1) X(8, 1) X(6, 1) X(4, 1) X(3, 1) X(2, 1) X(1, 1) \
+    X(6, 2) X(4, 2) X(3, 2) X(2, 2) X(1, 2) \
+    X(4, 3) X(3, 3) X(2, 3) X(1, 3) \
+    X(3, 4) X(2, 4) X(1, 4)
+#endif
+
+/* The vector width this level's kernels were compiled for (their cost models use it). */
+FASTML_CLONES int fastml_nn_vec_bytes(void)
+{
+    return FASTML_VEC_BYTES;
+}
+
+#define T float
+#define SFX f32
+#include "nn_conv_lanes.h"
+#undef T
+#undef SFX
+#define T double
+#define SFX f64
+#include "nn_conv_lanes.h"
+#undef T
+#undef SFX
+
+/* ------------------------------------------------------------------------------------
+ * A small GEMM for the dense layers: fastml_gemm_tile computes one thread's tile
+ *     C[i, j] (+)= sum_k A(i, k) B[k, j],  A(i, k) = A[i * sai + k * sak]
+ * (so A or its transpose, read in place), B row-major with rows readable up to n rounded
+ * up to whole vectors. Register blocks of GEMM_MR rows x GEMM_NV vectors; the sum over k
+ * runs in order, in blocks of GEMM_KC (C accumulates between blocks), the same for every
+ * tile and thread count. The dense layers' shapes (hundreds of rows and columns) need no
+ * packing: a B panel of GEMM_KC x GEMM_NV vectors stays in cache while the rows pass.
+ * ------------------------------------------------------------------------------------ */
+#define GEMM_KC 256
+#if FASTML_VEC_REGS >= 32
+#define GEMM_MR 6
+#define GEMM_NV 4
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4) X(T, SFX, 5) X(T, SFX, 6)
+#elif FASTML_VEC_BYTES == 32
+#define GEMM_MR 4
+#define GEMM_NV 3
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
+#else
+#define GEMM_MR 4
+#define GEMM_NV 2
+#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
+#endif
+
+#define DEFINE_GEMM_MR(T, SFX, MR)                                                         \
+    ALWAYS_INLINE void gemm_micro_##SFX##_##MR(int64_t kc, const T *A, int64_t sai,        \
+                                               int64_t sak, const T *B, int64_t ldb, T *C, \
+                                               int64_t ldc, int64_t ncols, int nv, int acc) \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T) };                                         \
+        vec_##SFX c[MR][GEMM_NV];                                                          \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < GEMM_NV; v++)                                              \
+                c[i][v] = (vec_##SFX){0};                                                  \
+        if (nv == GEMM_NV) {                                                               \
+            for (int64_t k = 0; k < kc; k++) {                                             \
+                vec_##SFX b[GEMM_NV];                                                      \
+                for (int v = 0; v < GEMM_NV; v++)                                          \
+                    memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                       \
+                FASTML_PRAGMA(GCC unroll 8)                                                \
+                for (int i = 0; i < MR; i++) {                                             \
+                    T a = A[i * sai + k * sak];                                            \
+                    for (int v = 0; v < GEMM_NV; v++)                                      \
+                        c[i][v] += a * b[v];                                               \
+                }                                                                          \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t k = 0; k < kc; k++) {                                             \
+                vec_##SFX b[GEMM_NV];                                                      \
+                for (int v = 0; v < GEMM_NV; v++)                                          \
+                    if (v < nv)                                                            \
+                        memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                   \
+                    else                                                                   \
+                        b[v] = (vec_##SFX){0};                                             \
+                FASTML_PRAGMA(GCC unroll 8)                                                \
+                for (int i = 0; i < MR; i++) {                                             \
+                    T a = A[i * sai + k * sak];                                            \
+                    for (int v = 0; v < GEMM_NV; v++)                                      \
+                        c[i][v] += a * b[v];                                               \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < nv; v++) {                                                 \
+                T *d = C + i * ldc + v * V;                                                \
+                int64_t w = ncols - v * V < V ? ncols - v * V : V;                         \
+                if (w == V) {                                                              \
+                    vec_##SFX o = c[i][v];                                                 \
+                    if (acc) {                                                             \
+                        vec_##SFX p;                                                       \
+                        memcpy(&p, d, sizeof p);                                           \
+                        o += p;                                                            \
+                    }                                                                      \
+                    memcpy(d, &o, sizeof o);                                               \
+                } else {                                                                   \
+                    for (int64_t l = 0; l < w; l++)                                        \
+                        d[l] = acc ? d[l] + c[i][v][l] : c[i][v][l];                       \
+                }                                                                          \
+            }                                                                              \
+    }
+
+#define GEMM_MR_CASE(T, SFX, MR)                                                           \
+    case MR:                                                                               \
+        gemm_micro_##SFX##_##MR(kc, A + i0 * sai + k0 * sak, sai, sak, B + k0 * ldb + j0,  \
+                                ldb, C + i0 * ldc + j0, ldc, ncols, nv, acc);              \
+        break;
+
+#define DEFINE_GEMM(T, SFX)                                                                \
+    GEMM_LIST(DEFINE_GEMM_MR, T, SFX)                                                      \
+    FASTML_CLONES void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, \
+                                              int64_t sai, int64_t sak, const T *B,        \
+                                              int64_t ldb, T *C, int64_t ldc, int beta)    \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T), NB = GEMM_NV * V };                       \
+        if (K == 0 && !beta)                                                               \
+            for (int64_t i = 0; i < m; i++)                                                \
+                for (int64_t j = 0; j < n; j++)                                            \
+                    C[i * ldc + j] = 0;                                                    \
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {                                      \
+            int64_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;                              \
+            int acc = beta || k0 > 0;                                                      \
+            for (int64_t j0 = 0; j0 < n; j0 += NB) {                                       \
+                int64_t ncols = n - j0 < NB ? n - j0 : NB;                                 \
+                int nv = (int)((ncols + V - 1) / V);                                       \
+                for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {                              \
+                    int mr = (int)(m - i0 < GEMM_MR ? m - i0 : GEMM_MR);                   \
+                    switch (mr) {                                                          \
+                        GEMM_LIST(GEMM_MR_CASE, T, SFX)                                    \
+                    default:                                                               \
+                        break;                                                             \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+DEFINE_GEMM(float, f32)
+DEFINE_GEMM(double, f64)

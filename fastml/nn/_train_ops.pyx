@@ -97,3 +97,29 @@ def relu_maxpool_backward(const floating[:, :, ::1] g, const unsigned char[:, :,
                 b = pos[p, i, j]
                 if b != KILLED:
                     dx[p, i * k + b // k, j * k + b % k] = g[p, i, j]
+
+
+def sgd_update(floating[::1] p, const floating[::1] g, floating[::1] v, double lr,
+               double mu, bint nesterov, bint init):
+    """One SGD step in place, in one pass (the optimiser's formulas, in the parameter's
+    dtype): with momentum mu > 0, v = g when init else v = mu v + g, then
+    p -= lr (g + mu v) (Nesterov) or p -= lr v; without momentum p -= lr g."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef floating a = <floating>lr, m = <floating>mu, t
+    if mu == 0:
+        with nogil:
+            for i in range(n):
+                p[i] = p[i] - a * g[i]
+        return
+    with nogil:
+        for i in range(n):
+            if init:
+                t = g[i]
+            else:
+                t = m * v[i]
+                t = t + g[i]
+            v[i] = t
+            if nesterov:
+                t = m * t
+                t = g[i] + t
+            p[i] = p[i] - a * t

@@ -1,12 +1,53 @@
 """Dense (fully connected), Flatten and Maxout layers.
 
-Dense layers are GEMMs done by numpy's BLAS, which the trainer caps at the right thread
-count.
+Dense layers run their three GEMMs (forward, weight gradient, input gradient) in the
+compiled tiles of :mod:`fastml.nn._conv` (``gemm_rows``): fixed blocks of rows over the
+OpenMP threads, every sum computed whole by one thread in a fixed order, so the results
+are the same for any thread count and no BLAS thread pool competes with OpenMP's. Maxout
+uses numpy's BLAS.
 """
 import numpy as np
 
+from fastml.nn import _conv
 from fastml.nn.base import Layer, Parameter, _check_int
 from fastml.nn.init import check_init, initialize
+
+
+def _padded(B):
+    """B (C-contiguous) with its rows padded to whole 64-byte lines, as gemm_rows reads
+    them (B itself when they already are)."""
+    n = B.shape[1]
+    line = 64 // B.itemsize
+    if n % line == 0 and B.flags.c_contiguous:
+        return B
+    P = np.zeros((B.shape[0], -(-n // line) * line), dtype=B.dtype)
+    P[:, :n] = B
+    return P
+
+
+def dense_forward(x, W, b, relu, n_threads):
+    """x @ W (+ b), then max(., 0) when relu; x (N, K) and W (K, M) of one dtype."""
+    x = np.ascontiguousarray(x)
+    out = np.empty((x.shape[0], W.shape[1]), dtype=x.dtype)
+    bias = b if b is not None else np.zeros(1, dtype=x.dtype)
+    _conv.gemm_rows(x, False, _padded(W), W.shape[1], out, bias, b is not None, relu,
+                    n_threads)
+    return out
+
+
+def dense_backward(grad, x, W, need_dx, n_threads):
+    """(dx or None, dW, db) of out = x @ W + b for the output gradient grad."""
+    grad = np.ascontiguousarray(grad)
+    x = np.ascontiguousarray(x)
+    K, M = W.shape
+    zero = np.zeros(1, dtype=x.dtype)
+    dW = np.empty((K, M), dtype=x.dtype)
+    _conv.gemm_rows(x, True, _padded(grad), M, dW, zero, False, False, n_threads)
+    dx = None
+    if need_dx:
+        dx = np.empty((grad.shape[0], K), dtype=x.dtype)
+        _conv.gemm_rows(grad, False, _padded(W.T), K, dx, zero, False, False, n_threads)
+    return dx, dW, grad.sum(axis=0)
 
 __all__ = ["Dense", "Flatten", "Maxout"]
 
@@ -45,19 +86,18 @@ class Dense(Layer):
         return (self.units,)
 
     def _forward(self, x, training):
-        out = x @ self.W.value
-        if self.b is not None:
-            out += self.b.value
+        out = dense_forward(x, self.W.value, None if self.b is None else self.b.value,
+                            False, self.n_threads)
         self._c_x = x if training else None
         return out
 
     def _backward(self, grad):
-        x = self._c_x
-        self.W.grad = x.T @ grad
+        dx, self.W.grad, db = dense_backward(grad, self._c_x, self.W.value,
+                                             self.need_input_grad, self.n_threads)
         if self.b is not None:
-            self.b.grad = grad.sum(axis=0)
+            self.b.grad = db
         self._c_x = None
-        return grad @ self.W.value.T if self.need_input_grad else None
+        return dx
 
     def _args(self):
         return f"{self.units}" + ("" if self.use_bias else ", use_bias=False")

@@ -13,9 +13,13 @@ Per spatial axis, an input of size n, kernel f, stride s and padding p gives
 convolution gives ``(n - 1) s + f - 2p``.
 
 ``n_jobs`` means what it means in scikit-learn's OpenMP code (None and -1: every usable
-core, see ``fastml.utils._parallel``); threads split the batch (or the N*C planes for pooling), BLAS runs one
-thread per OpenMP thread, and results agree within rounding for any thread count.
+core, see ``fastml.utils._parallel``); threads split the batch (or the N*C planes for
+pooling) and BLAS runs one thread per OpenMP thread. Results are bitwise identical for
+any thread count: every sum over the batch (weight and bias gradients) runs over tiles
+fixed by the shapes alone, each tile into its own partial sum, and the partial sums are
+added in tile order.
 """
+import functools
 import numbers
 import os
 import threading
@@ -216,10 +220,11 @@ def _heuristic_path(Ci, Co, kh, kw, Ho, Wo, backward):
 
 
 def _measure_paths(run):
-    """Time run() with each algorithm (alternating; twice each when that is cheap) and
-    return the faster."""
+    """Time run() with each algorithm, alternating, three times each (once when a run
+    takes more than 0.2 s), and return the one with the lower minimum: the minimum of
+    alternated runs is what survives other processes taking the cores now and then."""
     best = {}
-    for rnd in range(2):
+    for rnd in range(3):
         for path in ("direct", "gemm"):
             _trial.path = path
             try:
@@ -229,7 +234,7 @@ def _measure_paths(run):
             finally:
                 _trial.path = None
             best[path] = min(dt, best.get(path, dt))
-        if rnd == 0 and min(best.values()) > 0.2:
+        if min(best.values()) > 0.2:
             break
     return min(best, key=best.get)
 
@@ -264,6 +269,138 @@ def _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, backward=False, *, measur
         with _path_lock:
             path = _path_cache.setdefault(k, path)
     return path
+
+
+# Which direct kernels run (see fastml/nn/_conv.pyx): "flat" (image positions in the
+# vector lanes) or "lanes" (output channels in the lanes; for the input gradient, dx rows
+# in the lanes), per direction; None chooses by counting multiply-adds. Tests set it to
+# exercise every kernel.
+_force_kernels = None
+
+
+@functools.lru_cache(maxsize=512)
+def _direct_plan(Ci, Co, H, W, kh, kw, ph, pw, itemsize, vec_bytes):
+    """The direct kernels for a layer, chosen by counting vector multiply-adds, padding
+    included (output channels padded to the kernel's channel block, flat rows to whole
+    vectors with the positions past each row's end, dx rows to whole vectors and every
+    kernel row of the full convolution for the flat dx). A count, not a timing: both kinds
+    run at about the same multiply-adds per cycle, so fewer wasted lanes means faster on
+    every CPU. Returns {"fwd", "dw", "dx"} -> "flat" | "lanes" and the flat kernels'
+    channel blocks {"nc", "nco", "nci"}."""
+    V = vec_bytes // itemsize            # lanes of one vector
+    L = 64 // itemsize                   # channels of a lanes block
+    K = Ci * kh * kw
+    Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
+    Wp = W + 2 * pw
+
+    def padded(n, m):
+        return -(-n // m) * m
+
+    nc = _conv.channel_block(Co, Ho * Wp, itemsize)
+    nco = _conv.channel_block(Co, K, itemsize, True)
+    nflat = _conv.dx_flat_length(H, W, Wo, kw, pw)
+    nci = _conv.channel_block(Ci, nflat, itemsize)
+    rows = sum(min(kh, ih + ph + 1) - max(0, ih + ph - Ho + 1) for ih in range(H))
+    return {
+        "fwd": ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nc) * padded(Ho * Wp, V)
+                else "flat"),
+        "dw": ("lanes" if padded(Co, L) * Ho * Wo < padded(Co, nco) * padded(Ho * Wp, V)
+               else "flat"),
+        "dx": ("lanes" if padded(W, V) * rows * kw * Ci
+               < padded(Ci, nci) * padded(nflat, V) * kh * kw else "flat"),
+        "nc": nc, "nco": nco, "nci": nci,
+    }
+
+
+def _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize):
+    """_direct_plan for this process's vector width, with the test override applied."""
+    plan = _direct_plan(Ci, Co, H, W, kh, kw, ph, pw, itemsize, _conv.vec_bytes())
+    if _force_kernels:
+        plan = dict(plan, **_force_kernels)
+    return plan
+
+
+def _direct_forward_operands(w, b, H, W, ph, pw):
+    """(kind, packed weights, bias padded to whole channel blocks) for
+    _conv.direct_forward."""
+    Co, Ci, kh, kw = w.shape
+    itemsize = w.dtype.itemsize
+    plan = _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize)
+    if plan["fwd"] == "lanes":
+        kind, nc = 1, 64 // itemsize
+    else:
+        kind, nc = 0, plan["nc"]
+    wpk = _conv.pack_weights(w.reshape(Co, -1), Co, nc)
+    bpk = np.zeros(wpk.shape[0] * nc, dtype=w.dtype)
+    if b is not None:
+        bpk[:Co] = b
+    return kind, wpk, bpk
+
+
+def _direct_backward(gsrc, pos, pool, x, w, ph, pw, dx, need_dx, n_threads):
+    """dw (C_out, K) and db (float64) of the direct kernels, dx filled when need_dx; gsrc
+    is the output gradient, or (pool > 0) the pooled gradient of the fused step."""
+    Co, Ci, kh, kw = w.shape
+    N, _, H, W = x.shape
+    itemsize = x.itemsize
+    plan = _direct_kernels(Ci, Co, H, W, kh, kw, ph, pw, itemsize)
+    nci = 0
+    if not need_dx:
+        wdx = w.reshape(-1)  # not read
+    elif plan["dx"] == "lanes":
+        wdx = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(-1)
+    else:  # the "full" convolution of the gradient with the flipped, transposed kernel
+        wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
+        nci = plan["nci"]
+        wdx = _conv.pack_weights(wf, Ci, nci).reshape(-1)
+    if plan["dw"] == "lanes":
+        dw_kind, nco = 1, 64 // itemsize
+    else:
+        dw_kind, nco = 0, plan["nco"]
+    return _conv.direct_backward(gsrc, pos, x, wdx, nci, dx, need_dx, kh, kw, ph, pw, Co,
+                                 pool, dw_kind, nco, 1 if plan["dx"] == "lanes" else 0,
+                                 n_threads)
+
+
+def _conv_relu_pool(x, w, b, padding, k, n_jobs):
+    """relu(max_pool2d(conv2d(x, w, b, 1, padding), k)) in one compiled pass (the direct
+    kernels), with the pooled positions for _conv_relu_pool_backward: (out, pos), pos the
+    offset r * k + c of each window's maximum in the window (255 where the ReLU zeroes the
+    output). None when a window meets a NaN or an infinity: the unfused layers then give
+    the exact IEEE results. Operands are C-contiguous, of one dtype, validated by the
+    layers."""
+    Co, Ci, kh, kw = w.shape
+    N, _, H, W = x.shape
+    ph, pw = padding
+    Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
+    kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw)
+    out = np.empty((N, Co, Ho // k, Wo // k), dtype=x.dtype)
+    pos = np.empty(out.shape, dtype=np.uint8)
+    ok = _conv.direct_forward(x, wpk, bpk, b is not None, out, kh, kw, ph, pw,
+                              effective_n_threads(n_jobs), kind, pos, k)
+    return (out, pos) if ok else None
+
+
+def _conv_relu_pool_backward(grad, pos, x, w, padding, k, need_dx, n_jobs):
+    """(dx or None, dw, db) of the fused step from the gradient of its pooled output."""
+    Co, Ci, kh, kw = w.shape
+    ph, pw = padding
+    dtype = x.dtype
+    n_threads = effective_n_threads(n_jobs)
+    dx = np.empty(x.shape if need_dx else (0,) + x.shape[1:], dtype=dtype)
+    if _all_finite(w):
+        dw, db = _direct_backward(grad, pos, k, x, w, ph, pw, dx, need_dx, n_threads)
+        if _all_finite(dw):
+            return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
+    # non-finite operands: the output gradient, then the general backward pass
+    N, _, Hq, Wq = grad.shape
+    H, W = x.shape[2:]
+    g = np.zeros((N, Co, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1), dtype=dtype)
+    kept = pos != 255
+    n, c, i, j = np.nonzero(kept)
+    q = pos[kept].astype(np.intp)
+    g[n, c, i * k + q // k, j * k + q % k] = grad[kept]
+    return conv2d_backward(g, x, w, 1, padding, need_dx, n_jobs=n_jobs)
 
 
 def _all_finite(*arrays):
@@ -324,9 +461,9 @@ def conv2d(x, w, b=None, stride=1, padding=0, *, n_jobs=None):
     bias = b if b is not None else np.zeros(1, dtype=dtype)
     if _conv_path(Ci, Co, kh, kw, sh, sw, ph, pw, Ho, Wo, key=(N, dtype.str), measure=lambda:
                   conv2d(x, w, b, stride, padding, n_jobs=n_jobs)) == "direct":
-        nc = _conv.channel_block(Co, Ho * (W + 2 * pw), x.itemsize)
-        wpk = _conv.pack_weights(w.reshape(Co, -1), Co, nc)
-        _conv.direct_forward(x, wpk, bias, b is not None, out, kh, kw, ph, pw, n_threads)
+        kind, wpk, bpk = _direct_forward_operands(w, b, H, W, ph, pw)
+        _conv.direct_forward(x, wpk, bpk, b is not None, out, kh, kw, ph, pw, n_threads,
+                             kind)
         return out
     with blas_threads(1):
         _conv.conv_forward(x, w.reshape(Co, -1), bias, b is not None, out, kh, kw, sh, sw,
@@ -377,13 +514,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, need_input_grad=True, *
                   key=(N, dtype.str, need_dx), measure=lambda: conv2d_backward(
                       grad_out, x, w, stride, padding, need_dx, n_jobs=n_jobs)) == "direct" \
             and _all_finite(w):
-        # dx is the "full" convolution of grad_out with the flipped, transposed kernel.
-        wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(Ci, -1)
-        nc = _conv.channel_block(Ci, _conv.dx_flat_length(H, W, Wo, kw, pw), x.itemsize)
-        wfpk = _conv.pack_weights(wf, Ci, nc)
-        with blas_threads(1):  # its final reduction is a small GEMV: no BLAS threads
-            dw, db = _conv.direct_backward(grad_out, x, wfpk, dx, need_dx, kh, kw, ph, pw,
-                                           n_threads)
+        dw, db = _direct_backward(grad_out, None, 0, x, w, ph, pw, dx, need_dx, n_threads)
         if _all_finite(dw):
             return (dx if need_dx else None), dw.reshape(w.shape), db.astype(dtype)
     with blas_threads(1):

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from fastml.nn import _train_ops
+
 __all__ = ["Adam", "ConstantLR", "CosineLR", "ExponentialLR", "InverseTimeLR", "Optimizer",
            "ReduceLROnPlateau", "SGD", "StepLR", "get_optimizer", "get_schedule"]
 
@@ -58,6 +60,21 @@ class SGD(Optimizer):
         self._v = [None] * len(self.params)
 
     def _update(self, i, p):
+        # one compiled pass per parameter: the formulas of the class doc, in the
+        # parameter's dtype, each operation rounded as numpy's would be
+        value = p.value
+        dtype = value.dtype
+        if not value.flags.c_contiguous or dtype not in (np.float32, np.float64):
+            return self._update_numpy(i, p)
+        g = np.ascontiguousarray(p.grad, dtype=dtype).reshape(-1)
+        v = self._v[i]
+        init = v is None
+        if init and self.momentum != 0:
+            v = self._v[i] = np.empty(value.shape, dtype=dtype)
+        _train_ops.sgd_update(value.reshape(-1), g, g if v is None else v.reshape(-1),
+                              self.learning_rate, self.momentum, self.nesterov, init)
+
+    def _update_numpy(self, i, p):
         lr = p.value.dtype.type(self.learning_rate)
         g = p.grad
         if self.momentum == 0:

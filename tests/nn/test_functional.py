@@ -3,6 +3,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastml.nn import functional as F
@@ -413,7 +415,6 @@ def test_n_jobs_invariance(rng, dtype, conv_path):
     w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
     wt = rng.standard_normal((3, 4, 3, 3)).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
 
     def run(n_jobs):
         out = F.conv2d(x, w, b, 2, 1, n_jobs=n_jobs)
@@ -434,7 +435,7 @@ def test_n_jobs_invariance(rng, dtype, conv_path):
     for n_jobs in (2, -1, None):
         for a, r in zip(run(n_jobs), ref):
             assert a.dtype == r.dtype
-            assert_allclose(a, r, rtol=tol, atol=tol)
+            assert_array_equal(a, r)  # the same bits for any thread count
 
 
 # ---------------------------------------------------------------------------------------
@@ -625,3 +626,150 @@ def test_direct_channel_blocks(rng, monkeypatch, nc, dtype):
         for got, ref in zip(F.conv2d_backward(g, x, w, 1, p),
                             ref_conv2d_backward(g, x, w, (1, 1), (p, p))):
             assert_allclose(got, ref, rtol=tol, atol=tol * 10)
+
+
+# ---------------------------------------------------------------------------------------
+# every direct kernel, and the fused convolution + ReLU + max-pool step
+# ---------------------------------------------------------------------------------------
+DIRECT_SHAPES = [
+    # (N, C_in, C_out, H, W, kh, kw, padding): partial channel blocks (flat blocks of 8,
+    # lane blocks of 16 / 8), one and several vectors per row, padding on one axis only
+    (3, 3, 7, 11, 9, 5, 3, (1, 1)),
+    (2, 6, 16, 14, 14, 5, 5, (0, 0)),
+    (4, 1, 13, 12, 10, 3, 3, (2, 2)),
+    (2, 2, 33, 9, 20, 3, 5, (1, 2)),
+    (3, 5, 18, 7, 40, 3, 3, (1, 0)),
+    (2, 13, 5, 6, 6, 1, 1, (0, 0)),
+    (2, 14, 9, 5, 70, 2, 4, (1, 3)),
+]
+KINDS = list(itertools.product(["flat", "lanes"], repeat=3))
+
+
+@pytest.mark.parametrize("kinds", KINDS, ids=["-".join(k) for k in KINDS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_direct_kernels(rng, monkeypatch, kinds, dtype):
+    # Each forward, weight-gradient and input-gradient kernel of the direct path (the
+    # multiply-add count picks one per shape) against the naive loops.
+    monkeypatch.setattr(F, "_force_path", "direct")
+    monkeypatch.setattr(F, "_force_kernels", dict(zip(("fwd", "dw", "dx"), kinds)))
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for N, Ci, Co, H, W, kh, kw, p in DIRECT_SHAPES:
+        x = rng.standard_normal((N, Ci, H, W)).astype(dtype)
+        w = rng.standard_normal((Co, Ci, kh, kw)).astype(dtype)
+        b = rng.standard_normal(Co).astype(dtype)
+        ref = ref_conv2d(x, w, b, (1, 1), p)
+        out = F.conv2d(x, w, b, 1, p)
+        assert out.dtype == dtype
+        assert_allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())
+        g = rng.standard_normal(out.shape).astype(dtype)
+        for got, r in zip(F.conv2d_backward(g, x, w, 1, p),
+                          ref_conv2d_backward(g, x, w, (1, 1), p)):
+            assert got.dtype == dtype
+            assert_allclose(got, r, rtol=tol, atol=tol * np.abs(r).max())
+
+
+def _relu_pool_reference(x, w, b, p, k, gp):
+    """The unfused layers: pooled output and the gradients, from the naive loops."""
+    r = np.maximum(ref_conv2d(x, w, b, (1, 1), p), 0)
+    out, am = F.max_pool2d(r, k)
+    g = F.max_pool2d_backward(gp, am, r.shape) * (r > 0)
+    return (out, *ref_conv2d_backward(g, x, w, (1, 1), p))
+
+
+@pytest.mark.parametrize("kinds", KINDS, ids=["-".join(k) for k in KINDS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [2, 3])
+def test_fused_conv_relu_pool(rng, monkeypatch, kinds, dtype, k):
+    monkeypatch.setattr(F, "_force_kernels", dict(zip(("fwd", "dw", "dx"), kinds)))
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for N, Ci, Co, H, W, kh, kw, p in DIRECT_SHAPES:
+        if (H + 2 * p[0] - kh + 1) < k or (W + 2 * p[1] - kw + 1) < k:
+            continue
+        x = rng.standard_normal((N, Ci, H, W)).astype(dtype)
+        w = rng.standard_normal((Co, Ci, kh, kw)).astype(dtype)
+        b = rng.standard_normal(Co).astype(dtype)
+        out, pos = F._conv_relu_pool(x, w, b, p, k, None)
+        gp = rng.standard_normal(out.shape).astype(dtype)
+        ref = _relu_pool_reference(x, w, b, p, k, gp)
+        got = (out, *F._conv_relu_pool_backward(gp, pos, x, w, p, k, True, None))
+        for a, r in zip(got, ref):
+            assert a.dtype == dtype
+            assert_allclose(a, r, rtol=tol, atol=tol * max(1.0, np.abs(r).max()))
+        # positions: 255 exactly where the window's maximum is <= 0
+        assert np.array_equal(pos == 255, out == 0)
+
+
+def test_fused_conv_relu_pool_nan_and_inf(rng):
+    # NaN rules of the unfused layers: the fused pass declines windows that meet a NaN or
+    # an infinity (and the layer step then runs the layers themselves).
+    x = rng.standard_normal((2, 2, 8, 8))
+    w = rng.standard_normal((3, 2, 3, 3))
+    for bad in (np.nan, np.inf):
+        xb = x.copy()
+        xb[1, 0, 4, 4] = bad
+        assert F._conv_relu_pool(xb, w, None, (1, 1), 2, None) is None
+    assert F._conv_relu_pool(x, w, None, (1, 1), 2, None) is not None
+
+
+# ---------------------------------------------------------------------------------------
+# the same bits for any thread count
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def any_threads(monkeypatch):
+    """n_jobs taken literally (more threads than this machine's cores run too)."""
+    from fastml.utils import _parallel
+
+    monkeypatch.setattr(_parallel, "max_usable_threads", lambda: 64)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_bitwise_identical_for_any_thread_count(any_threads, data):
+    draw = data.draw
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    N, Ci, Co = draw(st.integers(1, 9)), draw(st.integers(1, 5)), draw(st.integers(1, 20))
+    H, W = draw(st.integers(2, 13)), draw(st.integers(2, 13))
+    kh, kw = draw(st.integers(1, min(H, 5))), draw(st.integers(1, min(W, 5)))
+    stride = draw(st.sampled_from([1, 1, 2]))
+    ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+    path = draw(st.sampled_from(["direct", "gemm"]))
+    kinds = dict(zip(("fwd", "dw", "dx"), draw(st.sampled_from(KINDS))))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, Ci, H, W)).astype(dtype)
+    w = rng.standard_normal((Co, Ci, kh, kw)).astype(dtype)
+    wt = rng.standard_normal((Ci, Co, kh, kw)).astype(dtype)
+    b = rng.standard_normal(Co).astype(dtype)
+    old = F._force_path, F._force_kernels
+    F._force_path, F._force_kernels = path, kinds
+    try:
+        def run(n_jobs):
+            out = F.conv2d(x, w, b, stride, (ph, pw), n_jobs=n_jobs)
+            res = [out, *F.conv2d_backward(np.cos(out), x, w, stride, (ph, pw),
+                                           n_jobs=n_jobs)]
+            t = F.conv_transpose2d(x, wt, None, stride, (ph, pw), n_jobs=n_jobs)
+            res += [t, *F.conv_transpose2d_backward(np.sin(t), x, wt, stride, (ph, pw),
+                                                    n_jobs=n_jobs)]
+            k = min(H, W, 3)
+            mp, am = F.max_pool2d(x, k, n_jobs=n_jobs)
+            res += [mp, am, F.max_pool2d_backward(np.cos(mp), am, x.shape, n_jobs=n_jobs)]
+            ap = F.avg_pool2d(x, k, 1, k // 2, n_jobs=n_jobs)
+            res += [ap, F.avg_pool2d_backward(np.cos(ap), x.shape, k, 1, k // 2,
+                                              n_jobs=n_jobs)]
+            if stride == 1 and out.shape[2] >= 2 and out.shape[3] >= 2:
+                fused = F._conv_relu_pool(x, w, b, (ph, pw), 2, n_jobs)
+                if fused is not None:
+                    res += [*fused, *F._conv_relu_pool_backward(
+                        np.cos(fused[0]), fused[1], x, w, (ph, pw), 2, True, n_jobs)]
+            return res
+
+        ref = run(1)
+        for n_jobs in (2, 3):
+            got = run(n_jobs)
+            assert len(got) == len(ref)
+            for a, r in zip(got, ref):
+                assert a.dtype == r.dtype
+                assert_array_equal(a, r)
+    finally:
+        F._force_path, F._force_kernels = old

@@ -304,7 +304,11 @@ def test_pickle_keeps_weights_and_drops_caches():
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     out = net.forward(x, training=True)  # leaves caches behind
     clone = pickle.loads(pickle.dumps(net))
-    assert clone.layers[0]._c_x is None
+    for m in clone.modules():  # no array kept from the forward pass, in layers ...
+        assert all(v is None for k, v in vars(m).items() if k.startswith("_c_"))
+    for step in clone._plan:   # ... or in fused plan steps
+        assert all(v is None or v is False for k, v in vars(step).items()
+                   if k.startswith("_c"))
     np.testing.assert_array_equal(clone.forward(x), net.forward(x))
     np.testing.assert_array_equal(out, net.forward(x))
 
@@ -340,3 +344,95 @@ def test_lenet5_matches_torch():
         assert_allclose(a.W.grad, wt.T if isinstance(a, Dense) else wt, rtol=1e-9,
                         atol=1e-12)
         assert_allclose(a.b.grad, b.bias.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_lenet5_epoch_same_bits_for_any_thread_count(monkeypatch):
+    # A whole training epoch (fused convolution steps, pooling, dense layers, SGD with
+    # momentum) ends with the same weights, bit for bit, for 1, 2 and 3 threads.
+    from fastml.nn import Trainer
+    from fastml.utils import _parallel
+
+    monkeypatch.setattr(_parallel, "max_usable_threads", lambda: 64)  # 3 threads run
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 300)
+    states = []
+    for n_jobs in (1, 2, 3):
+        net = lenet5(random_state=0)
+        Trainer(net, epochs=1, batch_size=64, learning_rate=0.05, momentum=0.9,
+                validation_fraction=0.0, random_state=0, n_jobs=n_jobs).fit(X, y)
+        states.append(net.state_dict())
+    for other in states[1:]:
+        for k, v in states[0].items():
+            np.testing.assert_array_equal(other[k], v, err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_gemm_tiles_match_numpy(dtype):
+    # the compiled GEMM tiles of Dense: partial row tiles and register blocks, columns
+    # that are not whole vectors, A read as is and transposed
+    from fastml.nn import _conv
+    from fastml.nn.dense import _padded
+
+    rng = np.random.default_rng(0)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for M, K, N in [(1, 1, 1), (5, 3, 7), (25, 17, 33), (49, 300, 65), (128, 400, 120),
+                    (7, 600, 16)]:
+        A = rng.standard_normal((M, K)).astype(dtype)
+        B = rng.standard_normal((K, N)).astype(dtype)
+        b = rng.standard_normal(N).astype(dtype)
+        ref = A.astype(np.float64) @ B + b
+        scale = np.abs(A).sum(axis=1, keepdims=True) * np.abs(B).max() + np.abs(b).max()
+        for trans in (False, True):
+            C = np.empty((M, N), dtype)
+            _conv.gemm_rows(np.ascontiguousarray(A.T) if trans else A, trans, _padded(B),
+                            N, C, b, True, False, 3)
+            assert_allclose(C, ref, rtol=0, atol=tol * scale.max())
+        C = np.empty((M, N), dtype)
+        _conv.gemm_rows(A, False, _padded(B), N, C, b, True, True, 2)
+        assert_allclose(C, np.maximum(ref, 0), rtol=0, atol=tol * scale.max())
+
+
+def test_fused_dense_relu_equals_separate_layers():
+    rng = np.random.default_rng(4)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((9, 13)).astype(dtype)
+        fused = Sequential(Dense(7), ReLU(), input_shape=(13,), dtype=dtype, random_state=0)
+        assert len(fused._plan) == 1 and type(fused._plan[0]).__name__ == "DenseReLU"
+        d, r = Dense(7), ReLU()
+        d.build((13,), dtype, 0)
+        r.build((7,), dtype)
+        d.W.value[...] = fused.layers[0].W.value
+        d.b.value[...] = rng.standard_normal(7)
+        fused.layers[0].b.value[...] = d.b.value
+        out = fused.forward(x, True)
+        np.testing.assert_array_equal(out, r.forward(d.forward(x, True), True))
+        g = rng.standard_normal(out.shape).astype(dtype)
+        g[0, 0] = np.inf  # a zeroed unit passes no gradient, even an infinite one
+        dx = fused.backward(g)
+        np.testing.assert_array_equal(dx, d.backward(r.backward(g)))
+        np.testing.assert_array_equal(fused.layers[0].W.grad, d.W.grad)
+        np.testing.assert_array_equal(fused.layers[0].b.grad, d.b.grad)
+        xn = x.copy()
+        xn[1, 2] = np.nan  # NaN propagates as in ReLU (np.maximum)
+        np.testing.assert_array_equal(fused.forward(xn), r.forward(d.forward(xn)))
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_compiled_step_matches_formulas(momentum, nesterov, dtype):
+    from fastml.nn import SGD, Parameter
+
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((3, 4)).astype(dtype)
+    p, q = Parameter(w0.copy(), "w"), Parameter(w0.copy(), "w")
+    opt = SGD([p], 0.05, momentum=momentum, nesterov=nesterov)
+    ref = SGD([q], 0.05, momentum=momentum, nesterov=nesterov)
+    for _ in range(3):
+        g = rng.standard_normal(w0.shape).astype(dtype)
+        p.grad, q.grad = g.copy(), g.copy()
+        opt.step()
+        ref.n_steps += 1
+        ref._update_numpy(0, q)  # numpy's operations, one at a time
+        assert p.value.dtype == dtype
+        assert_allclose(p.value, q.value, rtol=4 * np.finfo(dtype).eps, atol=0)
