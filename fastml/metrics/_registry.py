@@ -222,33 +222,94 @@ def resolve_metric(metric, params):
 # ----------------------------------------------------------------------------------------
 # kernels
 # ----------------------------------------------------------------------------------------
+#: how a kernel takes scipy CSR input (:attr:`Kernel.csr`)
+CSR_NATIVE = "native"      # fastml's own loops on the sparse rows
+CSR_SKLEARN = "sklearn"    # accepted; scikit-learn's function computes it
+
+
 @dataclass(frozen=True)
 class Kernel:
-    """A kernel: its function ``f(X, Y=None, *, n_jobs, out, **params)``, the parameters it
-    takes, whether it accepts CSR input, and ``diag(X, params)``: k(x_i, x_i) per row in
-    closed form (validated X)."""
+    """A kernel and every fact about it that callers, wrappers, messages and tables read.
+
+    name, aliases
+        The names ``pairwise_kernels`` accepts.
+    function
+        ``f(X, Y=None, *, n_jobs, out, **params)``; its ``__name__`` is the public name
+        (``rbf_kernel``, ``cosine_similarity``) and its signature gives the parameters'
+        defaults (read by the wrappers of :mod:`fastml.dask`).
+    params
+        The keyword parameters it takes (``gamma``, ``degree``, ``coef0``).
+    csr
+        :data:`CSR_NATIVE` (CSR computed by fastml's loops), :data:`CSR_SKLEARN` (CSR
+        accepted, computed by scikit-learn's function) or None (dense input only).
+    non_negative
+        For kernels defined on non-negative data only: the kernel's name in the error
+        raised for a negative entry; None for any real data.
+    diag
+        ``diag(X, params)``: k(x_i, x_i) per row in closed form (validated X).
+    float32
+        The dtype rule: float32 input gives a float32 result (else float64), as
+        :func:`fastml.utils.validation.result_dtype`.
+    """
     name: str
     function: Callable
     params: tuple = ()
-    sparse: bool = False
+    csr: Optional[str] = None
+    non_negative: Optional[str] = None
     diag: Optional[Callable] = None
+    float32: bool = True
     aliases: tuple = ()
 
+    @property
+    def function_name(self):
+        return self.function.__name__
 
-#: kernel name (and alias) -> Kernel, filled by fastml.metrics.pairwise
+
+#: kernel name (and alias) -> Kernel, filled by fastml.metrics._kernels
 KERNELS = {}
 
 
-def register_kernel(name, function, *, params=(), sparse=False, diag=None, aliases=()):
-    spec = Kernel(name, function, tuple(params), sparse, diag, tuple(aliases))
+def register_kernel(name, function, *, params=(), csr=None, non_negative=None, diag=None,
+                    float32=True, aliases=()):
+    if csr not in (None, CSR_NATIVE, CSR_SKLEARN):
+        raise ValueError(f"csr must be None, {CSR_NATIVE!r} or {CSR_SKLEARN!r}, got {csr!r}.")
+    spec = Kernel(name, function, tuple(params), csr, non_negative, diag, float32,
+                  tuple(aliases))
     for n in (name,) + spec.aliases:
         KERNELS[n] = spec
     return spec
 
 
+def kernel_specs():
+    """Every registered :class:`Kernel` once (aliases not repeated), in registration order."""
+    seen = {}
+    for spec in KERNELS.values():
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())
+
+
 def kernel_names():
     """Every kernel name pairwise_kernels accepts (besides "precomputed" and callables)."""
     return sorted(KERNELS)
+
+
+def kernel_function_names():
+    """The public names of the kernel functions (``linear_kernel``, ...), sorted."""
+    return sorted(spec.function_name for spec in kernel_specs())
+
+
+def csr_kernels(native_only=False):
+    """Canonical names of the kernels that accept CSR input (``native_only``: those that
+    fastml's own loops compute on CSR), in registration order."""
+    return [spec.name for spec in kernel_specs()
+            if spec.csr == CSR_NATIVE or (spec.csr is not None and not native_only)]
+
+
+def non_negative_kernels():
+    """Kernel name (and alias) -> its name in messages, for the kernels of non-negative
+    data."""
+    return {n: spec.non_negative for n, spec in KERNELS.items()
+            if spec.non_negative is not None}
 
 
 def unknown_kernel_message(what, value):
