@@ -74,7 +74,7 @@ def _check_one(A, name, accept_sparse, dtype):
         raise TypeError(
             f"{name} is a sparse matrix, but this function needs dense input; "
             "use X.toarray() or a kernel that accepts CSR input "
-            "(linear, cosine, intersection, hellinger, chi2, additive_chi2)."
+            "(fastml.metrics.CSR_KERNELS lists them)."
         )
     dt = getattr(A, "dtype", None)
     if dt is not None and dt.kind in "cUSO" and not sp.issparse(A):
