@@ -71,7 +71,7 @@ class _Voter:
         if self.kind == "classifier":
             return predict_from_votes(self._votes(pair), self.classes, False, self.tie_break)
         dist, ind = pair
-        w = vote_weights(dist, self.weights)
+        w = vote_weights(dist, self.weights, "KNeighborsRegressor")
         yk = self.y[ind]
         if w is None:
             return yk.mean(axis=1)

@@ -525,10 +525,23 @@ def _drop_self(dist, ind):
     return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
 
 
-def vote_weights(dist, weights):
+def negative_weight_error(value, estimator, where=""):
+    """The error for a negative or NaN weight from a callable ``weights`` (one message
+    for the estimators' query checks and for :func:`vote_weights`)."""
+    return ValueError(
+        f"The weights callable returned {value:g}{where}; {estimator} needs "
+        "weights >= 0 (a negative weight counts a neighbour against its label or "
+        "target, so the prediction could be one no neighbour has). Make "
+        "weights(distances) return non-negative numbers, e.g. "
+        "1 / (1 + distances).")
+
+
+def vote_weights(dist, weights, estimator="KNeighborsClassifier"):
     """Vote weights (n, k) from distances, as scikit-learn: None for 'uniform'; 1 / d for
     'distance' (rows with an exact match: 1 for the exact matches, 0 for the others);
-    ``weights(dist)`` for a callable. Raises if some row's weights are all zero."""
+    ``weights(dist)`` for a callable, whose values must be >= 0 (else the error of
+    :func:`negative_weight_error`, naming ``estimator``). Raises if some row's weights
+    are all zero."""
     if weights in (None, "uniform"):
         return None
     if weights == "distance":
@@ -543,12 +556,11 @@ def vote_weights(dist, weights):
         if w.shape != np.shape(dist):
             raise ValueError(f"weights callable returned shape {w.shape}; it must return "
                              f"the shape of its input distances {np.shape(dist)}.")
+        bad = np.flatnonzero(~(w.ravel() >= 0))
+        if bad.size:
+            raise negative_weight_error(float(w.ravel()[bad[0]]), estimator)
     if w.size and np.any(np.all(w == 0, axis=1)):
         raise ValueError(
             "All neighbors of some sample is getting zero weights. Please modify "
             "'weights' to avoid this case if you are using a user-defined function.")
     return w
-
-
-# the former name (fastml.dask imports it)
-_weights = vote_weights
