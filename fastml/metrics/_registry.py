@@ -127,14 +127,6 @@ class Metric:
             self.sequence.accepts(X)
 
 
-def _encode_symbols(X, Y, names=("X", "Y")):
-    return _seq.encode_symbols(X, Y, names=names)
-
-
-def _encode_frames(X, Y, names=("X", "Y")):
-    return _seq.encode_frames(X, Y, names=names)
-
-
 def _encode_equal_length_strings(X, Y, names=("X", "Y")):
     A, B, _ = _seq.string_codes_matrix(X, Y, names=names)
     return A, B
@@ -161,10 +153,10 @@ def _frames_dtype(A):
 
 
 _LEVENSHTEIN = SequenceRoute(
-    encode=_encode_symbols, count=_count_offsets, dtype=_int32,
+    encode=_seq.encode_symbols, count=_count_offsets, dtype=_int32,
     matrix=_matrix.levenshtein_matrix, knn=_knn.knn_levenshtein, strings=True)
 _DTW = SequenceRoute(
-    encode=_encode_frames, count=_count_offsets, dtype=_frames_dtype,
+    encode=_seq.encode_frames, count=_count_offsets, dtype=_frames_dtype,
     matrix=_matrix.dtw_matrix, knn=_knn.knn_dtw)
 _HAMMING_STRINGS = SequenceRoute(
     encode=_encode_equal_length_strings, count=_count_rows,
@@ -185,8 +177,7 @@ _METRIC_LIST = [
            sequence=_HAMMING_STRINGS, sklearn="hamming"),
     *[Metric(name, numeric=NumericRoute(_plans.boolean(name), keep_bool=True,
                                         bool_only=True, has_knn=False), sklearn=name)
-      for name in ("jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath",
-                   "yule")],
+      for name in _matrix.BOOLEAN_DISSIMILARITIES],
     Metric("levenshtein", sequence=_LEVENSHTEIN),
     Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
 ]
@@ -217,6 +208,55 @@ def resolve_metric(metric, params):
     """(Metric, checked parameters) for a metric name and its keyword parameters."""
     spec = get_metric(metric)
     return spec, spec.check_params(metric, params)
+
+
+def _numeric_array_like(A):
+    """True for numeric ndarrays and for lists/tuples of numbers (no sparse matrices, no
+    object arrays, no strings, no pandas extension types): what fastml's dense routines
+    take."""
+    if isinstance(A, np.ndarray):
+        return A.dtype.kind in "fiub"
+    if isinstance(A, (list, tuple)):
+        return not _seq.holds_strings(A) and np.asarray(A).dtype.kind in "fiub"
+    return False
+
+
+def _boolean_matrix(A):
+    return isinstance(A, np.ndarray) and A.dtype == np.bool_ and A.ndim == 2 and A.size > 0
+
+
+def is_usable_for(X, Y, metric, params=None, *, knn=False):
+    """Whether fastml's compiled numeric routines compute ``metric`` with ``params`` on
+    ``X`` (and ``Y``, None for X with itself): ``(Metric, checked parameters)`` if so, else
+    None, and the caller runs scikit-learn's code. The one answer for
+    ``pairwise_distances``, the neighbour estimators and their index.
+
+    No: a name the registry does not have or a callable; a metric without a numeric
+    route, or (``knn=True``) without a kNN routine; parameters the metric does not take or
+    whose values it refuses (p < 1, a weight vector ``w``; ``w=None`` is no weight);
+    sparse or non-numeric data; for the boolean dissimilarities, data that are not
+    non-empty 2-D boolean arrays (scikit-learn converts those, with a warning).
+    ``X=None``: the answer for the metric and parameters alone.
+    """
+    if not isinstance(metric, str) or metric not in METRIC_ALIASES:
+        return None
+    spec = METRICS[METRIC_ALIASES[metric]]
+    route = spec.numeric
+    if route is None or (knn and not route.has_knn):
+        return None
+    params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}
+    if set(params) - set(spec.params):
+        return None
+    try:
+        prm = spec.check_params(metric, params)
+    except (TypeError, ValueError):
+        return None
+    arrays = [A for A in (X, Y) if A is not None]
+    if not all(_numeric_array_like(A) for A in arrays):
+        return None
+    if route.bool_only and not (X is not None and all(_boolean_matrix(A) for A in arrays)):
+        return None
+    return spec, prm
 
 
 # ----------------------------------------------------------------------------------------

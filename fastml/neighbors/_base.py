@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from fastml.metrics import _knn, _registry, _scaling
 from fastml.metrics._common import int32_indices
-from fastml.metrics._sequences import check_sequence_container, holds_strings
+from fastml.metrics._sequences import check_sequence_container, reject_strings_for_numeric
 from fastml.utils import effective_n_threads
 from fastml.utils.validation import aligned
 
@@ -107,23 +107,6 @@ class _FitIndex:
                                 cache=cache)
 
 
-def _numeric_spec(metric, params):
-    """(Metric, checked params) if fastml's dense search computes ``metric`` with
-    ``params`` (scikit-learn's effective metric), else None."""
-    if not isinstance(metric, str):
-        return None
-    name = _registry.METRIC_ALIASES.get(metric)
-    if name is None or _registry.METRICS[name].numeric is None \
-            or not _registry.METRICS[name].numeric.has_knn:
-        return None
-    spec = _registry.METRICS[name]
-    params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}
-    try:
-        return spec, spec.check_params(metric, params)
-    except (TypeError, ValueError):  # e.g. p < 1, a weight vector: scikit-learn's code
-        return None
-
-
 def _search_dtype(X, spec):
     if X.dtype == np.bool_ and spec.numeric.keep_bool:
         return X
@@ -156,11 +139,7 @@ class FastNeighborsMixin:
         if isinstance(self.metric, str) and self.metric in FASTML_ONLY_METRICS:
             raise ValueError(f"metric={self.metric!r} compares sequences; X must be a "
                              "sequence of items (e.g. a list of str).")
-        if holds_strings(X) or (isinstance(X, (list, tuple)) and len(X) and isinstance(
-                X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str)):
-            raise ValueError(
-                f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
-                "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
+        reject_strings_for_numeric(X, "X", self.metric)
         super()._fit(int32_indices(X), y)
         if self.algorithm == "auto" and self._tree_would_overflow():
             # scikit-learn's trees sum squares in float64 without rescaling: data this
@@ -174,10 +153,10 @@ class FastNeighborsMixin:
         if getattr(self, "_fit_method", None) not in ("kd_tree", "ball_tree"):
             return False
         X = self._fit_X
-        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0 \
-                or X.dtype.kind not in "fiub":
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
             return False
-        if _numeric_spec(self.effective_metric_, self.effective_metric_params_) is None:
+        if _registry.is_usable_for(X, None, self.effective_metric_,
+                                   self.effective_metric_params_, knn=True) is None:
             return False
         p = float(self.effective_metric_params_.get("p", 2)) \
             if self.effective_metric_ in ("minkowski", "p") else 2.0
@@ -185,16 +164,17 @@ class FastNeighborsMixin:
                                    p if np.isfinite(p) else 1.0, X.shape[1]) != 0
 
     def _build_index(self):
-        if getattr(self, "_fit_method", None) != "brute" or sp.issparse(self._fit_X):
+        if getattr(self, "_fit_method", None) != "brute":
             return None
-        if not isinstance(self._fit_X, np.ndarray) or self._fit_X.ndim != 2 \
-                or self._fit_X.shape[1] == 0 or self._fit_X.dtype.kind not in "fiub":
+        X = self._fit_X
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] == 0:
             return None
-        found = _numeric_spec(self.effective_metric_, self.effective_metric_params_)
+        found = _registry.is_usable_for(X, None, self.effective_metric_,
+                                        self.effective_metric_params_, knn=True)
         if found is None:
             return None
         spec, prm = found
-        return _FitIndex(spec, prm, aligned(np.ascontiguousarray(_search_dtype(self._fit_X, spec))),
+        return _FitIndex(spec, prm, aligned(np.ascontiguousarray(_search_dtype(X, spec))),
                          sequence=False)
 
     def _fit_sequences(self, spec, X, y):
