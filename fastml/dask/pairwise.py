@@ -21,7 +21,12 @@ import inspect
 import numpy as np
 
 from fastml import metrics as _metrics
-from fastml.dask._compat import check_fit_data, check_metric, kernel_function_names, kernel_specs
+from fastml.dask._compat import (
+    check_fit_data,
+    check_metric,
+    kernel_function_names,
+    kernel_specs,
+)
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -36,8 +41,8 @@ from fastml.dask._validation import (
     check_same_features,
     is_dask_array,
     is_dask_bag,
-    result_float_dtype,
 )
+from fastml.utils import result_dtype
 
 __all__ = sorted(["pairwise_distances", "pairwise_kernels", *kernel_function_names()])
 
@@ -118,7 +123,7 @@ def pairwise_kernels(T, X=None, metric="linear", *, filter_params=False, n_jobs=
                 "rows; K(T, X) must have one column per row of X."
             )
         return T
-    dtype = result_float_dtype(T) if X is None else result_float_dtype(T, X)
+    dtype = result_dtype(T, X)
     # the single-machine dispatcher on one row checks the metric and its parameters now,
     # with its own errors
     probe = np.ones((1, T.shape[1]), dtype=dtype)
@@ -273,10 +278,7 @@ def pairwise_distances(T, X=None, metric="euclidean", *, n_jobs=None, partition_
     else:
         X = None
     arrays = (T,) if X is None else (T, X)
-    if any(a.dtype == np.bool_ for a in arrays):
-        dtype = np.dtype(np.float64)
-    else:
-        dtype = result_float_dtype(*arrays)
+    dtype = result_dtype(*arrays)  # boolean data (hamming): float64
     probe = np.zeros((1, T.shape[1]), dtype=T.dtype)
     if name is None:
         probe = np.vstack([probe, np.ones_like(probe)])

@@ -31,7 +31,7 @@ from fastml.metrics import _knn, _registry, _scaling
 from fastml.metrics._common import int32_indices
 from fastml.metrics._sequences import check_sequence_container, reject_strings_for_numeric
 from fastml.utils import effective_n_threads
-from fastml.utils.validation import aligned
+from fastml.utils.validation import aligned, result_dtype
 
 #: metrics only fastml has (sequences); scikit-learn's names are accepted as they are
 FASTML_ONLY_METRICS = tuple(sorted(
@@ -76,7 +76,7 @@ class _FitIndex:
             return route.matrix(Q, self.data, out, self.prm, n_threads)
         F = self.data
         if Q.dtype != F.dtype:
-            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            dtype = result_dtype(Q, F)
             Q, F = Q.astype(dtype), F.astype(dtype)
         dtype = np.float64 if Q.dtype == np.bool_ else Q.dtype
         out = np.empty((Q.shape[0], F.shape[0]), dtype=dtype)
@@ -101,7 +101,7 @@ class _FitIndex:
             return self.spec.sequence.knn(Q, self.data, k, self.prm, n_threads)
         F, cache = self.data, self.cache
         if Q.dtype != F.dtype:
-            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            dtype = result_dtype(Q, F)
             Q, F, cache = Q.astype(dtype), F.astype(dtype), None
         return _knn.knn_numeric(Q, F, k, self.spec.numeric.plan(self.prm), n_threads,
                                 cache=cache)
@@ -424,7 +424,7 @@ class FastRadiusNeighborsMixin(FastNeighborsMixin):
             index.check_nan(Q)
             F, cache = index.data, index.cache
             if Q.dtype != F.dtype:
-                dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+                dtype = result_dtype(Q, F)
                 Q, F, cache = Q.astype(dtype), F.astype(dtype), None
             indptr, ind, dist = _knn.radius_numeric(
                 Q, F, radius, index.spec.numeric.plan(index.prm), n_threads, cache,
