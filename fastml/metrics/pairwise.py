@@ -36,7 +36,6 @@ from fastml.metrics._dispatch import (
     pairwise_kernels,
 )
 from fastml.metrics._kernels import (  # noqa: F401  (the kernels, listed in __all__)
-    _ranks_and_order,
     additive_chi2_kernel,
     chi2_kernel,
     cosine_similarity,

@@ -228,7 +228,7 @@ class PQRows:
     """The PQ kernel: rank tables of every sample computed once."""
 
     def __init__(self, X, n_threads):
-        from fastml.metrics.pairwise import _ranks_and_order
+        from fastml.metrics._kernels import _ranks_and_order
         self.m = X.shape[0]
         self.dtype = ROW_DTYPE
         self.n_threads = n_threads
@@ -249,7 +249,7 @@ class PQRows:
         self.block(idx, 0, self.m, out, 0)
 
     def cross(self, T, out):
-        from fastml.metrics.pairwise import _ranks_and_order
+        from fastml.metrics._kernels import _ranks_and_order
         order, start, _, _ = _ranks_and_order(T.astype(self.x_dtype, copy=False))
         self._compute(order, start, 0, self.m, out)
 
