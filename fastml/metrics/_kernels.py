@@ -1,22 +1,7 @@
-"""The kernel functions and their registry entries: drop-in replacements for ``sklearn.metrics.pairwise``'s kernels, plus
-histogram intersection, Hellinger and PQ rank kernels, sums and normalisation.
-
-All functions share these rules:
-
-* ``X`` of shape (n, d) and ``Y`` of shape (m, d) give an (n, m) matrix; ``Y=None`` (or
-  ``Y is X``) computes K(X, X) using symmetry: each pair is computed once;
-* float32 inputs give float32 results; any other real dtype is converted to float64
-  once (mixed float32/float64 gives float64);
-* ``n_jobs`` means what it means in scikit-learn's OpenMP code (None and -1: every
-  usable core); BLAS runs one thread per tile inside fastml's own parallel loop, and the
-  results have the same bits for any ``n_jobs`` (tiles depend on the shapes only);
-* a NaN or inf in the input is an error, unless scikit-learn's ``assume_finite`` is set:
-  then nothing is checked and NaN comes out where scikit-learn gives NaN;
-* ``out=`` receives the result (C-contiguous, exact shape and dtype) instead of a new
-  array;
-* empty or non-2-D input, mismatched feature counts, bad parameter values and negative
-  entries for kernels defined on non-negative data raise a ValueError (or a TypeError for
-  wrong types) that names the argument.
+"""The kernel functions and their registry entries (one :func:`register_kernel` call per
+kernel, with its facts). Public as :mod:`fastml.metrics.pairwise`, whose docstring gives
+the rules every kernel here follows (shapes, dtypes, ``n_jobs``, finiteness, ``out=``,
+errors); the float-safety code they share is in :mod:`fastml.metrics._safety`.
 """
 import math
 import numbers
