@@ -56,7 +56,7 @@ from fastml.nn.augment import get_augmenter, is_pixel_dtype
 from fastml.nn.optim import get_optimizer, get_schedule
 from fastml.utils import blas_threads, effective_n_threads
 
-from fastml.nn.gradcheck import dropout_rngs
+from fastml.nn.gradcheck import dropout_rngs as _dropout_rngs  # (tests import it from here)
 from fastml.nn.gradcheck import gradient_check  # noqa: F401  (re-exported: its former home)
 
 __all__ = ["EarlyStopping", "StopTraining", "Trainer"]
@@ -440,7 +440,7 @@ class Trainer:
             "schedule": copy.deepcopy(self.lr_schedule),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
             "dropout": [(r, copy.deepcopy(r.bit_generator.state))
-                        for _, r in dropout_rngs(self.model)],
+                        for _, r in _dropout_rngs(self.model)],
             "n_history": len(self.history_),
             "epochs_done": self.epochs_done_,
             "first_loss": self._first_loss,
