@@ -34,11 +34,10 @@ _NEIGHBORS = ("NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor",
               "KNeighborsTransformer", "RadiusNeighborsClassifier",
               "RadiusNeighborsRegressor", "RadiusNeighborsTransformer", "kneighbors_graph",
               "radius_neighbors_graph")
-_KERNELS = ("linear_kernel", "polynomial_kernel", "rbf_kernel", "laplacian_kernel",
-            "sigmoid_kernel", "cosine_similarity", "chi2_kernel", "additive_chi2_kernel")
 
 #: patch name -> [(scikit-learn module, attribute, fastml module)], one entry per place
-#: the name is importable from
+#: the name is importable from; the kernel functions are added from the kernel registry
+#: on first use (:func:`_patch_map`)
 _PATCH_MAP = {
     **{name: [("sklearn.neighbors", name, "fastml.neighbors")] for name in _NEIGHBORS},
     "pairwise_distances": [("sklearn.metrics", "pairwise_distances", "fastml.metrics"),
@@ -46,7 +45,6 @@ _PATCH_MAP = {
                             "fastml.metrics")],
     "pairwise_kernels": [("sklearn.metrics", "pairwise_kernels", "fastml.metrics"),
                          ("sklearn.metrics.pairwise", "pairwise_kernels", "fastml.metrics")],
-    **{name: [("sklearn.metrics.pairwise", name, "fastml.metrics")] for name in _KERNELS},
     "KernelRidge": [("sklearn.kernel_ridge", "KernelRidge", "fastml.kernel_ridge")],
     **{name: [("sklearn.svm", name, "fastml.svm")]
        for name in ("SVC", "NuSVC", "SVR", "NuSVR", "OneClassSVM")},
@@ -91,6 +89,24 @@ _CONSUMERS = {
                                   NearestNeighbors=_NN, rbf_kernel=_METRICS),
 }
 _PATCH_MAP.update(_CONSUMERS)
+_KERNELS_ADDED = False
+
+
+def _patch_map():
+    """:data:`_PATCH_MAP` with every kernel function of fastml's kernel registry that
+    ``sklearn.metrics.pairwise`` also defines (read when first needed: ``import fastml``
+    does not load the kernels)."""
+    global _KERNELS_ADDED
+    if not _KERNELS_ADDED:
+        import sklearn.metrics.pairwise as skp
+
+        from fastml.metrics import _registry
+
+        _PATCH_MAP.update({name: [("sklearn.metrics.pairwise", name, "fastml.metrics")]
+                           for name in _registry.kernel_function_names()
+                           if hasattr(skp, name)})
+        _KERNELS_ADDED = True
+    return _PATCH_MAP
 
 # (module, attribute) -> scikit-learn's object there, while patched
 _ORIGINALS = {}
@@ -118,13 +134,13 @@ def get_patch_names():
     >>> "KNeighborsClassifier" in get_patch_names() and "DBSCAN" in get_patch_names()
     True
     """
-    return sorted(_PATCH_MAP)
+    return sorted(_patch_map())
 
 
 def _targets(names, caller):
     """``names`` as a list of patchable names (any iterable is read once)."""
     if names is None:
-        return list(_PATCH_MAP)
+        return list(_patch_map())
     if isinstance(names, str):
         names = [names]
     else:
@@ -138,7 +154,7 @@ def _targets(names, caller):
     if bad:
         raise TypeError(f"{caller}: names must be str, got {type(bad[0]).__name__} "
                         f"{bad[0]!r}.")
-    unknown = sorted(set(names) - set(_PATCH_MAP))
+    unknown = sorted(set(names) - set(_patch_map()))
     if unknown:
         listed = ", ".join(map(repr, unknown))
         what = "is not a patchable name" if len(unknown) == 1 else "are not patchable names"
@@ -152,7 +168,7 @@ def _targets(names, caller):
 def _import_all():
     """Import every scikit-learn module of the map before anything is replaced, so that
     the models' modules bind scikit-learn's objects (not fastml's) by their imports."""
-    for entries in _PATCH_MAP.values():
+    for entries in _patch_map().values():
         for mod_name, _, _ in entries:
             importlib.import_module(mod_name)
 
@@ -206,7 +222,7 @@ def patch_sklearn(names=None, *, verbose=False):
     names = _targets(names, "patch_sklearn")
     _import_all()
     for name in names:
-        for mod_name, attr, fast_mod in _PATCH_MAP[name]:
+        for mod_name, attr, fast_mod in _patch_map()[name]:
             module = sys.modules[mod_name]
             replacement = _replacement(mod_name, attr, fast_mod)
             key = (mod_name, attr)
@@ -256,7 +272,7 @@ def unpatch_sklearn(names=None, *, verbose=False):
     names = _targets(names, "unpatch_sklearn")
     restored = [n for n in names if sklearn_is_patched(n)]
     for name in names:
-        for mod_name, attr, _ in _PATCH_MAP[name]:
+        for mod_name, attr, _ in _patch_map()[name]:
             key = (mod_name, attr)
             holders = _HOLDERS.get(key)
             if holders is None:
@@ -312,7 +328,7 @@ def sklearn_is_patched(name=None):
     """
     names = _targets(name, "sklearn_is_patched")
     for n in names:
-        for mod_name, attr, fast_mod in _PATCH_MAP[n]:
+        for mod_name, attr, fast_mod in _patch_map()[n]:
             if (mod_name, attr) in _ORIGINALS and n in _HOLDERS.get((mod_name, attr), ()):
                 module = sys.modules.get(mod_name)
                 if module is not None and getattr(module, attr, None) is _replacement(

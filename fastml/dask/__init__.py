@@ -35,40 +35,10 @@ from fastml.dask.neighbors import (
     NearestNeighbors,
     kneighbors,
 )
-from fastml.dask.pairwise import (
-    additive_chi2_kernel,
-    chi2_kernel,
-    cosine_similarity,
-    hellinger_kernel,
-    intersection_kernel,
-    laplacian_kernel,
-    linear_kernel,
-    pairwise_distances,
-    pairwise_kernels,
-    polynomial_kernel,
-    pq_kernel,
-    rbf_kernel,
-    sigmoid_kernel,
-)
+from fastml.dask import pairwise as _pairwise
+from fastml.dask.pairwise import *  # noqa: F401,F403  (pairwise_kernels, pairwise_distances
+#                                     and one function per kernel of the kernel registry)
 from fastml.dask.wrappers import ParallelPostFit
 
-__all__ = [
-    "KNeighborsClassifier",
-    "KNeighborsRegressor",
-    "NearestNeighbors",
-    "ParallelPostFit",
-    "additive_chi2_kernel",
-    "chi2_kernel",
-    "cosine_similarity",
-    "hellinger_kernel",
-    "intersection_kernel",
-    "kneighbors",
-    "laplacian_kernel",
-    "linear_kernel",
-    "pairwise_distances",
-    "pairwise_kernels",
-    "polynomial_kernel",
-    "pq_kernel",
-    "rbf_kernel",
-    "sigmoid_kernel",
-]
+__all__ = sorted(["KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors",
+                  "ParallelPostFit", "kneighbors", *_pairwise.__all__])

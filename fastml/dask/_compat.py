@@ -11,7 +11,7 @@ import numpy as np
 from fastml.metrics.distance import _check_metric as check_metric
 from fastml.metrics.distance import check_fit_data
 from fastml.metrics.distance import kneighbors as single_kneighbors
-from fastml.metrics.pairwise import KERNEL_PARAMS
+from fastml.metrics._registry import kernel_function_names, kernel_specs
 from fastml.neighbors._base import vote_weights
 from fastml.utils._openmp import omp_max_threads, openmp_enabled
 
@@ -71,7 +71,7 @@ class _Voter:
         if self.kind == "classifier":
             return predict_from_votes(self._votes(pair), self.classes, False, self.tie_break)
         dist, ind = pair
-        w = vote_weights(dist, self.weights)
+        w = vote_weights(dist, self.weights, "KNeighborsRegressor")
         yk = self.y[ind]
         if w is None:
             return yk.mean(axis=1)
@@ -88,6 +88,6 @@ def precomputed_voter(kind, weights, y, classes=None, tie_break="smallest_label"
     return _Voter(kind, weights, y, classes, tie_break)
 
 
-__all__ = ["KERNEL_PARAMS", "check_fit_data", "check_knn_metric", "check_metric",
-           "is_quasi_minkowski", "omp_max_threads", "openmp_enabled", "precomputed_voter",
+__all__ = ["check_fit_data", "check_knn_metric", "check_metric", "is_quasi_minkowski",
+           "kernel_function_names", "kernel_specs", "omp_max_threads", "openmp_enabled", "precomputed_voter",
            "quasi_minkowski_kneighbors", "single_kneighbors", "vote_weights"]

@@ -67,12 +67,6 @@ def check_same_features(T, X, t_name="T", x_name="X"):
         )
 
 
-def result_float_dtype(*arrays):
-    """float32 when every input is float32, else float64 (fastml's rule)."""
-    return np.dtype(np.float32) if all(a.dtype == np.float32 for a in arrays) \
-        else np.dtype(np.float64)
-
-
 def check_split_every(split_every):
     if isinstance(split_every, bool) or not isinstance(split_every, numbers.Integral) \
             or split_every < 2:

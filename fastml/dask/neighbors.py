@@ -40,9 +40,8 @@ from fastml.dask._validation import (
     check_split_every,
     is_dask_array,
     is_dask_bag,
-    result_float_dtype,
 )
-from fastml.utils import check_positive_int
+from fastml.utils import check_positive_int, result_dtype
 
 __all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors", "kneighbors"]
 
@@ -72,7 +71,7 @@ def _array_blocks(A):
 def _numeric_dtype(name, *arrays):
     if name == "hamming" and any(a.dtype == np.bool_ for a in arrays):
         return np.dtype(np.float64)
-    return result_float_dtype(*arrays)
+    return result_dtype(*arrays)
 
 
 def _sequence_dtype(name, items):

@@ -16,10 +16,17 @@ single-machine error when the result is computed.
 With ``X=None`` the blocks on the diagonal of K(T, T) use the symmetric single-machine
 path (each pair once; the RBF diagonal is exactly 1).
 """
+import inspect
+
 import numpy as np
 
 from fastml import metrics as _metrics
-from fastml.dask._compat import KERNEL_PARAMS, check_fit_data, check_metric
+from fastml.dask._compat import (
+    check_fit_data,
+    check_metric,
+    kernel_function_names,
+    kernel_specs,
+)
 from fastml.dask._sequences import (
     any_str,
     check_partition_size,
@@ -34,24 +41,10 @@ from fastml.dask._validation import (
     check_same_features,
     is_dask_array,
     is_dask_bag,
-    result_float_dtype,
 )
+from fastml.utils import result_dtype
 
-__all__ = [
-    "additive_chi2_kernel",
-    "chi2_kernel",
-    "cosine_similarity",
-    "hellinger_kernel",
-    "intersection_kernel",
-    "laplacian_kernel",
-    "linear_kernel",
-    "pairwise_distances",
-    "pairwise_kernels",
-    "polynomial_kernel",
-    "pq_kernel",
-    "rbf_kernel",
-    "sigmoid_kernel",
-]
+__all__ = sorted(["pairwise_distances", "pairwise_kernels", *kernel_function_names()])
 
 
 # ----------------------------------------------------------------------------------------
@@ -130,7 +123,7 @@ def pairwise_kernels(T, X=None, metric="linear", *, filter_params=False, n_jobs=
                 "rows; K(T, X) must have one column per row of X."
             )
         return T
-    dtype = result_float_dtype(T) if X is None else result_float_dtype(T, X)
+    dtype = result_dtype(T, X)
     # the single-machine dispatcher on one row checks the metric and its parameters now,
     # with its own errors
     probe = np.ones((1, T.shape[1]), dtype=dtype)
@@ -140,43 +133,49 @@ def pairwise_kernels(T, X=None, metric="linear", *, filter_params=False, n_jobs=
                              filter_params, None, n_jobs, None, dtype, None)
 
 
-def _kernel_function(name, doc):
+def _first_paragraph(doc):
+    """The summary paragraph of a docstring, on one line."""
+    para = (doc or "").strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in para.splitlines())
+
+
+def _kernel_function(spec):
+    """The lazy dask version of one registered kernel: same name, the kernel's own
+    parameters and defaults (keyword-only), a docstring from the single-machine one."""
+    allowed = spec.params
+    name = spec.name
+
     def kernel(T, X=None, *, n_jobs=None, **params):
-        allowed = KERNEL_PARAMS[name]
         unknown = sorted(set(params) - set(allowed))
         if unknown:
             raise TypeError(f"{kernel.__name__}() got unexpected keyword argument(s) "
                             f"{unknown}; it takes {list(allowed) or 'no parameters'}.")
         return pairwise_kernels(T, X, metric=name, n_jobs=n_jobs, **params)
 
-    func_name = {"cosine": "cosine_similarity"}.get(name, f"{name}_kernel")
+    func_name = spec.function_name
     kernel.__name__ = kernel.__qualname__ = func_name
-    params = KERNEL_PARAMS[name]
+    kernel.__module__ = __name__
+    single = inspect.signature(spec.function).parameters
+    P = inspect.Parameter
+    kernel.__signature__ = inspect.Signature(
+        [P("T", P.POSITIONAL_OR_KEYWORD), P("X", P.POSITIONAL_OR_KEYWORD, default=None)]
+        + [P(p, P.KEYWORD_ONLY, default=single[p].default) for p in allowed]
+        + [P("n_jobs", P.KEYWORD_ONLY, default=None)])
     kernel.__doc__ = (
-        f"{doc}\n\n    Lazy dask version of :func:`fastml.metrics.{func_name}`: ``T`` (n, d) "
-        "and ``X`` (m, d) dask arrays (X=None: K(T, T)),\n    keyword parameters "
-        f"{', '.join(repr(p) for p in params) if params else '(none)'}, ``n_jobs`` "
+        f"{_first_paragraph(spec.function.__doc__)}\n\n    Lazy dask version of "
+        f":func:`fastml.metrics.{func_name}`: ``T`` (n, d) and ``X`` (m, d) dask arrays "
+        "(X=None: K(T, T)),\n    keyword parameters "
+        f"{', '.join(repr(p) for p in allowed) if allowed else '(none)'}, ``n_jobs`` "
         "threads per task.\n    Returns a dask array (n, m); see "
         ":func:`fastml.dask.pairwise_kernels`.\n    "
     )
     return kernel
 
 
-linear_kernel = _kernel_function("linear", "k(t, x) = <t, x>.")
-polynomial_kernel = _kernel_function("polynomial", "k(t, x) = (gamma <t, x> + coef0) ** degree.")
-sigmoid_kernel = _kernel_function("sigmoid", "k(t, x) = tanh(gamma <t, x> + coef0).")
-rbf_kernel = _kernel_function("rbf", "k(t, x) = exp(-gamma ||t - x||^2).")
-laplacian_kernel = _kernel_function("laplacian", "k(t, x) = exp(-gamma ||t - x||_1).")
-cosine_similarity = _kernel_function("cosine", "k(t, x) = <t, x> / (||t|| ||x||).")
-chi2_kernel = _kernel_function(
-    "chi2", "k(t, x) = exp(-gamma sum_i (t_i - x_i)^2 / (t_i + x_i)), non-negative data.")
-additive_chi2_kernel = _kernel_function(
-    "additive_chi2", "k(t, x) = -sum_i (t_i - x_i)^2 / (t_i + x_i), non-negative data.")
-intersection_kernel = _kernel_function(
-    "intersection", "Histogram intersection sum_i min(t_i, x_i), non-negative data.")
-hellinger_kernel = _kernel_function(
-    "hellinger", "Hellinger kernel sum_i sqrt(t_i x_i), non-negative data.")
-pq_kernel = _kernel_function("pq", "PQ rank-correlation kernel 2 (P - Q).")
+#: the kernel functions, one per entry of the kernel registry (same names as
+#: fastml.metrics: linear_kernel, rbf_kernel, cosine_similarity, ...)
+KERNEL_FUNCTIONS = {spec.function_name: _kernel_function(spec) for spec in kernel_specs()}
+globals().update(KERNEL_FUNCTIONS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -279,10 +278,7 @@ def pairwise_distances(T, X=None, metric="euclidean", *, n_jobs=None, partition_
     else:
         X = None
     arrays = (T,) if X is None else (T, X)
-    if any(a.dtype == np.bool_ for a in arrays):
-        dtype = np.dtype(np.float64)
-    else:
-        dtype = result_float_dtype(*arrays)
+    dtype = result_dtype(*arrays)  # boolean data (hamming): float64
     probe = np.zeros((1, T.shape[1]), dtype=T.dtype)
     if name is None:
         probe = np.vstack([probe, np.ones_like(probe)])

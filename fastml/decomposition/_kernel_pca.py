@@ -3,7 +3,7 @@ from sklearn import decomposition as _skd
 from sklearn.utils._param_validation import StrOptions
 
 from fastml.metrics import kernel_metrics, pairwise_kernels
-from fastml.metrics.pairwise import _NON_NEGATIVE
+from fastml.metrics._kernel_mixin import needs_non_negative
 
 __all__ = ["KernelPCA"]
 
@@ -109,6 +109,5 @@ class KernelPCA(_skd.KernelPCA):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # the histogram kernels are defined on non-negative data only
-        tags.input_tags.positive_only = isinstance(self.kernel, str) and \
-            self.kernel in _NON_NEGATIVE
+        tags.input_tags.positive_only = needs_non_negative(self.kernel)
         return tags

@@ -2,7 +2,6 @@
 ``KernelRidgeClassifier``, ``KernelTransformer``): ``kernel``, ``gamma``, ``degree``,
 ``coef0``, ``kernel_params`` and ``n_jobs`` turned into a kernel matrix, read from the
 kernel registry."""
-from fastml.metrics import pairwise as _pairwise
 from fastml.metrics._registry import KERNELS, unknown_kernel_message
 from fastml.metrics.pairwise import pairwise_kernels
 
@@ -11,11 +10,7 @@ def needs_non_negative(kernel):
     """Whether the named kernel is defined for non-negative data only (histograms:
     intersection, Hellinger, chi-squared), from the kernel registry."""
     spec = KERNELS.get(kernel) if isinstance(kernel, str) else None
-    if spec is None:
-        return False
-    if hasattr(spec, "non_negative"):
-        return bool(spec.non_negative)
-    return spec.name in getattr(_pairwise, "_NON_NEGATIVE", ())
+    return spec is not None and spec.non_negative is not None
 
 
 class KernelMixin:
@@ -61,7 +56,7 @@ class KernelMixin:
         tags = super().__sklearn_tags__()
         kernels = self.kernel if isinstance(self.kernel, (list, tuple)) else [self.kernel]
         names = [k[0] if isinstance(k, tuple) else k for k in kernels]
-        tags.input_tags.sparse = all(isinstance(k, str) and k in KERNELS and KERNELS[k].sparse
+        tags.input_tags.sparse = all(isinstance(k, str) and k in KERNELS and KERNELS[k].csr is not None
                                      for k in names)
         tags.input_tags.pairwise = isinstance(self.kernel, str) and self.kernel == "precomputed"
         tags.input_tags.positive_only = any(needs_non_negative(n) for n in names)

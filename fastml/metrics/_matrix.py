@@ -96,30 +96,37 @@ def packed_hamming_matrix(X, Y, sym, out, n_threads):
     return out
 
 
+def _ratio(num, den):
+    """num / den, 0 where den == 0."""
+    return np.where(den == 0, 0.0, num / np.where(den == 0, 1, den))
+
+
+def _yule(ntt, ndiff, nx, ny, d):
+    ntf, nft = nx - ntt, ny - ntt
+    nff = d - ntt - ndiff
+    return _ratio(2 * ntf * nft, ntt * nff + ntf * nft)
+
+
+#: scipy's boolean dissimilarities from counts: f(c_TT, c_TF + c_FT, true bits per row of
+#: X (b, 1), of Y (1, m), length d); the 0/0 cases give what scipy gives (0 for jaccard
+#: and yule, NaN for dice and sokalsneath). The metric registry lists these names.
+BOOLEAN_DISSIMILARITIES = {
+    "jaccard": lambda ntt, ndiff, nx, ny, d: _ratio(ndiff, ntt + ndiff),
+    "dice": lambda ntt, ndiff, nx, ny, d: ndiff / (2 * ntt + ndiff),
+    "rogerstanimoto": lambda ntt, ndiff, nx, ny, d: 2 * ndiff / (d + ndiff),
+    "russellrao": lambda ntt, ndiff, nx, ny, d: (d - ntt) / d,
+    "sokalsneath": lambda ntt, ndiff, nx, ny, d: 2 * ndiff / (ntt + 2 * ndiff),
+    "yule": _yule,
+}
+
+
 def _boolean_from_counts(name, ndiff, nx, ny, d):
-    """scipy's boolean dissimilarity from the counts of differing bits ``ndiff`` (block),
-    the numbers of true bits per row (nx (b, 1), ny (1, m)) and the length d. With
-    c_TT = true in both, c_TF + c_FT = ndiff, c_FF = d - c_TT - ndiff; the 0/0 cases give
-    what scipy gives (0 for jaccard and yule, NaN for dice and sokalsneath)."""
+    """scipy's boolean dissimilarity ``name`` from the counts of differing bits ``ndiff``
+    (block), the numbers of true bits per row (nx (b, 1), ny (1, m)) and the length d;
+    c_TT = true in both = (nx + ny - ndiff) / 2."""
     ntt = (nx + ny - ndiff) * 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
-        if name == "jaccard":
-            den = ntt + ndiff
-            return np.where(den == 0, 0.0, ndiff / np.where(den == 0, 1, den))
-        if name == "dice":
-            return ndiff / (2 * ntt + ndiff)
-        if name == "rogerstanimoto":
-            return 2 * ndiff / (d + ndiff)
-        if name == "russellrao":
-            return (d - ntt) / d
-        if name == "sokalsneath":
-            return 2 * ndiff / (ntt + 2 * ndiff)
-        if name == "yule":
-            ntf, nft = nx - ntt, ny - ntt
-            nff = d - ntt - ndiff
-            num, den = 2 * ntf * nft, ntt * nff + ntf * nft
-            return np.where(den == 0, 0.0, num / np.where(den == 0, 1, den))
-    raise AssertionError(name)  # pragma: no cover - the registry lists the names
+        return BOOLEAN_DISSIMILARITIES[name](ntt, ndiff, nx, ny, d)
 
 
 def boolean_matrix(X, Y, sym, out, name, n_threads):

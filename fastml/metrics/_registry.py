@@ -127,14 +127,6 @@ class Metric:
             self.sequence.accepts(X)
 
 
-def _encode_symbols(X, Y, names=("X", "Y")):
-    return _seq.encode_symbols(X, Y, names=names)
-
-
-def _encode_frames(X, Y, names=("X", "Y")):
-    return _seq.encode_frames(X, Y, names=names)
-
-
 def _encode_equal_length_strings(X, Y, names=("X", "Y")):
     A, B, _ = _seq.string_codes_matrix(X, Y, names=names)
     return A, B
@@ -161,10 +153,10 @@ def _frames_dtype(A):
 
 
 _LEVENSHTEIN = SequenceRoute(
-    encode=_encode_symbols, count=_count_offsets, dtype=_int32,
+    encode=_seq.encode_symbols, count=_count_offsets, dtype=_int32,
     matrix=_matrix.levenshtein_matrix, knn=_knn.knn_levenshtein, strings=True)
 _DTW = SequenceRoute(
-    encode=_encode_frames, count=_count_offsets, dtype=_frames_dtype,
+    encode=_seq.encode_frames, count=_count_offsets, dtype=_frames_dtype,
     matrix=_matrix.dtw_matrix, knn=_knn.knn_dtw)
 _HAMMING_STRINGS = SequenceRoute(
     encode=_encode_equal_length_strings, count=_count_rows,
@@ -185,8 +177,7 @@ _METRIC_LIST = [
            sequence=_HAMMING_STRINGS, sklearn="hamming"),
     *[Metric(name, numeric=NumericRoute(_plans.boolean(name), keep_bool=True,
                                         bool_only=True, has_knn=False), sklearn=name)
-      for name in ("jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath",
-                   "yule")],
+      for name in _matrix.BOOLEAN_DISSIMILARITIES],
     Metric("levenshtein", sequence=_LEVENSHTEIN),
     Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
 ]
@@ -219,36 +210,146 @@ def resolve_metric(metric, params):
     return spec, spec.check_params(metric, params)
 
 
+def _numeric_array_like(A):
+    """True for numeric ndarrays and for lists/tuples of numbers (no sparse matrices, no
+    object arrays, no strings, no pandas extension types): what fastml's dense routines
+    take."""
+    if isinstance(A, np.ndarray):
+        return A.dtype.kind in "fiub"
+    if isinstance(A, (list, tuple)):
+        return not _seq.holds_strings(A) and np.asarray(A).dtype.kind in "fiub"
+    return False
+
+
+def _boolean_matrix(A):
+    return isinstance(A, np.ndarray) and A.dtype == np.bool_ and A.ndim == 2 and A.size > 0
+
+
+def is_usable_for(X, Y, metric, params=None, *, knn=False):
+    """Whether fastml's compiled numeric routines compute ``metric`` with ``params`` on
+    ``X`` (and ``Y``, None for X with itself): ``(Metric, checked parameters)`` if so, else
+    None, and the caller runs scikit-learn's code. The one answer for
+    ``pairwise_distances``, the neighbour estimators and their index.
+
+    No: a name the registry does not have or a callable; a metric without a numeric
+    route, or (``knn=True``) without a kNN routine; parameters the metric does not take or
+    whose values it refuses (p < 1, a weight vector ``w``; ``w=None`` is no weight);
+    sparse or non-numeric data; for the boolean dissimilarities, data that are not
+    non-empty 2-D boolean arrays (scikit-learn converts those, with a warning).
+    ``X=None``: the answer for the metric and parameters alone.
+    """
+    if not isinstance(metric, str) or metric not in METRIC_ALIASES:
+        return None
+    spec = METRICS[METRIC_ALIASES[metric]]
+    route = spec.numeric
+    if route is None or (knn and not route.has_knn):
+        return None
+    params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}
+    if set(params) - set(spec.params):
+        return None
+    try:
+        prm = spec.check_params(metric, params)
+    except (TypeError, ValueError):
+        return None
+    arrays = [A for A in (X, Y) if A is not None]
+    if not all(_numeric_array_like(A) for A in arrays):
+        return None
+    if route.bool_only and not (X is not None and all(_boolean_matrix(A) for A in arrays)):
+        return None
+    return spec, prm
+
+
 # ----------------------------------------------------------------------------------------
 # kernels
 # ----------------------------------------------------------------------------------------
+#: how a kernel takes scipy CSR input (:attr:`Kernel.csr`)
+CSR_NATIVE = "native"      # fastml's own loops on the sparse rows
+CSR_SKLEARN = "sklearn"    # accepted; scikit-learn's function computes it
+
+
 @dataclass(frozen=True)
 class Kernel:
-    """A kernel: its function ``f(X, Y=None, *, n_jobs, out, **params)``, the parameters it
-    takes, whether it accepts CSR input, and ``diag(X, params)``: k(x_i, x_i) per row in
-    closed form (validated X)."""
+    """A kernel and every fact about it that callers, wrappers, messages and tables read.
+
+    name, aliases
+        The names ``pairwise_kernels`` accepts.
+    function
+        ``f(X, Y=None, *, n_jobs, out, **params)``; its ``__name__`` is the public name
+        (``rbf_kernel``, ``cosine_similarity``) and its signature gives the parameters'
+        defaults (read by the wrappers of :mod:`fastml.dask`).
+    params
+        The keyword parameters it takes (``gamma``, ``degree``, ``coef0``).
+    csr
+        :data:`CSR_NATIVE` (CSR computed by fastml's loops), :data:`CSR_SKLEARN` (CSR
+        accepted, computed by scikit-learn's function) or None (dense input only).
+    non_negative
+        For kernels defined on non-negative data only: the kernel's name in the error
+        raised for a negative entry; None for any real data.
+    diag
+        ``diag(X, params)``: k(x_i, x_i) per row in closed form (validated X).
+    float32
+        The dtype rule: float32 input gives a float32 result (else float64), as
+        :func:`fastml.utils.validation.result_dtype`.
+    """
     name: str
     function: Callable
     params: tuple = ()
-    sparse: bool = False
+    csr: Optional[str] = None
+    non_negative: Optional[str] = None
     diag: Optional[Callable] = None
+    float32: bool = True
     aliases: tuple = ()
 
+    @property
+    def function_name(self):
+        return self.function.__name__
 
-#: kernel name (and alias) -> Kernel, filled by fastml.metrics.pairwise
+
+#: kernel name (and alias) -> Kernel, filled by fastml.metrics._kernels
 KERNELS = {}
 
 
-def register_kernel(name, function, *, params=(), sparse=False, diag=None, aliases=()):
-    spec = Kernel(name, function, tuple(params), sparse, diag, tuple(aliases))
+def register_kernel(name, function, *, params=(), csr=None, non_negative=None, diag=None,
+                    float32=True, aliases=()):
+    if csr not in (None, CSR_NATIVE, CSR_SKLEARN):
+        raise ValueError(f"csr must be None, {CSR_NATIVE!r} or {CSR_SKLEARN!r}, got {csr!r}.")
+    spec = Kernel(name, function, tuple(params), csr, non_negative, diag, float32,
+                  tuple(aliases))
     for n in (name,) + spec.aliases:
         KERNELS[n] = spec
     return spec
 
 
+def kernel_specs():
+    """Every registered :class:`Kernel` once (aliases not repeated), in registration order."""
+    seen = {}
+    for spec in KERNELS.values():
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())
+
+
 def kernel_names():
     """Every kernel name pairwise_kernels accepts (besides "precomputed" and callables)."""
     return sorted(KERNELS)
+
+
+def kernel_function_names():
+    """The public names of the kernel functions (``linear_kernel``, ...), sorted."""
+    return sorted(spec.function_name for spec in kernel_specs())
+
+
+def csr_kernels(native_only=False):
+    """Canonical names of the kernels that accept CSR input (``native_only``: those that
+    fastml's own loops compute on CSR), in registration order."""
+    return [spec.name for spec in kernel_specs()
+            if spec.csr == CSR_NATIVE or (spec.csr is not None and not native_only)]
+
+
+def non_negative_kernels():
+    """Kernel name (and alias) -> its name in messages, for the kernels of non-negative
+    data."""
+    return {n: spec.non_negative for n, spec in KERNELS.items()
+            if spec.non_negative is not None}
 
 
 def unknown_kernel_message(what, value):

@@ -6,16 +6,17 @@ encoder validates item by item and raises errors that name the argument and the 
 """
 import numpy as np
 
+
 class StringInputError(ValueError, TypeError):
     """Strings given to a numeric metric (a ValueError, as scikit-learn raises, and a
     TypeError, as fastml raised before)."""
 
 
-__all__ = ["StringInputError", "holds_strings", "check_sequence_container", "encode_symbols", "encode_frames",
-           "string_codes_matrix", "reject_strings_for_numeric"]
+__all__ = ["StringInputError", "check_sequence_container", "encode_frames", "encode_symbols",
+           "holds_strings", "reject_strings_for_numeric", "string_codes_matrix"]
 
 
-def _holds_strings(X):
+def holds_strings(X):
     """True if X is a sequence whose items are str (or a numpy str array)."""
     if isinstance(X, np.ndarray):
         return X.dtype.kind in "US" or (X.dtype.kind == "O" and X.size > 0
@@ -25,7 +26,7 @@ def _holds_strings(X):
     return False
 
 
-def _check_sequence_container(X, name, metric):
+def check_sequence_container(X, name, metric):
     if X is None:
         raise TypeError(f"{name} must be a sequence of items for metric={metric!r}, got None.")
     if isinstance(X, (str, bytes)):
@@ -51,13 +52,13 @@ def _check_sequence_container(X, name, metric):
     return items
 
 
-def _encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
+def encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
     """Levenshtein input -> ((symbols uint32, offsets int64) for X, same for Y or None).
 
     ``str`` items become their code points; 1-D integer arrays are mapped jointly (X and
     Y together) to dense uint32 codes, so any integer values work.
     """
-    groups = [_check_sequence_container(A, nm, metric) for A, nm in zip((X, Y), names)
+    groups = [check_sequence_container(A, nm, metric) for A, nm in zip((X, Y), names)
               if A is not None]
     first = groups[0][0]
     if isinstance(first, str):
@@ -117,9 +118,9 @@ def _encode_symbols(X, Y, names=("X", "Y"), metric="levenshtein"):
     return out[0], (out[1] if len(out) > 1 else None)
 
 
-def _encode_frames(X, Y, names=("X", "Y")):
+def encode_frames(X, Y, names=("X", "Y")):
     """DTW input -> ((frames (N, dim), offsets) for X, same for Y or None), one dtype."""
-    groups = [_check_sequence_container(A, nm, "dtw") for A, nm in zip((X, Y), names)
+    groups = [check_sequence_container(A, nm, "dtw") for A, nm in zip((X, Y), names)
               if A is not None]
     conv_groups, dims, all32 = [], set(), True
     for items, nm in zip(groups, names):
@@ -159,14 +160,14 @@ def _encode_frames(X, Y, names=("X", "Y")):
     return out[0], (out[1] if len(out) > 1 else None)
 
 
-def _string_codes_matrix(X, Y, names=("X", "Y")):
+def string_codes_matrix(X, Y, names=("X", "Y")):
     """Equal-length strings -> float32 (n, L) code-point matrices (exact below 2^24)."""
     out, L = [], None
     for A, nm in zip((X, Y), names):
         if A is None:
             out.append(None)
             continue
-        items = _check_sequence_container(A, nm, "hamming")
+        items = check_sequence_container(A, nm, "hamming")
         for i, s in enumerate(items):
             if not isinstance(s, str):
                 raise TypeError(f"{nm}[{i}] is a {type(s).__name__}; metric='hamming' on "
@@ -185,8 +186,8 @@ def _string_codes_matrix(X, Y, names=("X", "Y")):
     return out[0], out[1], L
 
 
-def _reject_strings_for_numeric(X, name, metric):
-    strings = _holds_strings(X)
+def reject_strings_for_numeric(X, name, metric):
+    strings = holds_strings(X)
     if not strings and isinstance(X, (list, tuple)) and len(X) and isinstance(
             X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str):
         strings = True  # rows of str
@@ -195,13 +196,3 @@ def _reject_strings_for_numeric(X, name, metric):
             f"{name} holds strings, but metric={metric!r} is numeric. For strings use "
             "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths)."
         )
-
-
-
-# public names of this private module (the underscored names are kept for callers)
-holds_strings = _holds_strings
-check_sequence_container = _check_sequence_container
-encode_symbols = _encode_symbols
-encode_frames = _encode_frames
-string_codes_matrix = _string_codes_matrix
-reject_strings_for_numeric = _reject_strings_for_numeric

@@ -38,18 +38,14 @@ from fastml.metrics import _distances as _dist
 from fastml.metrics import _registry
 from fastml.metrics._common import as_bool_2d
 from fastml.metrics._registry import DISTANCE_METRICS, check_window, resolve_metric
-from fastml.metrics._sequences import holds_strings, reject_strings_for_numeric
-from fastml.utils import check_kernel_input, check_out, check_positive_int, effective_n_threads
-
-# kept for callers of the former single-module layout
-from fastml.metrics._sequences import (  # noqa: F401
-    _check_sequence_container,
-    _encode_frames,
-    _encode_symbols,
-    _holds_strings,
-    _reject_strings_for_numeric,
-    _string_codes_matrix,
+from fastml.metrics._sequences import (
+    check_sequence_container,
+    encode_frames,
+    encode_symbols,
+    holds_strings,
+    reject_strings_for_numeric,
 )
+from fastml.utils import check_kernel_input, check_out, check_positive_int, effective_n_threads
 
 __all__ = [
     "DISTANCE_METRICS",
@@ -59,10 +55,6 @@ __all__ = [
     "pairwise_distances",
 ]
 
-_ALIASES = {a: n for a, n in _registry.METRIC_ALIASES.items() if a != n}
-NUMERIC_METRICS = tuple(m.name for m in _registry.METRICS.values() if m.numeric is not None)
-SEQUENCE_METRICS = tuple(m.name for m in _registry.METRICS.values() if m.sequence is not None)
-_check_window = check_window
 
 # scikit-learn's function, captured before any patching of sklearn's names
 _SK_PAIRWISE_DISTANCES = _skp.pairwise_distances
@@ -97,41 +89,6 @@ def _validate_numeric(spec, X, Y, x_name="X", y_name="Y"):
 # ----------------------------------------------------------------------------------------
 # full matrices
 # ----------------------------------------------------------------------------------------
-def _is_sparse(A):
-    return A is not None and sp.issparse(A)
-
-
-def _numeric_array_like(A):
-    """True for numeric ndarrays and for lists/tuples of numbers (no object arrays, no
-    strings, no pandas extension types): what fastml's dense routines take."""
-    if isinstance(A, np.ndarray):
-        return A.dtype.kind in "fiub"
-    if isinstance(A, (list, tuple)):
-        return not holds_strings(A) and np.asarray(A).dtype.kind in "fiub"
-    return False
-
-
-def _fast_numeric(spec, X, Y, params):
-    """Checked parameters if fastml's dense routines compute this call, else None (the
-    call then runs scikit-learn's pairwise_distances)."""
-    if spec.numeric is None or _is_sparse(X) or _is_sparse(Y):
-        return None
-    if set(params) - set(spec.params):
-        return None
-    try:
-        prm = spec.check_params(spec.name, params)
-    except (TypeError, ValueError):
-        return None
-    if not _numeric_array_like(X) or (Y is not None and not _numeric_array_like(Y)):
-        return None
-    if spec.numeric.bool_only and not (
-            isinstance(X, np.ndarray) and X.dtype == np.bool_ and X.ndim == 2 and X.size
-            and (Y is None or (isinstance(Y, np.ndarray) and Y.dtype == np.bool_
-                               and Y.ndim == 2 and Y.size))):
-        return None  # scikit-learn converts to bool (with a warning): its code runs
-    return prm
-
-
 def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
                        ensure_all_finite=True, out=None, **kwds):
     """Compute the distance matrix from a feature array X and optional Y.
@@ -207,7 +164,8 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
         for A, nm in ((X, "X"), (Y, "Y")):
             if A is not None:
                 reject_strings_for_numeric(A, nm, metric)
-        prm = _fast_numeric(spec, X, Y, kwds)
+        found = _registry.is_usable_for(X, Y, metric, kwds)
+        prm = None if found is None else found[1]
     if prm is None:
         D = _SK_PAIRWISE_DISTANCES(X, Y, metric, n_jobs=n_jobs,
                                    ensure_all_finite=ensure_all_finite, **kwds)
@@ -252,7 +210,7 @@ def levenshtein(a, b):
             f"a and b must both be str or both be 1-D integer sequences, got "
             f"{type(a).__name__} and {type(b).__name__}."
         )
-    (xs, xo), (ys, yo) = _encode_symbols([a], [b], names=("a", "b"))
+    (xs, xo), (ys, yo) = encode_symbols([a], [b], names=("a", "b"))
     return _dist.levenshtein_pair(xs, ys)
 
 
@@ -277,10 +235,10 @@ def dtw(a, b, *, window=None):
     >>> dtw([0.0, 1.0, 2.0], [0.0, 0.0, 1.0, 2.0])
     0.0
     """
-    window = _check_window(window)
+    window = check_window(window)
     from fastml.metrics._matrix import dtw_matrix
 
-    A, B = _encode_frames([a], [b], names=("a", "b"))
+    A, B = encode_frames([a], [b], names=("a", "b"))
     out = np.empty((1, 1), dtype=A[0].dtype)
     dtw_matrix(A, B, out, {"window": window}, 1)
     return float(out[0, 0])
@@ -294,7 +252,7 @@ def check_fit_data(X, metric, params, name="X"):
     (a float array for numeric metrics, a list of items for sequence metrics)."""
     spec, prm = resolve_metric(metric, params)
     if spec.is_sequence_input(X):
-        items = _check_sequence_container(X, name, spec.name)
+        items = check_sequence_container(X, name, spec.name)
         # validate the items now (the encodings are recomputed per query batch)
         spec.sequence.encode(items, None, names=(name, None))
         return items

@@ -29,9 +29,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from fastml.metrics import _knn, _registry, _scaling
 from fastml.metrics._common import int32_indices
-from fastml.metrics._sequences import check_sequence_container, holds_strings
+from fastml.metrics._sequences import check_sequence_container, reject_strings_for_numeric
 from fastml.utils import effective_n_threads
-from fastml.utils.validation import aligned
+from fastml.utils.validation import aligned, result_dtype
 
 #: metrics only fastml has (sequences); scikit-learn's names are accepted as they are
 FASTML_ONLY_METRICS = tuple(sorted(
@@ -76,7 +76,7 @@ class _FitIndex:
             return route.matrix(Q, self.data, out, self.prm, n_threads)
         F = self.data
         if Q.dtype != F.dtype:
-            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            dtype = result_dtype(Q, F)
             Q, F = Q.astype(dtype), F.astype(dtype)
         dtype = np.float64 if Q.dtype == np.bool_ else Q.dtype
         out = np.empty((Q.shape[0], F.shape[0]), dtype=dtype)
@@ -101,27 +101,10 @@ class _FitIndex:
             return self.spec.sequence.knn(Q, self.data, k, self.prm, n_threads)
         F, cache = self.data, self.cache
         if Q.dtype != F.dtype:
-            dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+            dtype = result_dtype(Q, F)
             Q, F, cache = Q.astype(dtype), F.astype(dtype), None
         return _knn.knn_numeric(Q, F, k, self.spec.numeric.plan(self.prm), n_threads,
                                 cache=cache)
-
-
-def _numeric_spec(metric, params):
-    """(Metric, checked params) if fastml's dense search computes ``metric`` with
-    ``params`` (scikit-learn's effective metric), else None."""
-    if not isinstance(metric, str):
-        return None
-    name = _registry.METRIC_ALIASES.get(metric)
-    if name is None or _registry.METRICS[name].numeric is None \
-            or not _registry.METRICS[name].numeric.has_knn:
-        return None
-    spec = _registry.METRICS[name]
-    params = {k: v for k, v in (params or {}).items() if not (k == "w" and v is None)}
-    try:
-        return spec, spec.check_params(metric, params)
-    except (TypeError, ValueError):  # e.g. p < 1, a weight vector: scikit-learn's code
-        return None
 
 
 def _search_dtype(X, spec):
@@ -156,11 +139,7 @@ class FastNeighborsMixin:
         if isinstance(self.metric, str) and self.metric in FASTML_ONLY_METRICS:
             raise ValueError(f"metric={self.metric!r} compares sequences; X must be a "
                              "sequence of items (e.g. a list of str).")
-        if holds_strings(X) or (isinstance(X, (list, tuple)) and len(X) and isinstance(
-                X[0], (list, tuple)) and len(X[0]) and isinstance(X[0][0], str)):
-            raise ValueError(
-                f"X holds strings, but metric={self.metric!r} is numeric. For strings use "
-                "metric='levenshtein' (any lengths) or metric='hamming' (equal lengths).")
+        reject_strings_for_numeric(X, "X", self.metric)
         super()._fit(int32_indices(X), y)
         if self.algorithm == "auto" and self._tree_would_overflow():
             # scikit-learn's trees sum squares in float64 without rescaling: data this
@@ -174,10 +153,10 @@ class FastNeighborsMixin:
         if getattr(self, "_fit_method", None) not in ("kd_tree", "ball_tree"):
             return False
         X = self._fit_X
-        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0 \
-                or X.dtype.kind not in "fiub":
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
             return False
-        if _numeric_spec(self.effective_metric_, self.effective_metric_params_) is None:
+        if _registry.is_usable_for(X, None, self.effective_metric_,
+                                   self.effective_metric_params_, knn=True) is None:
             return False
         p = float(self.effective_metric_params_.get("p", 2)) \
             if self.effective_metric_ in ("minkowski", "p") else 2.0
@@ -185,16 +164,17 @@ class FastNeighborsMixin:
                                    p if np.isfinite(p) else 1.0, X.shape[1]) != 0
 
     def _build_index(self):
-        if getattr(self, "_fit_method", None) != "brute" or sp.issparse(self._fit_X):
+        if getattr(self, "_fit_method", None) != "brute":
             return None
-        if not isinstance(self._fit_X, np.ndarray) or self._fit_X.ndim != 2 \
-                or self._fit_X.shape[1] == 0 or self._fit_X.dtype.kind not in "fiub":
+        X = self._fit_X
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] == 0:
             return None
-        found = _numeric_spec(self.effective_metric_, self.effective_metric_params_)
+        found = _registry.is_usable_for(X, None, self.effective_metric_,
+                                        self.effective_metric_params_, knn=True)
         if found is None:
             return None
         spec, prm = found
-        return _FitIndex(spec, prm, aligned(np.ascontiguousarray(_search_dtype(self._fit_X, spec))),
+        return _FitIndex(spec, prm, aligned(np.ascontiguousarray(_search_dtype(X, spec))),
                          sequence=False)
 
     def _fit_sequences(self, spec, X, y):
@@ -444,7 +424,7 @@ class FastRadiusNeighborsMixin(FastNeighborsMixin):
             index.check_nan(Q)
             F, cache = index.data, index.cache
             if Q.dtype != F.dtype:
-                dtype = np.result_type(Q.dtype, F.dtype, np.float32)
+                dtype = result_dtype(Q, F)
                 Q, F, cache = Q.astype(dtype), F.astype(dtype), None
             indptr, ind, dist = _knn.radius_numeric(
                 Q, F, radius, index.spec.numeric.plan(index.prm), n_threads, cache,
@@ -525,10 +505,23 @@ def _drop_self(dist, ind):
     return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
 
 
-def vote_weights(dist, weights):
+def negative_weight_error(value, estimator, where=""):
+    """The error for a negative or NaN weight from a callable ``weights`` (one message
+    for the estimators' query checks and for :func:`vote_weights`)."""
+    return ValueError(
+        f"The weights callable returned {value:g}{where}; {estimator} needs "
+        "weights >= 0 (a negative weight counts a neighbour against its label or "
+        "target, so the prediction could be one no neighbour has). Make "
+        "weights(distances) return non-negative numbers, e.g. "
+        "1 / (1 + distances).")
+
+
+def vote_weights(dist, weights, estimator="KNeighborsClassifier"):
     """Vote weights (n, k) from distances, as scikit-learn: None for 'uniform'; 1 / d for
     'distance' (rows with an exact match: 1 for the exact matches, 0 for the others);
-    ``weights(dist)`` for a callable. Raises if some row's weights are all zero."""
+    ``weights(dist)`` for a callable, whose values must be >= 0 (else the error of
+    :func:`negative_weight_error`, naming ``estimator``). Raises if some row's weights
+    are all zero."""
     if weights in (None, "uniform"):
         return None
     if weights == "distance":
@@ -543,12 +536,11 @@ def vote_weights(dist, weights):
         if w.shape != np.shape(dist):
             raise ValueError(f"weights callable returned shape {w.shape}; it must return "
                              f"the shape of its input distances {np.shape(dist)}.")
+        bad = np.flatnonzero(~(w.ravel() >= 0))
+        if bad.size:
+            raise negative_weight_error(float(w.ravel()[bad[0]]), estimator)
     if w.size and np.any(np.all(w == 0, axis=1)):
         raise ValueError(
             "All neighbors of some sample is getting zero weights. Please modify "
             "'weights' to avoid this case if you are using a user-defined function.")
     return w
-
-
-# the former name (fastml.dask imports it)
-_weights = vote_weights

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from fastml.neighbors._base import (
     FastKNeighborsMixin,
     FastRadiusNeighborsMixin,
+    negative_weight_error,
     vote_weights,
     with_fastml_metrics,
 )
@@ -55,14 +56,8 @@ def check_weights_values(weights, dist, estimator):
     for q, r in enumerate(rows):
         bad = np.flatnonzero(~(r.ravel() >= 0))
         if bad.size:
-            value = float(r.ravel()[bad[0]])
             where = "" if len(rows) == 1 else f" for query {q}"
-            raise ValueError(
-                f"The weights callable returned {value:g}{where}; {estimator} needs "
-                "weights >= 0 (a negative weight counts a neighbour against its label or "
-                "target, so the prediction could be one no neighbour has). Make "
-                "weights(distances) return non-negative numbers, e.g. "
-                "1 / (1 + distances).")
+            raise negative_weight_error(float(r.ravel()[bad[0]]), estimator, where)
 
 
 class _CheckedWeightsMixin:

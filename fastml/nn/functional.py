@@ -30,7 +30,7 @@ import numpy as np
 from fastml.nn import _conv, _pool
 from fastml.utils import blas_threads, effective_n_threads
 from fastml.utils._openmp import simd_path
-from fastml.utils.validation import aligned
+from fastml.utils.validation import aligned, result_dtype
 
 __all__ = [
     "avg_pool2d",
@@ -89,15 +89,13 @@ def _as_4d(a, name):
 
 
 def _unify(named):
-    """Cast the (name, array) pairs to one floating dtype; float32 + float64 is an error."""
+    """Cast the (name, array) pairs to one floating dtype: fastml's dtype rule
+    (:func:`fastml.utils.validation.result_dtype`) over the floating arrays, with mixed
+    dtypes an error (``mixed="raise"``) rather than promoted; integer arrays follow."""
     floats = [(n, a) for n, a in named
               if a is not None and a.dtype.kind == "f" and not isinstance(a, _Weak)]
-    dtypes = {a.dtype for _, a in floats}
-    if len(dtypes) > 1:
-        desc = ", ".join(f"{n} is {a.dtype}" for n, a in floats)
-        raise TypeError(f"Mixed floating dtypes: {desc}. Pass all arrays as float32 or all "
-                        "as float64 (e.g. with .astype(np.float32)).")
-    dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+    dtype = result_dtype(*[a for _, a in floats], mixed="raise",
+                         names=[n for n, _ in floats])
     out = [None if a is None else aligned(np.ascontiguousarray(a.view(np.ndarray), dtype=dtype))
            for _, a in named]
     return out, dtype

@@ -56,29 +56,14 @@ from fastml.nn.augment import get_augmenter, is_pixel_dtype
 from fastml.nn.optim import get_optimizer, get_schedule
 from fastml.utils import blas_threads, effective_n_threads
 
-__all__ = ["EarlyStopping", "StopTraining", "Trainer", "get_state", "gradient_check",
-           "named_parameters", "set_state"]
+from fastml.nn.gradcheck import dropout_rngs as _dropout_rngs  # (tests import it from here)
+from fastml.nn.gradcheck import gradient_check  # noqa: F401  (re-exported: its former home)
+
+__all__ = ["EarlyStopping", "StopTraining", "Trainer"]
 
 
 class StopTraining(Exception):
     """Raised by a callback (early stopping) to end training after the current epoch."""
-
-
-def named_parameters(layer, prefix=""):
-    """``[(name, Parameter)]`` with dotted paths such as ``"3.W"`` or ``"1.block.0.W"``
-    (the same as ``layer.named_parameters()``)."""
-    return layer.named_parameters(prefix)
-
-
-def get_state(model):
-    """A named copy of every parameter and buffer, ``model.state_dict()`` (for restoring
-    the best epoch)."""
-    return model.state_dict()
-
-
-def set_state(model, state):
-    """``model.load_state_dict(state)``."""
-    model.load_state_dict(state)
 
 
 def _direction(monitor):
@@ -170,7 +155,7 @@ class EarlyStopping:
         if better:
             self.best_score_ = score
             self.best_epoch_ = record["epoch"]
-            self.best_state_ = get_state(trainer.model)
+            self.best_state_ = trainer.model.state_dict()
             self._wait = 0
             record["best"] = True
         else:
@@ -182,7 +167,7 @@ class EarlyStopping:
 
     def on_train_end(self, trainer):
         if getattr(self, "best_state_", None) is not None:
-            set_state(trainer.model, self.best_state_)
+            trainer.model.load_state_dict(self.best_state_)
 
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
@@ -450,7 +435,7 @@ class Trainer:
         params = self.model.parameters()
         memo = {id(p): p for p in params}  # the optimiser keeps the model's parameters
         return {
-            "state": get_state(self.model),
+            "state": self.model.state_dict(),
             "optimizer": copy.deepcopy(self.optimizer_, memo),
             "schedule": copy.deepcopy(self.lr_schedule),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
@@ -462,7 +447,7 @@ class Trainer:
         }
 
     def _restore(self, snap):
-        set_state(self.model, snap["state"])
+        self.model.load_state_dict(snap["state"])
         self.optimizer_ = snap["optimizer"]
         self.lr_schedule = snap["schedule"]
         self.rng.bit_generator.state = snap["rng"]
@@ -754,111 +739,3 @@ class Trainer:
         print(f"epoch {rec['epoch']:3d}  train loss {f(rec['train_loss'])}  acc "
               f"{f(rec['train_accuracy'])}  valid loss {f(rec['valid_loss'])}  acc "
               f"{f(rec['valid_accuracy'])}  lr {rec['lr']:.3g}  {rec['duration']:.1f}s")
-
-
-# ---------------------------------------------------------------------------------------
-# gradient check
-# ---------------------------------------------------------------------------------------
-def gradient_check(model, X, y, loss="cross_entropy", eps=1e-6, n_entries=10,
-                   random_state=0, training=True, check_input=True, fd_noise=None):
-    """Compare the analytic gradients of ``loss(model(X), y)`` with central differences.
-
-    The model is built in float64 on ``X.shape[1:]`` if it is not built yet (a model built
-    in float32 is refused: its rounding swamps any difference). ``n_entries`` entries of
-    every parameter (all of them if it is smaller; None for all) and of the input are
-    checked. Dropout masks are frozen (the same random draws for every evaluation) and the
-    model's state (BatchNorm running statistics) is restored afterwards.
-
-    Parameters
-    ----------
-    eps : float
-        The finite-difference step h.
-    fd_noise : float or None
-        The absolute error a central difference may carry from rounding alone: a
-        difference |analytic - numeric| up to ``fd_noise`` counts as agreement. None
-        derives it from the arithmetic: each loss evaluation is exact to about
-        ``64 * machine_eps * max(|loss|, 1)`` (float64), and the difference quotient
-        divides that by ``h``, so ``fd_noise = 64 * 2.2e-16 * max(|loss|, 1) / eps``.
-        This makes a gradient that is structurally zero (a bias before BatchNorm) pass
-        on every CPU instead of comparing rounding noise against itself.
-
-    Returns
-    -------
-    errors : dict name -> the largest relative error over the checked entries,
-        ``max(|a - n| - fd_noise, 0) / max(|a| + |n|, tiny)``; "input" is the gradient
-        with respect to X. Values below ~1e-6 mean the gradients agree.
-    """
-    if not isinstance(model, Layer):
-        raise TypeError(f"model must be a fastml.nn layer, got {type(model).__name__}.")
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    eps = _check(eps, "eps", numbers.Real, 0, low_open=True)
-    if not model.built:
-        model.build(X.shape[1:], np.float64, random_state)
-    if model.dtype != np.float64:
-        raise ValueError("gradient_check needs a model built in float64 (float32 rounding "
-                         "hides real errors); build a fresh model with "
-                         "model.build(input_shape, np.float64).")
-    lossf = get_loss(loss)
-    rng = np.random.default_rng(random_state)
-    saved = get_state(model)
-    dropout_rngs = _dropout_rngs(model)
-    rng_states = [copy.deepcopy(r.bit_generator.state) for _, r in dropout_rngs]
-    need_input = model.need_input_grad
-    model.set_need_input_grad(True)
-
-    def f(Xc):
-        for (layer, r), st in zip(dropout_rngs, rng_states):
-            r.bit_generator.state = copy.deepcopy(st)
-        val = lossf.forward(model.forward(Xc, training=training), y)
-        return val
-
-    try:
-        f0 = f(X)
-        if fd_noise is None:
-            fd_noise = 64 * np.finfo(np.float64).eps * max(abs(f0), 1.0) / eps
-        fd_noise = _check(fd_noise, "fd_noise", numbers.Real, 0)
-        dX = model.backward(lossf.backward())
-        named = model.named_parameters()
-        analytic = {name: p.grad.copy() for name, p in named}
-        errors = {}
-        for name, p in named:
-            errors[name] = _check_entries(p.value, analytic[name], lambda: f(X), eps,
-                                          n_entries, rng, fd_noise)
-        if check_input and dX is not None:
-            Xc = X.copy()
-            errors["input"] = _check_entries(Xc, dX, lambda: f(Xc), eps, n_entries, rng,
-                                             fd_noise)
-    finally:
-        set_state(model, saved)
-        for (layer, r), st in zip(dropout_rngs, rng_states):
-            r.bit_generator.state = st
-        model.set_need_input_grad(need_input)
-        model.clear_cache()
-    return errors
-
-
-def _dropout_rngs(layer):
-    return [(m, m._rng) for m in layer.modules() if getattr(m, "_rng", None) is not None]
-
-
-def _check_entries(arr, grad, f, eps, n_entries, rng, fd_noise):
-    flat = arr.reshape(-1)
-    gflat = np.asarray(grad).reshape(-1)
-    if n_entries is None or n_entries >= flat.size:
-        idx = np.arange(flat.size)
-    else:
-        idx = rng.choice(flat.size, size=n_entries, replace=False)
-    worst = 0.0
-    tiny = np.finfo(np.float64).tiny
-    for i in idx:
-        old = flat[i]
-        flat[i] = old + eps
-        fp = f()
-        flat[i] = old - eps
-        fm = f()
-        flat[i] = old
-        num = (fp - fm) / (2 * eps)
-        a = float(gflat[i])
-        worst = max(worst, max(abs(a - num) - fd_noise, 0.0) / max(abs(a) + abs(num), tiny))
-    return worst

@@ -22,6 +22,7 @@ from sklearn.utils import _safe_indexing
 from fastml.metrics import _pairwise_fast as _fast
 from fastml.metrics import _scaling
 from fastml.metrics._common import row_sq_norms
+from fastml.metrics._safety import EXP_RTOL as _EXP_RTOL
 from fastml.metrics._registry import KERNELS
 from fastml.metrics.pairwise import pairwise_kernels
 from fastml.svm import _solver
@@ -32,7 +33,6 @@ _TILES = {"chi2": (_fast.OP_CHI2, _fast.POST_EXP), "additive_chi2": (_fast.OP_CH
                                                                       _fast.POST_NEG),
           "intersection": (_fast.OP_MIN, _fast.POST_NONE),
           "laplacian": (_fast.OP_L1, _fast.POST_EXP)}
-_EXP_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
 #: the dtype of cached kernel rows: values are computed in the input's dtype (float64 data
 #: in float64) and stored in float32, as libsvm stores Q (its "Qfloat"): half the memory
@@ -228,7 +228,7 @@ class PQRows:
     """The PQ kernel: rank tables of every sample computed once."""
 
     def __init__(self, X, n_threads):
-        from fastml.metrics.pairwise import _ranks_and_order
+        from fastml.metrics._kernels import _ranks_and_order
         self.m = X.shape[0]
         self.dtype = ROW_DTYPE
         self.n_threads = n_threads
@@ -249,7 +249,7 @@ class PQRows:
         self.block(idx, 0, self.m, out, 0)
 
     def cross(self, T, out):
-        from fastml.metrics.pairwise import _ranks_and_order
+        from fastml.metrics._kernels import _ranks_and_order
         order, start, _, _ = _ranks_and_order(T.astype(self.x_dtype, copy=False))
         self._compute(order, start, 0, self.m, out)
 
@@ -494,12 +494,11 @@ def make_provider(X, kernel, params, n_threads, *, string_prm=None):
 def check_kernel_input(X, kernel, params, what="X"):
     """The checks fastml's kernel functions make (parameter values; non-negative data for
     the histogram kernels), made once on the data the providers will use unchecked."""
-    from fastml.metrics.pairwise import _NON_NEGATIVE
     from fastml.utils import check_non_negative
 
     if not isinstance(kernel, str) or kernel not in KERNELS:
         return
-    if kernel in _NON_NEGATIVE:
-        check_non_negative(X, what, _NON_NEGATIVE[kernel])
+    if KERNELS[kernel].non_negative is not None:
+        check_non_negative(X, what, KERNELS[kernel].non_negative)
     if X.shape[0]:
         KERNELS[kernel].function(X[:1], X[:1], **params)

@@ -15,9 +15,27 @@ from sklearn.utils import check_array
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
-def result_dtype(*arrays):
-    """float32 if every array is float32, else float64 (scikit-learn's rule)."""
-    if arrays and all(a is not None and a.dtype == np.float32 for a in arrays):
+def result_dtype(*arrays, mixed="promote", names=None):
+    """fastml's one dtype rule: float32 when every given array (or dtype) is float32, else
+    float64 (scikit-learn's rule for its pairwise functions); None entries are skipped and
+    nothing given means float64. Kernels, distances, neighbour searches, fastml.dask and
+    the network layers all read it.
+
+    ``mixed="raise"``: arrays of different dtypes raise a TypeError naming them
+    (``names``, one per array) instead of promoting: the network layers take that choice,
+    since promoting float32 activations against float64 weights would silently double
+    the memory and time of every later layer.
+    """
+    if mixed not in ("promote", "raise"):
+        raise ValueError(f"mixed must be 'promote' or 'raise', got {mixed!r}.")
+    given = [(i, a) for i, a in enumerate(arrays) if a is not None]
+    dtypes = [np.dtype(getattr(a, "dtype", a)) for _, a in given]
+    if mixed == "raise" and len(set(dtypes)) > 1:
+        label = [names[i] if names is not None else f"array {i}" for i, _ in given]
+        desc = ", ".join(f"{n} is {d}" for n, d in zip(label, dtypes))
+        raise TypeError(f"Mixed floating dtypes: {desc}. Pass all arrays as float32 or all "
+                        "as float64 (e.g. with .astype(np.float32)).")
+    if dtypes and all(d == np.float32 for d in dtypes):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
@@ -74,7 +92,7 @@ def _check_one(A, name, accept_sparse, dtype):
         raise TypeError(
             f"{name} is a sparse matrix, but this function needs dense input; "
             "use X.toarray() or a kernel that accepts CSR input "
-            "(linear, cosine, intersection, hellinger, chi2, additive_chi2)."
+            "(fastml.metrics.CSR_KERNELS lists them)."
         )
     dt = getattr(A, "dtype", None)
     if dt is not None and dt.kind in "cUSO" and not sp.issparse(A):

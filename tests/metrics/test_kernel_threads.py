@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastml.metrics as fm
-import fastml.metrics.pairwise as fmp
+import fastml.metrics._kernels as fmp
 
 # kernel name -> parameters (beyond the defaults) worth crossing
 KERNELS = {

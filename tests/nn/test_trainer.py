@@ -9,7 +9,7 @@ from fastml.nn import (SGD, Adam, BatchNorm, Conv2D, CosineLR, Dense, Dropout, F
                        gradient_check, lenet5)
 from fastml.nn.layers import Parameter
 from fastml.nn.losses import CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, get_loss
-from fastml.nn.trainer import EarlyStopping, get_state
+from fastml.nn.trainer import EarlyStopping
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_early_stopping_restores_best_weights():
 
     class Snap:
         def on_epoch_end(self, trainer, rec):
-            snapshots[rec["epoch"]] = get_state(trainer.model)
+            snapshots[rec["epoch"]] = trainer.model.state_dict()
 
     # a learning rate this large makes the validation loss bounce around
     net = Sequential(Dense(32), ReLU(), Dense(3))
@@ -218,7 +218,7 @@ def test_early_stopping_restores_best_weights():
     vl = [r["valid_loss"] for r in t.history_]
     best = int(np.argmin(vl)) + 1
     assert n - best >= 3
-    final, snap = get_state(net), snapshots[best]
+    final, snap = net.state_dict(), snapshots[best]
     assert list(final) == list(snap) == ["0.W", "0.b", "2.W", "2.b"]  # named state
     for a, b in zip(final.values(), snap.values()):
         np.testing.assert_array_equal(a, b)
@@ -456,12 +456,12 @@ def test_early_stopping_on_accuracy_restores_the_best_epoch():
 def test_early_stopping_unknown_or_empty_monitor_is_an_error(monitor, kw, match):
     X, y = _blobs(n=60)
     t = Trainer(Sequential(Dense(3)), epochs=3, callbacks=[EarlyStopping(monitor)], **kw)
-    before = get_state(t.model) if t.model.built else None
+    before = t.model.state_dict() if t.model.built else None
     with pytest.raises(ValueError, match=match):
         t.fit(X, y)
     assert t.history_ == [] and t.epochs_done_ == 0
     if before is not None:
-        for a, b in zip(get_state(t.model).values(), before.values()):
+        for a, b in zip(t.model.state_dict().values(), before.values()):
             np.testing.assert_array_equal(a, b)
 
 
@@ -480,14 +480,14 @@ def test_a_failed_fit_leaves_the_trainer_as_before():
     t = Trainer(net, optimizer="adam", learning_rate=0.01, epochs=2, random_state=0,
                 lr_schedule="plateau", callbacks=[_FailAt(3)])
     t.fit(X, y)  # epochs 1-2 pass
-    state = get_state(net)
+    state = net.state_dict()
     hist = [dict(r) for r in t.history_]
     opt_m = [m.copy() for m in t.optimizer_._m]
     rng_state = t.rng.bit_generator.state
     with pytest.raises(RuntimeError, match="callback failed"):
         t.fit(X, y)  # epoch 3 fails
     assert t.history_ == hist and t.epochs_done_ == 2
-    for k, v in get_state(net).items():  # weights and BatchNorm statistics
+    for k, v in net.state_dict().items():  # weights and BatchNorm statistics
         np.testing.assert_array_equal(v, state[k])
     for a, b in zip(t.optimizer_._m, opt_m):
         np.testing.assert_array_equal(a, b)
@@ -540,7 +540,7 @@ def test_sample_weight_is_the_weighted_mean_of_the_loss():
         t = Trainer(net, learning_rate=0.1, momentum=0.0, epochs=1, batch_size=100,
                     validation_fraction=0.0, random_state=0)
         t.fit(Xa, ya, sample_weight=sw)
-        return get_state(net), t.history_[0]
+        return net.state_dict(), t.history_[0]
 
     sa, ha = one_step(X, y, w)
     sb, hb = one_step(X[rep], y[rep])
