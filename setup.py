@@ -27,6 +27,7 @@
 import glob
 import os
 import platform
+import runpy
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ import sysconfig
 import tempfile
 import textwrap
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 from Cython.Build import cythonize
@@ -108,19 +110,9 @@ def check_openmp_support():
     return None
 
 
-def _load_simd_levels():
-    """fastml/_simd_levels.py, the one table of SIMD levels, loaded without importing
-    fastml (nothing of it is built yet)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_fastml_simd_levels", os.path.join(HERE, "fastml", "_simd_levels.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SIMD = _load_simd_levels()
+# fastml/_simd_levels.py, the one table of SIMD levels, run as a file: fastml itself
+# cannot be imported before it is built
+SIMD = SimpleNamespace(**runpy.run_path(os.path.join(HERE, "fastml", "_simd_levels.py")))
 # the kernel sources of csrc/ (each with its list of exported functions in
 # csrc/fastml_kernels.h), compiled once per level
 KERNEL_SOURCES = SIMD.kernel_lists(os.path.join(HERE, "csrc"))

@@ -36,8 +36,6 @@
 #define FASTML_ISA_LEVEL FASTML_LEVEL_FROM_MACROS
 #endif
 
-#define FASTML_LEVEL_CAT2_(a, b) a##b
-#define FASTML_LEVEL_CAT_(a, b) FASTML_LEVEL_CAT2_(a, b)
 /* What a kernel compiled for this level may assume: the vector register width in bytes and
  * the number of vector registers (accumulator blocks are sized from these). */
 #define FASTML_VEC_BYTES FASTML_LEVEL_CAT_(FASTML_LEVEL_VEC_BYTES_, FASTML_ISA_LEVEL)

@@ -3,12 +3,10 @@
  * first by the wrappers setup.py generates; see fastml_cpu.h). GCC: `#pragma GCC target`;
  * clang: `#pragma clang attribute push`, closed by fastml_isa_target_end.h. */
 #include "fastml_levels.h"
-#define FASTML_ISA_TARGET_CAT2_(a, b) a##b
-#define FASTML_ISA_TARGET_CAT_(a, b) FASTML_ISA_TARGET_CAT2_(a, b)
 #if FASTML_ISA_LEVEL > FASTML_LEVEL_BASELINE
 #if defined(__clang__)
-FASTML_ISA_TARGET_CAT_(FASTML_LEVEL_CLANG_TARGET_, FASTML_ISA_LEVEL)
+FASTML_LEVEL_CAT_(FASTML_LEVEL_CLANG_TARGET_, FASTML_ISA_LEVEL)
 #else
-FASTML_ISA_TARGET_CAT_(FASTML_LEVEL_GCC_TARGET_, FASTML_ISA_LEVEL)
+FASTML_LEVEL_CAT_(FASTML_LEVEL_GCC_TARGET_, FASTML_ISA_LEVEL)
 #endif
 #endif

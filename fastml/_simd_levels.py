@@ -94,6 +94,8 @@ def c_header():
 
     * ``FASTML_NLEVELS``, ``FASTML_LEVEL_<NAME>`` (the index of each level) and
       ``FASTML_LEVEL_NAMES`` (an initialiser of the names, lowest first);
+    * ``FASTML_LEVEL_CAT_(a, b)``: ``a`` and ``b`` pasted after expansion (to select the
+      ``..._<l>`` macro of a level below);
     * ``FASTML_FOR_EACH_LEVEL(M, arg)``: ``M(arg, suffix, index)`` for every level, lowest
       first (the per-level function names of the dispatch tables);
     * ``FASTML_LEVEL_FROM_MACROS``: the highest level whose features the compiler's
@@ -116,6 +118,8 @@ def c_header():
     ]
     out += [f"#define FASTML_LEVEL_{lv.name.upper()} {lv.index}" for lv in LEVELS]
     out.append("#define FASTML_LEVEL_NAMES " + ", ".join(f'"{lv.name}"' for lv in LEVELS))
+    out.append("#define FASTML_LEVEL_CAT2_(a, b) a##b")
+    out.append("#define FASTML_LEVEL_CAT_(a, b) FASTML_LEVEL_CAT2_(a, b)")
     out.append("#define FASTML_FOR_EACH_LEVEL(M, arg) "
                + " ".join(f"M(arg, {lv.name}, {lv.index})" for lv in LEVELS))
     out.append("")

@@ -11,20 +11,11 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
 from fastml.utils._csrc cimport (
-    fastml_maxpool_plane_f32,
-    fastml_maxpool_plane_f64,
-    fastml_maxpool_bwd_plane_f32,
-    fastml_maxpool_bwd_plane_f64,
-    fastml_avgpool_plane_f32,
-    fastml_avgpool_plane_f64,
-    fastml_avgpool_bwd_plane_f32,
-    fastml_avgpool_bwd_plane_f64,
-    fastml_plane_mean_f32,
-    fastml_plane_mean_f64,
-    fastml_plane_max_f32,
-    fastml_plane_max_f64,
-    fastml_plane_fill_f32,
-    fastml_plane_fill_f64,
+    fastml_avgpool_bwd_plane_f32, fastml_avgpool_bwd_plane_f64, fastml_avgpool_plane_f32,
+    fastml_avgpool_plane_f64, fastml_maxpool_bwd_plane_f32, fastml_maxpool_bwd_plane_f64,
+    fastml_maxpool_plane_f32, fastml_maxpool_plane_f64, fastml_plane_fill_f32,
+    fastml_plane_fill_f64, fastml_plane_max_f32, fastml_plane_max_f64,
+    fastml_plane_mean_f32, fastml_plane_mean_f64,
 )
 
 

@@ -33,23 +33,11 @@ cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
 
 from fastml.utils._csrc cimport (
-    fastml_svm_smo_f32,
-    fastml_svm_smo_f64,
-    fastml_svm_gather_f32,
-    fastml_svm_gather_f64,
-    fastml_svm_gemv_f32,
-    fastml_svm_gemv_f64,
-    fastml_svm_select,
-    fastml_svm_gap,
-    fastml_svm_rho,
-    fastml_rbf_row_f32,
-    fastml_rbf_row_f64,
-    fastml_affine_tanh_f32,
-    fastml_affine_tanh_f64,
-    fastml_affine_powi_f32,
-    fastml_affine_powi_f64,
-    fastml_reduce_tile_f32,
-    fastml_reduce_tile_f64,
+    fastml_affine_powi_f32, fastml_affine_powi_f64, fastml_affine_tanh_f32,
+    fastml_affine_tanh_f64, fastml_rbf_row_f32, fastml_rbf_row_f64, fastml_reduce_tile_f32,
+    fastml_reduce_tile_f64, fastml_svm_gap, fastml_svm_gather_f32, fastml_svm_gather_f64,
+    fastml_svm_gemv_f32, fastml_svm_gemv_f64, fastml_svm_rho, fastml_svm_select,
+    fastml_svm_smo_f32, fastml_svm_smo_f64,
 )
 
 

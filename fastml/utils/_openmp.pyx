@@ -10,13 +10,8 @@ from fastml.utils._openmp_helpers cimport (
 )
 
 from fastml.utils._csrc cimport (
-    fastml_simd_path,
-    fastml_cpu_detected_level,
-    fastml_cpu_cap_level,
-    fastml_cpu_used_level,
-    fastml_cpu_dispatch_built,
-    fastml_cpu_level_name,
-    fastml_cpu_nlevels,
+    fastml_cpu_cap_level, fastml_cpu_detected_level, fastml_cpu_dispatch_built,
+    fastml_cpu_level_name, fastml_cpu_nlevels, fastml_cpu_used_level, fastml_simd_path,
 )
 
 

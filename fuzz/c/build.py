@@ -12,12 +12,13 @@ seeded random inputs) and works with gcc or clang. Binaries go to
 ``build/fuzz/<engine>/``.
 """
 import argparse
-import importlib.util
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+from types import SimpleNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -34,16 +35,9 @@ TARGETS = {
 }
 
 
-def _simd_levels():
-    """fastml/_simd_levels.py (the one table of SIMD levels), without importing fastml."""
-    spec = importlib.util.spec_from_file_location(
-        "_fastml_simd_levels", os.path.join(ROOT, "fastml", "_simd_levels.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SIMD = _simd_levels()
+# fastml/_simd_levels.py, the one table of SIMD levels, run as a file: fastml itself
+# cannot be imported before it is built
+SIMD = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "fastml", "_simd_levels.py")))
 # the flags setup.py compiles the kernels with (Python's -fwrapv included; OpenMP: the
 # kernels only use `omp simd`, which -fopenmp-simd honours without the runtime)
 KERNEL_FLAGS = ["-O3", "-fwrapv", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
