@@ -7,15 +7,9 @@
 #include "fastml_cpu.h"
 #include "fastml_distances.h"
 
-/* The reduction tiles of pairwise.c (the one definition of L1, Chebyshev, squared L2,
- * ...) are compiled into this extension too, for the kNN chunk loop. They are included
- * here rather than listed again in a .pyx "sources" line: setuptools compiles a listed
- * file to a single object path, and two extensions listing the same file in a parallel
- * build would write that object at the same time. */
-#include "pairwise.c"
 
 #define DEFINE_LP(T, SFX, POW, FABS)                                                       \
-    FASTML_CLONES void fastml_tile_lp_##SFX(const T *X, int64_t nx, const T *Y, int64_t ny, \
+    void fastml_tile_lp_##SFX(const T *X, int64_t nx, const T *Y, int64_t ny, \
                                             int64_t d, T *out, int64_t ldo, T p)           \
     {                                                                                      \
         for (int64_t i = 0; i < nx; i++)                                                   \
@@ -100,7 +94,7 @@ static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt
         }
 }
 
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
 #include <immintrin.h>
 /* AVX2 (no VPOPCNTQ): the popcount of each byte from two 16-entry nibble tables (PSHUFB),
  * summed per 64-bit lane by PSADBW (Mula, Kurz & Lemire, "Faster Population Counts Using
@@ -158,7 +152,7 @@ static void hamming_t8_avx2(
 }
 #endif
 
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"))) static void hamming_t8_avx512(
     const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny, int64_t w, int32_t *out,
     int64_t ldo)
@@ -209,13 +203,13 @@ static int have_vpopcntdq(void)
 void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny,
                               int64_t w, int32_t *out, int64_t ldo)
 {
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
     if (have_vpopcntdq()) {
         hamming_t8_avx512(X, nx, Yt, ny, w, out, ldo);
         return;
     }
 #endif
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
     hamming_t8_avx2(X, nx, Yt, ny, w, out, ldo);
 #else
     hamming_t8_generic(X, nx, Yt, ny, w, out, ldo);
@@ -226,7 +220,7 @@ void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
  * screened with a vectorised minimum, so the kNN heap pass only branches on the rare
  * blocks that hold a candidate. */
 #define DEFINE_FIRST_BELOW(T, SFX)                                                         \
-    FASTML_CLONES int64_t fastml_first_below_##SFX(const T *row, const T *add, int64_t n,  \
+    int64_t fastml_first_below_##SFX(const T *row, const T *add, int64_t n,  \
                                                    T thr)                                  \
     {                                                                                      \
         int64_t j0 = 0;                                                                    \
@@ -260,7 +254,7 @@ DEFINE_FIRST_BELOW(double, f64)
  * GEMM pass only chooses which pairs to evaluate). Several accumulators hide the FMA
  * latency; their order is fixed per level, so a pair always gives the same bits.
  * ------------------------------------------------------------------------------------ */
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
@@ -318,7 +312,7 @@ double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
     }
     return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
 }
-#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+#elif FASTML_X86 && FASTML_ISA_LEVEL == FASTML_LEVEL_AVX2
 static inline double hsum256d(__m256d v)
 {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -429,7 +423,7 @@ static void lb_screen_generic(const float *Qa, int64_t nq, int64_t q, const floa
     }
 }
 
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 static inline void lb_emit16(__m512 v, float t, int64_t j, int64_t i, int32_t *cj,
                              float *cv, int64_t cap, int64_t *cnt)
 {
@@ -505,7 +499,7 @@ void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *F
         }
     }
 }
-#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+#elif FASTML_X86 && FASTML_ISA_LEVEL == FASTML_LEVEL_AVX2
 static inline void lb_emit8(__m256 v, float t, int64_t j, int64_t i, int32_t *cj, float *cv,
                             int64_t cap, int64_t *cnt)
 {

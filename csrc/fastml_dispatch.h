@@ -2,23 +2,26 @@
  * per extension, a translation unit that includes the headers of its kernel sources and
  * this file, then
  *     FASTML_DISPATCH_TABLE(FASTML_KERNELS_PAIRWISE)
- * which declares the per-target functions, defines the pointers (at first to the baseline
- * functions) and sets them once, when the extension is loaded, for fastml_cpu_level().
+ * which declares the per-level functions (one per level of fastml_levels.h), defines the
+ * pointers (at first to the baseline functions) and sets them once, when the extension is
+ * loaded, for fastml_cpu_level().
  */
 #ifndef FASTML_DISPATCH_H
 #define FASTML_DISPATCH_H
 #include "fastml_cpu.h"
 #include "fastml_kernels.h"
 
-#define FASTML_DISPATCH_DECLARE_(name)                                                     \
-    extern __typeof__(*name##__ptr) name##__baseline, name##__avx2, name##__avx512;
+/* `pre` is fastml_NAME__ (pasted, so that the kernel's own name is never macro-expanded) */
+#define FASTML_DISPATCH_DECLARE_ONE_(pre, sfx, index) extern __typeof__(*pre##ptr) pre##sfx;
+#define FASTML_DISPATCH_DECLARE_(name) FASTML_FOR_EACH_LEVEL(FASTML_DISPATCH_DECLARE_ONE_, name##__)
 #define FASTML_DISPATCH_DEFINE_(name)                                                      \
     __attribute__((visibility("hidden"))) __typeof__(*name##__ptr) *name##__ptr =          \
         name##__baseline;
-#define FASTML_DISPATCH_SET_(name)                                                         \
-    name##__ptr = level >= FASTML_LEVEL_AVX512 ? name##__avx512                            \
-                  : level == FASTML_LEVEL_AVX2 ? name##__avx2                              \
-                                               : name##__baseline;
+/* levels lowest first: the last one at or below `level` wins */
+#define FASTML_DISPATCH_SET_ONE_(pre, sfx, index)                                          \
+    if (level >= index)                                                                    \
+        pre##ptr = pre##sfx;
+#define FASTML_DISPATCH_SET_(name) FASTML_FOR_EACH_LEVEL(FASTML_DISPATCH_SET_ONE_, name##__)
 
 #define FASTML_DISPATCH_TABLE(LIST)                                                        \
     LIST(FASTML_DISPATCH_DECLARE_)                                                         \

@@ -1,4 +1,4 @@
 /* Closes fastml_isa_target.h. */
-#if defined(__clang__) && FASTML_ISA_LEVEL >= 1
+#if defined(__clang__) && FASTML_ISA_LEVEL > FASTML_LEVEL_BASELINE
 #pragma clang attribute pop
 #endif

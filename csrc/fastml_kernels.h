@@ -1,7 +1,8 @@
 /* The exported functions of the kernel sources in csrc/, for the per-target builds of
- * fastml_cpu.h. Add every new non-static function of a kernel source here, twice: as a
- * FASTML_KSYM define (the renaming) and in its source's FASTML_KERNELS_* list (the table);
- * tests/test_build.py checks that both agree with the compiled extensions.
+ * fastml_cpu.h. Add every new non-static function of a kernel source to its source's
+ * FASTML_KERNELS_* list below: that list is the one place it is named. setup.py reads the
+ * lists and generates the renaming (fastml_kernel_names.h) and each extension's table;
+ * tests/test_dispatch.py checks the lists against the compiled extensions.
  *
  * In a per-target translation unit fastml_NAME becomes fastml_NAME__SUFFIX; for callers of
  * a dispatching build it becomes (*fastml_NAME__ptr), so the prototypes of the headers
@@ -19,7 +20,7 @@
 #define FASTML_KSYM(name) (*name##__ptr)
 #endif
 
-/* X-lists, one per kernel source (distances.c includes pairwise.c). */
+/* X-lists, one per kernel source. */
 #define FASTML_KERNELS_PAIRWISE(X) \
     X(fastml_exp) \
     X(fastml_expf) \
@@ -60,7 +61,6 @@
     X(fastml_reduce_tile_f32) \
     X(fastml_reduce_tile_f64)
 #define FASTML_KERNELS_DISTANCES(X) \
-    FASTML_KERNELS_PAIRWISE(X) \
     X(fastml_hamming_packed_t8) \
     X(fastml_first_below_f32) \
     X(fastml_first_below_f64) \
@@ -142,127 +142,21 @@
     X(fastml_plane_fill_f32) \
     X(fastml_plane_fill_f64)
 
+#define FASTML_KERNELS_SVM(X) \
+    X(fastml_svm_smo_f32) \
+    X(fastml_svm_smo_f64) \
+    X(fastml_svm_gather_f32) \
+    X(fastml_svm_gather_f64) \
+    X(fastml_svm_gemv_f32) \
+    X(fastml_svm_gemv_f64) \
+    X(fastml_svm_select) \
+    X(fastml_svm_gap) \
+    X(fastml_svm_rho)
+
 #ifdef FASTML_KSYM
-/* pairwise */
-#define fastml_exp FASTML_KSYM(fastml_exp)
-#define fastml_expf FASTML_KSYM(fastml_expf)
-#define fastml_exp_scaled_f32 FASTML_KSYM(fastml_exp_scaled_f32)
-#define fastml_exp_scaled_f64 FASTML_KSYM(fastml_exp_scaled_f64)
-#define fastml_rbf_row_f32 FASTML_KSYM(fastml_rbf_row_f32)
-#define fastml_rbf_row_f64 FASTML_KSYM(fastml_rbf_row_f64)
-#define fastml_affine_tanh_f32 FASTML_KSYM(fastml_affine_tanh_f32)
-#define fastml_affine_tanh_f64 FASTML_KSYM(fastml_affine_tanh_f64)
-#define fastml_affine_powi_f32 FASTML_KSYM(fastml_affine_powi_f32)
-#define fastml_affine_powi_f64 FASTML_KSYM(fastml_affine_powi_f64)
-#define fastml_row_stats_f32 FASTML_KSYM(fastml_row_stats_f32)
-#define fastml_row_stats_f64 FASTML_KSYM(fastml_row_stats_f64)
-#define fastml_gram_post_f32 FASTML_KSYM(fastml_gram_post_f32)
-#define fastml_gram_post_f64 FASTML_KSYM(fastml_gram_post_f64)
-#define fastml_mirror_tile_f32 FASTML_KSYM(fastml_mirror_tile_f32)
-#define fastml_mirror_tile_f64 FASTML_KSYM(fastml_mirror_tile_f64)
-#define fastml_l2_normalize_rows_f32 FASTML_KSYM(fastml_l2_normalize_rows_f32)
-#define fastml_l2_normalize_rows_f64 FASTML_KSYM(fastml_l2_normalize_rows_f64)
-#define fastml_tile_min_f32 FASTML_KSYM(fastml_tile_min_f32)
-#define fastml_tile_min_f64 FASTML_KSYM(fastml_tile_min_f64)
-#define fastml_tile_l1_f32 FASTML_KSYM(fastml_tile_l1_f32)
-#define fastml_tile_l1_f64 FASTML_KSYM(fastml_tile_l1_f64)
-#define fastml_tile_chi2_f32 FASTML_KSYM(fastml_tile_chi2_f32)
-#define fastml_tile_chi2_f64 FASTML_KSYM(fastml_tile_chi2_f64)
-#define fastml_tile_chi2gen_f32 FASTML_KSYM(fastml_tile_chi2gen_f32)
-#define fastml_tile_chi2gen_f64 FASTML_KSYM(fastml_tile_chi2gen_f64)
-#define fastml_tile_sql2_f32 FASTML_KSYM(fastml_tile_sql2_f32)
-#define fastml_tile_sql2_f64 FASTML_KSYM(fastml_tile_sql2_f64)
-#define fastml_tile_linf_f32 FASTML_KSYM(fastml_tile_linf_f32)
-#define fastml_tile_linf_f64 FASTML_KSYM(fastml_tile_linf_f64)
-#define fastml_tile_neq_f32 FASTML_KSYM(fastml_tile_neq_f32)
-#define fastml_tile_neq_f64 FASTML_KSYM(fastml_tile_neq_f64)
-#define fastml_tile_l3_f32 FASTML_KSYM(fastml_tile_l3_f32)
-#define fastml_tile_l3_f64 FASTML_KSYM(fastml_tile_l3_f64)
-#define fastml_tile_l4_f32 FASTML_KSYM(fastml_tile_l4_f32)
-#define fastml_tile_l4_f64 FASTML_KSYM(fastml_tile_l4_f64)
-#define fastml_reduce_tile_f32 FASTML_KSYM(fastml_reduce_tile_f32)
-#define fastml_reduce_tile_f64 FASTML_KSYM(fastml_reduce_tile_f64)
-/* distances */
-#define fastml_hamming_packed_t8 FASTML_KSYM(fastml_hamming_packed_t8)
-#define fastml_first_below_f32 FASTML_KSYM(fastml_first_below_f32)
-#define fastml_first_below_f64 FASTML_KSYM(fastml_first_below_f64)
-#define fastml_sqdist_f32 FASTML_KSYM(fastml_sqdist_f32)
-#define fastml_sqdist_f64 FASTML_KSYM(fastml_sqdist_f64)
-#define fastml_sqdist_list_f32 FASTML_KSYM(fastml_sqdist_list_f32)
-#define fastml_sqdist_list_f64 FASTML_KSYM(fastml_sqdist_list_f64)
-#define fastml_lb_screen_f32 FASTML_KSYM(fastml_lb_screen_f32)
-#define fastml_tile_lp_f32 FASTML_KSYM(fastml_tile_lp_f32)
-#define fastml_tile_lp_f64 FASTML_KSYM(fastml_tile_lp_f64)
-#define fastml_dtw_f32 FASTML_KSYM(fastml_dtw_f32)
-#define fastml_dtw_f64 FASTML_KSYM(fastml_dtw_f64)
-/* levenshtein */
-#define fastml_lev_scratch_words FASTML_KSYM(fastml_lev_scratch_words)
-#define fastml_lev_build FASTML_KSYM(fastml_lev_build)
-#define fastml_lev_distance FASTML_KSYM(fastml_lev_distance)
-#define fastml_lev_group_scratch_words FASTML_KSYM(fastml_lev_group_scratch_words)
-#define fastml_lev_group_build FASTML_KSYM(fastml_lev_group_build)
-#define fastml_lev_group_distances FASTML_KSYM(fastml_lev_group_distances)
-#define fastml_lev_wide_lanes FASTML_KSYM(fastml_lev_wide_lanes)
-#define fastml_lev_wide_scratch_bytes FASTML_KSYM(fastml_lev_wide_scratch_bytes)
-#define fastml_lev_wide_build FASTML_KSYM(fastml_lev_wide_build)
-#define fastml_lev_wide_distances FASTML_KSYM(fastml_lev_wide_distances)
-/* nn_conv */
-#define fastml_im2col_f32 FASTML_KSYM(fastml_im2col_f32)
-#define fastml_im2col_f64 FASTML_KSYM(fastml_im2col_f64)
-#define fastml_col2im_f32 FASTML_KSYM(fastml_col2im_f32)
-#define fastml_col2im_f64 FASTML_KSYM(fastml_col2im_f64)
-#define fastml_rows_add_bias_f32 FASTML_KSYM(fastml_rows_add_bias_f32)
-#define fastml_rows_add_bias_f64 FASTML_KSYM(fastml_rows_add_bias_f64)
-#define fastml_rows_copy_sum_f32 FASTML_KSYM(fastml_rows_copy_sum_f32)
-#define fastml_rows_copy_sum_f64 FASTML_KSYM(fastml_rows_copy_sum_f64)
-#define fastml_direct_fwd_f32 FASTML_KSYM(fastml_direct_fwd_f32)
-#define fastml_direct_fwd_f64 FASTML_KSYM(fastml_direct_fwd_f64)
-#define fastml_direct_dw_f32 FASTML_KSYM(fastml_direct_dw_f32)
-#define fastml_direct_dw_f64 FASTML_KSYM(fastml_direct_dw_f64)
-#define fastml_pad_planes_f32 FASTML_KSYM(fastml_pad_planes_f32)
-#define fastml_pad_planes_f64 FASTML_KSYM(fastml_pad_planes_f64)
-#define fastml_unflat_f32 FASTML_KSYM(fastml_unflat_f32)
-#define fastml_unflat_f64 FASTML_KSYM(fastml_unflat_f64)
-#define fastml_flat_grad_f32 FASTML_KSYM(fastml_flat_grad_f32)
-#define fastml_flat_grad_f64 FASTML_KSYM(fastml_flat_grad_f64)
-#define fastml_nn_vec_bytes FASTML_KSYM(fastml_nn_vec_bytes)
-#define fastml_gemm_tile_f32 FASTML_KSYM(fastml_gemm_tile_f32)
-#define fastml_gemm_tile_f64 FASTML_KSYM(fastml_gemm_tile_f64)
-#define fastml_cl_fwd_f32 FASTML_KSYM(fastml_cl_fwd_f32)
-#define fastml_cl_fwd_f64 FASTML_KSYM(fastml_cl_fwd_f64)
-#define fastml_cl_dw_f32 FASTML_KSYM(fastml_cl_dw_f32)
-#define fastml_cl_dw_f64 FASTML_KSYM(fastml_cl_dw_f64)
-#define fastml_sp_dx_f32 FASTML_KSYM(fastml_sp_dx_f32)
-#define fastml_sp_dx_f64 FASTML_KSYM(fastml_sp_dx_f64)
-#define fastml_cl_unpack_f32 FASTML_KSYM(fastml_cl_unpack_f32)
-#define fastml_cl_unpack_f64 FASTML_KSYM(fastml_cl_unpack_f64)
-#define fastml_cl_pack_f32 FASTML_KSYM(fastml_cl_pack_f32)
-#define fastml_cl_pack_f64 FASTML_KSYM(fastml_cl_pack_f64)
-#define fastml_sp_pack_f32 FASTML_KSYM(fastml_sp_pack_f32)
-#define fastml_sp_pack_f64 FASTML_KSYM(fastml_sp_pack_f64)
-#define fastml_row_sums_f32 FASTML_KSYM(fastml_row_sums_f32)
-#define fastml_row_sums_f64 FASTML_KSYM(fastml_row_sums_f64)
-#define fastml_cl_relu_pool_f32 FASTML_KSYM(fastml_cl_relu_pool_f32)
-#define fastml_cl_relu_pool_f64 FASTML_KSYM(fastml_cl_relu_pool_f64)
-#define fastml_flat_relu_pool_f32 FASTML_KSYM(fastml_flat_relu_pool_f32)
-#define fastml_flat_relu_pool_f64 FASTML_KSYM(fastml_flat_relu_pool_f64)
-#define fastml_pool_grad_expand_f32 FASTML_KSYM(fastml_pool_grad_expand_f32)
-#define fastml_pool_grad_expand_f64 FASTML_KSYM(fastml_pool_grad_expand_f64)
-/* nn_pool */
-#define fastml_maxpool_plane_f32 FASTML_KSYM(fastml_maxpool_plane_f32)
-#define fastml_maxpool_plane_f64 FASTML_KSYM(fastml_maxpool_plane_f64)
-#define fastml_maxpool_bwd_plane_f32 FASTML_KSYM(fastml_maxpool_bwd_plane_f32)
-#define fastml_maxpool_bwd_plane_f64 FASTML_KSYM(fastml_maxpool_bwd_plane_f64)
-#define fastml_avgpool_plane_f32 FASTML_KSYM(fastml_avgpool_plane_f32)
-#define fastml_avgpool_plane_f64 FASTML_KSYM(fastml_avgpool_plane_f64)
-#define fastml_avgpool_bwd_plane_f32 FASTML_KSYM(fastml_avgpool_bwd_plane_f32)
-#define fastml_avgpool_bwd_plane_f64 FASTML_KSYM(fastml_avgpool_bwd_plane_f64)
-#define fastml_plane_mean_f32 FASTML_KSYM(fastml_plane_mean_f32)
-#define fastml_plane_mean_f64 FASTML_KSYM(fastml_plane_mean_f64)
-#define fastml_plane_max_f32 FASTML_KSYM(fastml_plane_max_f32)
-#define fastml_plane_max_f64 FASTML_KSYM(fastml_plane_max_f64)
-#define fastml_plane_fill_f32 FASTML_KSYM(fastml_plane_fill_f32)
-#define fastml_plane_fill_f64 FASTML_KSYM(fastml_plane_fill_f64)
+/* `#define fastml_NAME FASTML_KSYM(fastml_NAME)` for every name of the lists above, generated
+ * by setup.py from them */
+#include "fastml_kernel_names.h"
 #endif
 
 #endif

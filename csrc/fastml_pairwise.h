@@ -5,8 +5,8 @@
  *       out[i * ldo + j] = post( REDUCE_k op(X[i, k], Y[j, k]) )
  * and, when outT is not NULL, also outT[j * ldo + i] (the mirrored entry, for the
  * symmetric case). The loops are written so that GCC vectorises them (4 x 4 register
- * tiles, `omp simd` reductions) and compiles one clone per instruction set
- * (FASTML_CLONES), chosen at load time.
+ * tiles, `omp simd` reductions); each level of fastml_cpu.h gets its own build, chosen at
+ * load time.
  *
  * Reductions (op, reduce):
  *   min   sum_k min(x, y)                 histogram intersection

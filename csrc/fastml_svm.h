@@ -23,30 +23,6 @@
 
 #include "fastml_kernels.h"
 
-/* the exported functions of csrc/svm.c, for the per-target builds (fastml_kernels.h) */
-#define FASTML_KERNELS_SVM(X) \
-    X(fastml_svm_smo_f32) \
-    X(fastml_svm_smo_f64) \
-    X(fastml_svm_gather_f32) \
-    X(fastml_svm_gather_f64) \
-    X(fastml_svm_gemv_f32) \
-    X(fastml_svm_gemv_f64) \
-    X(fastml_svm_select) \
-    X(fastml_svm_gap) \
-    X(fastml_svm_rho)
-
-#ifdef FASTML_KSYM
-#define fastml_svm_smo_f32 FASTML_KSYM(fastml_svm_smo_f32)
-#define fastml_svm_smo_f64 FASTML_KSYM(fastml_svm_smo_f64)
-#define fastml_svm_gather_f32 FASTML_KSYM(fastml_svm_gather_f32)
-#define fastml_svm_gather_f64 FASTML_KSYM(fastml_svm_gather_f64)
-#define fastml_svm_gemv_f32 FASTML_KSYM(fastml_svm_gemv_f32)
-#define fastml_svm_gemv_f64 FASTML_KSYM(fastml_svm_gemv_f64)
-#define fastml_svm_select FASTML_KSYM(fastml_svm_select)
-#define fastml_svm_gap FASTML_KSYM(fastml_svm_gap)
-#define fastml_svm_rho FASTML_KSYM(fastml_svm_rho)
-#endif
-
 /* SMO on a working set of n variables whose Q block is Q[a * ldq + b] (signed: y_a y_b K).
  * alpha and G (the gradient of these variables) are updated in place; status[a] is scratch
  * of n bytes. nu != 0: pairs of the same sign only (libsvm's Solver_NU). Stops when the

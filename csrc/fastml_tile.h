@@ -10,8 +10,6 @@
 #include "fastml_cpu.h"
 #include "fastml_pairwise.h"
 
-#define FASTML_PRAGMA(x) _Pragma(#x)
-
 /* ------------------------------------------------------------------------------------
  * exp(x) that GCC can vectorise: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a
  * Taylor polynomial for exp(r) (degree 13 in double, 7 in float: error below 1 ulp of
@@ -113,7 +111,7 @@ DEFINE_POST_BLOCK(double, f64, exp_f64)
 #include <immintrin.h>
 #endif
 
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 #define TR_W_F64 8
 static inline void tr_block_f64(const double *s, double *d, int64_t ld)
 {
@@ -139,7 +137,7 @@ static inline void tr_block_f64(const double *s, double *d, int64_t ld)
     _mm512_storeu_pd(d + 6 * ld, _mm512_shuffle_f64x2(u1, u5, 0xdd));
     _mm512_storeu_pd(d + 7 * ld, _mm512_shuffle_f64x2(u3, u7, 0xdd));
 }
-#elif FASTML_X86 && FASTML_ISA_LEVEL == 1
+#elif FASTML_X86 && FASTML_ISA_LEVEL == FASTML_LEVEL_AVX2
 #define TR_W_F64 4
 static inline void tr_block_f64(const double *s, double *d, int64_t ld)
 {
@@ -162,7 +160,7 @@ static inline void tr_block_f64(const double *s, double *d, int64_t ld)
 }
 #endif
 
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 1
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
 #define TR_W_F32 8
 static inline void tr_block_f32(const float *s, float *d, int64_t ld)
 {
@@ -245,7 +243,7 @@ DEFINE_MIRROR_BLOCK(float, f32, 1, tr_none_f32)
             a = COMB(a, OP(x[k], y[k]));                                                   \
         return a;                                                                          \
     }                                                                                      \
-    FASTML_CLONES void fastml_tile_##NAME##_##SFX(const T *X, int64_t nx, const T *Y,      \
+    void fastml_tile_##NAME##_##SFX(const T *X, int64_t nx, const T *Y,      \
                                                   int64_t ny, int64_t d, T *out, T *outT,  \
                                                   int64_t ldo, int post, T scale)          \
     {                                                                                      \

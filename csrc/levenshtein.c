@@ -83,7 +83,7 @@ static inline uint64_t mask_of(const fastml_lev_pattern *P, uint32_t c, int64_t 
 }
 
 /* One word of the pattern, m2 <= 64 symbols starting at bit `pre`. */
-FASTML_CLONES static int64_t lev_one_word(const fastml_lev_pattern *P, int64_t pre,
+static int64_t lev_one_word(const fastml_lev_pattern *P, int64_t pre,
                                           int64_t m2, const uint32_t *t, int64_t n2)
 {
     uint64_t VP = ~(uint64_t)0, VN = 0;
@@ -120,7 +120,7 @@ FASTML_CLONES static int64_t lev_one_word(const fastml_lev_pattern *P, int64_t p
 }
 
 /* Several words: pattern bits [pre, pre + m2), text t[0 .. n2). */
-FASTML_CLONES static int64_t lev_blocks(const fastml_lev_pattern *P, int64_t pre, int64_t m2,
+static int64_t lev_blocks(const fastml_lev_pattern *P, int64_t pre, int64_t m2,
                                         const uint32_t *t, int64_t n2)
 {
     const int64_t nb = P->nb, nb2 = nblocks(m2);
@@ -261,7 +261,7 @@ void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32
 /* Patterns of several words, lanes l0 .. l0 + LANES64: word b of the patterns in one
  * vector, the horizontal difference carried from word b to b + 1 per lane, and each
  * lane's score read at its own last row (word lastw[l], bit lastb[l]). */
-FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, int l0, const uint32_t *t,
+static void lev_group_words(const fastml_lev_group *G, int l0, const uint32_t *t,
                             int64_t len, int64_t *res)
 {
     const int64_t nbw = G->nbw;
@@ -323,7 +323,7 @@ FASTML_CLONES static void lev_group_words(const fastml_lev_group *G, int l0, con
 /* One word per pattern, lanes l0 .. l0 + LANES of T (VT vectors, ST signed lanes), masks
  * of symbols < 256 in TAB[c * GRP + l]. */
 #define LEV_GROUP_ONE_WORD(NAME, T, VT, ST, LANES, TAB)                                    \
-    FASTML_CLONES static void NAME(const fastml_lev_group *G, int l0, const uint32_t *t, \
+    static void NAME(const fastml_lev_group *G, int l0, const uint32_t *t, \
                                    int64_t len, int64_t *res)                           \
     {                                                                                      \
         VT VP = ~(VT){0}, VN = (VT){0};                                                    \
@@ -363,7 +363,7 @@ LEV_GROUP_ONE_WORD(lev_group_one64, uint64_t, u64v, i64v, LANES64, t8)
 LEV_GROUP_ONE_WORD(lev_group_one32, uint32_t, u32v, i32v, LANES32, t32)
 #endif
 
-FASTML_CLONES void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
+void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
                                               int64_t len, int64_t *res)
 {
     /* passes over the lanes that hold patterns (idle lanes at the end are skipped) */
@@ -445,7 +445,7 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
 
 #define WIDE_KERNEL(NAME, T)                                                               \
     typedef T NAME##_v __attribute__((vector_size(FASTML_VEC_BYTES)));                     \
-    FASTML_CLONES static void NAME(const fastml_lev_wide *W, const uint32_t *const *tx,    \
+    static void NAME(const fastml_lev_wide *W, const uint32_t *const *tx,    \
                                    const int64_t *tl, int nt, int64_t *res)                \
     {                                                                                      \
         typedef NAME##_v V;                                                                \

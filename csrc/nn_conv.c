@@ -12,8 +12,6 @@
 #include "fastml_cpu.h"
 #include "fastml_nn.h"
 
-#define FASTML_PRAGMA(x) _Pragma(#x)
-
 /* Short copies and zero fills (rows of a few dozen bytes, the common case in these
  * loops) without a library call: whole 64-byte moves, the tail as one overlapping move
  * of the largest power of two that fits. d and s never overlap. */
@@ -84,7 +82,7 @@ static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64
 }
 
 #define DEFINE_CONV(T, SFX)                                                                \
-    FASTML_CLONES void fastml_im2col_##SFX(const T *x, int64_t C, int64_t H, int64_t W,    \
+    void fastml_im2col_##SFX(const T *x, int64_t C, int64_t H, int64_t W,    \
                                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, \
                                            int64_t ph, int64_t pw, int64_t Ho, int64_t Wo, \
                                            T *col, int64_t ldcol)                          \
@@ -120,7 +118,7 @@ static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_col2im_##SFX(const T *col, int64_t ldcol, int64_t C,         \
+    void fastml_col2im_##SFX(const T *col, int64_t ldcol, int64_t C,         \
                                            int64_t H, int64_t W, int64_t kh, int64_t kw,   \
                                            int64_t sh, int64_t sw, int64_t ph, int64_t pw, \
                                            int64_t Ho, int64_t Wo, T *x)                   \
@@ -154,7 +152,7 @@ static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_rows_add_bias_##SFX(const T *src, int64_t lds, T *out,       \
+    void fastml_rows_add_bias_##SFX(const T *src, int64_t lds, T *out,       \
                                                   int64_t ldo, int64_t nr, int64_t n,      \
                                                   const T *bias)                           \
     {                                                                                      \
@@ -168,7 +166,7 @@ static inline void valid_range(int64_t n, int64_t k, int64_t s, int64_t p, int64
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_rows_copy_sum_##SFX(const T *src, int64_t lds, T *dst,       \
+    void fastml_rows_copy_sum_##SFX(const T *src, int64_t lds, T *dst,       \
                                                   int64_t ldd, int64_t nr, int64_t n,      \
                                                   double *acc)                             \
     {                                                                                      \
@@ -324,7 +322,7 @@ typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
     DEFINE_DIRECT_NC(T, SFX, 2)                                                            \
     DEFINE_DIRECT_NC(T, SFX, 1)                                                            \
                                                                                            \
-    FASTML_CLONES void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane,      \
+    void fastml_direct_fwd_##SFX(const T *xp, int64_t C, int64_t plane,      \
                                                int64_t Wp, int64_t kh, int64_t kw,         \
                                                const T *wpk, int nc, int64_t nflat,        \
                                                T *obuf, int64_t ldo)                       \
@@ -338,7 +336,7 @@ typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane,       \
+    void fastml_direct_dw_##SFX(const T *xp, int64_t C, int64_t plane,       \
                                               int64_t Wp, int64_t kh, int64_t kw,          \
                                               const T *g, int nc, int64_t ldg,             \
                                               int64_t nflat, int64_t ns, int64_t xstride,  \
@@ -358,7 +356,7 @@ typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H,           \
+    void fastml_pad_planes_##SFX(const T *x, int64_t C, int64_t H,           \
                                                int64_t W, int64_t ph, int64_t pw,          \
                                                int64_t Hp, int64_t Wp, T *xp)              \
     {                                                                                      \
@@ -377,7 +375,7 @@ typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc,         \
+    void fastml_unflat_##SFX(const T *obuf, int64_t ldo, int64_t nc,         \
                                            int64_t Ho, int64_t Wo, int64_t Wp,             \
                                            const T *bias, T *out)                          \
     {                                                                                      \
@@ -393,7 +391,7 @@ typedef uint8_t u8vec_f64 __attribute__((vector_size(FASTML_VEC_BYTES / 8)));
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows,    \
+    void fastml_flat_grad_##SFX(const T *gout, int64_t nc, int64_t nrows,    \
                                               int64_t Ho, int64_t Wo, int64_t Wp, T *g,    \
                                               int64_t ldg, double *acc)                    \
     {                                                                                      \
@@ -471,7 +469,7 @@ DEFINE_DIRECT(double, f64)
 #endif
 
 /* The vector width this level's kernels were compiled for (their cost models use it). */
-FASTML_CLONES int fastml_nn_vec_bytes(void)
+int fastml_nn_vec_bytes(void)
 {
     return FASTML_VEC_BYTES;
 }
@@ -576,7 +574,7 @@ FASTML_CLONES int fastml_nn_vec_bytes(void)
 
 #define DEFINE_GEMM(T, SFX)                                                                \
     GEMM_LIST(DEFINE_GEMM_MR, T, SFX)                                                      \
-    FASTML_CLONES void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, \
+    void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, \
                                               int64_t sai, int64_t sak, const T *B,        \
                                               int64_t ldb, T *C, int64_t ldc, int beta)    \
     {                                                                                      \

@@ -82,7 +82,7 @@ LN_RW2_LIST(LN_FWD2)
 
 /* nb (1 or 2) channel blocks, weights wstride apart, outputs ystride apart; two blocks
  * share each broadcast input value (where the level has the registers for it) */
-FASTML_CLONES void LN(fastml_cl_fwd)(const T *xp, int64_t C, int64_t Hp, int64_t Wp,
+void LN(fastml_cl_fwd)(const T *xp, int64_t C, int64_t Hp, int64_t Wp,
                                      int64_t kh, int64_t kw, const T *wq, int64_t wstride,
                                      int nb, int64_t Ho, int64_t Wo, T *y, int64_t ystride)
 {
@@ -161,7 +161,7 @@ LN_DW_NT(LN_NT)
 LN_DW_NT(1)
 #endif
 
-FASTML_CLONES void LN(fastml_cl_dw)(const T *xs, int64_t xstride, const T *g,
+void LN(fastml_cl_dw)(const T *xs, int64_t xstride, const T *g,
                                     int64_t gstride, int64_t ns, int64_t C, int64_t Hp,
                                     int64_t Wp, int64_t kh, int64_t kw, int64_t Ho,
                                     int64_t Wo, T *dwacc)
@@ -250,7 +250,7 @@ LN_DX_LIST(LN_DX)
         continue;                                                                          \
     }
 
-FASTML_CLONES void LN(fastml_sp_dx)(const T *gq, int64_t Co, int64_t Ho, int64_t Wq,
+void LN(fastml_sp_dx)(const T *gq, int64_t Co, int64_t Ho, int64_t Wq,
                                     int64_t ph, int64_t kh, int64_t kw, const T *wd,
                                     int64_t Ci, int64_t H, int64_t W, T *dx)
 {
@@ -312,7 +312,7 @@ ALWAYS_INLINE void LN(ln_transpose)(LN_VEC *r)
 }
 
 /* out[j, p] = y[p, j] + bias[j] for j < m, p < P (y: [P][L]) */
-FASTML_CLONES void LN(fastml_cl_unpack)(const T *y, int64_t P, int64_t m, const T *bias,
+void LN(fastml_cl_unpack)(const T *y, int64_t P, int64_t m, const T *bias,
                                         T *out)
 {
     enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB, L = 64 / sizeof(T) };
@@ -334,7 +334,7 @@ FASTML_CLONES void LN(fastml_cl_unpack)(const T *y, int64_t P, int64_t m, const 
 }
 
 /* g[p, j] = gout[j, p] for j < m, 0 for m <= j < L (g: [P][L]) */
-FASTML_CLONES void LN(fastml_cl_pack)(const T *gout, int64_t P, int64_t m, T *g)
+void LN(fastml_cl_pack)(const T *gout, int64_t P, int64_t m, T *g)
 {
     enum { V = FASTML_VEC_BYTES / sizeof(T), CB = LN_CB, L = 64 / sizeof(T) };
     int64_t p0 = 0;
@@ -357,7 +357,7 @@ FASTML_CLONES void LN(fastml_cl_pack)(const T *gout, int64_t P, int64_t m, T *g)
 }
 
 /* gq[co, oh, c] = gout[co, oh, c - q] for q <= c < q + Wo, 0 elsewhere (c < Wq) */
-FASTML_CLONES void LN(fastml_sp_pack)(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,
+void LN(fastml_sp_pack)(const T *gout, int64_t Co, int64_t Ho, int64_t Wo,
                                       int64_t q, int64_t Wq, T *gq)
 {
     zero_bytes(gq, (size_t)(Co * Ho * Wq) * sizeof(T));
@@ -366,7 +366,7 @@ FASTML_CLONES void LN(fastml_sp_pack)(const T *gout, int64_t Co, int64_t Ho, int
 }
 
 /* acc[j] += sum of the n values of row j (m rows): V lanes, then the lanes in order */
-FASTML_CLONES void LN(fastml_row_sums)(const T *g, int64_t m, int64_t n, double *acc)
+void LN(fastml_row_sums)(const T *g, int64_t m, int64_t n, double *acc)
 {
     enum { V = FASTML_VEC_BYTES / sizeof(T) };
     for (int64_t j = 0; j < m; j++) {
@@ -392,7 +392,7 @@ FASTML_CLONES void LN(fastml_row_sums)(const T *g, int64_t m, int64_t n, double 
  * maximum of (conv + bias), or 255 where that maximum is <= 0 (the ReLU passes no
  * gradient). Returns 0 when a pooled window holds a NaN or an infinity (the caller then
  * runs the unfused layers, whose NaN rules differ), else 1. */
-FASTML_CLONES int LN(fastml_cl_relu_pool)(T *y, int64_t Wo, int64_t m,
+int LN(fastml_cl_relu_pool)(T *y, int64_t Wo, int64_t m,
                                           const T *bias, int64_t k, int64_t Hq, int64_t Wq,
                                           T *out, uint8_t *pos)
 {
@@ -445,7 +445,7 @@ FASTML_CLONES int LN(fastml_cl_relu_pool)(T *y, int64_t Wo, int64_t m,
     return ok;
 }
 
-FASTML_CLONES int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t m,
+int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t m,
                                             int64_t Wp, const T *bias, int64_t k,
                                             int64_t Hq, int64_t Wq, T *out, uint8_t *pos)
 {
@@ -528,7 +528,7 @@ FASTML_CLONES int LN(fastml_flat_relu_pool)(const T *obuf, int64_t ldo, int64_t 
  * window is written whole (no branch on the position: half of them are killed by the
  * ReLU, at random); k = 2 runs V windows at once and needs 2 * 64 bytes of writable
  * slack after g. */
-FASTML_CLONES void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, int64_t m,
+void LN(fastml_pool_grad_expand)(const T *gp, const uint8_t *pos, int64_t m,
                                                int64_t Ho, int64_t Wo, int64_t k,
                                                int64_t Hq, int64_t Wq, T *g)
 {

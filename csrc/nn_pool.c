@@ -8,15 +8,13 @@
 #include "fastml_cpu.h"
 #include "fastml_nn.h"
 
-#define FASTML_PRAGMA(x) _Pragma(#x)
-
 static inline int64_t imax64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 #define PLANE_MEAN_BLOCK 4096
 
 #define DEFINE_POOL(T, SFX)                                                                \
-    FASTML_CLONES void fastml_maxpool_plane_##SFX(const T *x, int64_t H, int64_t W,        \
+    void fastml_maxpool_plane_##SFX(const T *x, int64_t H, int64_t W,        \
                                                   int64_t kh, int64_t kw, int64_t sh,      \
                                                   int64_t sw, int64_t ph, int64_t pw,      \
                                                   int64_t Ho, int64_t Wo, T *out,          \
@@ -70,7 +68,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_maxpool_bwd_plane_##SFX(const T *g, const int64_t *argmax,   \
+    void fastml_maxpool_bwd_plane_##SFX(const T *g, const int64_t *argmax,   \
                                                       int64_t no, T *dx, int64_t hw)       \
     {                                                                                      \
         memset(dx, 0, (size_t)hw * sizeof(T));                                             \
@@ -78,7 +76,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
             dx[argmax[o]] += g[o];                                                         \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_avgpool_plane_##SFX(const T *x, int64_t H, int64_t W,        \
+    void fastml_avgpool_plane_##SFX(const T *x, int64_t H, int64_t W,        \
                                                   int64_t kh, int64_t kw, int64_t sh,      \
                                                   int64_t sw, int64_t ph, int64_t pw,      \
                                                   int64_t Ho, int64_t Wo, int include_pad, \
@@ -102,7 +100,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
         }                                                                                  \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_avgpool_bwd_plane_##SFX(const T *g, int64_t H, int64_t W,    \
+    void fastml_avgpool_bwd_plane_##SFX(const T *g, int64_t H, int64_t W,    \
                                                       int64_t kh, int64_t kw, int64_t sh,  \
                                                       int64_t sw, int64_t ph, int64_t pw,  \
                                                       int64_t Ho, int64_t Wo,              \
@@ -128,7 +126,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
                                                                                            \
     /* in float64 whatever T, by blocks of PLANE_MEAN_BLOCK (a float32 running sum of a   \
      * large plane cancels: 2^24 values of 0.1f summed in float32 lose 2% of the mean) */ \
-    FASTML_CLONES T fastml_plane_mean_##SFX(const T *x, int64_t n)                         \
+    T fastml_plane_mean_##SFX(const T *x, int64_t n)                         \
     {                                                                                      \
         double total = 0;                                                                  \
         for (int64_t j0 = 0; j0 < n; j0 += PLANE_MEAN_BLOCK) {                             \
@@ -142,7 +140,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
         return (T)(total / (double)n);                                                     \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES T fastml_plane_max_##SFX(const T *x, int64_t n, int64_t *argmax)         \
+    T fastml_plane_max_##SFX(const T *x, int64_t n, int64_t *argmax)         \
     {                                                                                      \
         T m = x[0];                                                                        \
         int64_t im = 0;                                                                    \
@@ -157,7 +155,7 @@ static inline int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
         return m;                                                                          \
     }                                                                                      \
                                                                                            \
-    FASTML_CLONES void fastml_plane_fill_##SFX(T *x, int64_t n, T v)                       \
+    void fastml_plane_fill_##SFX(T *x, int64_t n, T v)                       \
     {                                                                                      \
         FASTML_PRAGMA(omp simd)                                                            \
         for (int64_t j = 0; j < n; j++)                                                    \

@@ -13,13 +13,13 @@ double fastml_exp(double x) { return exp_f64(x); }
 float fastml_expf(float x) { return exp_f32(x); }
 
 #define DEFINE_MAPS(T, SFX, EXP)                                                           \
-    FASTML_CLONES void fastml_exp_scaled_##SFX(T *v, int64_t n, T scale)                   \
+    void fastml_exp_scaled_##SFX(T *v, int64_t n, T scale)                   \
     {                                                                                      \
         FASTML_PRAGMA(omp simd)                                                            \
         for (int64_t j = 0; j < n; j++)                                                    \
             v[j] = EXP(scale * v[j]);                                                      \
     }                                                                                      \
-    FASTML_CLONES void fastml_rbf_row_##SFX(T *v, const T *b, int64_t n, T a, T gamma)     \
+    void fastml_rbf_row_##SFX(T *v, const T *b, int64_t n, T a, T gamma)     \
     {                                                                                      \
         FASTML_PRAGMA(omp simd)                                                            \
         for (int64_t j = 0; j < n; j++) {                                                  \
@@ -36,7 +36,7 @@ DEFINE_MAPS(double, f64, exp_f64)
  * subtraction would cancel, the odd Taylor series t - t^3/3 + 2t^5/15 - 17t^7/315
  * (its next term is < 1e-17 relative there). */
 #define DEFINE_TANH(T, SFX, EXP, SMALL)                                                    \
-    FASTML_CLONES void fastml_affine_tanh_##SFX(T *v, int64_t n, T gamma, T coef0)         \
+    void fastml_affine_tanh_##SFX(T *v, int64_t n, T gamma, T coef0)         \
     {                                                                                      \
         FASTML_PRAGMA(omp simd)                                                            \
         for (int64_t j = 0; j < n; j++) {                                                  \
@@ -64,7 +64,7 @@ DEFINE_TANH(double, f64, exp_f64, 0.01)
         return;                                                                            \
     }
 #define DEFINE_POWI(T, SFX)                                                                \
-    FASTML_CLONES void fastml_affine_powi_##SFX(T *v, int64_t n, T gamma, T coef0, int p)  \
+    void fastml_affine_powi_##SFX(T *v, int64_t n, T gamma, T coef0, int p)  \
     {                                                                                      \
         switch (p) {                                                                       \
         case 0: POWI_LOOP(T, (T)1 + 0 * b)                                                 \
@@ -93,7 +93,7 @@ DEFINE_POWI(double, f64)
  * the data are finite, how large they are and whether the Gram form can cancel).
  * ------------------------------------------------------------------------------------ */
 #define DEFINE_ROW_STATS(T, SFX)                                                           \
-    FASTML_CLONES void fastml_row_stats_##SFX(const T *X, int64_t n, int64_t d, T *sq,     \
+    void fastml_row_stats_##SFX(const T *X, int64_t n, int64_t d, T *sq,     \
                                               T *lohi)                                     \
     {                                                                                      \
         T lo = lohi[0], hi = lohi[1];                                                      \
@@ -122,7 +122,7 @@ DEFINE_ROW_STATS(double, f64)
  * multiplied by the power of two 2^-e that brings its largest |value| into [0.5, 1) (exact),
  * so its sum of squares is neither inf nor subnormal. Three passes over a row in L1. */
 #define DEFINE_L2_NORMALIZE(T, SFX, MAXE, SQRT)                                           \
-    FASTML_CLONES void fastml_l2_normalize_rows_##SFX(const T *X, int64_t n, int64_t d,     \
+    void fastml_l2_normalize_rows_##SFX(const T *X, int64_t n, int64_t d,     \
                                                       T *out)                              \
     {                                                                                      \
         for (int64_t i = 0; i < n; i++) {                                                  \
@@ -163,7 +163,7 @@ DEFINE_L2_NORMALIZE(double, f64, DBL_MAX, sqrt)
  * a symmetric K and only its upper triangle (c >= r) holds values.
  * ------------------------------------------------------------------------------------ */
 #define DEFINE_GRAM_POST(T, SFX)                                                           \
-    FASTML_CLONES void fastml_gram_post_##SFX(T *K, int64_t ld, int64_t nr, int64_t nc,    \
+    void fastml_gram_post_##SFX(T *K, int64_t ld, int64_t nr, int64_t nc,    \
                                               int diag, int kind, const T *a, const T *b,   \
                                               T p0, T p1, int ip)                          \
     {                                                                                      \
@@ -192,7 +192,7 @@ DEFINE_GRAM_POST(double, f64)
  * K[i0 + r, j0 + c]; a diagonal tile (i0 == j0) copies its upper triangle onto its lower,
  * the W x W blocks off its diagonal transposed in registers (fastml_tile.h). */
 #define DEFINE_MIRROR_TILE(T, SFX, W, TRANSPOSE)                                           \
-    FASTML_CLONES void fastml_mirror_tile_##SFX(T *K, int64_t ld, int64_t i0, int64_t j0,  \
+    void fastml_mirror_tile_##SFX(T *K, int64_t ld, int64_t i0, int64_t j0,  \
                                                 int64_t nr, int64_t nc)                    \
     {                                                                                      \
         T *src = K + i0 * ld + j0, *dst = K + j0 * ld + i0;                                \
@@ -271,7 +271,7 @@ DEFINE_TILE(chi2gen, double, f64, chi2_term_double, +, COMB_SUM)
  * for double (56 bits), one for float (28 bits), so the result stays within a few ulp
  * of the division. Used by the avx512 build of this file (fastml_cpu.h).
  * ------------------------------------------------------------------------------------ */
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 #include <immintrin.h>
 
 #define CHI2_AVX512(T, SFX, VT, W, LOAD, MASKLOAD, SET1, ADD, SUB, MAX, MUL, FMA, FNMA,    \
@@ -353,7 +353,7 @@ CHI2_AVX512(float, f32, __m512, 16, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm5
                                                 scale));                                   \
         fastml_tile_chi2gen_##SFX(X, nx, Y, ny, d, out, outT, ldo, post, scale);           \
     }
-#if FASTML_X86 && FASTML_ISA_LEVEL >= 2
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
 #define FASTML_IF_AVX512(call)                                                             \
     {                                                                                      \
         call;                                                                              \

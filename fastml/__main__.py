@@ -3,6 +3,8 @@ import argparse
 import os
 import sys
 
+from fastml._simd_levels import NAMES as LEVELS
+
 _BENCH_DESCRIPTION = """\
 Time fastml against the best peer for each task (scikit-learn, numpy, torch, faiss,
 scikit-learn-intelex, rapidfuzz, ... whichever are installed), on the benchmark cases
@@ -62,7 +64,7 @@ def build_parser():
                    "checked before anything runs; default ./bench_out)")
     b.add_argument("--repeats", type=int, default=None,
                    help="timed repeats per case (default: 7, 3 or 1 by duration)")
-    b.add_argument("--cpu", default=None, choices=("native", "baseline", "avx2", "avx512"),
+    b.add_argument("--cpu", default=None, choices=("native",) + LEVELS,
                    help="instruction-set level for fastml AND the peers (default: FASTML_CPU "
                    "if set, else native: the best each library finds)")
     d = sub.add_parser(

@@ -1,8 +1,9 @@
 """The ``FASTML_CPU`` cap on the instruction set of the compiled kernels.
 
-The compiled kernels of ``csrc/`` exist once per level (``baseline``, ``avx2`` =
-x86-64-v3, ``avx512`` = x86-64-v4); each extension picks one when it is loaded: the highest
-the CPU supports, lowered to ``FASTML_CPU`` when that is set. The C side reads the variable
+The compiled kernels of ``csrc/`` exist once per level of the table in
+``fastml._simd_levels`` (``baseline``, ``avx2``, ``avx512``); each extension picks one when
+it is loaded: the highest the CPU supports, lowered to
+``FASTML_CPU`` when that is set. The C side reads the variable
 itself (``csrc/fastml_cpu.h``); this module gives the errors and warnings, at
 ``import fastml``, before any extension is loaded. Set the variable before importing fastml:
 the choice holds for the whole process.
@@ -10,7 +11,7 @@ the choice holds for the whole process.
 import os
 import warnings
 
-LEVELS = ("baseline", "avx2", "avx512")
+from fastml._simd_levels import NAMES as LEVELS
 
 
 def requested_cap():

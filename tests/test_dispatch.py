@@ -287,12 +287,15 @@ def test_strided_convolution_never_runs_direct(fresh_choices, monkeypatch):
 # the build: every exported kernel exists once per level and goes through the table
 # ---------------------------------------------------------------------------------------
 def _kernel_names():
+    """(the names the generated renaming header renames, the names of the kernel lists)"""
     import re
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    text = open(os.path.join(here, "..", "csrc", "fastml_kernels.h")).read()
-    renamed = set(re.findall(r"^#define (fastml_\w+) FASTML_KSYM\(\1\)$", text, re.M))
-    listed = set(re.findall(r"^\s+X\((fastml_\w+)\)", text, re.M))
+    from fastml._simd_levels import kernel_lists, kernel_names_header
+
+    csrc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc")
+    renamed = set(re.findall(r"^#define (fastml_\w+) FASTML_KSYM\(\1\)$",
+                             kernel_names_header(csrc), re.M))
+    listed = {n for names in kernel_lists(csrc).values() for n in names}
     return renamed, listed
 
 

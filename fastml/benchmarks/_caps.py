@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 
-LEVELS = ("baseline", "avx2", "avx512")
+from fastml._simd_levels import NAMES as LEVELS
 
 # the value of each switch per level (the numpy entry is computed: see _numpy_disabled)
 _SWITCHES = {

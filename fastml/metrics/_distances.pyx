@@ -1,4 +1,4 @@
-# distutils: sources = csrc/distances.c csrc/levenshtein.c
+# distutils: sources = csrc/distances.c csrc/pairwise.c csrc/levenshtein.c
 """Compiled loops of fastml.metrics.distance and fastml.neighbors.
 
 Inputs are validated by the Python layer (C-contiguous, finite, one floating dtype,
@@ -26,67 +26,18 @@ from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
 
-cdef extern from "fastml_pairwise.h":
-    int FASTML_POST_NONE
-    int FASTML_OP_SQL2
-    void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y,
-                                int64_t ny, int64_t d, float *out, float *outT, int64_t ldo,
-                                int post, float scale) noexcept nogil
-    void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
-                                int64_t ny, int64_t d, double *out, double *outT,
-                                int64_t ldo, int post, double scale) noexcept nogil
+from fastml.utils._csrc cimport (
+    FASTML_LEV_GROUP, FASTML_LEV_GROUP_WORDS, FASTML_OP_SQL2, FASTML_POST_NONE,
+    fastml_dtw_f32, fastml_dtw_f64, fastml_first_below_f32, fastml_first_below_f64,
+    fastml_hamming_packed_t8, fastml_lb_screen_f32, fastml_lev_build, fastml_lev_distance,
+    fastml_lev_group, fastml_lev_group_build, fastml_lev_group_distances,
+    fastml_lev_group_scratch_words, fastml_lev_pattern, fastml_lev_scratch_words,
+    fastml_lev_wide, fastml_lev_wide_build, fastml_lev_wide_distances,
+    fastml_lev_wide_lanes, fastml_lev_wide_scratch_bytes, fastml_reduce_tile_f32,
+    fastml_reduce_tile_f64, fastml_sqdist_f32, fastml_sqdist_f64, fastml_sqdist_list_f32,
+    fastml_sqdist_list_f64, fastml_tile_lp_f32, fastml_tile_lp_f64,
+)
 
-cdef extern from "fastml_distances.h":
-    void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
-                                  int64_t ny, int64_t w, int32_t *out,
-                                  int64_t ldo) noexcept nogil
-    int64_t fastml_first_below_f32(const float *row, const float *add, int64_t n,
-                                   float thr) noexcept nogil
-    int64_t fastml_first_below_f64(const double *row, const double *add, int64_t n,
-                                   double thr) noexcept nogil
-    double fastml_sqdist_f32(const float *x, const float *y, int64_t d) noexcept nogil
-    double fastml_sqdist_f64(const double *x, const double *y, int64_t d) noexcept nogil
-    void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d, const int32_t *idx,
-                                int64_t n, double *out) noexcept nogil
-    void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d,
-                                const int32_t *idx, int64_t n, double *out) noexcept nogil
-    void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
-                              int64_t ng, const float *fadd, const float *thr, int64_t j0,
-                              int32_t *cj, float *cv, int64_t cap, int64_t *cnt) noexcept nogil
-    void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
-                            int64_t d, float *out, int64_t ldo, float p) noexcept nogil
-    void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
-                            int64_t d, double *out, int64_t ldo, double p) noexcept nogil
-    float fastml_dtw_f32(const float *a, int64_t n, const float *b, int64_t m, int64_t dim,
-                         int64_t window, float *buf) noexcept nogil
-    double fastml_dtw_f64(const double *a, int64_t n, const double *b, int64_t m,
-                          int64_t dim, int64_t window, double *buf) noexcept nogil
-    ctypedef struct fastml_lev_pattern:
-        pass
-    int64_t fastml_lev_scratch_words(int64_t max_len) noexcept nogil
-    void fastml_lev_build(fastml_lev_pattern *P, uint64_t *scratch, const uint32_t *s,
-                          int64_t m) noexcept nogil
-    int64_t fastml_lev_distance(fastml_lev_pattern *P, const uint32_t *t,
-                                int64_t n) noexcept nogil
-    int FASTML_LEV_GROUP
-    int FASTML_LEV_GROUP_WORDS
-    ctypedef struct fastml_lev_group:
-        pass
-    int64_t fastml_lev_group_scratch_words() noexcept nogil
-    void fastml_lev_group_build(fastml_lev_group *G, uint64_t *scratch, const uint32_t *sym,
-                                const int64_t *off, const int64_t *rows,
-                                int n) noexcept nogil
-    void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
-                                    int64_t len, int64_t *res) noexcept nogil
-    ctypedef struct fastml_lev_wide:
-        pass
-    int64_t fastml_lev_wide_lanes(int64_t bits) noexcept nogil
-    int64_t fastml_lev_wide_scratch_bytes() noexcept nogil
-    void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uint32_t *sym,
-                               const int64_t *off, const int64_t *rows, int n,
-                               int bits) noexcept nogil
-    void fastml_lev_wide_distances(const fastml_lev_wide *W, const uint32_t **tx,
-                                   const int64_t *tl, int nt, int64_t *res) noexcept nogil
 
 # bytes of one pattern header, rounded up to 64 (one cache line per thread)
 cdef int64_t PSIZE = ((<int64_t>sizeof(fastml_lev_pattern) + 63) // 64) * 64

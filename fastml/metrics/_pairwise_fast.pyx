@@ -17,76 +17,19 @@ from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
 
-cdef extern from "fastml_pairwise.h":
-    int FASTML_POST_NONE
-    int FASTML_POST_NEG
-    int FASTML_POST_EXP
-    void fastml_tile_min_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
-                             int64_t d, float *out, float *outT, int64_t ldo, int post,
-                             float scale) noexcept nogil
-    void fastml_tile_min_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
-                             int64_t d, double *out, double *outT, int64_t ldo, int post,
-                             double scale) noexcept nogil
-    void fastml_tile_l1_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
-                            int64_t d, float *out, float *outT, int64_t ldo, int post,
-                            float scale) noexcept nogil
-    void fastml_tile_l1_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
-                            int64_t d, double *out, double *outT, int64_t ldo, int post,
-                            double scale) noexcept nogil
-    void fastml_tile_chi2_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
-                              int64_t d, float *out, float *outT, int64_t ldo, int post,
-                              float scale) noexcept nogil
-    void fastml_tile_chi2_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
-                              int64_t d, double *out, double *outT, int64_t ldo, int post,
-                              double scale) noexcept nogil
-    void fastml_exp_scaled_f32(float *v, int64_t n, float scale) noexcept nogil
-    void fastml_exp_scaled_f64(double *v, int64_t n, double scale) noexcept nogil
-    void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a,
-                            float gamma) noexcept nogil
-    void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a,
-                            double gamma) noexcept nogil
-    void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0) noexcept nogil
-    void fastml_affine_tanh_f64(double *v, int64_t n, double gamma,
-                                double coef0) noexcept nogil
-    void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0,
-                                int p) noexcept nogil
-    void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0,
-                                int p) noexcept nogil
-    float fastml_expf(float x) noexcept nogil
-    int FASTML_GRAM_NONE
-    int FASTML_GRAM_RBF
-    int FASTML_GRAM_POWI
-    int FASTML_GRAM_TANH
-    void fastml_row_stats_f32(const float *X, int64_t n, int64_t d, float *sq,
-                              float *lohi) noexcept nogil
-    void fastml_row_stats_f64(const double *X, int64_t n, int64_t d, double *sq,
-                              double *lohi) noexcept nogil
-    void fastml_gram_post_f32(float *K, int64_t ld, int64_t nr, int64_t nc, int diag,
-                              int kind, const float *a, const float *b, float p0, float p1,
-                              int ip) noexcept nogil
-    void fastml_gram_post_f64(double *K, int64_t ld, int64_t nr, int64_t nc, int diag,
-                              int kind, const double *a, const double *b, double p0,
-                              double p1, int ip) noexcept nogil
-    void fastml_l2_normalize_rows_f32(const float *X, int64_t n, int64_t d,
-                                      float *out) noexcept nogil
-    void fastml_l2_normalize_rows_f64(const double *X, int64_t n, int64_t d,
-                                      double *out) noexcept nogil
-    void fastml_mirror_tile_f32(float *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
-                                int64_t nc) noexcept nogil
-    void fastml_mirror_tile_f64(double *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
-                                int64_t nc) noexcept nogil
-    double fastml_exp(double x) noexcept nogil
-    int FASTML_OP_SQL2
-    int FASTML_OP_LINF
-    int FASTML_OP_NEQ
-    int FASTML_OP_L3
-    int FASTML_OP_L4
-    void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y,
-                                int64_t ny, int64_t d, float *out, float *outT, int64_t ldo,
-                                int post, float scale) noexcept nogil
-    void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
-                                int64_t ny, int64_t d, double *out, double *outT,
-                                int64_t ldo, int post, double scale) noexcept nogil
+from fastml.utils._csrc cimport (
+    FASTML_GRAM_NONE, FASTML_GRAM_POWI, FASTML_GRAM_RBF, FASTML_GRAM_TANH, FASTML_OP_L3,
+    FASTML_OP_L4, FASTML_OP_LINF, FASTML_OP_NEQ, FASTML_OP_SQL2, FASTML_POST_EXP,
+    FASTML_POST_NEG, FASTML_POST_NONE, fastml_affine_powi_f32, fastml_affine_powi_f64,
+    fastml_affine_tanh_f32, fastml_affine_tanh_f64, fastml_exp, fastml_exp_scaled_f32,
+    fastml_exp_scaled_f64, fastml_expf, fastml_gram_post_f32, fastml_gram_post_f64,
+    fastml_l2_normalize_rows_f32, fastml_l2_normalize_rows_f64, fastml_mirror_tile_f32,
+    fastml_mirror_tile_f64, fastml_rbf_row_f32, fastml_rbf_row_f64, fastml_reduce_tile_f32,
+    fastml_reduce_tile_f64, fastml_row_stats_f32, fastml_row_stats_f64,
+    fastml_tile_chi2_f32, fastml_tile_chi2_f64, fastml_tile_l1_f32, fastml_tile_l1_f64,
+    fastml_tile_min_f32, fastml_tile_min_f64,
+)
+
 
 # Reductions understood by reduce_dense (names used by the Python layer).
 OP_MIN = 0

@@ -28,114 +28,21 @@ from fastml.utils._openmp_helpers cimport omp_get_thread_num
 
 import numpy as np
 
-cdef extern from "fastml_nn.h":
-    void fastml_im2col_f32(const float *x, int64_t C, int64_t H, int64_t W, int64_t kh,
-                           int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                           int64_t Ho, int64_t Wo, float *col, int64_t ldcol) noexcept nogil
-    void fastml_im2col_f64(const double *x, int64_t C, int64_t H, int64_t W, int64_t kh,
-                           int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                           int64_t Ho, int64_t Wo, double *col, int64_t ldcol) noexcept nogil
-    void fastml_col2im_f32(const float *col, int64_t ldcol, int64_t C, int64_t H, int64_t W,
-                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                           int64_t pw, int64_t Ho, int64_t Wo, float *x) noexcept nogil
-    void fastml_col2im_f64(const double *col, int64_t ldcol, int64_t C, int64_t H, int64_t W,
-                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                           int64_t pw, int64_t Ho, int64_t Wo, double *x) noexcept nogil
-    void fastml_rows_add_bias_f32(const float *src, int64_t lds, float *out, int64_t ldo,
-                                  int64_t nr, int64_t n, const float *bias) noexcept nogil
-    void fastml_rows_add_bias_f64(const double *src, int64_t lds, double *out, int64_t ldo,
-                                  int64_t nr, int64_t n, const double *bias) noexcept nogil
-    void fastml_rows_copy_sum_f32(const float *src, int64_t lds, float *dst, int64_t ldd,
-                                  int64_t nr, int64_t n, double *acc) noexcept nogil
-    void fastml_rows_copy_sum_f64(const double *src, int64_t lds, double *dst, int64_t ldd,
-                                  int64_t nr, int64_t n, double *acc) noexcept nogil
-    int FASTML_NN_FLAT_BLOCK
-    int fastml_nn_vec_bytes() noexcept nogil
-    void fastml_gemm_tile_f32(int64_t m, int64_t n, int64_t K, const float *A, int64_t sai,
-                              int64_t sak, const float *B, int64_t ldb, float *C,
-                              int64_t ldc, int beta) noexcept nogil
-    void fastml_gemm_tile_f64(int64_t m, int64_t n, int64_t K, const double *A, int64_t sai,
-                              int64_t sak, const double *B, int64_t ldb, double *C,
-                              int64_t ldc, int beta) noexcept nogil
-    void fastml_cl_fwd_f32(const float *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
-                           int64_t kw, const float *wq, int64_t wstride, int nb, int64_t Ho,
-                           int64_t Wo, float *y, int64_t ystride) noexcept nogil
-    void fastml_cl_fwd_f64(const double *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
-                           int64_t kw, const double *wq, int64_t wstride, int nb, int64_t Ho,
-                           int64_t Wo, double *y, int64_t ystride) noexcept nogil
-    void fastml_cl_dw_f32(const float *xs, int64_t xstride, const float *g, int64_t gstride,
-                          int64_t ns, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
-                          int64_t kw, int64_t Ho, int64_t Wo, float *dwacc) noexcept nogil
-    void fastml_cl_dw_f64(const double *xs, int64_t xstride, const double *g,
-                          int64_t gstride, int64_t ns, int64_t C, int64_t Hp, int64_t Wp,
-                          int64_t kh, int64_t kw, int64_t Ho, int64_t Wo,
-                          double *dwacc) noexcept nogil
-    void fastml_sp_dx_f32(const float *gq, int64_t Co, int64_t Ho, int64_t Wq, int64_t ph,
-                          int64_t kh, int64_t kw, const float *wd, int64_t Ci, int64_t H,
-                          int64_t W, float *dx) noexcept nogil
-    void fastml_sp_dx_f64(const double *gq, int64_t Co, int64_t Ho, int64_t Wq, int64_t ph,
-                          int64_t kh, int64_t kw, const double *wd, int64_t Ci, int64_t H,
-                          int64_t W, double *dx) noexcept nogil
-    void fastml_cl_unpack_f32(const float *y, int64_t P, int64_t m, const float *bias,
-                              float *out) noexcept nogil
-    void fastml_cl_unpack_f64(const double *y, int64_t P, int64_t m, const double *bias,
-                              double *out) noexcept nogil
-    void fastml_cl_pack_f32(const float *gout, int64_t P, int64_t m, float *g) noexcept nogil
-    void fastml_cl_pack_f64(const double *gout, int64_t P, int64_t m,
-                            double *g) noexcept nogil
-    void fastml_sp_pack_f32(const float *gout, int64_t Co, int64_t Ho, int64_t Wo, int64_t q,
-                            int64_t Wq, float *gq) noexcept nogil
-    void fastml_sp_pack_f64(const double *gout, int64_t Co, int64_t Ho, int64_t Wo,
-                            int64_t q, int64_t Wq, double *gq) noexcept nogil
-    void fastml_row_sums_f32(const float *g, int64_t m, int64_t n, double *acc) noexcept nogil
-    void fastml_row_sums_f64(const double *g, int64_t m, int64_t n, double *acc) noexcept nogil
-    int fastml_cl_relu_pool_f32(float *y, int64_t Wo, int64_t m, const float *bias,
-                                int64_t k, int64_t Hq, int64_t Wq, float *out,
-                                unsigned char *pos) noexcept nogil
-    int fastml_cl_relu_pool_f64(double *y, int64_t Wo, int64_t m, const double *bias,
-                                int64_t k, int64_t Hq, int64_t Wq, double *out,
-                                unsigned char *pos) noexcept nogil
-    int fastml_flat_relu_pool_f32(const float *obuf, int64_t ldo, int64_t m, int64_t Wp,
-                                  const float *bias, int64_t k, int64_t Hq, int64_t Wq,
-                                  float *out, unsigned char *pos) noexcept nogil
-    int fastml_flat_relu_pool_f64(const double *obuf, int64_t ldo, int64_t m, int64_t Wp,
-                                  const double *bias, int64_t k, int64_t Hq, int64_t Wq,
-                                  double *out, unsigned char *pos) noexcept nogil
-    void fastml_pool_grad_expand_f32(const float *gp, const unsigned char *pos, int64_t m,
-                                     int64_t Ho, int64_t Wo, int64_t k, int64_t Hq,
-                                     int64_t Wq, float *g) noexcept nogil
-    void fastml_pool_grad_expand_f64(const double *gp, const unsigned char *pos, int64_t m,
-                                     int64_t Ho, int64_t Wo, int64_t k, int64_t Hq,
-                                     int64_t Wq, double *g) noexcept nogil
-    void fastml_direct_fwd_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
-                               int64_t kh, int64_t kw, const float *wpk, int nc,
-                               int64_t nflat, float *obuf, int64_t ldo) noexcept nogil
-    void fastml_direct_fwd_f64(const double *xp, int64_t C, int64_t plane, int64_t Wp,
-                               int64_t kh, int64_t kw, const double *wpk, int nc,
-                               int64_t nflat, double *obuf, int64_t ldo) noexcept nogil
-    void fastml_direct_dw_f32(const float *xp, int64_t C, int64_t plane, int64_t Wp,
-                              int64_t kh, int64_t kw, const float *g, int nc, int64_t ldg,
-                              int64_t nflat, int64_t ns, int64_t xstride, int64_t gstride,
-                              float *dwacc) noexcept nogil
-    void fastml_direct_dw_f64(const double *xp, int64_t C, int64_t plane, int64_t Wp,
-                              int64_t kh, int64_t kw, const double *g, int nc, int64_t ldg,
-                              int64_t nflat, int64_t ns, int64_t xstride, int64_t gstride,
-                              double *dwacc) noexcept nogil
-    void fastml_pad_planes_f32(const float *x, int64_t C, int64_t H, int64_t W, int64_t ph,
-                               int64_t pw, int64_t Hp, int64_t Wp, float *xp) noexcept nogil
-    void fastml_pad_planes_f64(const double *x, int64_t C, int64_t H, int64_t W, int64_t ph,
-                               int64_t pw, int64_t Hp, int64_t Wp, double *xp) noexcept nogil
-    void fastml_unflat_f32(const float *obuf, int64_t ldo, int64_t nc, int64_t Ho, int64_t Wo,
-                           int64_t Wp, const float *bias, float *out) noexcept nogil
-    void fastml_unflat_f64(const double *obuf, int64_t ldo, int64_t nc, int64_t Ho,
-                           int64_t Wo, int64_t Wp, const double *bias,
-                           double *out) noexcept nogil
-    void fastml_flat_grad_f32(const float *gout, int64_t nc, int64_t nrows, int64_t Ho,
-                              int64_t Wo, int64_t Wp, float *g, int64_t ldg,
-                              double *acc) noexcept nogil
-    void fastml_flat_grad_f64(const double *gout, int64_t nc, int64_t nrows, int64_t Ho,
-                              int64_t Wo, int64_t Wp, double *g, int64_t ldg,
-                              double *acc) noexcept nogil
+from fastml.utils._csrc cimport (
+    FASTML_NN_FLAT_BLOCK, fastml_cl_dw_f32, fastml_cl_dw_f64, fastml_cl_fwd_f32,
+    fastml_cl_fwd_f64, fastml_cl_pack_f32, fastml_cl_pack_f64, fastml_cl_relu_pool_f32,
+    fastml_cl_relu_pool_f64, fastml_cl_unpack_f32, fastml_cl_unpack_f64, fastml_col2im_f32,
+    fastml_col2im_f64, fastml_direct_dw_f32, fastml_direct_dw_f64, fastml_direct_fwd_f32,
+    fastml_direct_fwd_f64, fastml_flat_grad_f32, fastml_flat_grad_f64,
+    fastml_flat_relu_pool_f32, fastml_flat_relu_pool_f64, fastml_gemm_tile_f32,
+    fastml_gemm_tile_f64, fastml_im2col_f32, fastml_im2col_f64, fastml_nn_vec_bytes,
+    fastml_pad_planes_f32, fastml_pad_planes_f64, fastml_pool_grad_expand_f32,
+    fastml_pool_grad_expand_f64, fastml_row_sums_f32, fastml_row_sums_f64,
+    fastml_rows_add_bias_f32, fastml_rows_add_bias_f64, fastml_rows_copy_sum_f32,
+    fastml_rows_copy_sum_f64, fastml_sp_dx_f32, fastml_sp_dx_f64, fastml_sp_pack_f32,
+    fastml_sp_pack_f64, fastml_unflat_f32, fastml_unflat_f64,
+)
+
 
 # Bytes of one im2col tile: small enough to stay in L2 while BLAS reads it.
 TILE_BYTES = 1 << 20

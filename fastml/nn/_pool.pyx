@@ -10,39 +10,13 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-cdef extern from "fastml_nn.h":
-    void fastml_maxpool_plane_f32(const float *x, int64_t H, int64_t W, int64_t kh, int64_t kw,
-                                  int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t Ho,
-                                  int64_t Wo, float *out, int64_t *argmax) noexcept nogil
-    void fastml_maxpool_plane_f64(const double *x, int64_t H, int64_t W, int64_t kh,
-                                  int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                                  int64_t Ho, int64_t Wo, double *out,
-                                  int64_t *argmax) noexcept nogil
-    void fastml_maxpool_bwd_plane_f32(const float *g, const int64_t *argmax, int64_t no,
-                                      float *dx, int64_t hw) noexcept nogil
-    void fastml_maxpool_bwd_plane_f64(const double *g, const int64_t *argmax, int64_t no,
-                                      double *dx, int64_t hw) noexcept nogil
-    void fastml_avgpool_plane_f32(const float *x, int64_t H, int64_t W, int64_t kh, int64_t kw,
-                                  int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t Ho,
-                                  int64_t Wo, int include_pad, float *out) noexcept nogil
-    void fastml_avgpool_plane_f64(const double *x, int64_t H, int64_t W, int64_t kh,
-                                  int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                                  int64_t Ho, int64_t Wo, int include_pad,
-                                  double *out) noexcept nogil
-    void fastml_avgpool_bwd_plane_f32(const float *g, int64_t H, int64_t W, int64_t kh,
-                                      int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                                      int64_t pw, int64_t Ho, int64_t Wo, int include_pad,
-                                      float *dx) noexcept nogil
-    void fastml_avgpool_bwd_plane_f64(const double *g, int64_t H, int64_t W, int64_t kh,
-                                      int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                                      int64_t pw, int64_t Ho, int64_t Wo, int include_pad,
-                                      double *dx) noexcept nogil
-    float fastml_plane_mean_f32(const float *x, int64_t n) noexcept nogil
-    double fastml_plane_mean_f64(const double *x, int64_t n) noexcept nogil
-    float fastml_plane_max_f32(const float *x, int64_t n, int64_t *argmax) noexcept nogil
-    double fastml_plane_max_f64(const double *x, int64_t n, int64_t *argmax) noexcept nogil
-    void fastml_plane_fill_f32(float *x, int64_t n, float v) noexcept nogil
-    void fastml_plane_fill_f64(double *x, int64_t n, double v) noexcept nogil
+from fastml.utils._csrc cimport (
+    fastml_avgpool_bwd_plane_f32, fastml_avgpool_bwd_plane_f64, fastml_avgpool_plane_f32,
+    fastml_avgpool_plane_f64, fastml_maxpool_bwd_plane_f32, fastml_maxpool_bwd_plane_f64,
+    fastml_maxpool_plane_f32, fastml_maxpool_plane_f64, fastml_plane_fill_f32,
+    fastml_plane_fill_f64, fastml_plane_max_f32, fastml_plane_max_f64,
+    fastml_plane_mean_f32, fastml_plane_mean_f64,
+)
 
 
 def max_pool(const floating[:, :, ::1] x, floating[:, :, ::1] out, int64_t[:, :, ::1] argmax,

@@ -32,50 +32,14 @@ import numpy as np
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
 
-cdef extern from "fastml_svm.h":
-    int64_t fastml_svm_smo_f32(int64_t n, const float *Q, int64_t ldq, const double *QD,
-                               const int8_t *y, const double *C, double *alpha, double *G,
-                               uint8_t *status, int nu, double eps, int64_t max_steps,
-                               int *converged) noexcept nogil
-    int64_t fastml_svm_smo_f64(int64_t n, const double *Q, int64_t ldq, const double *QD,
-                               const int8_t *y, const double *C, double *alpha, double *G,
-                               uint8_t *status, int nu, double eps, int64_t max_steps,
-                               int *converged) noexcept nogil
-    void fastml_svm_gather_f32(int64_t n, const float *const *rows, const int32_t *col,
-                               const int8_t *y, float *Q, double *QD) noexcept nogil
-    void fastml_svm_gather_f64(int64_t n, const double *const *rows, const int32_t *col,
-                               const int8_t *y, double *Q, double *QD) noexcept nogil
-    void fastml_svm_gemv_f32(int64_t nr, const float *const *rows, const double *c,
-                             int64_t u0, int64_t u1, double *g) noexcept nogil
-    void fastml_svm_gemv_f64(int64_t nr, const double *const *rows, const double *c,
-                             int64_t u0, int64_t u1, double *g) noexcept nogil
-    int64_t fastml_svm_select(int64_t l, const int8_t *y, const double *G,
-                              const double *alpha, const double *C, int nu, uint8_t *skip,
-                              int64_t k, int32_t *out, double *gap,
-                              void *scratch) noexcept nogil
-    double fastml_svm_gap(int64_t l, const int8_t *y, const double *G, const double *alpha,
-                          const double *C, int nu) noexcept nogil
-    double fastml_svm_rho(int64_t l, const int8_t *y, const double *G, const double *alpha,
-                          const double *C, int nu, double *r_out) noexcept nogil
+from fastml.utils._csrc cimport (
+    fastml_affine_powi_f32, fastml_affine_powi_f64, fastml_affine_tanh_f32,
+    fastml_affine_tanh_f64, fastml_rbf_row_f32, fastml_rbf_row_f64, fastml_reduce_tile_f32,
+    fastml_reduce_tile_f64, fastml_svm_gap, fastml_svm_gather_f32, fastml_svm_gather_f64,
+    fastml_svm_gemv_f32, fastml_svm_gemv_f64, fastml_svm_rho, fastml_svm_select,
+    fastml_svm_smo_f32, fastml_svm_smo_f64,
+)
 
-cdef extern from "fastml_pairwise.h":
-    void fastml_rbf_row_f32(float *v, const float *b, int64_t n, float a,
-                            float gamma) noexcept nogil
-    void fastml_rbf_row_f64(double *v, const double *b, int64_t n, double a,
-                            double gamma) noexcept nogil
-    void fastml_affine_tanh_f32(float *v, int64_t n, float gamma, float coef0) noexcept nogil
-    void fastml_affine_tanh_f64(double *v, int64_t n, double gamma,
-                                double coef0) noexcept nogil
-    void fastml_affine_powi_f32(float *v, int64_t n, float gamma, float coef0,
-                                int p) noexcept nogil
-    void fastml_affine_powi_f64(double *v, int64_t n, double gamma, double coef0,
-                                int p) noexcept nogil
-    void fastml_reduce_tile_f32(int op, const float *X, int64_t nx, const float *Y,
-                                int64_t ny, int64_t d, float *out, float *outT, int64_t ldo,
-                                int post, float scale) noexcept nogil
-    void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
-                                int64_t ny, int64_t d, double *out, double *outT,
-                                int64_t ldo, int post, double scale) noexcept nogil
 
 # Kernel rows are computed in fixed tiles of columns (one BLAS thread per tile, BLAS
 # capped to one thread by the caller), the kernel's map applied to each tile while it is in

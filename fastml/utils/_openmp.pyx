@@ -9,15 +9,15 @@ from fastml.utils._openmp_helpers cimport (
     omp_get_thread_num,
 )
 
+from fastml.utils._csrc cimport (
+    fastml_cpu_cap_level, fastml_cpu_detected_level, fastml_cpu_dispatch_built,
+    fastml_cpu_level_name, fastml_cpu_nlevels, fastml_cpu_used_level, fastml_simd_path,
+)
 
-cdef extern from "fastml_cpu.h":
-    const char *fastml_simd_path() noexcept nogil
-    int fastml_cpu_detected_level() noexcept nogil
-    int fastml_cpu_cap_level() noexcept nogil
-    int fastml_cpu_used_level() noexcept nogil
-    int fastml_cpu_dispatch_built() noexcept nogil
 
-SIMD_LEVELS = ("baseline", "avx2", "avx512")
+# the level names as compiled into the C dispatch (fastml_levels.h, generated from
+# fastml/_simd_levels.py), lowest first
+SIMD_LEVELS = tuple(fastml_cpu_level_name(i).decode("ascii") for i in range(fastml_cpu_nlevels()))
 
 
 def openmp_enabled():
@@ -53,8 +53,8 @@ def simd_path():
 
 
 def simd_detected():
-    """The highest level this CPU supports ("baseline", "avx2" or "avx512"); in a build
-    without per-level kernels, the level the kernels were compiled for."""
+    """The highest level this CPU supports (a name of ``SIMD_LEVELS``); in a build without
+    per-level kernels, the level the kernels were compiled for."""
     return SIMD_LEVELS[fastml_cpu_detected_level()]
 
 

@@ -2,8 +2,10 @@
 
     python fuzz/c/build.py [--engine libfuzzer|standalone] [--cc CC] [target ...]
 
-Each target is linked with its kernel source of ``csrc/`` compiled three times, once per
-SIMD level, the way setup.py's generated wrappers compile it (``isa_wrap.c``), with the
+Each target is linked with its kernel sources of ``csrc/`` compiled once per SIMD level of
+``fastml/_simd_levels.py``, the way setup.py's generated wrappers compile them
+(``isa_wrap.c``, and the headers ``fastml_levels.h`` / ``fastml_kernel_names.h`` generated
+from the same table into ``build/fuzz/<engine>/include/``), with the
 release optimisation flags plus ASan and UBSan. ``libfuzzer`` needs clang
 (``-fsanitize=fuzzer``); ``standalone`` uses ``standalone_main.c`` (replay files or run
 seeded random inputs) and works with gcc or clang. Binaries go to
@@ -11,26 +13,31 @@ seeded random inputs) and works with gcc or clang. Binaries go to
 """
 import argparse
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+from types import SimpleNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = os.path.join(ROOT, "csrc")
 OUT = os.path.join(ROOT, "build", "fuzz")
 
-# target -> the csrc/ kernel source it links (distances.c includes pairwise.c: the pairwise
-# target links it too, so both share one build of the kernels, as the extensions do)
+# target -> the csrc/ kernel sources it links
 TARGETS = {
-    "cfuzz_pairwise": "distances.c",
-    "cfuzz_distances": "distances.c",
-    "cfuzz_levenshtein": "levenshtein.c",
-    "cfuzz_nn_conv": "nn_conv.c",
-    "cfuzz_nn_pool": "nn_pool.c",
+    "cfuzz_pairwise": ["pairwise.c"],
+    "cfuzz_distances": ["distances.c"],
+    "cfuzz_levenshtein": ["levenshtein.c"],
+    "cfuzz_nn_conv": ["nn_conv.c"],
+    "cfuzz_nn_pool": ["nn_pool.c"],
 }
-LEVELS = [(0, "baseline"), (1, "avx2"), (2, "avx512")]
+
+
+# fastml/_simd_levels.py, the one table of SIMD levels, run as a file: fastml itself
+# cannot be imported before it is built
+SIMD = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "fastml", "_simd_levels.py")))
 # the flags setup.py compiles the kernels with (Python's -fwrapv included; OpenMP: the
 # kernels only use `omp simd`, which -fopenmp-simd honours without the runtime)
 KERNEL_FLAGS = ["-O3", "-fwrapv", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
@@ -104,25 +111,30 @@ def build(name, engine="standalone", cc=None, out_dir=None, sanitize=True, extra
     os.makedirs(obj_dir, exist_ok=True)
     san = list(SANITIZE) if sanitize else ["-g"]
     cov = ["-fsanitize=fuzzer-no-link"] if engine == "libfuzzer" else []
-    inc = ["-I", csrc or CSRC, "-I", HERE]
-    src = TARGETS[name]
     kdir = csrc or CSRC
+    gen = os.path.join(out_dir, "include")
+    SIMD.write_headers(gen, kdir)
+    inc = ["-I", kdir, "-I", HERE, "-I", gen]
     # the newest input of a kernel object: rebuild when a source or header changed
-    newest = max(os.path.getmtime(os.path.join(kdir, f)) for f in os.listdir(kdir))
-    newest = max(newest, os.path.getmtime(os.path.join(HERE, "isa_wrap.c")))
+    inputs = [os.path.join(kdir, f) for f in os.listdir(kdir)]
+    inputs += [os.path.join(HERE, "isa_wrap.c")]
+    inputs += [os.path.join(gen, f) for f in os.listdir(gen)]
+    newest = max(os.path.getmtime(f) for f in inputs)
     objs, procs = [], []
-    for level, isa in LEVELS:
-        # shared by the targets of one source (pairwise and distances: distances.c)
-        obj = os.path.join(obj_dir, f"{src[:-2]}_{isa}{'_san' if sanitize else ''}.o")
-        objs.append(obj)
-        if os.path.exists(obj) and os.path.getmtime(obj) >= newest:
-            continue
-        cmd = [cc, "-c", os.path.join(HERE, "isa_wrap.c"), "-o", obj + ".tmp", *inc,
-               *KERNEL_FLAGS, *san, *cov, "-DFASTML_DISPATCH=1", f'-DCFUZZ_SOURCE="{src}"',
-               f"-DFASTML_ISA_LEVEL={level}", f"-DFASTML_ISA_SUFFIX={isa}", *extra]
-        procs.append((cmd, obj, subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                                 stderr=subprocess.PIPE, text=True)))
-    for cmd, obj, proc in procs:  # the three levels compile in parallel
+    for src in TARGETS[name]:
+        for lv in SIMD.LEVELS:
+            # shared by the targets of one source
+            obj = os.path.join(obj_dir, f"{src[:-2]}_{lv.name}{'_san' if sanitize else ''}.o")
+            objs.append(obj)
+            if os.path.exists(obj) and os.path.getmtime(obj) >= newest:
+                continue
+            cmd = [cc, "-c", os.path.join(HERE, "isa_wrap.c"), "-o", obj + ".tmp", *inc,
+                   *KERNEL_FLAGS, *san, *cov, "-DFASTML_DISPATCH=1",
+                   f'-DCFUZZ_SOURCE="{src}"', f"-DFASTML_ISA_LEVEL={lv.index}",
+                   f"-DFASTML_ISA_SUFFIX={lv.name}", *extra]
+            procs.append((cmd, obj, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                                     stderr=subprocess.PIPE, text=True)))
+    for cmd, obj, proc in procs:  # the levels compile in parallel
         out, err = proc.communicate()
         if proc.returncode:
             raise RuntimeError("C fuzz target build failed:\n" + " ".join(cmd) + "\n"

@@ -1,10 +1,10 @@
 /* Shared helpers of the C differential fuzz targets (fuzz/c/cfuzz_*.c).
  *
- * A target links the kernel source it checks three times, once per SIMD level, compiled
- * as setup.py's generated wrappers do (fuzz/c/isa_wrap.c: FASTML_ISA_BUILD, FASTML_ISA_LEVEL,
+ * A target links the kernel source it checks once per SIMD level (fastml_levels.h, generated
+ * from fastml/_simd_levels.py), compiled as setup.py's generated wrappers do (fuzz/c/isa_wrap.c: FASTML_ISA_BUILD, FASTML_ISA_LEVEL,
  * FASTML_ISA_SUFFIX, the source included between fastml_isa_target.h and
- * fastml_isa_target_end.h), so every kernel exists as fastml_NAME__baseline / __avx2 /
- * __avx512. LV(fastml_NAME, level) picks one; each input is run at every level the CPU
+ * fastml_isa_target_end.h), so every kernel exists as fastml_NAME__<level name>.
+ * LV(fastml_NAME, level) picks one; each input is run at every level the CPU
  * supports (cfuzz_levels(); FASTML_CPU lowers it as for fastml itself) and compared with a
  * naive reference written in the harness.
  *
@@ -31,9 +31,12 @@
 
 /* the per-level kernels of a FASTML_KERNELS_* list */
 #define CF_DECLARE_LEVELS(LIST) LIST(FASTML_DISPATCH_DECLARE_)
-#define LV(name, lv) ((lv) >= 2 ? name##__avx512 : (lv) == 1 ? name##__avx2 : name##__baseline)
+/* `pre` is fastml_NAME__ (pasted: the kernel's own name is a macro, see fastml_kernels.h) */
+#define CF_LV_ONE_(pre, sfx, index) pre##sfx,
+#define LV(name, lv)                                                                       \
+    ((__typeof__(&name##__baseline)[]){FASTML_FOR_EACH_LEVEL(CF_LV_ONE_, name##__)}[(lv)])
 
-static const char *const cf_level_names[3] = {"baseline", "avx2", "avx512"};
+static const char *const cf_level_names[FASTML_NLEVELS] = {FASTML_LEVEL_NAMES};
 
 /* The highest level this CPU runs (FASTML_CPU may lower it). */
 static inline int cfuzz_levels(void)
