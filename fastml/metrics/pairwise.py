@@ -42,6 +42,7 @@ from fastml.metrics._common import row_sq_norms as _row_sq_norms
 from fastml.metrics._common import row_stats as _row_stats
 from fastml.metrics._matrix import cosine_similarity_matrix
 from fastml.metrics._registry import KERNELS, register_kernel
+from fastml.utils.validation import follow_array_namespace
 from fastml.metrics.distance import pairwise_distances  # as in sklearn.metrics.pairwise
 
 __all__ = [
@@ -149,6 +150,7 @@ def _sparse_common(X, Y, out, symmetric, op, post, scale, n_threads):
 # ----------------------------------------------------------------------------------------
 # GEMM-based kernels
 # ----------------------------------------------------------------------------------------
+@follow_array_namespace
 def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     """Linear kernel k(x, y) = <x, y>.
 
@@ -191,6 +193,7 @@ def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     return out
 
 
+@follow_array_namespace
 def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, out=None):
     """Polynomial kernel k(x, y) = (gamma <x, y> + coef0) ** degree.
 
@@ -271,6 +274,7 @@ def _via_float64(fn, X, Y, out, n_jobs, **params):
     return out
 
 
+@follow_array_namespace
 def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     """Sigmoid kernel k(x, y) = tanh(gamma <x, y> + coef0).
 
@@ -311,6 +315,7 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     return out
 
 
+@follow_array_namespace
 def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """RBF (Gaussian) kernel k(x, y) = exp(-gamma ||x - y||^2).
 
@@ -526,6 +531,7 @@ def _sq_dist_pairs(A, B, ii, jj):
     return _pair_sums(A, B, ii, jj, lambda a, b: (a - b) ** 2)
 
 
+@follow_array_namespace
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     """Cosine similarity k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row
     (not NaN), as in scikit-learn.
@@ -566,6 +572,7 @@ def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     return cosine_similarity_matrix(X, Y, out, n_threads)
 
 
+@follow_array_namespace
 def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Hellinger kernel k(x, z) = sum_i sqrt(x_i z_i) on non-negative data.
 
@@ -606,6 +613,7 @@ def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
 # ----------------------------------------------------------------------------------------
 # feature-reduction kernels (SIMD tiles in csrc/pairwise.c)
 # ----------------------------------------------------------------------------------------
+@follow_array_namespace
 def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Histogram intersection kernel k(x, z) = sum_i min(x_i, z_i) on non-negative data.
 
@@ -643,6 +651,7 @@ def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
     return _reduce(X, Y, out, symmetric, _fast.OP_MIN, _fast.POST_NONE, 0.0, n_threads)
 
 
+@follow_array_namespace
 def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Additive chi-squared kernel k(x, y) = -sum_i (x_i - y_i)^2 / (x_i + y_i) on
     non-negative data (a term with x_i + y_i = 0 counts 0). Dense or CSR.
@@ -691,6 +700,7 @@ def _chi2_scaling(X, Y, dtype):
     return X, Y, k
 
 
+@follow_array_namespace
 def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
     """Exponential chi-squared kernel k(x, y) = exp(-gamma sum_i (x_i - y_i)^2 / (x_i + y_i))
     on non-negative data. Dense or CSR.
@@ -787,6 +797,7 @@ def _float32_gamma_overflows(gamma, dtype):
     return dtype == np.float32 and gamma > float(np.finfo(np.float32).max) / 16
 
 
+@follow_array_namespace
 def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """Laplacian kernel k(x, y) = exp(-gamma ||x - y||_1).
 
@@ -844,6 +855,7 @@ def _ranks_and_order(A):
     return order.astype(np.int32), new, ranks, ncat
 
 
+@follow_array_namespace
 def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
     """The PQ rank-correlation kernel (Ionescu & Popescu, "PQ kernel: a rank correlation
     kernel for visual word histograms", Pattern Recognition Letters 55, 2015).
@@ -892,6 +904,7 @@ def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
 # ----------------------------------------------------------------------------------------
 # normalisation, dispatch, sums
 # ----------------------------------------------------------------------------------------
+@follow_array_namespace
 def inv_sqrt_diagonal(diag):
     """1 / sqrt(d) per self-similarity, and 0 where d == 0: the scaling of
     :func:`normalize_kernel` (a zero self-similarity gives a zero row, never NaN).
@@ -916,6 +929,7 @@ def inv_sqrt_diagonal(diag):
         return np.where(diag > 0, 1.0 / np.sqrt(np.maximum(diag, 0)), 0).astype(diag.dtype)
 
 
+@follow_array_namespace
 def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
     """Normalise a kernel matrix: K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
 
@@ -1078,6 +1092,7 @@ _NON_NEGATIVE = {"intersection": "intersection kernel", "hellinger": "Hellinger 
                  "additive_chi2": "additive chi-squared kernel"}
 
 
+@follow_array_namespace
 def kernel_diagonal(X, metric="linear", **params):
     """The self-similarities k(x_i, x_i) of the rows of X, without computing K(X, X).
 
@@ -1182,6 +1197,7 @@ def _parse_component(item, index):
     )
 
 
+@follow_array_namespace
 def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=None,
                      out=None, **kwds):
     """Compute the kernel between arrays X and optional array Y.
