@@ -9,6 +9,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastml.nn import functional as F
 
+from .._reference import numeric_gradient
+
 
 # ---------------------------------------------------------------------------------------
 # naive references: explicit loops over output positions, written from the definitions
@@ -198,22 +200,6 @@ def test_conv_transpose2d_matches_naive(rng, kernel, stride, padding):
     assert_allclose(db2, db, rtol=1e-12)
 
 
-def _fd_grad(f, a, eps=1e-6):
-    """Central finite differences of the scalar f() with respect to every entry of a."""
-    grad = np.zeros_like(a)
-    it = np.nditer(a, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        grad[i] = (fp - fm) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 1, (3, 3)), (2, 0, (2, 3)),
                                                    (3, 2, (3, 3)), (1, "same", (1, 5))])
 def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel, conv_path):
@@ -227,9 +213,9 @@ def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel, conv_
         return float((F.conv2d(x, w, b, stride, padding) * g).sum())
 
     dx, dw, db = F.conv2d_backward(g, x, w, stride, padding)
-    assert_allclose(dx, _fd_grad(loss, x), rtol=1e-6, atol=1e-7)
-    assert_allclose(dw, _fd_grad(loss, w), rtol=1e-6, atol=1e-7)
-    assert_allclose(db, _fd_grad(loss, b), rtol=1e-6, atol=1e-7)
+    assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-7)
+    assert_allclose(dw, numeric_gradient(loss, w), rtol=1e-6, atol=1e-7)
+    assert_allclose(db, numeric_gradient(loss, b), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 0, (3, 3)), (2, 1, (3, 2)),
@@ -245,9 +231,9 @@ def test_conv_transpose2d_gradients_finite_differences(rng, stride, padding, ker
         return float((F.conv_transpose2d(x, w, b, stride, padding) * g).sum())
 
     dx, dw, db = F.conv_transpose2d_backward(g, x, w, stride, padding)
-    assert_allclose(dx, _fd_grad(loss, x), rtol=1e-6, atol=1e-7)
-    assert_allclose(dw, _fd_grad(loss, w), rtol=1e-6, atol=1e-7)
-    assert_allclose(db, _fd_grad(loss, b), rtol=1e-6, atol=1e-7)
+    assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-7)
+    assert_allclose(dw, numeric_gradient(loss, w), rtol=1e-6, atol=1e-7)
+    assert_allclose(db, numeric_gradient(loss, b), rtol=1e-6, atol=1e-7)
 
 
 def test_conv_float32_stays_float32(rng, conv_path):
@@ -358,12 +344,12 @@ def test_pool_gradients_finite_differences(rng):
     for kernel, stride, padding in [(3, 2, 1), ((2, 3), 1, 0)]:
         out, am = F.max_pool2d(x, kernel, stride, padding)
         g = rng.standard_normal(out.shape)
-        fd = _fd_grad(lambda: float((F.max_pool2d(x, kernel, stride, padding)[0] * g).sum()),
+        fd = numeric_gradient(lambda: float((F.max_pool2d(x, kernel, stride, padding)[0] * g).sum()),
                       x)
         assert_allclose(F.max_pool2d_backward(g, am, x.shape), fd, rtol=1e-6, atol=1e-7)
         for inc in (True, False):
             out = F.avg_pool2d(x, kernel, stride, padding, inc)
-            fd = _fd_grad(lambda: float((F.avg_pool2d(x, kernel, stride, padding, inc)
+            fd = numeric_gradient(lambda: float((F.avg_pool2d(x, kernel, stride, padding, inc)
                                          * g).sum()), x)
             assert_allclose(F.avg_pool2d_backward(g, x.shape, kernel, stride, padding, inc),
                             fd, rtol=1e-6, atol=1e-7)
