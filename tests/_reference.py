@@ -65,3 +65,7 @@ def numeric_gradient(f, a, eps=1e-6):
         a[i] = old
         grad[i] = (fp - fm) / (2 * eps)
     return grad
+
+
+# lengths at the SIMD and 64-bit word boundaries (lanes of 8, 16, 32 and 64 items)
+BOUNDARY_LENGTHS = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129]

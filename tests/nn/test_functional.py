@@ -759,3 +759,68 @@ def test_bitwise_identical_for_any_thread_count(any_threads, data):
                 assert_array_equal(a, r)
     finally:
         F._force_path, F._force_kernels = old
+
+
+# ---------------------------------------------------------------------------------------
+# convolution backward with infinite operands
+# ---------------------------------------------------------------------------------------
+def _conv_grads_ref(g, x, w, ph, pw):
+    """conv2d's dx and dw at stride 1 from their definitions, in float64: dx sums the
+    products of existing outputs only, dw also those with the input's zero padding."""
+    N, Ci, H, W = x.shape
+    Co, _, kh, kw = w.shape
+    Ho, Wo = g.shape[2:]
+    dx = np.zeros(x.shape)
+    dw = np.zeros(w.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for n in range(N):
+            for o in range(Co):
+                for h in range(Ho):
+                    for v in range(Wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                a, b = h - ph + i, v - pw + j
+                                gv = float(g[n, o, h, v])
+                                if 0 <= a < H and 0 <= b < W:
+                                    dx[n, :, a, b] += gv * w[o, :, i, j]
+                                    dw[o, :, i, j] += gv * x[n, :, a, b]
+                                else:  # the zero padding is part of conv2d's input
+                                    dw[o, :, i, j] += gv * 0.0
+    return dx, dw
+
+
+@pytest.mark.parametrize("path", ["direct", "gemm"])
+@pytest.mark.parametrize("where", ["x", "w", "g"])
+def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
+    # the direct loops multiplied the zero padding with every value: an inf in x gave NaN
+    # in the weight gradient of kernel rows that only see padding, an inf in w gave NaN in
+    # the whole input gradient; exact values are finite there
+    import fastml.nn.functional as F
+
+    monkeypatch.setattr(F, "_force_path", path)
+    x = np.array([1.0, -2.0, 3.0, 0.5, 2.0, -1.0, 4.0, 1.5, 2.5],
+                 np.float32).reshape(1, 1, 1, 9)
+    w = np.arange(18, dtype=np.float32).reshape(2, 1, 3, 3) - 8
+    if where == "x":
+        x[0, 0, 0, [0, 4]] = np.inf
+        x[0, 0, 0, 1] = -np.inf
+    else:
+        w[0, 0, 0, 0] = np.inf  # kernel row 0 lies on the padding row for every output
+    g = np.ones((1, 2, 1, 9), np.float32)
+    if where == "g":
+        g[0, 1, 0, 3] = -np.inf
+    dx, dw, db = F.conv2d_backward(g, x, w, 1, 1)
+    rdx, rdw = _conv_grads_ref(g, x.astype(np.float64), w.astype(np.float64), 1, 1)
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(rdw))
+    np.testing.assert_array_equal(np.isnan(dx), np.isnan(rdx))
+    if where == "x":  # kernel rows 0 and 2 only meet the padding rows: exactly 0
+        assert (rdw[:, :, 0] == 0).all() and (rdw[:, :, 2] == 0).all()
+    if where == "w":
+        assert np.isfinite(rdx).all()
+    eps = np.finfo(np.float32).eps
+    fin = np.isfinite(rdx)
+    np.testing.assert_allclose(dx[fin], rdx[fin], rtol=20 * eps, atol=20 * eps * 20)
+    fin = np.isfinite(rdw)
+    np.testing.assert_allclose(dw[fin], rdw[fin], rtol=20 * eps, atol=20 * eps * 20)
+    np.testing.assert_array_equal(np.isinf(dw), np.isinf(rdw))
+    np.testing.assert_array_equal(db, g.sum(axis=(0, 2, 3)))
