@@ -17,7 +17,6 @@ import time
 
 import pytest
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
 _RESULTS = {}
 _INPUTS = {}
 
@@ -39,8 +38,10 @@ def pytest_report_header(config):
 
 def pytest_addoption(parser):
     g = parser.getgroup("fastml")
-    g.addoption("--fastml-data", default=os.environ.get("FASTML_DATA") or os.path.normpath(
-        os.path.join(_HERE, "..", "..", "shared", "data")), help="data directory")
+    g.addoption("--fastml-data", default=None, metavar="DIR",
+                help="folder holding mnist/ and sms_spam/ (default: the data home, "
+                     "$FASTML_DATA else ~/fastml_data; never downloads: cases whose files "
+                     "are absent run on synthetic stand-ins of the same shapes)")
     g.addoption("--fastml-quick", action="store_true", help="only the quick (small) cases")
     g.addoption("--fastml-threads", type=int, default=2, help="threads for every side")
 

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
@@ -30,8 +29,9 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--data", default=os.environ.get("FASTML_DATA") or os.path.normpath(
-        os.path.join(HERE, "..", "..", "shared", "data")))
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="folder holding mnist/ (default: the data home, $FASTML_DATA else "
+                         "~/fastml_data; never downloads)")
     args = ap.parse_args(argv)
 
     from fastml.datasets import load_mnist

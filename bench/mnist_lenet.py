@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
@@ -35,8 +34,9 @@ def main(argv=None):
     ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                     help="per-epoch learning rate: constant, or cosine from lr to 0 over "
                          "--epochs (applied to both)")
-    ap.add_argument("--data", default=os.environ.get("FASTML_DATA") or os.path.normpath(
-        os.path.join(HERE, "..", "..", "shared", "data")))
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="folder holding mnist/ (default: the data home, $FASTML_DATA else "
+                         "~/fastml_data; never downloads)")
     args = ap.parse_args(argv)
 
     from fastml.benchmarks.nn_train import (fastml_lenet5, torch_accuracy,

@@ -21,7 +21,7 @@ a few minutes. Exit status 1 if fastml and a peer disagree."""
 _BENCH_EPILOG = """\
 examples:
   fastml bench --quick --only kernels
-  fastml bench --only neighbors --data ../shared/data --threads 2 --cpu avx2
+  fastml bench --only neighbors --data ~/datasets --threads 2 --cpu avx2
 """
 
 
@@ -57,8 +57,9 @@ def build_parser():
     b.add_argument("--threads", type=int, default=2,
                    help="threads for fastml and every peer (default 2; -1: all cores)")
     b.add_argument("--data", default=None, metavar="DIR",
-                   help="data directory holding mnist/ and sms_spam/ (default: synthetic "
-                   "stand-ins of the same shapes)")
+                   help="data directory holding mnist/ and sms_spam/ (default: the data "
+                   "home, $FASTML_DATA else ~/fastml_data; never downloads: cases whose "
+                   "files are absent run on synthetic stand-ins of the same shapes)")
     b.add_argument("--out", default="bench_out", metavar="DIR",
                    help="directory for report.md, report.json and speedups.png (created; "
                    "checked before anything runs; default ./bench_out)")

@@ -8,7 +8,7 @@ one of the documented exceptions (``ValueError``, ``TypeError``, ``MemoryError``
 anything else (a crash, a hang, a wrong value, another exception) is a finding.
 
 The harnesses run under atheris (libFuzzer for Python: ``python fuzz/run.py``) and, with
-no fuzzing engine, on seeded random bytes (``tests/test_hardening_fuzz.py``), so they do
+no fuzzing engine, on seeded random bytes (``tests/test_fuzz_harnesses.py``), so they do
 not need atheris to be imported.
 """
 import math

@@ -10,6 +10,8 @@ import pytest
 
 from fastml.__main__ import main
 
+from .conftest import DATA_DIR
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -138,13 +140,11 @@ def test_bench_quick_kernels_writes_valid_report(tmp_path, data_dir, capsys):
 
 
 def _env_without_data():
-    # the demo must not find data through $FASTML_DATA when --data names a folder
-    import os
-
-    here = os.path.dirname(os.path.abspath(__file__))
+    # the demo must not find data through $FASTML_DATA (the real data, where the tests
+    # were given it) or the data home when --data names a folder
     env = dict(os.environ)
-    env["FASTML_DATA"] = os.environ.get("FASTML_DATA") or os.path.normpath(
-        os.path.join(here, "..", "..", "shared", "data"))  # real data, where present
+    if DATA_DIR:
+        env["FASTML_DATA"] = DATA_DIR
     return env
 
 
@@ -164,7 +164,8 @@ def test_missing_data_is_reported_in_one_line_each(tmp_path, monkeypatch):
     from fastml.benchmarks._runner import _note_missing_data
 
     monkeypatch.delenv("FASTML_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)  # no ../shared/data next to it either
+    monkeypatch.setenv("HOME", str(tmp_path))  # no data home with files either
+    monkeypatch.chdir(tmp_path)
     lines = []
     _note_missing_data(str(tmp_path), lines.append)
     assert len(lines) == 2
@@ -213,6 +214,7 @@ def test_bench_does_not_claim_a_chart_it_did_not_write(tmp_path, monkeypatch, ca
 def test_bench_quick_without_data_agrees_everywhere(tmp_path, monkeypatch):
     # a fresh machine: no data anywhere, every case on synthetic data must agree
     monkeypatch.delenv("FASTML_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty data home
     monkeypatch.chdir(tmp_path)
     rc = main(["bench", "--quick", "--only", "kernels,neighbors,text", "--repeats", "1",
                "--threads", "1", "--out", str(tmp_path / "out")])

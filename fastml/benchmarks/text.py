@@ -26,14 +26,15 @@ _WS = re.compile(r"\s+")
 
 
 def sms_texts(data_dir, n=None, seed=0):
-    """SMS messages (list of str) and labels; synthetic strings of SMS-like lengths when
-    the data file is absent."""
+    """SMS messages (list of str) and labels, read from ``data_dir/sms_spam`` (the data
+    home when ``data_dir`` is None; never downloaded); synthetic strings of SMS-like
+    lengths when the file is absent or unreadable."""
     from fastml.datasets import load_sms_spam
 
     try:
         path = None if not data_dir else f"{data_dir}/sms_spam"
-        texts, y = load_sms_spam(path)
-    except (FileNotFoundError, OSError):
+        texts, y = load_sms_spam(path, download=False)
+    except (OSError, ValueError):  # absent (FileNotFoundError is an OSError) or malformed
         rng = np.random.default_rng(seed)
         alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz      .,!?0123456789ABCDEFG"))
         lengths = np.clip(rng.lognormal(4.0, 0.7, 5574).astype(int), 2, 910)

@@ -14,11 +14,13 @@ from fastml.metrics import _registry
 from fastml.metrics._kernels import _fallback, _setup
 from fastml.metrics._registry import KERNELS
 from fastml.utils import check_kernel_input, check_non_negative, check_out
+from fastml.utils.validation import follow_array_namespace
 
 # scikit-learn's function, captured before any patching of sklearn's names
 _SK_PAIRWISE_KERNELS = _skp.pairwise_kernels
 
 
+@follow_array_namespace
 def inv_sqrt_diagonal(diag):
     """1 / sqrt(d) per self-similarity, and 0 where d == 0: the scaling of
     :func:`normalize_kernel` (a zero self-similarity gives a zero row, never NaN).
@@ -43,6 +45,7 @@ def inv_sqrt_diagonal(diag):
         return np.where(diag > 0, 1.0 / np.sqrt(np.maximum(diag, 0)), 0).astype(diag.dtype)
 
 
+@follow_array_namespace
 def normalize_kernel(K, diag_X, diag_Y=None, *, out=None):
     """Normalise a kernel matrix: K_ij / sqrt(k(x_i, x_i) k(y_j, y_j)).
 
@@ -166,6 +169,7 @@ def _diag_one(X, metric, params):
     return spec.diag(X, params)
 
 
+@follow_array_namespace
 def kernel_diagonal(X, metric="linear", **params):
     """The self-similarities k(x_i, x_i) of the rows of X, without computing K(X, X).
 
@@ -260,6 +264,7 @@ def _parse_component(item, index):
     )
 
 
+@follow_array_namespace
 def pairwise_kernels(X, Y=None, metric="linear", *, filter_params=False, n_jobs=None,
                      out=None, **kwds):
     """Compute the kernel between arrays X and optional array Y.

@@ -26,6 +26,7 @@ from fastml.utils import (
     check_scalar_range,
     effective_n_threads,
 )
+from fastml.utils.validation import follow_array_namespace
 
 # scikit-learn's function, captured before any patching of sklearn's names
 _SK_LAPLACIAN_KERNEL = _skp.laplacian_kernel
@@ -108,6 +109,7 @@ def _sparse_common(X, Y, out, symmetric, op, post, scale, n_threads):
     return out
 
 
+@follow_array_namespace
 def linear_kernel(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     """Linear kernel k(x, y) = <x, y>.
 
@@ -161,6 +163,7 @@ def _check_degree(degree):
         raise ValueError(f"degree must be 0 or in [1.0, inf), got {degree!r}.") from None
 
 
+@follow_array_namespace
 def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, out=None):
     """Polynomial kernel k(x, y) = (gamma <x, y> + coef0) ** degree.
 
@@ -215,6 +218,7 @@ def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, n_jobs=None, 
     return out
 
 
+@follow_array_namespace
 def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     """Sigmoid kernel k(x, y) = tanh(gamma <x, y> + coef0).
 
@@ -255,6 +259,7 @@ def sigmoid_kernel(X, Y=None, gamma=None, coef0=1, *, n_jobs=None, out=None):
     return out
 
 
+@follow_array_namespace
 def rbf_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """RBF (Gaussian) kernel k(x, y) = exp(-gamma ||x - y||^2).
 
@@ -344,6 +349,7 @@ def _rbf_dense_direct(X, Y, out, symmetric, gamma, n_threads):
     return True
 
 
+@follow_array_namespace
 def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     """Cosine similarity k(x, y) = <x, y> / (||x|| ||y||); a zero row gives a zero row
     (not NaN), as in scikit-learn.
@@ -384,6 +390,7 @@ def cosine_similarity(X, Y=None, dense_output=True, *, n_jobs=None, out=None):
     return cosine_similarity_matrix(X, Y, out, n_threads)
 
 
+@follow_array_namespace
 def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Hellinger kernel k(x, z) = sum_i sqrt(x_i z_i) on non-negative data.
 
@@ -420,6 +427,7 @@ def hellinger_kernel(X, Y=None, *, n_jobs=None, out=None):
     return out
 
 
+@follow_array_namespace
 def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Histogram intersection kernel k(x, z) = sum_i min(x_i, z_i) on non-negative data.
 
@@ -456,6 +464,7 @@ def intersection_kernel(X, Y=None, *, n_jobs=None, out=None):
     return _reduce(X, Y, out, symmetric, _fast.OP_MIN, _fast.POST_NONE, 0.0, n_threads)
 
 
+@follow_array_namespace
 def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
     """Additive chi-squared kernel k(x, y) = -sum_i (x_i - y_i)^2 / (x_i + y_i) on
     non-negative data (a term with x_i + y_i = 0 counts 0). Dense or CSR.
@@ -493,6 +502,7 @@ def additive_chi2_kernel(X, Y=None, *, n_jobs=None, out=None):
     return _scaling.unscale(out, k, 1)
 
 
+@follow_array_namespace
 def chi2_kernel(X, Y=None, gamma=1.0, *, n_jobs=None, out=None):
     """Exponential chi-squared kernel k(x, y) = exp(-gamma sum_i (x_i - y_i)^2 / (x_i + y_i))
     on non-negative data. Dense or CSR.
@@ -573,6 +583,7 @@ def _sparse_chi2_checked(X, Y, out, symmetric, gamma, n_threads):
     return True
 
 
+@follow_array_namespace
 def laplacian_kernel(X, Y=None, gamma=None, *, n_jobs=None, out=None):
     """Laplacian kernel k(x, y) = exp(-gamma ||x - y||_1).
 
@@ -630,6 +641,7 @@ def _ranks_and_order(A):
     return order.astype(np.int32), new, ranks, ncat
 
 
+@follow_array_namespace
 def pq_kernel(X, Y=None, *, n_jobs=None, out=None):
     """The PQ rank-correlation kernel (Ionescu & Popescu, "PQ kernel: a rank correlation
     kernel for visual word histograms", Pattern Recognition Letters 55, 2015).

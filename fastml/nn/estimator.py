@@ -22,6 +22,7 @@ from fastml.nn.normalization import Standardize
 from fastml.nn.models import lenet5, mlp, resnet_small
 from fastml.nn import _params_io
 from fastml.nn.trainer import PIXEL_SCALE, Trainer, check_input_scale, to_float_input
+from fastml.utils.validation import as_numpy
 
 __all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
 
@@ -251,7 +252,7 @@ class _NeuralNetBase(BaseEstimator):
         divided by 255; a network fitted on pixels divides X of any dtype by 255 (so the
         same pixels given as float64 predict the same), with a warning when X looks
         scaled otherwise than the training input."""
-        given = X
+        given = X = as_numpy(X)  # a torch tensor's dtype is not numpy's
         pixels_now = is_pixel_dtype(getattr(X, "dtype", np.float64))
         if pixels_now:
             X = to_float_input(np.asarray(X))

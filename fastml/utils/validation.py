@@ -5,6 +5,7 @@ C-contiguous, finite, non-empty float32/float64 arrays (or canonical CSR matrice
 matching feature counts before any compiled loop sees them. Messages follow
 ``sklearn/utils/validation.py``: what was given, what was expected, what to do.
 """
+import functools
 import numbers
 
 import numpy as np
@@ -77,10 +78,69 @@ def _plain_float_array(A, dtype):
     return A
 
 
+def _is_foreign_array(A):
+    """True for an array of another library (a torch tensor, a CuPy or JAX array, ...):
+    it speaks DLPack but is neither a numpy array nor a scipy sparse matrix. pandas and
+    lists are not: check_array converts them itself."""
+    return (hasattr(A, "__dlpack__") and not isinstance(A, (np.ndarray, np.generic))
+            and not sp.issparse(A))
+
+
+def as_numpy(A):
+    """``A`` as a numpy array when it is an array of another library (a CPU torch tensor
+    is viewed without a copy; an array on another device is copied to the host), else
+    ``A`` unchanged. numpy's own dtypes are what every check below reads."""
+    if not _is_foreign_array(A):
+        return A
+    try:
+        return np.asarray(A)
+    except (TypeError, RuntimeError, ValueError):
+        if hasattr(A, "cpu"):  # torch on an accelerator
+            return np.asarray(A.detach().cpu())
+        if hasattr(A, "get"):  # CuPy
+            return np.asarray(A.get())
+        raise
+
+
+def follow_array_namespace(func):
+    """Wrap a public function so that, under
+    ``sklearn.config_context(array_api_dispatch=True)``, arrays of another library (torch,
+    CuPy, array-api-strict, ...) give results in that namespace and on that device, as
+    scikit-learn's own functions do: the work runs on numpy views of the inputs and the
+    results are converted back. Without array API dispatch (the default), the results
+    are numpy arrays whatever the inputs, again as in scikit-learn."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not get_config().get("array_api_dispatch", False):
+            return func(*args, **kwargs)
+        foreign = [a for a in (*args, *kwargs.values()) if _is_foreign_array(a)]
+        if not foreign:
+            return func(*args, **kwargs)
+        from sklearn.utils._array_api import get_namespace_and_device
+
+        xp, _, device = get_namespace_and_device(*foreign)
+        args = [as_numpy(a) for a in args]
+        kwargs = {k: as_numpy(v) for k, v in kwargs.items()}
+        result = func(*args, **kwargs)
+
+        def back(r):
+            if isinstance(r, np.ndarray):
+                return xp.asarray(r, device=device)
+            if isinstance(r, tuple):
+                return tuple(back(x) for x in r)
+            return r
+
+        return back(result)
+
+    return wrapper
+
+
 def _check_one(A, name, accept_sparse, dtype):
     fast = _plain_float_array(A, dtype)
     if fast is not None:
         return fast
+    A = as_numpy(A)  # torch tensors and other libraries' arrays: numpy dtypes from here
     if A is None:
         raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got None.")
     if isinstance(A, (str, bytes)):

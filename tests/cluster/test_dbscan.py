@@ -14,6 +14,8 @@ from fastml.cluster import DBSCAN
 from fastml.metrics import pairwise_distances
 from fastml.neighbors import NearestNeighbors
 
+from .._reference import levenshtein
+
 
 @parametrize_with_checks([DBSCAN(), DBSCAN(algorithm="brute", eps=2.0),
                           DBSCAN(metric="manhattan", min_samples=3),
@@ -78,16 +80,6 @@ def test_runs_fastml_search_as_a_self_query():
 
 
 # -- sequences ------------------------------------------------------------------------------
-def _levenshtein(a, b):
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def _words(n=300, seed=0):
     """Variants (one or two edits) of a few stems, plus random noise words."""
     rng = np.random.default_rng(seed)
@@ -108,7 +100,7 @@ def _words(n=300, seed=0):
 @pytest.mark.parametrize("eps, min_samples", [(1, 3), (2, 5), (3, 10)])
 def test_levenshtein_as_scikit_learn_on_precomputed_edit_distances(eps, min_samples):
     words = _words()
-    D = np.array([[_levenshtein(a, b) for b in words] for a in words], dtype=float)
+    D = np.array([[levenshtein(a, b) for b in words] for a in words], dtype=float)
     fast = DBSCAN(eps=eps, min_samples=min_samples, metric="levenshtein").fit(words)
     ref = skc.DBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(D)
     assert len(set(ref.labels_)) > 2

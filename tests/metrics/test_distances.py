@@ -9,6 +9,10 @@ from scipy.spatial.distance import cdist
 from fastml.metrics import dtw, levenshtein, pairwise_distances
 from fastml.metrics.distance import kneighbors
 
+from .._reference import dtw as naive_dtw
+from .._reference import levenshtein as naive_levenshtein
+from .._reference import levenshtein_numpy as numpy_levenshtein
+
 NUMERIC = [
     ("euclidean", {}, "euclidean", {}),
     ("l2", {}, "euclidean", {}),
@@ -26,50 +30,6 @@ NUMERIC = [
     ("minkowski", {"p": 1.5}, "minkowski", {"p": 1.5}),
     ("minkowski", {"p": np.inf}, "chebyshev", {}),
 ]
-
-
-# ----------------------------------------------------------------------------------------
-# independent references
-# ----------------------------------------------------------------------------------------
-def naive_levenshtein(a, b):
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-        prev = cur
-    return prev[-1]
-
-
-def numpy_levenshtein(a, b):
-    """The same DP, one row at a time with numpy (for long strings): the in-row
-    dependency cur[j] = min(cur[j-1] + 1, t[j]) is a running minimum of t[l] - l."""
-    a = np.array([ord(c) for c in a])
-    b = np.array([ord(c) for c in b])
-    j = np.arange(len(b) + 1)
-    prev = j.copy()
-    for i in range(1, len(a) + 1):
-        t = np.empty(len(b) + 1, dtype=np.int64)
-        t[0] = i
-        t[1:] = np.minimum(prev[1:] + 1, prev[:-1] + (b != a[i - 1]))
-        prev = np.minimum.accumulate(t - j) + j
-    return int(prev[-1])
-
-
-def naive_dtw(a, b, window=None):
-    a = np.asarray(a, dtype=float).reshape(len(a), -1)
-    b = np.asarray(b, dtype=float).reshape(len(b), -1)
-    n, m = len(a), len(b)
-    w = max(n, m) if window is None else max(window, abs(n - m))
-    D = np.full((n + 1, m + 1), np.inf)
-    D[0, 0] = 0
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            if abs(i - j) > w:
-                continue
-            c = np.sqrt(((a[i - 1] - b[j - 1]) ** 2).sum())
-            D[i, j] = c + min(D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])
-    return D[n, m]
 
 
 # ----------------------------------------------------------------------------------------

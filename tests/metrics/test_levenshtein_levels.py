@@ -26,27 +26,14 @@ from fastml.metrics.distance import kneighbors
 from fastml._cpu import LEVELS
 from fastml.utils._openmp import simd_detected
 
+from .._reference import levenshtein_numpy
+
 SUPPORTED = LEVELS[: LEVELS.index(simd_detected()) + 1]
 ALPHABET = list("abc") + ["é", "漢", "\U0001f600"]
 
 
-def dp_levenshtein(a, b):
-    """Wagner-Fischer, one row at a time with numpy: the in-row dependency
-    cur[j] = min(cur[j-1] + 1, t[j]) is a running minimum of t[l] - l."""
-    a = np.array([ord(c) for c in a], dtype=np.int64)
-    b = np.array([ord(c) for c in b], dtype=np.int64)
-    j = np.arange(len(b) + 1)
-    prev = j.copy()
-    for i in range(1, len(a) + 1):
-        t = np.empty(len(b) + 1, dtype=np.int64)
-        t[0] = i
-        t[1:] = np.minimum(prev[1:] + 1, prev[:-1] + (b != a[i - 1]))
-        prev = np.minimum.accumulate(t - j) + j
-    return int(prev[-1])
-
-
 def reference(A, B):
-    return np.array([[dp_levenshtein(a, b) for b in B] for a in A], dtype=np.int64)
+    return np.array([[levenshtein_numpy(a, b) for b in B] for a in A], dtype=np.int64)
 
 
 def make_strings(rng, lengths):

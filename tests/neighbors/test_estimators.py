@@ -24,6 +24,8 @@ from fastml.neighbors import (
     radius_neighbors_graph,
 )
 
+from .._reference import levenshtein_matrix
+
 
 def _expected_failures(estimator):
     if isinstance(estimator, KNeighborsClassifier) and estimator.tie_break == "nearest" \
@@ -129,32 +131,17 @@ def test_gridsearch_on_strings():
 
 
 # -- fastml's metrics in the radius estimators and radius_neighbors_graph ------------------
-def _levenshtein(a, b):
-    """Textbook dynamic programme (the reference)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 WORDS = ["kitten", "sitting", "mitten", "bitten", "sit", "knitting", "fitting", "smitten",
          "kit", "written", "bottle", "battle", "cattle", "rattle", "brittle"]
 LABELS = np.array([0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 2, 2, 2, 2, 2])
 QUERIES = ["kitte", "sittin", "bottles", "mittens", "rattles", "fitter"]
 
 
-def _lev_matrix(A, B):
-    return np.array([[_levenshtein(a, b) for b in B] for a in A], dtype=np.float64)
-
-
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 def test_radius_classifier_and_regressor_take_levenshtein(weights):
     """As NearestNeighbors.radius_neighbors does: the result of scikit-learn's estimator
     on the precomputed edit distances."""
-    D, Dq = _lev_matrix(WORDS, WORDS), _lev_matrix(QUERIES, WORDS)
+    D, Dq = levenshtein_matrix(WORDS, WORDS), levenshtein_matrix(QUERIES, WORDS)
     for fast, ref in [
         (RadiusNeighborsClassifier(radius=2, weights=weights, metric="levenshtein",
                                    outlier_label="most_frequent"),
@@ -171,7 +158,7 @@ def test_radius_classifier_and_regressor_take_levenshtein(weights):
 
 
 def test_radius_transformer_and_graph_take_levenshtein():
-    D = _lev_matrix(WORDS, WORDS)
+    D = levenshtein_matrix(WORDS, WORDS)
     G = RadiusNeighborsTransformer(radius=2, metric="levenshtein").fit_transform(WORDS)
     ref = skn.RadiusNeighborsTransformer(radius=2, metric="precomputed").fit_transform(D)
     np.testing.assert_array_equal(G.toarray(), ref.toarray())
@@ -327,7 +314,7 @@ def _naive_lof(D, Dq, k):
 
 def test_lof_on_strings_against_the_definition():
     words = WORDS + ["zzzzqqqq"]
-    D, Dq = _lev_matrix(words, words), _lev_matrix(QUERIES, words)
+    D, Dq = levenshtein_matrix(words, words), levenshtein_matrix(QUERIES, words)
     nof, nof_q = _naive_lof(D, Dq, 4)
     fast = LocalOutlierFactor(n_neighbors=4, metric="levenshtein").fit(words)
     np.testing.assert_allclose(fast.negative_outlier_factor_, nof, rtol=1e-12)

@@ -9,6 +9,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastml.nn import functional as F
 
+from .._reference import numeric_gradient
+
 
 # ---------------------------------------------------------------------------------------
 # naive references: explicit loops over output positions, written from the definitions
@@ -198,22 +200,6 @@ def test_conv_transpose2d_matches_naive(rng, kernel, stride, padding):
     assert_allclose(db2, db, rtol=1e-12)
 
 
-def _fd_grad(f, a, eps=1e-6):
-    """Central finite differences of the scalar f() with respect to every entry of a."""
-    grad = np.zeros_like(a)
-    it = np.nditer(a, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        grad[i] = (fp - fm) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 1, (3, 3)), (2, 0, (2, 3)),
                                                    (3, 2, (3, 3)), (1, "same", (1, 5))])
 def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel, conv_path):
@@ -227,9 +213,9 @@ def test_conv2d_gradients_finite_differences(rng, stride, padding, kernel, conv_
         return float((F.conv2d(x, w, b, stride, padding) * g).sum())
 
     dx, dw, db = F.conv2d_backward(g, x, w, stride, padding)
-    assert_allclose(dx, _fd_grad(loss, x), rtol=1e-6, atol=1e-7)
-    assert_allclose(dw, _fd_grad(loss, w), rtol=1e-6, atol=1e-7)
-    assert_allclose(db, _fd_grad(loss, b), rtol=1e-6, atol=1e-7)
+    assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-7)
+    assert_allclose(dw, numeric_gradient(loss, w), rtol=1e-6, atol=1e-7)
+    assert_allclose(db, numeric_gradient(loss, b), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 0, (3, 3)), (2, 1, (3, 2)),
@@ -245,9 +231,9 @@ def test_conv_transpose2d_gradients_finite_differences(rng, stride, padding, ker
         return float((F.conv_transpose2d(x, w, b, stride, padding) * g).sum())
 
     dx, dw, db = F.conv_transpose2d_backward(g, x, w, stride, padding)
-    assert_allclose(dx, _fd_grad(loss, x), rtol=1e-6, atol=1e-7)
-    assert_allclose(dw, _fd_grad(loss, w), rtol=1e-6, atol=1e-7)
-    assert_allclose(db, _fd_grad(loss, b), rtol=1e-6, atol=1e-7)
+    assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-7)
+    assert_allclose(dw, numeric_gradient(loss, w), rtol=1e-6, atol=1e-7)
+    assert_allclose(db, numeric_gradient(loss, b), rtol=1e-6, atol=1e-7)
 
 
 def test_conv_float32_stays_float32(rng, conv_path):
@@ -358,12 +344,12 @@ def test_pool_gradients_finite_differences(rng):
     for kernel, stride, padding in [(3, 2, 1), ((2, 3), 1, 0)]:
         out, am = F.max_pool2d(x, kernel, stride, padding)
         g = rng.standard_normal(out.shape)
-        fd = _fd_grad(lambda: float((F.max_pool2d(x, kernel, stride, padding)[0] * g).sum()),
+        fd = numeric_gradient(lambda: float((F.max_pool2d(x, kernel, stride, padding)[0] * g).sum()),
                       x)
         assert_allclose(F.max_pool2d_backward(g, am, x.shape), fd, rtol=1e-6, atol=1e-7)
         for inc in (True, False):
             out = F.avg_pool2d(x, kernel, stride, padding, inc)
-            fd = _fd_grad(lambda: float((F.avg_pool2d(x, kernel, stride, padding, inc)
+            fd = numeric_gradient(lambda: float((F.avg_pool2d(x, kernel, stride, padding, inc)
                                          * g).sum()), x)
             assert_allclose(F.avg_pool2d_backward(g, x.shape, kernel, stride, padding, inc),
                             fd, rtol=1e-6, atol=1e-7)
@@ -773,3 +759,68 @@ def test_bitwise_identical_for_any_thread_count(any_threads, data):
                 assert_array_equal(a, r)
     finally:
         F._force_path, F._force_kernels = old
+
+
+# ---------------------------------------------------------------------------------------
+# convolution backward with infinite operands
+# ---------------------------------------------------------------------------------------
+def _conv_grads_ref(g, x, w, ph, pw):
+    """conv2d's dx and dw at stride 1 from their definitions, in float64: dx sums the
+    products of existing outputs only, dw also those with the input's zero padding."""
+    N, Ci, H, W = x.shape
+    Co, _, kh, kw = w.shape
+    Ho, Wo = g.shape[2:]
+    dx = np.zeros(x.shape)
+    dw = np.zeros(w.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for n in range(N):
+            for o in range(Co):
+                for h in range(Ho):
+                    for v in range(Wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                a, b = h - ph + i, v - pw + j
+                                gv = float(g[n, o, h, v])
+                                if 0 <= a < H and 0 <= b < W:
+                                    dx[n, :, a, b] += gv * w[o, :, i, j]
+                                    dw[o, :, i, j] += gv * x[n, :, a, b]
+                                else:  # the zero padding is part of conv2d's input
+                                    dw[o, :, i, j] += gv * 0.0
+    return dx, dw
+
+
+@pytest.mark.parametrize("path", ["direct", "gemm"])
+@pytest.mark.parametrize("where", ["x", "w", "g"])
+def test_conv2d_backward_inf_operand_meets_no_padding(monkeypatch, path, where):
+    # the direct loops multiplied the zero padding with every value: an inf in x gave NaN
+    # in the weight gradient of kernel rows that only see padding, an inf in w gave NaN in
+    # the whole input gradient; exact values are finite there
+    import fastml.nn.functional as F
+
+    monkeypatch.setattr(F, "_force_path", path)
+    x = np.array([1.0, -2.0, 3.0, 0.5, 2.0, -1.0, 4.0, 1.5, 2.5],
+                 np.float32).reshape(1, 1, 1, 9)
+    w = np.arange(18, dtype=np.float32).reshape(2, 1, 3, 3) - 8
+    if where == "x":
+        x[0, 0, 0, [0, 4]] = np.inf
+        x[0, 0, 0, 1] = -np.inf
+    else:
+        w[0, 0, 0, 0] = np.inf  # kernel row 0 lies on the padding row for every output
+    g = np.ones((1, 2, 1, 9), np.float32)
+    if where == "g":
+        g[0, 1, 0, 3] = -np.inf
+    dx, dw, db = F.conv2d_backward(g, x, w, 1, 1)
+    rdx, rdw = _conv_grads_ref(g, x.astype(np.float64), w.astype(np.float64), 1, 1)
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(rdw))
+    np.testing.assert_array_equal(np.isnan(dx), np.isnan(rdx))
+    if where == "x":  # kernel rows 0 and 2 only meet the padding rows: exactly 0
+        assert (rdw[:, :, 0] == 0).all() and (rdw[:, :, 2] == 0).all()
+    if where == "w":
+        assert np.isfinite(rdx).all()
+    eps = np.finfo(np.float32).eps
+    fin = np.isfinite(rdx)
+    np.testing.assert_allclose(dx[fin], rdx[fin], rtol=20 * eps, atol=20 * eps * 20)
+    fin = np.isfinite(rdw)
+    np.testing.assert_allclose(dw[fin], rdw[fin], rtol=20 * eps, atol=20 * eps * 20)
+    np.testing.assert_array_equal(np.isinf(dw), np.isinf(rdw))
+    np.testing.assert_array_equal(db, g.sum(axis=(0, 2, 3)))

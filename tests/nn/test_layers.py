@@ -13,6 +13,8 @@ from fastml.nn import (
     Sequential, Sigmoid, Softmax, Softplus, Standardize, Tanh, lenet5)
 from fastml.nn.trainer import _dropout_rngs
 
+from .._reference import numeric_gradient
+
 
 def _numeric_check(layer, x, rng, training=True, eps=1e-6):
     """Gradient of sum(R * layer(x)) for a fixed random R: analytic vs central
@@ -33,16 +35,7 @@ def _numeric_check(layer, x, rng, training=True, eps=1e-6):
     targets = [(x, dx)] + [(p.value, g) for p, g in zip(layer.parameters(), grads)]
     for arr, g in targets:
         assert g.shape == arr.shape
-        flat, num = arr.reshape(-1), np.empty(arr.size)
-        for i in range(arr.size):
-            old = flat[i]
-            flat[i] = old + eps
-            fp = f()
-            flat[i] = old - eps
-            fm = f()
-            flat[i] = old
-            num[i] = (fp - fm) / (2 * eps)
-        assert_allclose(g.reshape(-1), num, rtol=1e-5, atol=1e-7)
+        assert_allclose(g, numeric_gradient(f, arr, eps), rtol=1e-5, atol=1e-7)
 
 
 IMG = (3, 6, 7)  # C, H, W: odd sizes on purpose
@@ -436,3 +429,34 @@ def test_sgd_compiled_step_matches_formulas(momentum, nesterov, dtype):
         ref._update_numpy(0, q)  # numpy's operations, one at a time
         assert p.value.dtype == dtype
         assert_allclose(p.value, q.value, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# non-finite gradients through ReLU and the fused ReLU + MaxPool
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_passes_no_gradient_through_zeroed_units_even_inf(dtype):
+    relu = ReLU()
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]], dtype=dtype)
+    relu.forward(x, training=True)
+    g = np.array([[np.inf, np.nan, 5.0, -np.inf]], dtype=dtype)
+    dx = relu.backward(g)
+    assert dx.dtype == dtype
+    np.testing.assert_array_equal(dx, np.array([[0.0, 0.0, 5.0, 0.0]], dtype=dtype))
+
+
+def test_fused_relu_maxpool_backward_equals_the_two_layers_with_inf_gradients():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    g[0, 0, 0, :] = np.inf
+    g[1, 2, 3, 1] = np.nan
+    fused = Sequential(ReLU(), MaxPool2D(2), input_shape=(3, 8, 6))
+    assert type(fused._plan[0]).__name__ == "ReLUMaxPool"
+    out_f = fused.forward(x, training=True)
+    dx_f = fused.backward(g)
+    relu, pool = ReLU(), MaxPool2D(2)
+    out_u = pool.forward(relu.forward(x, training=True), training=True)
+    dx_u = relu.backward(pool.backward(g))
+    np.testing.assert_array_equal(out_f, out_u)
+    np.testing.assert_array_equal(dx_f, dx_u)

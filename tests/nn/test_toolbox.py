@@ -16,6 +16,7 @@ from fastml.nn import (Conv2D, Dense, ExponentialLR, Flatten, MaxPool2D, HuberLo
                        ReLU, Sequential, Softmax, Trainer, gradient_check, init,
                        resnet_small)
 from fastml.nn.optim import get_schedule
+from fastml.nn import _augment
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,3 +312,73 @@ def test_trainer_with_augmentation_is_reproducible():
     assert run() == run()
     with pytest.raises(ValueError, match="augment"):
         Trainer(Sequential(Dense(2)), augment="mnist")
+
+
+# ---------------------------------------------------------------------------------------
+# image augmentation: exact maps next to infinities, thread counts, dtypes
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hflip,vflip", [(False, False), (True, False), (False, True),
+                                         (True, True)])
+def test_augment_exact_maps_do_not_mix_infinite_neighbours(dtype, hflip, vflip):
+    # identity / flips read one pixel each; the zero-weight bilinear neighbours used to be
+    # multiplied in, so an inf pixel turned its neighbours into 0 * inf = NaN
+    x = np.arange(2 * 1 * 5 * 4, dtype=dtype).reshape(2, 1, 5, 4)
+    x[0, 0, 1, 2] = np.inf
+    x[1, 0, 3, 0] = -np.inf
+    x[1, 0, 0, 3] = np.nan
+    aug = ImageAugmenter(shift=0, rotation=0, scale=0, hflip=hflip, vflip=vflip)
+    out = aug.apply(x, np.random.default_rng(0))
+    mats = aug.matrices(2, 5, 4, np.random.default_rng(0))
+    ref = x.copy()
+    for n in range(2):
+        if mats[n, 0] < 0:
+            ref[n] = ref[n, :, :, ::-1]
+        if mats[n, 4] < 0:
+            ref[n] = ref[n, :, ::-1, :]
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 1), (1, 0), (-2, 1), (3, -3)])
+def test_augment_integer_shift_is_exact_next_to_inf(dy, dx):
+    x = np.ones((1, 2, 6, 5))
+    x[0, 1, 2, 2] = np.inf
+    m = np.array([[1.0, 0.0, -dx, 0.0, 1.0, -dy]])  # output (i, j) reads (i - dy, j - dx)
+    out = np.empty_like(x)
+    _augment.affine_warp(x, out, m, 1)
+    ref = np.zeros_like(x)
+    ref[:, :, max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)] = \
+        x[:, :, max(-dy, 0):6 + min(-dy, 0), max(-dx, 0):5 + min(-dx, 0)]
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_augment_bilinear_still_interpolates():
+    # a half-pixel shift averages neighbours (the skipped taps are only the 0-weight ones)
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    m = np.array([[1.0, 0.0, 0.5, 0.0, 1.0, 0.25]])
+    out = np.empty_like(x)
+    _augment.affine_warp(x, out, m, 1)
+    assert out[0, 0, 0, 0] == pytest.approx(0.75 * 0.5 + 0.25 * 4.5)
+
+
+@pytest.mark.parametrize("n_threads,error", [(0, ValueError), (-5, ValueError),
+                                             (1.5, TypeError), (True, TypeError),
+                                             (None, TypeError)])
+def test_augment_apply_rejects_bad_thread_counts(n_threads, error):
+    # a negative count reached OpenMP and aborted the interpreter (libgomp out of memory)
+    with pytest.raises(error, match="n_threads"):
+        ImageAugmenter().apply(np.ones((2, 1, 5, 5)), np.random.default_rng(0), n_threads)
+
+
+def test_augment_apply_caps_huge_thread_counts_and_accepts_seeds():
+    x = np.random.default_rng(1).random((3, 2, 6, 7)).astype(np.float32)
+    aug = ImageAugmenter()
+    ref = aug.apply(x, np.random.default_rng(5), 1)
+    np.testing.assert_array_equal(aug.apply(x, np.random.default_rng(5), 2**40), ref)
+    np.testing.assert_array_equal(aug.apply(x, 5, 2), ref)  # a seed is default_rng(seed)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float16, bool])
+def test_augment_apply_names_unsupported_dtypes(dtype):
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ImageAugmenter().apply(np.ones((1, 1, 4, 4), dtype), np.random.default_rng(0))

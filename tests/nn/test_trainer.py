@@ -11,23 +11,12 @@ from fastml.nn.layers import Parameter
 from fastml.nn.losses import CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, get_loss
 from fastml.nn.trainer import EarlyStopping
 
+from .._reference import numeric_gradient
+
 
 # ---------------------------------------------------------------------------------------
 # losses
 # ---------------------------------------------------------------------------------------
-def _fd_loss_grad(loss, s, y, eps=1e-6):
-    num = np.empty_like(s)
-    for i in np.ndindex(s.shape):
-        old = s[i]
-        s[i] = old + eps
-        fp = loss.forward(s, y)
-        s[i] = old - eps
-        fm = loss.forward(s, y)
-        s[i] = old
-        num[i] = (fp - fm) / (2 * eps)
-    return num
-
-
 @pytest.mark.parametrize("loss", [CrossEntropyLoss(), HingeLoss(), MSELoss(), L1Loss()],
                          ids=repr)
 def test_loss_gradients(loss):
@@ -37,7 +26,7 @@ def test_loss_gradients(loss):
     loss.forward(s, y)
     g = loss.backward()
     assert g.dtype == s.dtype
-    assert_allclose(g, _fd_loss_grad(loss, s, y), rtol=1e-5, atol=1e-8)
+    assert_allclose(g, numeric_gradient(lambda: loss.forward(s, y), s), rtol=1e-5, atol=1e-8)
     s32 = s.astype(np.float32)
     loss.forward(s32, y)
     assert loss.backward().dtype == np.float32

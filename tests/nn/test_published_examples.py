@@ -1,4 +1,4 @@
-"""The course's worked examples, each with the published numbers.
+"""Worked examples from lecture notes and textbooks, each with its published numbers.
 
 Sources: CS231n (Stanford) lecture notes on linear classification, convolution and
 pooling; T. Rashid, "Make Your Own Neural Network" (2016) for the two-input and 3x3

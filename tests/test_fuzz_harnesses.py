@@ -23,7 +23,8 @@ TARGETS = _runner().targets()
 
 def test_every_public_area_has_a_target():
     assert {"fuzz_kernels", "fuzz_distances", "fuzz_levenshtein", "fuzz_dtw",
-            "fuzz_string_kernel", "fuzz_loaders", "fuzz_nn"} <= set(TARGETS)
+            "fuzz_string_kernel", "fuzz_loaders", "fuzz_nn_conv", "fuzz_nn_pool",
+            "fuzz_nn_layers", "fuzz_nn_augment"} <= set(TARGETS)
 
 
 @pytest.mark.parametrize("target", TARGETS)
