@@ -15,7 +15,8 @@ from fastml.nn.losses import (  # noqa: E402
 from fastml.nn.optim import (  # noqa: E402
     SGD, Adam, CosineLR, ExponentialLR, InverseTimeLR, ReduceLROnPlateau, StepLR)
 from fastml.nn.augment import ImageAugmenter  # noqa: E402
-from fastml.nn.trainer import EarlyStopping, StopTraining, Trainer, gradient_check  # noqa: E402
+from fastml.nn.gradcheck import gradient_check  # noqa: E402
+from fastml.nn.trainer import EarlyStopping, StopTraining, Trainer  # noqa: E402
 from fastml.nn.models import lenet5, mlp, resnet_small  # noqa: E402
 from fastml.nn.estimator import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 
