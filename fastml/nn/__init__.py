@@ -6,10 +6,8 @@ from fastml.nn import functional
 
 __all__ = ["functional"]
 from fastml.nn import init  # noqa: E402
-from fastml.nn.layers import (  # noqa: E402
-    ELU, AvgPool2D, BatchNorm, Concat, Conv2D, ConvTranspose2D, Dense, Dropout, Flatten,
-    GlobalAvgPool2D, GlobalMaxPool2D, Layer, LeakyReLU, MaxPool2D, Maxout, Parameter, PReLU,
-    ReLU, Residual, Sequential, Sigmoid, Softmax, Softplus, Standardize, Tanh)
+from fastml.nn import layers as _layers  # noqa: E402
+from fastml.nn.layers import *  # noqa: E402,F401,F403
 from fastml.nn.losses import (  # noqa: E402
     BinaryCrossEntropyLoss, CrossEntropyLoss, HingeLoss, HuberLoss, L1Loss, MSELoss)
 from fastml.nn.optim import (  # noqa: E402
@@ -20,11 +18,8 @@ from fastml.nn.trainer import EarlyStopping, StopTraining, Trainer  # noqa: E402
 from fastml.nn.models import lenet5, mlp, resnet_small  # noqa: E402
 from fastml.nn.estimator import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 
-__all__ += [
-    "AvgPool2D", "BatchNorm", "Concat", "Conv2D", "ConvTranspose2D", "Dense", "Dropout",
-    "ELU", "Flatten", "GlobalAvgPool2D", "GlobalMaxPool2D", "Layer", "LeakyReLU",
-    "MaxPool2D", "Maxout", "Parameter", "PReLU", "ReLU", "Residual", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "Standardize", "Tanh", "BinaryCrossEntropyLoss", "CrossEntropyLoss",
+__all__ += [name for name in _layers.__all__ if name != "has_image_layers"] + [
+    "BinaryCrossEntropyLoss", "CrossEntropyLoss",
     "HingeLoss", "HuberLoss", "L1Loss", "MSELoss", "SGD", "Adam", "CosineLR",
     "ExponentialLR", "InverseTimeLR", "ReduceLROnPlateau", "StepLR", "ImageAugmenter",
     "EarlyStopping", "StopTraining", "Trainer", "gradient_check", "init", "lenet5", "mlp",

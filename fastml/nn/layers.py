@@ -15,9 +15,8 @@ from fastml.nn.dense import Dense, Flatten, Maxout
 from fastml.nn.normalization import BatchNorm, Dropout, Standardize
 from fastml.nn.pooling import AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
 
-__all__ = [
-    "AvgPool2D", "BatchNorm", "Concat", "Conv2D", "ConvTranspose2D", "Dense", "Dropout",
-    "ELU", "Flatten", "GlobalAvgPool2D", "GlobalMaxPool2D", "Layer", "LeakyReLU",
-    "MaxPool2D", "Maxout", "Parameter", "PReLU", "ReLU", "Residual", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "Standardize", "Tanh", "has_image_layers",
-]
+from fastml.nn import activations, base, containers, conv, dense, normalization, pooling  # noqa: E402,I001
+
+# every layer module's own list, in one namespace
+__all__ = sorted({name for module in (activations, base, containers, conv, dense,
+                                      normalization, pooling) for name in module.__all__})
