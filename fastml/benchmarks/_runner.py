@@ -63,17 +63,23 @@ def _run_peer_in_subprocess(case, peer, threads, data_dir, quick, repeats):
 
 def _note_missing_data(data_dir, log):
     """One line per data set that is absent (its cases then use synthetic stand-ins)."""
-    from fastml.datasets import load_mnist, load_sms_spam
+    from fastml.datasets import get_data_home, load_mnist, load_sms_spam
 
+    where = data_dir
+    if data_dir is None:
+        try:
+            where = f"{get_data_home()} (the data home)"
+        except (OSError, ValueError):  # an unusable data home: the loaders say why
+            where = "the data home"
     try:
         load_mnist(data_dir, "test", download=False)
     except (FileNotFoundError, OSError, ValueError):
-        log(f"note: MNIST not found (data directory {data_dir!r}); its cases use synthetic "
+        log(f"note: MNIST not found (data directory {where}); its cases use synthetic "
             "data of the same shape")
     try:
         load_sms_spam(data_dir, download=False)
     except (FileNotFoundError, OSError, ValueError):
-        log(f"note: SMS Spam Collection not found (data directory {data_dir!r}); its cases "
+        log(f"note: SMS Spam Collection not found (data directory {where}); its cases "
             "use synthetic texts")
 
 
