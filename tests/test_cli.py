@@ -186,9 +186,19 @@ def _fake_rows(agree, **extra):
                  peer_threads=1, fastml_threads=1, quick=True, gflops=None, **extra)]
 
 
+def _in_process(monkeypatch):
+    """Keep ``fastml bench`` in this process, where the monkeypatched runner is: under a
+    FASTML_CPU cap it would re-run itself in a fresh process to cap the peers too."""
+    from fastml.benchmarks._caps import SWITCH_NAMES
+
+    for name in ("FASTML_CPU",) + tuple(SWITCH_NAMES):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_bench_disagreement_is_explained_and_exits_1(tmp_path, monkeypatch, capsys):
     import fastml.benchmarks._runner as runner
 
+    _in_process(monkeypatch)
     monkeypatch.setattr(runner, "run_benchmarks", lambda *a, **k: _fake_rows(False))
     rc = main(["bench", "--quick", "--only", "neighbors", "--out", str(tmp_path)])
     assert rc == 1
@@ -199,6 +209,7 @@ def test_bench_disagreement_is_explained_and_exits_1(tmp_path, monkeypatch, caps
 def test_bench_does_not_claim_a_chart_it_did_not_write(tmp_path, monkeypatch, capsys):
     import fastml.benchmarks._runner as runner
 
+    _in_process(monkeypatch)
     monkeypatch.setattr(runner, "run_benchmarks", lambda *a, **k: _fake_rows(True))
     monkeypatch.setattr(runner, "_plot", lambda rows, path, log, meta=None: False)  # no mpl
     (tmp_path / "speedups.png").write_bytes(b"stale chart of an earlier run")
