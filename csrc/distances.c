@@ -252,10 +252,13 @@ DEFINE_FIRST_BELOW(double, f64)
  * The squared Euclidean distance of one pair, summed in double whatever the input type:
  * the exact value the Euclidean k-NN and radius searches rank by and decide with (their
  * GEMM pass only chooses which pairs to evaluate). Several accumulators hide the FMA
- * latency; their order is fixed per level, so a pair always gives the same bits.
+ * latency; their order is fixed per level, so a pair always gives the same bits. The sum
+ * runs over chunks of 1 KB of each row (sqdist_part_*), added in order: the bounded form
+ * (fastml_sqdist_list_*) stops after the chunk whose running sum exceeds its bound, and
+ * a pair evaluated whole gives the same bits either way.
  * ------------------------------------------------------------------------------------ */
 #if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
-double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
+static double sqdist_part_f32(const float *x, const float *y, int64_t d)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
@@ -287,7 +290,7 @@ double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
     return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
 }
 
-double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
+static double sqdist_part_f64(const double *x, const double *y, int64_t d)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
@@ -319,7 +322,7 @@ static inline double hsum256d(__m256d v)
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
+static double sqdist_part_f32(const float *x, const float *y, int64_t d)
 {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
@@ -345,7 +348,7 @@ double fastml_sqdist_f32(const float *x, const float *y, int64_t d)
     return s;
 }
 
-double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
+static double sqdist_part_f64(const double *x, const double *y, int64_t d)
 {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
@@ -368,7 +371,7 @@ double fastml_sqdist_f64(const double *x, const double *y, int64_t d)
 }
 #else
 #define DEFINE_SQDIST(T, SFX)                                                              \
-    double fastml_sqdist_##SFX(const T *x, const T *y, int64_t d)                          \
+    static double sqdist_part_##SFX(const T *x, const T *y, int64_t d)                     \
     {                                                                                      \
         double a[4] = {0, 0, 0, 0};                                                        \
         int64_t k = 0;                                                                     \
@@ -569,28 +572,39 @@ void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *F
 
 /* Prefetch the rows of the next candidates while one is being summed: the exact stage of
  * the searches reads scattered training rows. */
-void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d, const int32_t *idx,
-                            int64_t n, double *out)
-{
-    for (int64_t c = 0; c < n; c++) {
-        if (c + 1 < n) {
-            const char *p = (const char *)(F + (int64_t)idx[c + 1] * d);
-            for (int64_t o = 0; o < d * 4; o += 64)
-                __builtin_prefetch(p + o);
-        }
-        out[c] = fastml_sqdist_f32(x, F + (int64_t)idx[c] * d, d);
-    }
-}
+/* Rows of at most this many bytes are summed in one part (see above). */
+#define SQDIST_CHUNK_BYTES 1024
 
-void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d, const int32_t *idx,
-                            int64_t n, double *out)
-{
-    for (int64_t c = 0; c < n; c++) {
-        if (c + 1 < n) {
-            const char *p = (const char *)(F + (int64_t)idx[c + 1] * d);
-            for (int64_t o = 0; o < d * 8; o += 64)
-                __builtin_prefetch(p + o);
-        }
-        out[c] = fastml_sqdist_f64(x, F + (int64_t)idx[c] * d, d);
+#define DEFINE_SQDIST_CHUNKED(T, SFX)                                                      \
+    double fastml_sqdist_##SFX(const T *x, const T *y, int64_t d)                          \
+    {                                                                                      \
+        const int64_t w = SQDIST_CHUNK_BYTES / (int64_t)sizeof(T);                         \
+        double s = 0.0;                                                                    \
+        for (int64_t o = 0; o < d; o += w)                                                 \
+            s += sqdist_part_##SFX(x + o, y + o, d - o < w ? d - o : w);                   \
+        return s;                                                                          \
+    }                                                                                      \
+    /* out[c] = the squared distance of x and row idx[c] of F, or, once a running sum   \
+     * exceeds bound, that partial sum (a lower bound of the whole, above bound). */     \
+    void fastml_sqdist_list_##SFX(const T *x, const T *F, int64_t d, const int32_t *idx,   \
+                                  int64_t n, double bound, double *out)                    \
+    {                                                                                      \
+        const int64_t w = SQDIST_CHUNK_BYTES / (int64_t)sizeof(T);                         \
+        for (int64_t c = 0; c < n; c++) {                                                  \
+            if (c + 1 < n) {                                                               \
+                const char *p = (const char *)(F + (int64_t)idx[c + 1] * d);               \
+                for (int64_t o = 0; o < d * (int64_t)sizeof(T); o += 64)                   \
+                    __builtin_prefetch(p + o);                                             \
+            }                                                                              \
+            const T *y = F + (int64_t)idx[c] * d;                                          \
+            double s = 0.0;                                                                \
+            for (int64_t o = 0; o < d; o += w) {                                           \
+                s += sqdist_part_##SFX(x + o, y + o, d - o < w ? d - o : w);               \
+                if (s > bound)                                                             \
+                    break;                                                                 \
+            }                                                                              \
+            out[c] = s;                                                                    \
+        }                                                                                  \
     }
-}
+DEFINE_SQDIST_CHUNKED(float, f32)
+DEFINE_SQDIST_CHUNKED(double, f64)

@@ -26,9 +26,11 @@ extern double fastml_sqdist_f64(const double *x, const double *y, int64_t d);
 
 /* out[c] = fastml_sqdist(x, F + idx[c] * d, d) for c < n (the next row prefetched). */
 extern void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d,
-                                   const int32_t *idx, int64_t n, double *out);
+                                   const int32_t *idx, int64_t n, double bound,
+                                   double *out);
 extern void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d,
-                                   const int32_t *idx, int64_t n, double *out);
+                                   const int32_t *idx, int64_t n, double bound,
+                                   double *out);
 
 /* The bound screen of the projected Euclidean search: for queries i < nq (filter rows Qa,
  * q floats each) and train rows j < 16 ng (packed in groups of 16, feature-major:

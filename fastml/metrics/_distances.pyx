@@ -714,11 +714,24 @@ def radius_bound(const filt_t[:, ::1] Qa, const filt_t[:, ::1] Fa, const double[
 # train ones packed 16 at a time (fastml_lb_screen_f32), screened without writing a block.
 # ----------------------------------------------------------------------------------------
 cdef inline void _sqdist_list(const floating *x, const floating *F, int64_t d,
-                              const int32_t *idx, int64_t n, double *out) noexcept nogil:
+                              const int32_t *idx, int64_t n, double bound,
+                              double *out) noexcept nogil:
+    """out[c]: the exact value of each pair, or a partial sum above ``bound`` (then the
+    pair's value, rounded to the data's type, is above the value ``bound`` stands for:
+    see _above_heap)."""
     if floating is float:
-        fastml_sqdist_list_f32(x, F, d, idx, n, out)
+        fastml_sqdist_list_f32(x, F, d, idx, n, bound, out)
     else:
-        fastml_sqdist_list_f64(x, F, d, idx, n, out)
+        fastml_sqdist_list_f64(x, F, d, idx, n, bound, out)
+
+
+cdef inline double _above_heap(floating top) noexcept nogil:
+    """A bound for _sqdist_list: a sum above it rounds (to the data's type) above ``top``,
+    the heap's largest value, so a pair stopped there cannot enter the heap."""
+    if floating is float:
+        return <double>nextafterf(top, INFINITY)
+    else:
+        return top
 
 
 cdef inline bint _in_sorted(const int64_t *a, int64_t n, int64_t v) noexcept nogil:
@@ -796,7 +809,7 @@ cdef int64_t _proj_knn_chunk(
                 todo[ntodo] = <int32_t>chi[a * ck + c]
                 ntodo = ntodo + 1
         nev[a] = ntodo
-        _sqdist_list(x, Fx, d, todo, ntodo, ex)
+        _sqdist_list(x, Fx, d, todo, ntodo, INFINITY, ex)
         n_exact = n_exact + ntodo
         for c in range(ntodo):
             vv = <floating>ex[c]
@@ -828,7 +841,7 @@ cdef int64_t _proj_knn_chunk(
                 if cva[c] < above and not _in_sorted(evald + a * ck, nev[a], cja[c]):
                     todo[ntodo] = cja[c]
                     ntodo = ntodo + 1
-            _sqdist_list(x, Fx, d, todo, ntodo, ex)
+            _sqdist_list(x, Fx, d, todo, ntodo, _above_heap(h_d[0]), ex)
             n_exact = n_exact + ntodo
             for c in range(ntodo):
                 vv = <floating>ex[c]
@@ -909,6 +922,9 @@ def radius_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fa
     cdef int *fail = &fail_flag
     cdef _Hits hits = _Hits(n, nyb, nchunks, n_threads)
     cdef hits_t *h = &hits.h
+    # a pair whose partial sum passes this is outside the radius (with a margin far above
+    # the rounding of the square root)
+    cdef double abandon = radius * radius * (1.0 + 2.0 ** -40) if root else radius
     if n > 0 and m > 0:
         with nogil:
             for c in prange(nchunks, schedule="dynamic", num_threads=n_threads):
@@ -941,7 +957,7 @@ def radius_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fa
                         if ntodo == 0:
                             continue
                         _sqdist_list(&Qx[i0 + a, 0], &Fx[0, 0], d, &todo[tid, 0], ntodo,
-                                     &ex[tid, 0])
+                                     abandon, &ex[tid, 0])
                         n_exact[tid * 8] = n_exact[tid * 8] + ntodo
                         for e in range(ntodo):
                             v = ex[tid, e]

@@ -5,6 +5,8 @@ Every routine returns ``(dist, ind)`` of shape (n_queries, k), sorted by distanc
 distances by training index. The public, validating entry points are
 :func:`fastml.metrics.distance.kneighbors` and the estimators of :mod:`fastml.neighbors`.
 """
+import time
+
 import numpy as np
 
 from fastml.metrics import _distances as _dist
@@ -172,17 +174,21 @@ def drop_shared_constant_columns(Q, F, min_gain=0.04, cache=None):
 
 
 def _drop_columns(Q, F, min_gain=0.04, cache=None):
-    """drop_shared_constant_columns, and the indices of the columns kept (None: all)."""
+    """drop_shared_constant_columns, and the indices of the columns kept (None: all).
+    A self-query (Q is F) gets one compact copy, as both."""
     d = Q.shape[1]
     if d < 32 or not Q.shape[0] or not F.shape[0]:
         return Q, F, None
-    const = _constant_columns(Q) & _constant_columns(F, cache) & (Q[0] == F[0])
+    const = _constant_columns(F, cache)
+    if Q is not F:
+        const = const & _constant_columns(Q) & (Q[0] == F[0])
     n_const = int(const.sum())
     if n_const < min_gain * d or n_const == d:
         return Q, F, None
     keep = np.flatnonzero(~const)
     # np.take, not boolean indexing: 10x faster on wide C-ordered arrays
-    return np.take(Q, keep, axis=1), np.take(F, keep, axis=1), keep
+    Fx = np.take(F, keep, axis=1)
+    return (Fx if Q is F else np.take(Q, keep, axis=1)), Fx, keep
 
 
 def knn_packed_hamming(Q, F, k, dtype, n_threads, Ft=None):
@@ -330,8 +336,8 @@ class BoundFilter:
         return Aa, add
 
     def fit(self, F):
-        self.Fa, add = self.rows(F)
-        self.fadd = add.astype(self.fdtype)
+        self.Fa, self.add = self.rows(F)
+        self.fadd = self.add.astype(self.fdtype)
         if self.projected:
             # groups of 16 rows, feature-major (fastml_lb_screen_f32); padding rows get a
             # row term of +inf, so they are never candidates
@@ -385,7 +391,8 @@ def identity_filter(F, dtype):
 
 def projected_filter(F):
     """The projected filter of training rows F (see above), or None when F is too small
-    or too narrow for one to pay."""
+    or too narrow for one to pay. Any orthonormal basis gives exact results (the bound
+    holds for every one), so the sketch that finds it may round."""
     m, d = F.shape
     if d < PROJ_MIN_DIM or m < PROJ_MIN_TRAIN:
         return None
@@ -409,13 +416,18 @@ def _leading_basis(S, p):
     d = S.shape[1]
     rng = np.random.default_rng(0)
     ell = min(d, p + 16)
-    Y = S.T @ (S @ rng.standard_normal((d, ell)))
+    # the sketch in float32 (half the time; it only steers the choice of directions),
+    # the final orthonormalisation in float64 (the bound needs an orthonormal basis)
+    S32 = S.astype(np.float32)
+    Y = S32.T @ (S32 @ rng.standard_normal((d, ell)).astype(np.float32))
     for _ in range(2):
         Y, _ = np.linalg.qr(Y)
-        Y = S.T @ (S @ Y)
-    Y, _ = np.linalg.qr(Y)
-    _, _, Wt = np.linalg.svd(S @ Y, full_matrices=False)
-    basis, _ = np.linalg.qr(Y @ Wt[:p].T)
+        Y = S32.T @ (S32 @ Y)
+    Y, _ = np.linalg.qr(Y.astype(np.float64))
+    # Rayleigh-Ritz: the leading eigenvectors of the small Gram matrix of S Y
+    B = (S32 @ Y.astype(np.float32)).astype(np.float64)
+    _, W = np.linalg.eigh(B.T @ B)
+    basis, _ = np.linalg.qr(Y @ W[:, ::-1][:, :p])
     # the scale from the sample's norms (the filter rows have the norms of the rows)
     top = float(np.sqrt(np.max(np.einsum("ij,ij->i", S, S), initial=0.0)))
     return basis, top
@@ -437,7 +449,7 @@ def _knn_with(flt, Qx, Fx, Qa, qadd, k, n_threads, bx, by):
     dist = np.empty((n, k), dtype=Qx.dtype)
     ind = np.empty((n, k), dtype=np.int64)
     scale2, tol1 = _bound_params(flt, Qx.dtype, Qx.shape[1])
-    ck = max(2 * k, 16)
+    ck = max(k + 8, 16)  # candidates of pass 1: a few beyond k (more only feeds its heaps)
     if flt.projected:
         n_exact = _dist.knn_proj(Qa, flt.Ft, flt.fadd_packed, flt.m, qadd, Qx, Fx, dist, ind,
                                  scale2, tol1, bx, by, ck, n_threads)
@@ -485,33 +497,56 @@ def get_projection(F, cache, n_queries):
     return flt
 
 
+def _identity_rows(Q, F, Qx, Fx, keep, cache, lo, hi):
+    """(full-width filter, its rows of the queries lo .. hi) (a self-query's are the
+    training side's, already computed)."""
+    ident = _cached_identity(Fx, keep, cache)
+    Qa, qadd = (ident.Fa[lo:hi], ident.add[lo:hi]) if Q is F else ident.rows(Qx[lo:hi])
+    if not ident.fits(qadd):
+        ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident
+        Qa, qadd = ident.rows(Qx[lo:hi])
+    return ident, Qa, qadd
+
+
 def _bound_search(Q, F, n_threads, cache, search):
     """Run ``search(flt, lo, hi, Qa, qadd, Qx, Fx) -> (result, n_exact)`` over the query
     rows [lo, hi) with a filter: the projected one on a pilot block and, when it lets few
-    enough pairs through, on the rest; the full-width one on whatever remains. Qx / Fx
-    are the data the exact values are summed over (shared constant columns dropped).
-    Returns the results in query order."""
+    enough pairs through, on the rest; the full-width one on whatever remains. Between
+    the two the choice is measured: when the projected filter lets many pairs through
+    and enough queries remain, the full-width one runs on the next block and the faster
+    per query takes the rest (either gives the exact answer). Qx / Fx are the data the
+    exact values are summed over (shared constant columns dropped). Returns the results
+    in query order."""
     n, m = Q.shape[0], F.shape[0]
     proj = get_projection(F, cache, n)
     Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
     d = Qx.shape[1]
     out, start = [], 0
     if proj is not None and n > 0:
-        Qa, qadd = proj.rows(Q)
+        # a self-query's filter rows are the training side's, already computed
+        Qa, qadd = (proj.Fa, proj.add) if Q is F else proj.rows(Q)
         if proj.fits(qadd):
             P = min(n, PILOT)
             res, n_exact = search(proj, 0, P, Qa[:P], qadd[:P], Qx, Fx)
             out.append(res)
             start = P
-            if P < n and _projected_pays(n_exact, P, m, d, proj.basis.shape[1] + 1):
-                out.append(search(proj, P, n, Qa[P:], qadd[P:], Qx, Fx)[0])
+            use_proj = _projected_pays(n_exact, P, m, d, proj.basis.shape[1] + 1)
+            if not use_proj and n >= 8 * PILOT:
+                # measured on equal blocks after the pilot (whose time includes warm-up)
+                a, b, c = P, 3 * P, 5 * P
+                ident, Qi, qi = _identity_rows(Q, F, Qx, Fx, keep, cache, a, b)
+                t0 = time.perf_counter()
+                out.append(search(ident, a, b, Qi, qi, Qx, Fx)[0])
+                t1 = time.perf_counter()
+                out.append(search(proj, b, c, Qa[b:c], qadd[b:c], Qx, Fx)[0])
+                t2 = time.perf_counter()
+                start = c
+                use_proj = t2 - t1 < t1 - t0
+            if use_proj and start < n:
+                out.append(search(proj, start, n, Qa[start:], qadd[start:], Qx, Fx)[0])
                 start = n
     if start < n:
-        ident = _cached_identity(Fx, keep, cache)
-        Qa, qadd = ident.rows(Qx[start:])
-        if not ident.fits(qadd):
-            ident = identity_filter(Fx, np.float64) if Fx.dtype == np.float64 else ident
-            Qa, qadd = ident.rows(Qx[start:])
+        ident, Qa, qadd = _identity_rows(Q, F, Qx, Fx, keep, cache, start, n)
         out.append(search(ident, start, n, Qa, qadd, Qx, Fx)[0])
     return out
 

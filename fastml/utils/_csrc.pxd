@@ -95,9 +95,10 @@ cdef extern from "fastml_distances.h":
     double fastml_sqdist_f32(const float *x, const float *y, int64_t d) noexcept nogil
     double fastml_sqdist_f64(const double *x, const double *y, int64_t d) noexcept nogil
     void fastml_sqdist_list_f32(const float *x, const float *F, int64_t d, const int32_t *idx,
-                                int64_t n, double *out) noexcept nogil
+                                int64_t n, double bound, double *out) noexcept nogil
     void fastml_sqdist_list_f64(const double *x, const double *F, int64_t d,
-                                const int32_t *idx, int64_t n, double *out) noexcept nogil
+                                const int32_t *idx, int64_t n, double bound,
+                                double *out) noexcept nogil
     void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
                               int64_t ng, const float *fadd, const float *thr, int64_t j0,
                               int32_t *cj, float *cv, int64_t cap, int64_t *cnt) noexcept nogil

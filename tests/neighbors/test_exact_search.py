@@ -264,3 +264,41 @@ def test_ties_at_the_kth_neighbour_go_to_the_smaller_index():
         keep = I != np.arange(len(X))[:, None]
         keep[keep.all(axis=1), 0] = False  # self not among them: the first goes (as sklearn)
         np.testing.assert_array_equal(ind, I[keep].reshape(len(X), k))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_self_query_with_many_neighbours_and_ties(dtype, rng):
+    # a self-query (the queries are the training rows: their filter rows are reused),
+    # large k (the pilot lets many pairs through, so the two filters are timed against
+    # each other on the next blocks), integer data (exact ties at the k-th place)
+    F = np.concatenate([rng.integers(0, 3, size=(4000, 130)),
+                        low_rank(rng, 600, 130, 5, np.float64) * 3]).astype(dtype)
+    k = 60
+    dist, ind = _knn.knn_sqeuclidean(F, F, k, 2, {})
+    D, I = brute_knn(F, F, k)
+    np.testing.assert_array_equal(ind, I)
+    np.testing.assert_allclose(dist, D, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("faster", ["projected", "full-width"])
+def test_the_timed_choice_of_filter_does_not_change_the_bits(faster, rng, monkeypatch):
+    # whichever filter the timing picks for the rest of the queries, the answer is the
+    # same exact one, bit for bit
+    F = rng.integers(0, 4, size=(4300, 140)).astype(np.float32)
+    expected = brute_knn(F, F, 40)
+    clock = iter(range(10 ** 6))
+    calls = []
+
+    def fake_clock():
+        # t0, t1, t2 around the timed blocks: full-width first, projected second
+        calls.append(None)
+        t = next(clock)
+        if faster == "projected":
+            return [0.0, 10.0, 11.0][len(calls) - 1] if len(calls) <= 3 else float(t)
+        return [0.0, 1.0, 11.0][len(calls) - 1] if len(calls) <= 3 else float(t)
+
+    monkeypatch.setattr(_knn.time, "perf_counter", fake_clock)
+    dist, ind = _knn.knn_sqeuclidean(F, F, 40, 2, {})
+    assert len(calls) == 3  # the choice was measured
+    np.testing.assert_array_equal(ind, expected[1])
+    np.testing.assert_array_equal(dist, expected[0].astype(np.float32))
