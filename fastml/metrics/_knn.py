@@ -6,6 +6,7 @@ distances by training index. The public, validating entry points are
 :func:`fastml.metrics.distance.kneighbors` and the estimators of :mod:`fastml.neighbors`.
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,8 +56,10 @@ def knn_numeric(Q, F, k, plan, n_threads, cache=None):
     no candidate is lost to inf - inf."""
     if Q.dtype != np.bool_:
         inner, outer = _plans.powers(plan)
-        s = _scaling.safe_shift(max(_scaling.max_abs(Q), _cached_max_abs(F, cache)), Q.dtype,
-                                inner, Q.shape[1])
+        big = _cached_max_abs(F, cache)
+        if Q is not F:
+            big = max(big, _scaling.max_abs(Q))
+        s = _scaling.safe_shift(big, Q.dtype, inner, Q.shape[1])
         if s:  # the cache holds values of the unscaled data: not used
             dist, ind = _knn_numeric(_scaling.scaled(Q, s), _scaling.scaled(F, s), k, plan,
                                      n_threads, None)
@@ -144,24 +147,35 @@ def _check_filled(ind, Q, F, dtype):
         f"{dtype} (values too large for the metric); rescale the data or use float64.")
 
 
+def _column_extremes(A, cache=None):
+    """(column minima, column maxima) of A (kept in the fit-time cache of A)."""
+    if cache is not None and "col_extremes" in cache:
+        return cache["col_extremes"]
+    ext = (A.min(axis=0), A.max(axis=0))
+    if cache is not None:
+        cache["col_extremes"] = ext
+    return ext
+
+
 def _cached_max_abs(F, cache):
-    """max |F| (kept in the fit-time cache of F)."""
+    """max |F| (kept in the fit-time cache of F), from its column extremes when F has
+    rows (one pass serves this and the constant columns)."""
     if cache is not None and "max_abs" in cache:
         return cache["max_abs"]
-    m = _scaling.max_abs(F)
+    if isinstance(F, np.ndarray) and F.ndim == 2 and F.size and F.dtype != np.bool_:
+        lo, hi = _column_extremes(F, cache)
+        m = max(0.0, abs(float(np.max(hi))), abs(float(np.min(lo))))
+    else:
+        m = _scaling.max_abs(F)
     if cache is not None:
         cache["max_abs"] = m
     return m
 
 
 def _constant_columns(A, cache=None):
-    """Columns with one value in every row of A (kept in the fit-time cache of A)."""
-    if cache is not None and "const_cols" in cache:
-        return cache["const_cols"]
-    const = A.min(axis=0) == A.max(axis=0)
-    if cache is not None:
-        cache["const_cols"] = const
-    return const
+    """Columns with one value in every row of A."""
+    lo, hi = _column_extremes(A, cache)
+    return lo == hi
 
 
 def drop_shared_constant_columns(Q, F, min_gain=0.04, cache=None):
@@ -306,8 +320,9 @@ class BoundFilter:
     def projected(self):
         return self.basis is not None
 
-    def rows(self, A):
-        """(filter rows in fdtype, row terms in double) of the rows of A."""
+    def rows(self, A, n_threads=1):
+        """(filter rows in fdtype, row terms in double) of the rows of A (blocks of rows
+        over n_threads threads when A is transformed)."""
         n, d = A.shape
         q = d if self.basis is None else self.basis.shape[1] + 1
         if self.basis is None and self.mu is None and self.scale == 1.0 \
@@ -318,8 +333,9 @@ class BoundFilter:
         else:
             Aa = np.empty((n, q), dtype=self.fdtype)
             nrm = np.empty(n, dtype=np.float64)
-            for i0 in range(0, n, 4096):
-                Z = A[i0:i0 + 4096].astype(np.float64)
+
+            def block(i0):
+                Z = A[i0:i0 + 2048].astype(np.float64)
                 if self.mu is not None:
                     Z -= self.mu
                 if self.basis is not None:
@@ -328,15 +344,24 @@ class BoundFilter:
                     Z = np.concatenate([P, np.sqrt(np.maximum(r2, 0))[:, None]], axis=1)
                 if self.scale != 1.0:
                     Z *= self.scale
-                B = Aa[i0:i0 + 4096]
+                B = Aa[i0:i0 + 2048]
                 B[...] = Z
                 Bd = B.astype(np.float64)
-                nrm[i0:i0 + 4096] = np.einsum("ij,ij->i", Bd, Bd)
+                nrm[i0:i0 + 2048] = np.einsum("ij,ij->i", Bd, Bd)
+
+            starts = range(0, n, 2048)
+            with blas_threads(1):
+                if n_threads > 1 and len(starts) > 1:
+                    with ThreadPoolExecutor(min(n_threads, len(starts))) as pool:
+                        list(pool.map(block, starts))
+                else:
+                    for i0 in starts:
+                        block(i0)
         add = nrm - (self.coef * nrm + self.abs_slack)
         return Aa, add
 
-    def fit(self, F):
-        self.Fa, self.add = self.rows(F)
+    def fit(self, F, n_threads=1):
+        self.Fa, self.add = self.rows(F, n_threads)
         self.fadd = self.add.astype(self.fdtype)
         if self.projected:
             # groups of 16 rows, feature-major (fastml_lb_screen_f32); padding rows get a
@@ -389,7 +414,7 @@ def identity_filter(F, dtype):
     return BoundFilter(mu, None, scale, fdtype, coef, abs_slack).fit(F)
 
 
-def projected_filter(F):
+def projected_filter(F, n_threads=1):
     """The projected filter of training rows F (see above), or None when F is too small
     or too narrow for one to pay. Any orthonormal basis gives exact results (the bound
     holds for every one), so the sketch that finds it may round."""
@@ -409,7 +434,8 @@ def projected_filter(F):
     with blas_threads(1):
         basis, top = _leading_basis(S, p)
     coef, abs_slack = _slack(p + 1, d, np.float32, True)
-    return BoundFilter(mu, basis, _pow2_at_most(top), np.float32, coef, abs_slack).fit(F)
+    return BoundFilter(mu, basis, _pow2_at_most(top), np.float32, coef,
+                       abs_slack).fit(F, n_threads)
 
 
 def _leading_basis(S, p):
@@ -484,14 +510,14 @@ def _cached_identity(Fx, keep, cache):
     return flt
 
 
-def get_projection(F, cache, n_queries):
+def get_projection(F, cache, n_queries, n_threads=1):
     """The cached projected filter of F, built now if this call is large enough."""
     if cache is not None and "proj" in cache:
         return cache["proj"]
     if F.shape[1] < PROJ_MIN_DIM or F.shape[0] < PROJ_MIN_TRAIN or (
             n_queries < PROJ_MIN_QUERIES):
         return None
-    flt = projected_filter(F)
+    flt = projected_filter(F, n_threads)
     if cache is not None:
         cache["proj"] = flt
     return flt
@@ -518,13 +544,13 @@ def _bound_search(Q, F, n_threads, cache, search):
     exact values are summed over (shared constant columns dropped). Returns the results
     in query order."""
     n, m = Q.shape[0], F.shape[0]
-    proj = get_projection(F, cache, n)
+    proj = get_projection(F, cache, n, n_threads)
     Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
     d = Qx.shape[1]
     out, start = [], 0
     if proj is not None and n > 0:
         # a self-query's filter rows are the training side's, already computed
-        Qa, qadd = (proj.Fa, proj.add) if Q is F else proj.rows(Q)
+        Qa, qadd = (proj.Fa, proj.add) if Q is F else proj.rows(Q, n_threads)
         if proj.fits(qadd):
             P = min(n, PILOT)
             res, n_exact = search(proj, 0, P, Qa[:P], qadd[:P], Qx, Fx)

@@ -15,12 +15,12 @@ import scipy.sparse as sp
 
 def max_abs(*arrays):
     m = 0.0
-    for A in arrays:
-        if A is None:
+    for i, A in enumerate(arrays):
+        if A is None or any(A is B for B in arrays[:i]):  # a self-query's data: once
             continue
         data = A.data if sp.issparse(A) else A
-        if data.size:
-            m = max(m, float(np.max(np.abs(data))))
+        if data.size:  # the extremes, not max(abs(.)): no temporary of the data's size
+            m = max(m, abs(float(np.max(data))), abs(float(np.min(data))))
     return m
 
 
