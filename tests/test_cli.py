@@ -402,3 +402,23 @@ def test_learning_curve_has_integer_epochs_and_names_the_loss(tmp_path, monkeypa
     assert "cross-entropy loss" in seen["ylabel"]
     assert "logistic regression" in seen["title"] and "1 thread)" in seen["title"]
     assert (tmp_path / "lc.png").stat().st_size > 1000
+
+
+def test_each_side_settles_before_its_timed_repeats(monkeypatch):
+    # a short case: untimed runs for SETTLE seconds before each side's back-to-back
+    # repeats (the other side's idle threads must not be timed); a long one: none
+    import fastml.benchmarks._runner as runner
+
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+    calls = []
+
+    def short():
+        calls.append(1)
+        clock[0] += 0.01
+
+    runner._settle(short, (), 0.01)
+    assert abs(len(calls) - runner.SETTLE / 0.01) <= 1
+    calls.clear()
+    runner._settle(short, (), runner.SETTLE * 2)
+    assert calls == []

@@ -1,6 +1,12 @@
-"""Run registered benchmark cases: fastml and each peer alternating, warm-up first, then
-min / median / max of several repeats, agreement checked; write report.md, report.json and
-a PNG chart that names the machine, threads, shapes and dtypes.
+"""Run registered benchmark cases: for fastml and each peer, a warm-up, then its repeats
+back to back (min / median / max), agreement checked; write report.md, report.json and a
+PNG chart that names the machine, threads, shapes and dtypes.
+
+Each side's timed repeats follow at least SETTLE seconds of its own untimed runs:
+timing one side right after the other measures the other's idle worker threads too
+(OpenBLAS's spin for about 0.1 s after a call, halving the cores of an OpenMP loop that
+starts then; an idle virtual CPU's wake-up), which at a few milliseconds a call decided
+the ratio rather than the code.
 
 When the instruction set is capped (``fastml bench --cpu``), the command line caps the
 peers too and checks which could not be (``_caps``); each row says so.
@@ -38,6 +44,20 @@ def _timed(fn, *args):
     t0 = time.perf_counter()
     out = fn(*args)
     return out, time.perf_counter() - t0
+
+
+#: seconds of untimed runs of a side before its timed repeats (see the module docstring)
+SETTLE = 0.25
+
+
+def _settle(fn, args, first_seconds):
+    """Untimed runs of ``fn(*args)`` for SETTLE seconds; none for a case that takes longer
+    than that (the others' idle threads then weigh under 1 %)."""
+    if first_seconds >= SETTLE:
+        return
+    end = time.perf_counter() + SETTLE
+    while time.perf_counter() < end:
+        fn(*args)
 
 
 def _repeats(first_seconds, repeats):
@@ -183,14 +203,13 @@ def _run_case(case, quick, threads, n_threads, data_dir, repeats, simd, peer_cap
             res_p, t_peer = _run_peer_in_subprocess(case, peer, threads, data_dir, quick,
                                                     repeats)
             r = len(t_peer)
-            t_fast = [_timed(case.run, inp, n_threads)[1] for _ in range(r)]
         else:
             res_p, pfirst = _timed(peer.run, inp, threads)  # warm-up
             r = _repeats(max(first, pfirst), repeats)
-            t_fast, t_peer = [], []
-            for _ in range(r):  # alternate so that drifts hit both sides alike
-                t_fast.append(_timed(case.run, inp, n_threads)[1])
-                t_peer.append(_timed(peer.run, inp, threads)[1])
+            _settle(peer.run, (inp, threads), pfirst)
+            t_peer = [_timed(peer.run, inp, threads)[1] for _ in range(r)]
+        _settle(case.run, (inp, n_threads), first)
+        t_fast = [_timed(case.run, inp, n_threads)[1] for _ in range(r)]
         sf, sp = _stats("fastml", t_fast), _stats("peer", t_peer)
         try:
             agree = bool(case.check(res_f, res_p))
@@ -286,8 +305,9 @@ def write_reports(rows, out_dir, command, log=print, meta=None):
         md += [f"- {line}" for line in describe_caps(meta["cpu_cap"], meta.get("peer_caps")
                                                       or {})]
         md += [""]
-    md += ["Seconds are min / median / max over the repeats (fastml and the peer "
-           "alternating, after a warm-up); speedup = peer median / fastml median.", "",
+    md += ["Seconds are min / median / max over the repeats (each side's back to back, "
+           "after a warm-up and, for cases under 0.25 s, 0.25 s of untimed runs); "
+           "speedup = peer median / fastml median.", "",
            format_table(rows), ""]
     png = os.path.join(out_dir, "speedups.png")
     if _plot(rows, png, log, meta):
