@@ -1,0 +1,71 @@
+# distutils: sources = csrc/nan_euclidean.c
+"""Compiled loop of the Euclidean distance with missing values
+(:mod:`fastml.metrics._nan_euclidean`; the arithmetic is described in
+csrc/fastml_nan_euclidean.h).
+
+Input is validated by the Python layer: C-contiguous arrays of one floating dtype with
+missing entries as NaN (and no infinity), and the counts of shared present coordinates.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+
+from fastml.utils._interrupt cimport check_signals, raise_pending, stopped
+from fastml.utils._openmp_helpers cimport omp_get_thread_num
+
+import numpy as np
+
+cdef extern from "fastml_nan_euclidean.h":
+    void fastml_nan_sqdist_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
+                               int64_t d, double *acc, int64_t lda) noexcept nogil
+    void fastml_nan_finish_f32(const double *acc, int64_t lda, const float *cnt,
+                               int64_t ldc, int64_t nr, int64_t nc, double d, int squared,
+                               float *out, int64_t ldo) noexcept nogil
+    void fastml_nan_finish_f64(const double *acc, int64_t lda, const float *cnt,
+                               int64_t ldc, int64_t nr, int64_t nc, double d, int squared,
+                               double *out, int64_t ldo) noexcept nogil
+
+#: tile of the parallel loop: TILE_ROWS rows of X x TILE_COLS rows of Y (fixed, so that
+#: every pair is summed in the same order whatever the thread count)
+TILE_ROWS = 16
+TILE_COLS = 128
+
+
+def nan_euclidean_block(const double[:, ::1] X, const double[:, ::1] Y,
+                        const float[::1] cnt, int64_t ldc, floating[:, ::1] out,
+                        double d_scale, bint squared, int n_threads):
+    """out[i, j] = the nan-Euclidean distance of X[i] and Y[j] (squared if ``squared``;
+    X and Y in float64 whatever out's dtype: the sums are computed in float64),
+    given cnt[i * ldc + j], the number of coordinates present in both (ldc = 0: one row
+    of counts for every i); ``d_scale``: the total number of coordinates."""
+    cdef int64_t nx = X.shape[0], ny = Y.shape[0], d = X.shape[1]
+    cdef int64_t tr = TILE_ROWS, tc = TILE_COLS
+    cdef int64_t nbr = (nx + tr - 1) // tr, nbc = (ny + tc - 1) // tc
+    cdef int64_t ntiles = nbr * nbc, t, i0, j0, r, c
+    cdef int tid
+    cdef double[:, ::1] scratch = np.empty((max(1, n_threads), tr * tc), dtype=np.float64)
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    if nx == 0 or ny == 0:
+        return out
+    with nogil:
+        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
+            if stopped(stop):
+                continue
+            tid = omp_get_thread_num()
+            if tid == 0 and check_signals(stop):
+                continue
+            i0 = (t // nbc) * tr
+            j0 = (t % nbc) * tc
+            r = min(tr, nx - i0)
+            c = min(tc, ny - j0)
+            fastml_nan_sqdist_f64(&X[i0, 0], r, &Y[j0, 0], c, d, &scratch[tid, 0], tc)
+            if floating is float:
+                fastml_nan_finish_f32(&scratch[tid, 0], tc, &cnt[i0 * ldc + j0], ldc, r, c,
+                                      d_scale, squared, &out[i0, j0], ny)
+            else:
+                fastml_nan_finish_f64(&scratch[tid, 0], tc, &cnt[i0 * ldc + j0], ldc, r, c,
+                                      d_scale, squared, &out[i0, j0], ny)
+    if stopped(stop):
+        raise_pending()
+    return out
