@@ -82,6 +82,9 @@ _CONSUMERS = {
                                      NearestNeighbors=_NN, kneighbors_graph=_NN,
                                      rbf_kernel=_METRICS),
     "Nystroem": _references("sklearn.kernel_approximation", pairwise_kernels=_METRICS),
+    # its nan_euclidean distances, chunk by chunk (any other metric: scikit-learn's own)
+    "KNNImputer": _references("sklearn.impute._knn",
+                              pairwise_distances_chunked="fastml.metrics._nan_euclidean"),
     # one module defines both (their shared base class builds the graph or kernel)
     "LabelPropagation": _references("sklearn.semi_supervised._label_propagation",
                                     NearestNeighbors=_NN, rbf_kernel=_METRICS),
