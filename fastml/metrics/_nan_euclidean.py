@@ -101,8 +101,8 @@ class _Operands:
     def _max_abs(A):
         if A.size == 0:
             return 0.0
-        m = np.nanmax(np.abs(A)) if np.isnan(A).any() else np.max(np.abs(A))
-        return 0.0 if np.isnan(m) else float(m)
+        a = np.abs(A)
+        return float(np.max(a, initial=0.0, where=~np.isnan(a)))
 
     def rows(self, i0, i1, out, squared, n_threads):
         """Distances of the rows i0:i1 of X to every row of Y, into out (i1 - i0, m)."""
