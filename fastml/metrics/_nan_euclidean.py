@@ -88,6 +88,7 @@ class _Operands:
         self.PX = (~np.isnan(self.X)).astype(np.float32)
         self.PY = self.PX if sym else (~np.isnan(self.Y)).astype(np.float32)
         self.complete = bool(self.PX.all()) and bool(self.PY.all())
+        self.panels = _fast.pack_panels(self.Y)
 
     @staticmethod
     def _nan_marked(A, missing_values):
@@ -114,7 +115,7 @@ class _Operands:
             with blas_threads(n_threads):
                 cnt = self.PX[i0:i1] @ self.PY.T
             cnt, ldc = cnt.reshape(-1), m
-        _fast.nan_euclidean_block(Xb, self.Y, cnt, ldc, out, float(self.d), squared,
+        _fast.nan_euclidean_block(Xb, self.panels, cnt, ldc, out, float(self.d), squared,
                                   n_threads)
         if self.shift:
             _scaling.unscale(out, self.shift, 2 if squared else 1)

@@ -16,7 +16,8 @@ from fastml.utils._openmp_helpers cimport omp_get_thread_num
 import numpy as np
 
 cdef extern from "fastml_nan_euclidean.h":
-    void fastml_nan_sqdist_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
+    int fastml_nan_panel_width() noexcept nogil
+    void fastml_nan_sqdist_f64(const double *X, int64_t nx, const double *P, int64_t npan,
                                int64_t d, double *acc, int64_t lda) noexcept nogil
     void fastml_nan_finish_f32(const double *acc, int64_t lda, const float *cnt,
                                int64_t ldc, int64_t nr, int64_t nc, double d, int squared,
@@ -25,20 +26,38 @@ cdef extern from "fastml_nan_euclidean.h":
                                int64_t ldc, int64_t nr, int64_t nc, double d, int squared,
                                double *out, int64_t ldo) noexcept nogil
 
-#: tile of the parallel loop: TILE_ROWS rows of X x TILE_COLS rows of Y (fixed, so that
-#: every pair is summed in the same order whatever the thread count)
+#: tile of the parallel loop: TILE_ROWS rows of X x TILE_COLS rows of Y (a multiple of
+#: every level's panel width)
 TILE_ROWS = 16
 TILE_COLS = 128
 
 
-def nan_euclidean_block(const double[:, ::1] X, const double[:, ::1] Y,
+def panel_width():
+    """The rows of Y per panel at the SIMD level in use (csrc/fastml_nan_euclidean.h)."""
+    return fastml_nan_panel_width()
+
+
+def pack_panels(const double[:, ::1] Y):
+    """Y's rows in panels of :func:`panel_width` rows stored feature-major, padded with
+    NaN: an array (n_panels, d, width)."""
+    cdef int64_t nr = fastml_nan_panel_width()
+    m, d = Y.shape[0], Y.shape[1]
+    npan = (m + nr - 1) // nr
+    pad = np.full((npan * nr, d), np.nan)
+    pad[:m] = Y
+    return np.ascontiguousarray(pad.reshape(npan, nr, d).transpose(0, 2, 1))
+
+
+def nan_euclidean_block(const double[:, ::1] X, const double[:, :, ::1] P,
                         const float[::1] cnt, int64_t ldc, floating[:, ::1] out,
                         double d_scale, bint squared, int n_threads):
     """out[i, j] = the nan-Euclidean distance of X[i] and Y[j] (squared if ``squared``;
-    X and Y in float64 whatever out's dtype: the sums are computed in float64),
+    X and the panels P of Y (:func:`pack_panels`) in float64 whatever out's dtype: the
+    sums are computed in float64),
     given cnt[i * ldc + j], the number of coordinates present in both (ldc = 0: one row
     of counts for every i); ``d_scale``: the total number of coordinates."""
-    cdef int64_t nx = X.shape[0], ny = Y.shape[0], d = X.shape[1]
+    cdef int64_t nx = X.shape[0], ny = out.shape[1], d = X.shape[1]
+    cdef int64_t nr = fastml_nan_panel_width()
     cdef int64_t tr = TILE_ROWS, tc = TILE_COLS
     cdef int64_t nbr = (nx + tr - 1) // tr, nbc = (ny + tc - 1) // tc
     cdef int64_t ntiles = nbr * nbc, t, i0, j0, r, c
@@ -59,7 +78,8 @@ def nan_euclidean_block(const double[:, ::1] X, const double[:, ::1] Y,
             j0 = (t % nbc) * tc
             r = min(tr, nx - i0)
             c = min(tc, ny - j0)
-            fastml_nan_sqdist_f64(&X[i0, 0], r, &Y[j0, 0], c, d, &scratch[tid, 0], tc)
+            fastml_nan_sqdist_f64(&X[i0, 0], r, &P[j0 // nr, 0, 0], (c + nr - 1) // nr, d,
+                                  &scratch[tid, 0], tc)
             if floating is float:
                 fastml_nan_finish_f32(&scratch[tid, 0], tc, &cnt[i0 * ldc + j0], ldc, r, c,
                                       d_scale, squared, &out[i0, j0], ny)
