@@ -78,26 +78,42 @@ void fastml_nan_sqdist_f64(const double *X, int64_t nx, const double *P, int64_t
             ne_block_1(X + i0 * d, d, P + p * d * NE_NR, acc + i0 * lda + p * NE_NR, lda);
 }
 
-/* out = (S / c) * d as scikit-learn scales it (then sqrt), NaN where c == 0 */
+/* the number of coordinates present in both rows: popcount of the AND of their presence
+ * bits (W 64-bit words a row) */
+static inline int64_t ne_count(const uint64_t *mx, const uint64_t *my, int64_t W)
+{
+    int64_t c = 0;
+    for (int64_t w = 0; w < W; w++)
+        c += __builtin_popcountll(mx[w] & my[w]);
+    return c;
+}
+
+/* out = (S / c) * d as scikit-learn scales it (then sqrt), NaN where c == 0: the counts
+ * of a row first (scalar popcounts), then the arithmetic vectorised */
+#define NE_FC 128
 #define DEFINE_NAN_FINISH(T, SFX)                                                          \
-    void fastml_nan_finish_##SFX(const double *acc, int64_t lda, const float *cnt,         \
-                                 int64_t ldc, int64_t nr, int64_t nc, double d,            \
-                                 int squared, T *out, int64_t ldo)                         \
+    void fastml_nan_finish_##SFX(const double *acc, int64_t lda, const uint64_t *mx,       \
+                                 const uint64_t *my, int64_t W, int64_t nr, int64_t nc,    \
+                                 double d, int squared, T *out, int64_t ldo)               \
     {                                                                                      \
-        for (int64_t i = 0; i < nr; i++) {                                                 \
-            const double *a = acc + i * lda;                                               \
-            const float *c = cnt + i * ldc;                                                \
-            T *o = out + i * ldo;                                                          \
-            if (squared) {                                                                 \
-                FASTML_PRAGMA(omp simd)                                                    \
-                for (int64_t j = 0; j < nc; j++)                                           \
-                    o[j] = (T)(c[j] > 0 ? (a[j] / c[j]) * d : NAN);                        \
-            } else {                                                                       \
-                FASTML_PRAGMA(omp simd)                                                    \
-                for (int64_t j = 0; j < nc; j++)                                           \
-                    o[j] = (T)(c[j] > 0 ? sqrt((a[j] / c[j]) * d) : NAN);                  \
+        double cnt[NE_FC];                                                                 \
+        for (int64_t i = 0; i < nr; i++)                                                   \
+            for (int64_t j0 = 0; j0 < nc; j0 += NE_FC) {                                   \
+                const int64_t n = nc - j0 < NE_FC ? nc - j0 : NE_FC;                       \
+                const double *a = acc + i * lda + j0;                                      \
+                T *o = out + i * ldo + j0;                                                 \
+                for (int64_t j = 0; j < n; j++)                                            \
+                    cnt[j] = (double)ne_count(mx + i * W, my + (j0 + j) * W, W);           \
+                if (squared) {                                                             \
+                    FASTML_PRAGMA(omp simd)                                                \
+                    for (int64_t j = 0; j < n; j++)                                        \
+                        o[j] = (T)(cnt[j] > 0 ? (a[j] / cnt[j]) * d : NAN);                \
+                } else {                                                                   \
+                    FASTML_PRAGMA(omp simd)                                                \
+                    for (int64_t j = 0; j < n; j++)                                        \
+                        o[j] = (T)(cnt[j] > 0 ? sqrt((a[j] / cnt[j]) * d) : NAN);          \
+                }                                                                          \
             }                                                                              \
-        }                                                                                  \
     }
 
 DEFINE_NAN_FINISH(float, f32)

@@ -11,9 +11,9 @@ scikit-learn expands the sum as ||x||^2 + ||y||^2 - 2 <x, y> over masked copies 
 matrix products and an integer one for |P|), which loses every digit when x and y are
 close; fastml sums the squared differences directly (csrc/nan_euclidean.c: a compiled,
 vectorised masked loop, accumulated in float64 for float32 input too), so close rows
-get their true small distance, and computes |P| as a float32 product of the 0/1
-presence masks (exact: integers below 2^24). Data whose squares would overflow or
-underflow float64 are scaled by a power of two first (fastml.metrics._scaling).
+get their true small distance, and counts |P| by popcount of the rows' presence bits.
+Data whose squares would overflow or underflow float64 are scaled by a power of two
+first (fastml.metrics._scaling).
 
 The metric is declared once, in the registry (``fastml.metrics._registry``);
 ``fastml.metrics.pairwise_distances(metric="nan_euclidean")`` and the patched KNNImputer
@@ -30,15 +30,11 @@ from sklearn.utils._missing import is_scalar_nan
 
 from fastml.metrics import _nan_euclidean_fast as _fast
 from fastml.metrics import _scaling
-from fastml.utils import blas_threads, check_out, effective_n_threads
+from fastml.utils import check_out, effective_n_threads
 
 # scikit-learn's functions, captured before any patching of sklearn's names
 _SK_NAN_EUCLIDEAN = _skp.nan_euclidean_distances
 _SK_CHUNKED = _skp.pairwise_distances_chunked
-
-#: the largest feature count whose presence counts float32 holds exactly
-_MAX_FEATURES = 1 << 24
-
 
 # ----------------------------------------------------------------------------------------
 # parameter checks (read by the metric registry)
@@ -67,8 +63,8 @@ def check_bool(name):
 # ----------------------------------------------------------------------------------------
 class _Operands:
     """X and Y validated once (scikit-learn's checks and messages), missing entries as
-    NaN, C-contiguous float64, scaled against overflow; the 0/1 presence masks (float32) and
-    whether anything is missing at all."""
+    NaN, C-contiguous float64, scaled against overflow; Y packed in panels; the presence
+    bits of both."""
 
     def __init__(self, X, Y, missing_values):
         allow = "allow-nan" if is_scalar_nan(missing_values) else True
@@ -85,9 +81,8 @@ class _Operands:
         if self.shift:
             self.X = _scaling.scaled(self.X, self.shift)
             self.Y = self.X if sym else _scaling.scaled(self.Y, self.shift)
-        self.PX = (~np.isnan(self.X)).astype(np.float32)
-        self.PY = self.PX if sym else (~np.isnan(self.Y)).astype(np.float32)
-        self.complete = bool(self.PX.all()) and bool(self.PY.all())
+        self.MX = _fast.presence_bits(self.X)
+        self.MY = self.MX if sym else _fast.presence_bits(self.Y)
         self.panels = _fast.pack_panels(self.Y)
 
     @staticmethod
@@ -107,29 +102,21 @@ class _Operands:
 
     def rows(self, i0, i1, out, squared, n_threads):
         """Distances of the rows i0:i1 of X to every row of Y, into out (i1 - i0, m)."""
-        Xb = self.X[i0:i1]
-        m = self.Y.shape[0]
-        if self.complete:
-            cnt, ldc = np.full(m, self.d, dtype=np.float32), 0
-        else:
-            with blas_threads(n_threads):
-                cnt = self.PX[i0:i1] @ self.PY.T
-            cnt, ldc = cnt.reshape(-1), m
-        _fast.nan_euclidean_block(Xb, self.panels, cnt, ldc, out, float(self.d), squared,
-                                  n_threads)
+        _fast.nan_euclidean_block(self.X[i0:i1], self.panels, self.MX[i0:i1], self.MY, out,
+                                  float(self.d), squared, n_threads)
         if self.shift:
             _scaling.unscale(out, self.shift, 2 if squared else 1)
         return out
 
 
 def _block_rows(m):
-    """Rows of X per block of :func:`nan_euclidean_distances`: about 4M counts at a time
-    (never the full count matrix); a multiple of the compiled loop's tile rows."""
+    """Rows of X per call of the compiled loop: about 4M distances (Ctrl-C is also seen
+    between calls); a multiple of the loop's tile rows."""
     tr = _fast.TILE_ROWS
     return max(tr, (4_194_304 // max(1, m)) // tr * tr)
 
 
-def _usable(X, Y, missing_values, d_max=_MAX_FEATURES):
+def _usable(X, Y, missing_values):
     """Whether fastml computes this call (dense numeric arrays or lists, a numeric
     marker); else scikit-learn's own function runs (and raises what it raises)."""
     for A in (X, Y):
@@ -138,8 +125,6 @@ def _usable(X, Y, missing_values, d_max=_MAX_FEATURES):
         if sp.issparse(A) or not isinstance(A, (np.ndarray, list, tuple)):
             return False
         if isinstance(A, np.ndarray) and A.dtype.kind not in "fiub":
-            return False
-        if isinstance(A, np.ndarray) and A.ndim == 2 and A.shape[1] > d_max:
             return False
     try:
         check_missing_values(missing_values)
