@@ -1,6 +1,7 @@
-"""patch_sklearn() and scikit-learn's KNNImputer: the patched model computes its
-nan_euclidean distances with fastml (a spy counts the calls), gives scikit-learn's
-results, and unpatching restores scikit-learn's own function."""
+"""patch_sklearn() and scikit-learn's KNNImputer: the patched model is fastml's class,
+computes its nan_euclidean distances and donor search with fastml (a spy counts the
+calls), gives scikit-learn's results, and unpatching restores scikit-learn's own class
+and function."""
 from unittest import mock
 
 import numpy as np
@@ -65,6 +66,31 @@ def test_knn_imputer_patched_gives_scikit_learn_results(weights, dtype):
     np.testing.assert_allclose(ours, stock, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("params", [
+    {"n_neighbors": 1},
+    {"n_neighbors": 7, "weights": "distance"},
+    {"n_neighbors": 500},                      # more than the fitted rows
+    {"add_indicator": True},
+    {"keep_empty_features": True},
+    {"weights": lambda d: np.exp(-d)},         # a callable: scikit-learn's transform
+])
+def test_knn_imputer_parameters(params):
+    X = _data(n=250, frac=0.3, seed=3)
+    X[:, 2] = np.nan                           # a column empty at fit
+    X[10:20, :6] = X[30:40, :6]                # duplicated parts: zero distances, ties
+    Y = _data(n=90, frac=0.3, seed=4)
+    stock = _impute(X, Y, **params)
+    stock_self = _impute(X, **params)
+    fastml.patch_sklearn("KNNImputer")
+    ours = _impute(X, Y, **params)
+    ours_self = _impute(X, **params)
+    # scikit-learn's expanded-form distances lose digits for close rows (relative error
+    # about eps ||x||^2 / d^2, here up to ~1e-10), and its 1 / distance weights with them
+    tol = 1e-8 if params.get("weights") == "distance" else 1e-12
+    np.testing.assert_allclose(ours, stock, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours_self, stock_self, rtol=tol, atol=tol)
+
+
 def test_knn_imputer_other_metric_runs_scikit_learn_s():
     X = _data(n=80)
 
@@ -89,8 +115,20 @@ def test_knn_imputer_missing_values_marker():
 
 
 def test_patch_and_unpatch_round_trip():
+    import sklearn.impute
     import sklearn.impute._knn as knn
     import sklearn.metrics
+
+    import fastml.impute
+
+    stock_class = sklearn.impute.KNNImputer
+    assert stock_class.__module__ == "sklearn.impute._knn"
+    fastml.patch_sklearn("KNNImputer")
+    assert sklearn.impute.KNNImputer is fastml.impute.KNNImputer
+    assert knn.KNNImputer is fastml.impute.KNNImputer
+    assert issubclass(fastml.impute.KNNImputer, stock_class)
+    fastml.unpatch_sklearn("KNNImputer")
+    assert sklearn.impute.KNNImputer is stock_class and knn.KNNImputer is stock_class
 
     original = knn.pairwise_distances_chunked
     assert original is sklearn.metrics.pairwise_distances_chunked
