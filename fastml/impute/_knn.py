@@ -79,6 +79,7 @@ class KNNImputer(_SKKNNImputer):
         # candidates per receiver: enough for every column but the mostly missing ones
         L = int(min(n_fit, max(4 * k, k + 32)))
         col_means = {}
+        n_donors = np.count_nonzero(~mask_fit_X, axis=0)  # per column
 
         def col_mean(col):
             if col not in col_means:
@@ -87,6 +88,7 @@ class KNNImputer(_SKKNNImputer):
 
         def process_chunk(D, start):
             rows = row_missing_idx[start:start + len(D)]
+            missing = mask[rows]
             # the L nearest fitted rows of each receiver, in (distance, index) order
             # (NaN distances last)
             if L < n_fit:
@@ -100,16 +102,15 @@ class KNNImputer(_SKKNNImputer):
             # rows whose every defined distance is among their candidates
             complete = np.isnan(cd[:, -1]) | (L == n_fit)
             for col in np.flatnonzero(valid_mask):
-                recv = np.flatnonzero(mask[rows, col])
+                recv = np.flatnonzero(missing[:, col])
                 if recv.size == 0:
                     continue
                 c_idx, c_dist = cand[recv], cd[recv]
                 usable = ~mask_fit_X[c_idx, col] & ~np.isnan(c_dist)
                 taken = usable & (np.cumsum(usable, axis=1) <= k)
                 found = taken.sum(axis=1)
-                n_donors = int(np.count_nonzero(~mask_fit_X[:, col]))
                 # short of k donors although the row has more beyond its candidates
-                exact = (found < min(k, n_donors)) & ~complete[recv]
+                exact = (found < min(k, int(n_donors[col]))) & ~complete[recv]
                 fast = ~exact
                 if np.any(fast):
                     f = np.flatnonzero(fast)
