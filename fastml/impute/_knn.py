@@ -11,8 +11,9 @@ that short list; a row whose list holds too few donors for a column (a column mi
 most fitted rows) gets scikit-learn's exact selection for that column. The donors, their
 weights (uniform, or 1 / distance with scikit-learn's rule for zero distances) and the
 column means for receivers without any donor at a defined distance are scikit-learn's;
-among donors at exactly equal distances the lower row index is taken (scikit-learn's
-``argpartition`` takes any).
+among candidates at exactly equal distances the lower row index is taken (scikit-learn's
+``argpartition`` takes any of the tied donors; so may the candidate search, at its
+``L``-th place).
 
 Anything else (a callable metric or weights, ``fastml`` not computing the input) runs
 scikit-learn's own ``transform``.
