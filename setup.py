@@ -116,7 +116,8 @@ SIMD = SimpleNamespace(**runpy.run_path(os.path.join(HERE, "fastml", "_simd_leve
 # the kernel sources of csrc/ (each with its list of exported functions in
 # csrc/fastml_kernels.h), compiled once per level
 KERNEL_SOURCES = SIMD.kernel_lists(os.path.join(HERE, "csrc"))
-KERNEL_HEADERS = ["fastml_pairwise.h", "fastml_distances.h", "fastml_nn.h", "fastml_svm.h"]
+KERNEL_HEADERS = ["fastml_pairwise.h", "fastml_distances.h", "fastml_nn.h", "fastml_svm.h",
+                  "fastml_nan_euclidean.h"]
 GEN_DIR = os.path.join("build", "fastml_isa")
 # the generated headers (fastml_levels.h, fastml_kernel_names.h)
 GEN_INCLUDE = os.path.join(GEN_DIR, "include")

@@ -142,6 +142,12 @@
     X(fastml_plane_fill_f32) \
     X(fastml_plane_fill_f64)
 
+#define FASTML_KERNELS_NAN_EUCLIDEAN(X) \
+    X(fastml_nan_panel_width) \
+    X(fastml_nan_sqdist_f64) \
+    X(fastml_nan_finish_f32) \
+    X(fastml_nan_finish_f64)
+
 #define FASTML_KERNELS_SVM(X) \
     X(fastml_svm_smo_f32) \
     X(fastml_svm_smo_f64) \

@@ -82,6 +82,13 @@ _CONSUMERS = {
                                      NearestNeighbors=_NN, kneighbors_graph=_NN,
                                      rbf_kernel=_METRICS),
     "Nystroem": _references("sklearn.kernel_approximation", pairwise_kernels=_METRICS),
+    # fastml's class: scikit-learn's transform spends its time in a per-column pass over
+    # the whole distance chunk; its module gets fastml's nan_euclidean chunks too (what
+    # scikit-learn's transform runs on for the cases fastml's class hands back to it)
+    "KNNImputer": [("sklearn.impute", "KNNImputer", "fastml.impute"),
+                   ("sklearn.impute._knn", "KNNImputer", "fastml.impute"),
+                   ("sklearn.impute._knn", "pairwise_distances_chunked",
+                    "fastml.metrics._nan_euclidean")],
     # one module defines both (their shared base class builds the graph or kernel)
     "LabelPropagation": _references("sklearn.semi_supervised._label_propagation",
                                     NearestNeighbors=_NN, rbf_kernel=_METRICS),

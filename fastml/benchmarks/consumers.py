@@ -2,7 +2,9 @@
 kernels, run on fastml (what ``patch_sklearn()`` gives them) against stock scikit-learn
 and scikit-learn-intelex.
 
-Data: MNIST pixels / 255 (synthetic of the same shape when the files are absent); the
+Data: MNIST pixels / 255 (synthetic of the same shape when the files are absent; for
+KNNImputer with 15 % of the entries set to NaN, and correlated Gaussian tabular columns
+likewise); the
 distinct words of the SMS Spam Collection's texts (``\\w+`` tokens, case kept: 10,926
 strings; synthetic words when the file is absent). Peers, each with the same thread
 count:
@@ -279,6 +281,52 @@ def _close_eigenvalues(a, b):
 
 
 # ----------------------------------------------------------------------------------------
+# KNNImputer
+# ----------------------------------------------------------------------------------------
+MISSING = 0.15  # the fraction of entries set to NaN
+
+
+def _with_missing(make):
+    """The inputs of ``make`` with MISSING of their entries set to NaN (fixed seed)."""
+    def wrapped(data_dir, quick):
+        X = make(data_dir, quick)["X"].copy()
+        X[np.random.default_rng(0).random(X.shape) < MISSING] = np.nan
+        return {"X": X}
+
+    return wrapped
+
+
+def _tabular(n, quick_n, d=30):
+    """Correlated Gaussian columns (a random linear mix of d), as in tabular data."""
+    def make(data_dir, quick):
+        rng = np.random.default_rng(0)
+        m = quick_n if quick else n
+        return {"X": rng.normal(size=(m, d)) @ rng.normal(size=(d, d))}
+
+    return make
+
+
+def _knn_imputer(module):
+    """KNNImputer(n_neighbors=5) fitted on X, then X imputed (every row has missing
+    entries, so every row is a receiver and X is its own donor set)."""
+    def run(inp, n_threads):
+        if module == "fastml":
+            from fastml.impute import KNNImputer
+        else:
+            from sklearn.impute import KNNImputer
+        with _limits(n_threads):
+            return KNNImputer(n_neighbors=5).fit(inp["X"]).transform(inp["X"])
+
+    return run
+
+
+def _close_imputations(a, b):
+    """The same imputed values up to rounding (scikit-learn's expanded-form distances
+    lose digits for close rows; fastml's are summed directly)."""
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-7, atol=1e-9))
+
+
+# ----------------------------------------------------------------------------------------
 # registration
 # ----------------------------------------------------------------------------------------
 for _dtype in (np.float64, np.float32):
@@ -317,3 +365,11 @@ for _kernel in ("chi2", "intersection"):
                   _mnist(3000, 600), _fastml_kpca(_kernel),
                   peers=(Peer("sklearn (precomputed)", _stock_kpca(_kernel)),),
                   check=_close_eigenvalues, quick=True, quick_shape="600x784"))
+register(Case(AREA, "knn-imputer-mnist-15pct-missing", "5000x784", "float64",
+              _with_missing(_mnist(5000, 1000)), _knn_imputer("fastml"),
+              peers=(Peer("sklearn", _knn_imputer("sklearn")),),
+              check=_close_imputations, quick=True, quick_shape="1000x784"))
+register(Case(AREA, "knn-imputer-tabular-15pct-missing", "10000x30", "float64",
+              _with_missing(_tabular(10000, 2000)), _knn_imputer("fastml"),
+              peers=(Peer("sklearn", _knn_imputer("sklearn")),),
+              check=_close_imputations, quick=True, quick_shape="2000x30"))

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from fastml.metrics import _knn, _matrix, _plans
+from fastml.metrics import _nan_euclidean as _nan
 from fastml.metrics import _sequences as _seq
 
 # ----------------------------------------------------------------------------------------
@@ -83,8 +84,13 @@ class NumericRoute:
     keep_bool: bool = False
     bool_only: bool = False   # computed only for boolean input (else scikit-learn's code)
     has_knn: bool = True      # the kNN engine ranks by it (else scikit-learn's search)
+    # f(X, Y, out, prm, n_threads) for a metric that validates its own input (NaN is
+    # data to it: nan_euclidean) and computes without a plan; out may be None
+    compute: Optional[Callable] = None
 
     def matrix(self, X, Y, out, prm, n_threads):
+        if self.compute is not None:
+            return self.compute(X, Y, out, prm, n_threads)
         return _matrix.numeric_matrix(X, Y, out, self.plan(prm), n_threads)
 
     def knn(self, Q, F, k, prm, n_threads):
@@ -178,6 +184,14 @@ _METRIC_LIST = [
     *[Metric(name, numeric=NumericRoute(_plans.boolean(name), keep_bool=True,
                                         bool_only=True, has_knn=False), sklearn=name)
       for name in _matrix.BOOLEAN_DISSIMILARITIES],
+    # missing entries (NaN or missing_values) ignored, the rest weighted up; computed by
+    # fastml.metrics._nan_euclidean, searched by scikit-learn's code
+    Metric("nan_euclidean",
+           params={"missing_values": Param(np.nan, _nan.check_missing_values),
+                   "squared": Param(False, _nan.check_bool("squared")),
+                   "copy": Param(True, _nan.check_bool("copy"))},
+           numeric=NumericRoute(_nan.no_plan, has_knn=False, compute=_nan.matrix),
+           sklearn="nan_euclidean"),
     Metric("levenshtein", sequence=_LEVENSHTEIN),
     Metric("dtw", params={"window": Param(None, check_window)}, sequence=_DTW),
 ]

@@ -160,7 +160,10 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
         raise ValueError("p is NaN; the Minkowski distance needs a number p >= 1, "
                          "e.g. p=2.")
     prm = None
-    if spec is not None and (ensure_all_finite is True):
+    # a metric that validates its own input (nan_euclidean: NaN is data) ignores
+    # ensure_all_finite, as in scikit-learn
+    own = spec is not None and spec.numeric is not None and spec.numeric.compute is not None
+    if spec is not None and (ensure_all_finite is True or own):
         for A, nm in ((X, "X"), (Y, "Y")):
             if A is not None:
                 reject_strings_for_numeric(A, nm, metric)
@@ -174,6 +177,8 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None,
             out[...] = D
             return out
         return D
+    if own:
+        return spec.numeric.matrix(X, Y, out, prm, effective_n_threads(n_jobs))
     if Y is X:
         Y = None
     X, Y = _validate_numeric(spec, X, Y)
