@@ -13,7 +13,8 @@ scikit-learn's models that spend their time in neighbour searches or kernels (DB
 OPTICS, LocalOutlierFactor, Isomap, TSNE, ...) are patched deliberately, each by one of
 two means (:data:`_CONSUMERS`): fastml's class of the same name replaces scikit-learn's
 where the model takes parameters scikit-learn's class refuses (DBSCAN and
-LocalOutlierFactor with fastml's sequence metrics, KernelPCA with fastml's kernels); the
+LocalOutlierFactor with fastml's sequence metrics, KernelPCA with fastml's kernels) or
+where its time is in a loop no swapped name reaches (KNNImputer's donor selection); the
 others keep scikit-learn's class, and the module defining it gets fastml's search and
 kernel functions in place of the names it imported. Every replacement is recorded and
 undone exactly; a scikit-learn module first imported while patched (so bound fastml's
