@@ -386,6 +386,34 @@ def test_dense_gemm_tiles_match_numpy(dtype):
         assert_allclose(C, np.maximum(ref, 0), rtol=0, atol=tol * scale.max())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_gemm_every_register_block(dtype):
+    # every row count of a register block (1 to 26 rows: the tallest blocks have 12, the
+    # row tiles 24) against column counts that end inside and at the end of vectors of
+    # every width (2 to 16 lanes) and of blocks of 1 to 4 vectors, sums over k short and
+    # across the k blocks (128 and 256 long), A as is and transposed
+    from fastml.nn import _conv
+    from fastml.nn.dense import _padded
+
+    rng = np.random.default_rng(1)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    zero = np.zeros(1, dtype)
+    for K in (7, 300):
+        for N in (1, 3, 8, 9, 16, 17, 33, 49, 65):
+            A = rng.standard_normal((26, K)).astype(dtype)
+            B = rng.standard_normal((K, N)).astype(dtype)
+            for M in range(1, 27):
+                a = A[:M]
+                ref = a.astype(np.float64) @ B
+                atol = tol * (np.abs(a).sum(axis=1).max() * np.abs(B).max())
+                for trans in (False, True):
+                    C = np.full((M, N), np.nan, dtype)
+                    _conv.gemm_rows(np.ascontiguousarray(a.T) if trans else a, trans,
+                                    _padded(B), N, C, zero, False, False, 2)
+                    assert_allclose(C, ref, rtol=0, atol=atol,
+                                    err_msg=f"M={M} N={N} K={K} trans={trans}")
+
+
 def test_fused_dense_relu_equals_separate_layers():
     rng = np.random.default_rng(4)
     for dtype in (np.float32, np.float64):
