@@ -459,6 +459,29 @@ def test_sgd_compiled_step_matches_formulas(momentum, nesterov, dtype):
         assert_allclose(p.value, q.value, rtol=4 * np.finfo(dtype).eps, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_compiled_step_equals_numpy_operations(dtype):
+    # the compiled pass rounds each operation as numpy does: the same bits
+    from fastml.nn import Adam, Parameter
+
+    rng = np.random.default_rng(6)
+    w0 = rng.standard_normal((37, 5)).astype(dtype)
+    p, q = Parameter(w0.copy(), "w"), Parameter(w0.copy(), "w")
+    opt, ref = Adam([p], 0.01), Adam([q], 0.01)
+    for _ in range(5):
+        g = rng.standard_normal(w0.shape).astype(dtype)
+        g[0, :2] = 0
+        p.grad, q.grad = g.copy(), g.copy()
+        opt.step()
+        ref.n_steps += 1
+        ref._c1, ref._c2 = 1 - ref.beta1 ** ref.n_steps, 1 - ref.beta2 ** ref.n_steps
+        ref._update_numpy(0, q)  # numpy's operations, one at a time
+        assert p.value.dtype == dtype
+        np.testing.assert_array_equal(p.value, q.value)
+        np.testing.assert_array_equal(opt._m[0], ref._m[0])
+        np.testing.assert_array_equal(opt._s[0], ref._s[0])
+
+
 # ---------------------------------------------------------------------------------------
 # non-finite gradients through ReLU and the fused ReLU + MaxPool
 # ---------------------------------------------------------------------------------------
