@@ -485,6 +485,38 @@ int fastml_nn_vec_bytes(void)
 #undef T
 #undef SFX
 
+/* Bt[k * ldt + j] = B[j * ldb + k] for j < n, k < K, and zeros in columns n..ldt-1 of
+ * Bt's K rows: the transposed matrix as the GEMM tiles read their B. Blocks of V x V
+ * values are transposed in registers (ln_transpose), the edges one value at a time. */
+#define DEFINE_TRANSPOSE_PAD(T, SFX)                                                       \
+    void fastml_transpose_pad_##SFX(const T *B, int64_t n, int64_t K, int64_t ldb, T *Bt,  \
+                                    int64_t ldt)                                           \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T) };                                         \
+        const int64_t nw = n - n % V, kw = K - K % V;                                      \
+        for (int64_t j0 = 0; j0 < nw; j0 += V) {                                           \
+            for (int64_t k0 = 0; k0 < kw; k0 += V) {                                       \
+                vec_##SFX r[V];                                                            \
+                for (int i = 0; i < V; i++)                                                \
+                    memcpy(&r[i], B + (j0 + i) * ldb + k0, sizeof r[i]);                   \
+                ln_transpose_##SFX(r);                                                     \
+                for (int i = 0; i < V; i++)                                                \
+                    memcpy(Bt + (k0 + i) * ldt + j0, &r[i], sizeof r[i]);                  \
+            }                                                                              \
+            for (int64_t k = kw; k < K; k++)                                               \
+                for (int64_t j = j0; j < j0 + V; j++)                                      \
+                    Bt[k * ldt + j] = B[j * ldb + k];                                      \
+        }                                                                                  \
+        for (int64_t k = 0; k < K; k++) {                                                  \
+            for (int64_t j = nw; j < n; j++)                                               \
+                Bt[k * ldt + j] = B[j * ldb + k];                                          \
+            for (int64_t j = n; j < ldt; j++)                                              \
+                Bt[k * ldt + j] = 0;                                                       \
+        }                                                                                  \
+    }
+DEFINE_TRANSPOSE_PAD(float, f32)
+DEFINE_TRANSPOSE_PAD(double, f64)
+
 /* ------------------------------------------------------------------------------------
  * A small GEMM for the dense layers: fastml_gemm_tile computes one thread's tile
  *     C[i, j] (+)= sum_k A(i, k) B[k, j],  A(i, k) = A[i * sai + k * sak]

@@ -360,6 +360,44 @@ def test_lenet5_epoch_same_bits_for_any_thread_count(monkeypatch):
             np.testing.assert_array_equal(other[k], v, err_msg=k)
 
 
+def test_mlp_adam_epoch_same_bits_for_any_thread_count(monkeypatch):
+    # dense layers wide enough for several row and column tasks per GEMM, fused
+    # Dense + ReLU steps, the input gradient of the second layer, Adam: the same weights,
+    # bit for bit, for 1, 2 and 3 threads
+    from fastml.nn import Trainer
+    from fastml.utils import _parallel
+
+    monkeypatch.setattr(_parallel, "max_usable_threads", lambda: 64)  # 3 threads run
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 300), dtype=np.float32)
+    y = rng.integers(0, 10, 400)
+    states = []
+    for n_jobs in (1, 2, 3):
+        net = Sequential(Dense(150), ReLU(), Dense(70), ReLU(), Dense(10),
+                         input_shape=(300,), random_state=0)
+        Trainer(net, epochs=2, batch_size=100, optimizer="adam", learning_rate=1e-3,
+                validation_fraction=0.0, random_state=0, n_jobs=n_jobs).fit(X, y)
+        states.append(net.state_dict())
+    for other in states[1:]:
+        for k, v in states[0].items():
+            np.testing.assert_array_equal(other[k], v, err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_padded_matches_numpy(dtype):
+    # whole register blocks of every width and the edges, padding zeroed
+    from fastml.nn import _conv
+
+    rng = np.random.default_rng(2)
+    for n, K in [(1, 1), (3, 5), (16, 16), (17, 33), (40, 9), (64, 130)]:
+        W = rng.standard_normal((n, K)).astype(dtype)
+        ld = -(-n // 16) * 16 + 16
+        Wt = np.full((K, ld), np.nan, dtype)
+        _conv.transpose_padded(W, Wt)
+        np.testing.assert_array_equal(Wt[:, :n], W.T)
+        np.testing.assert_array_equal(Wt[:, n:], 0)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_gemm_tiles_match_numpy(dtype):
     # the compiled GEMM tiles of Dense: partial row tiles and register blocks, columns
