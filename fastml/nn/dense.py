@@ -58,7 +58,9 @@ def dense_backward(grad, x, W, need_dx, n_threads, relu_out=None):
     write = relu or ld != M
     G = np.empty((N, ld), dtype=dtype) if write else grad
     db = np.empty(M, dtype=np.float64)
-    _conv.dense_grad_rows(grad, relu_out if relu else grad, relu, G, write, db)
+    # (grad may be read-only: it is not written to, nor passed as the written G)
+    _conv.dense_grad_rows(grad, relu_out if relu else grad, relu,
+                          G if write else np.empty((1, 1), dtype=dtype), write, db)
     zero = np.zeros(1, dtype=dtype)
     dW = np.empty((K, M), dtype=dtype)
     _conv.gemm_rows(x, True, G, M, dW, zero, False, False, n_threads)

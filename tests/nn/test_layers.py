@@ -383,6 +383,24 @@ def test_mlp_adam_epoch_same_bits_for_any_thread_count(monkeypatch):
             np.testing.assert_array_equal(other[k], v, err_msg=k)
 
 
+def test_dense_backward_takes_read_only_arrays():
+    from fastml.nn.dense import dense_backward, dense_forward
+
+    rng = np.random.default_rng(3)
+    x, W = rng.standard_normal((5, 7)), rng.standard_normal((7, 16))
+    b = rng.standard_normal(16)
+    g = rng.standard_normal((5, 16))
+    out = dense_forward(x, W, b, True, 1)
+    for a in (x, W, g, out):
+        a.flags.writeable = False
+    for relu_out in (None, out):
+        dx, dW, db = dense_backward(g, x, W, True, 2, relu_out=relu_out)
+        gm = g if relu_out is None else np.where(out > 0, g, 0)
+        assert_allclose(dW, x.T @ gm, rtol=1e-12, atol=1e-12)
+        assert_allclose(dx, gm @ W.T, rtol=1e-12, atol=1e-12)
+        assert_allclose(db, gm.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transpose_padded_matches_numpy(dtype):
     # whole register blocks of every width and the edges, padding zeroed
