@@ -106,6 +106,8 @@
     X(fastml_nn_vec_bytes) \
     X(fastml_gemm_tile_f32) \
     X(fastml_gemm_tile_f64) \
+    X(fastml_transpose_pad_f32) \
+    X(fastml_transpose_pad_f64) \
     X(fastml_cl_fwd_f32) \
     X(fastml_cl_fwd_f64) \
     X(fastml_cl_dw_f32) \

@@ -165,4 +165,11 @@ extern int fastml_nn_vec_bytes(void);
 FASTML_NN_DECLARE_GEMM(float, f32)
 FASTML_NN_DECLARE_GEMM(double, f64)
 
+/* Bt[k * ldt + j] = B[j * ldb + k] for j < n, k < K; zeros in Bt's columns n..ldt-1 */
+#define FASTML_NN_DECLARE_TRANSPOSE(T, SFX)                                                \
+    extern void fastml_transpose_pad_##SFX(const T *B, int64_t n, int64_t K, int64_t ldb,  \
+                                           T *Bt, int64_t ldt);
+FASTML_NN_DECLARE_TRANSPOSE(float, f32)
+FASTML_NN_DECLARE_TRANSPOSE(double, f64)
+
 #endif

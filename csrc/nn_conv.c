@@ -485,114 +485,183 @@ int fastml_nn_vec_bytes(void)
 #undef T
 #undef SFX
 
+/* Bt[k * ldt + j] = B[j * ldb + k] for j < n, k < K, and zeros in columns n..ldt-1 of
+ * Bt's K rows: the transposed matrix as the GEMM tiles read their B. Blocks of V x V
+ * values are transposed in registers (ln_transpose), the edges one value at a time. */
+#define DEFINE_TRANSPOSE_PAD(T, SFX)                                                       \
+    void fastml_transpose_pad_##SFX(const T *B, int64_t n, int64_t K, int64_t ldb, T *Bt,  \
+                                    int64_t ldt)                                           \
+    {                                                                                      \
+        enum { V = FASTML_VEC_BYTES / sizeof(T) };                                         \
+        const int64_t nw = n - n % V, kw = K - K % V;                                      \
+        for (int64_t j0 = 0; j0 < nw; j0 += V) {                                           \
+            for (int64_t k0 = 0; k0 < kw; k0 += V) {                                       \
+                vec_##SFX r[V];                                                            \
+                for (int i = 0; i < V; i++)                                                \
+                    memcpy(&r[i], B + (j0 + i) * ldb + k0, sizeof r[i]);                   \
+                ln_transpose_##SFX(r);                                                     \
+                for (int i = 0; i < V; i++)                                                \
+                    memcpy(Bt + (k0 + i) * ldt + j0, &r[i], sizeof r[i]);                  \
+            }                                                                              \
+            for (int64_t k = kw; k < K; k++)                                               \
+                for (int64_t j = j0; j < j0 + V; j++)                                      \
+                    Bt[k * ldt + j] = B[j * ldb + k];                                      \
+        }                                                                                  \
+        for (int64_t k = 0; k < K; k++) {                                                  \
+            for (int64_t j = nw; j < n; j++)                                               \
+                Bt[k * ldt + j] = B[j * ldb + k];                                          \
+            for (int64_t j = n; j < ldt; j++)                                              \
+                Bt[k * ldt + j] = 0;                                                       \
+        }                                                                                  \
+    }
+DEFINE_TRANSPOSE_PAD(float, f32)
+DEFINE_TRANSPOSE_PAD(double, f64)
+
 /* ------------------------------------------------------------------------------------
  * A small GEMM for the dense layers: fastml_gemm_tile computes one thread's tile
  *     C[i, j] (+)= sum_k A(i, k) B[k, j],  A(i, k) = A[i * sai + k * sak]
  * (so A or its transpose, read in place), B row-major with rows readable up to n rounded
- * up to whole vectors. Register blocks of GEMM_MR rows x GEMM_NV vectors; the sum over k
- * runs in order, in blocks of GEMM_KC (C accumulates between blocks), the same for every
- * tile and thread count. The dense layers' shapes (hundreds of rows and columns) need no
- * packing: a B panel of GEMM_KC x GEMM_NV vectors stays in cache while the rows pass.
+ * up to whole 64-byte lines. The dense layers' shapes (hundreds of rows and columns) need
+ * no packing: a panel of GEMM_KC rows of B, nv vectors wide, stays in the L1 cache while
+ * the register blocks of the tile's rows pass over it.
+ *
+ * Register blocks of MR rows x NV vectors of C, sized per level from the register file:
+ * the MR * NV accumulators, the NV vectors of a row of B and one broadcast of A must fit
+ * (with one more register for the product where there is no FMA):
+ *   avx512 (32 zmm): 6 x 4, 8 x 3, 12 x 2, 12 x 1 (24 accumulators; the broadcast is an
+ *                    operand of the FMA);
+ *   avx2 (16 ymm):   6 x 2, 8 x 1 (12 accumulators, 2 B vectors, 1 broadcast);
+ *   baseline (16 xmm, no FMA): 5 x 2, 8 x 1.
+ * A block narrower than the widest (the last columns of C) gets more rows, so that there
+ * are still enough independent sums to hide the FMA latency. Every kernel is a separate
+ * function with its sizes fixed at compile time, its accumulators in registers; rows left
+ * over below MR use the kernel of their exact count.
+ *
+ * The sum over k runs in order, in blocks of GEMM_KC (C accumulates between blocks), the
+ * same for every tile and every thread count.
  * ------------------------------------------------------------------------------------ */
-#define GEMM_KC 256
 #if FASTML_VEC_REGS >= 32
-#define GEMM_MR 6
 #define GEMM_NV 4
-#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4) X(T, SFX, 5) X(T, SFX, 6)
-#elif FASTML_VEC_BYTES == 32
-#define GEMM_MR 4
-#define GEMM_NV 3
-#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
-#else
-#define GEMM_MR 4
+#define GEMM_MR_1 12
+#define GEMM_MR_2 12
+#define GEMM_MR_3 8
+#define GEMM_MR_4 6
+#define GEMM_MR_OF {0, GEMM_MR_1, GEMM_MR_2, GEMM_MR_3, GEMM_MR_4}
+#define GEMM_KC 128
+#elif FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
 #define GEMM_NV 2
-#define GEMM_LIST(X, T, SFX) X(T, SFX, 1) X(T, SFX, 2) X(T, SFX, 3) X(T, SFX, 4)
+#define GEMM_MR_1 8
+#define GEMM_MR_2 6
+#define GEMM_MR_OF {0, GEMM_MR_1, GEMM_MR_2, 0, 0}
+#define GEMM_KC 256
+#else
+#define GEMM_NV 2
+#define GEMM_MR_1 8
+#define GEMM_MR_2 5
+#define GEMM_MR_OF {0, GEMM_MR_1, GEMM_MR_2, 0, 0}
+#define GEMM_KC 256
 #endif
 
-#define DEFINE_GEMM_MR(T, SFX, MR)                                                         \
-    ALWAYS_INLINE void gemm_micro_##SFX##_##MR(int64_t kc, const T *A, int64_t sai,        \
-                                               int64_t sak, const T *B, int64_t ldb, T *C, \
-                                               int64_t ldc, int64_t ncols, int nv, int acc) \
+/* The kernels of each width NV: every row count up to GEMM_MR_<NV>. */
+#define GEMM_ROWS_UPTO_5(X, T, SFX, NV) X(T, SFX, NV, 1) X(T, SFX, NV, 2) X(T, SFX, NV, 3) \
+    X(T, SFX, NV, 4) X(T, SFX, NV, 5)
+#define GEMM_ROWS_UPTO_6(X, T, SFX, NV) GEMM_ROWS_UPTO_5(X, T, SFX, NV) X(T, SFX, NV, 6)
+#define GEMM_ROWS_UPTO_8(X, T, SFX, NV) GEMM_ROWS_UPTO_6(X, T, SFX, NV) X(T, SFX, NV, 7) \
+    X(T, SFX, NV, 8)
+#define GEMM_ROWS_UPTO_12(X, T, SFX, NV) GEMM_ROWS_UPTO_8(X, T, SFX, NV) X(T, SFX, NV, 9) \
+    X(T, SFX, NV, 10) X(T, SFX, NV, 11) X(T, SFX, NV, 12)
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define GEMM_ROWS(X, T, SFX, NV) GEMM_CAT(GEMM_ROWS_UPTO_, GEMM_CAT(GEMM_MR_, NV))(X, T, SFX, NV)
+#if GEMM_NV == 4
+#define GEMM_KERNELS(X, T, SFX) GEMM_ROWS(X, T, SFX, 1) GEMM_ROWS(X, T, SFX, 2) \
+    GEMM_ROWS(X, T, SFX, 3) GEMM_ROWS(X, T, SFX, 4)
+#else
+#define GEMM_KERNELS(X, T, SFX) GEMM_ROWS(X, T, SFX, 1) GEMM_ROWS(X, T, SFX, 2)
+#endif
+
+/* C (MR x ncols at ldc, ncols in ((NV-1) V, NV V]) (+)= the kc-long products: A's MR rows
+ * times kc rows of B (NV vectors each). */
+#define DEFINE_GEMM_KERNEL(T, SFX, NV, MR)                                                 \
+    static void gemm_k_##SFX##_##NV##_##MR(int64_t kc, const T *A, int64_t sai,            \
+                                           int64_t sak, const T *B, int64_t ldb, T *C,     \
+                                           int64_t ldc, int64_t ncols, int acc)            \
     {                                                                                      \
         enum { V = FASTML_VEC_BYTES / sizeof(T) };                                         \
-        vec_##SFX c[MR][GEMM_NV];                                                          \
+        vec_##SFX c[MR][NV];                                                               \
+        FASTML_PRAGMA(GCC unroll 12)                                                       \
         for (int i = 0; i < MR; i++)                                                       \
-            for (int v = 0; v < GEMM_NV; v++)                                              \
+            FASTML_PRAGMA(GCC unroll 4)                                                    \
+            for (int v = 0; v < NV; v++)                                                   \
                 c[i][v] = (vec_##SFX){0};                                                  \
-        if (nv == GEMM_NV) {                                                               \
-            for (int64_t k = 0; k < kc; k++) {                                             \
-                vec_##SFX b[GEMM_NV];                                                      \
-                for (int v = 0; v < GEMM_NV; v++)                                          \
-                    memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                       \
-                FASTML_PRAGMA(GCC unroll 8)                                                \
-                for (int i = 0; i < MR; i++) {                                             \
-                    T a = A[i * sai + k * sak];                                            \
-                    for (int v = 0; v < GEMM_NV; v++)                                      \
-                        c[i][v] += a * b[v];                                               \
-                }                                                                          \
-            }                                                                              \
-        } else {                                                                           \
-            for (int64_t k = 0; k < kc; k++) {                                             \
-                vec_##SFX b[GEMM_NV];                                                      \
-                for (int v = 0; v < GEMM_NV; v++)                                          \
-                    if (v < nv)                                                            \
-                        memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                   \
-                    else                                                                   \
-                        b[v] = (vec_##SFX){0};                                             \
-                FASTML_PRAGMA(GCC unroll 8)                                                \
-                for (int i = 0; i < MR; i++) {                                             \
-                    T a = A[i * sai + k * sak];                                            \
-                    for (int v = 0; v < GEMM_NV; v++)                                      \
-                        c[i][v] += a * b[v];                                               \
-                }                                                                          \
+        for (int64_t k = 0; k < kc; k++) {                                                 \
+            vec_##SFX b[NV];                                                               \
+            FASTML_PRAGMA(GCC unroll 4)                                                    \
+            for (int v = 0; v < NV; v++)                                                   \
+                memcpy(&b[v], B + k * ldb + v * V, sizeof b[v]);                           \
+            const T *a = A + k * sak;                                                      \
+            FASTML_PRAGMA(GCC unroll 12)                                                   \
+            for (int i = 0; i < MR; i++) {                                                 \
+                T ai = a[i * sai];                                                         \
+                FASTML_PRAGMA(GCC unroll 4)                                                \
+                for (int v = 0; v < NV; v++)                                               \
+                    c[i][v] += ai * b[v];                                                  \
             }                                                                              \
         }                                                                                  \
-        for (int i = 0; i < MR; i++)                                                       \
-            for (int v = 0; v < nv; v++) {                                                 \
-                T *d = C + i * ldc + v * V;                                                \
-                int64_t w = ncols - v * V < V ? ncols - v * V : V;                         \
-                if (w == V) {                                                              \
+        const int64_t w = ncols - (NV - 1) * V; /* lanes of the last vector */             \
+        FASTML_PRAGMA(GCC unroll 12)                                                       \
+        for (int i = 0; i < MR; i++) {                                                     \
+            T *d = C + i * ldc;                                                            \
+            FASTML_PRAGMA(GCC unroll 4)                                                    \
+            for (int v = 0; v < NV; v++) {                                                 \
+                if (v < NV - 1 || w == V) {                                                \
                     vec_##SFX o = c[i][v];                                                 \
                     if (acc) {                                                             \
                         vec_##SFX p;                                                       \
-                        memcpy(&p, d, sizeof p);                                           \
+                        memcpy(&p, d + v * V, sizeof p);                                   \
                         o += p;                                                            \
                     }                                                                      \
-                    memcpy(d, &o, sizeof o);                                               \
+                    memcpy(d + v * V, &o, sizeof o);                                       \
                 } else {                                                                   \
+                    T t[V];                                                                \
+                    memcpy(t, &c[i][v], sizeof t);                                         \
                     for (int64_t l = 0; l < w; l++)                                        \
-                        d[l] = acc ? d[l] + c[i][v][l] : c[i][v][l];                       \
+                        d[v * V + l] = acc ? d[v * V + l] + t[l] : t[l];                   \
                 }                                                                          \
             }                                                                              \
+        }                                                                                  \
     }
 
-#define GEMM_MR_CASE(T, SFX, MR)                                                           \
-    case MR:                                                                               \
-        gemm_micro_##SFX##_##MR(kc, A + i0 * sai + k0 * sak, sai, sak, B + k0 * ldb + j0,  \
-                                ldb, C + i0 * ldc + j0, ldc, ncols, nv, acc);              \
+#define GEMM_CASE(T, SFX, NV, MR)                                                          \
+    case NV * 64 + MR:                                                                     \
+        gemm_k_##SFX##_##NV##_##MR(kc, a, sai, sak, b, ldb, c, ldc, ncols, acc);           \
         break;
 
 #define DEFINE_GEMM(T, SFX)                                                                \
-    GEMM_LIST(DEFINE_GEMM_MR, T, SFX)                                                      \
-    void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, \
-                                              int64_t sai, int64_t sak, const T *B,        \
-                                              int64_t ldb, T *C, int64_t ldc, int beta)    \
+    GEMM_KERNELS(DEFINE_GEMM_KERNEL, T, SFX)                                               \
+    void fastml_gemm_tile_##SFX(int64_t m, int64_t n, int64_t K, const T *A, int64_t sai,  \
+                                int64_t sak, const T *B, int64_t ldb, T *C, int64_t ldc,   \
+                                int beta)                                                  \
     {                                                                                      \
         enum { V = FASTML_VEC_BYTES / sizeof(T), NB = GEMM_NV * V };                       \
+        static const int mr_of[5] = GEMM_MR_OF;                                            \
         if (K == 0 && !beta)                                                               \
             for (int64_t i = 0; i < m; i++)                                                \
                 for (int64_t j = 0; j < n; j++)                                            \
                     C[i * ldc + j] = 0;                                                    \
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {                                      \
-            int64_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;                              \
-            int acc = beta || k0 > 0;                                                      \
+            const int64_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;                        \
+            const int acc = beta || k0 > 0;                                                \
             for (int64_t j0 = 0; j0 < n; j0 += NB) {                                       \
-                int64_t ncols = n - j0 < NB ? n - j0 : NB;                                 \
-                int nv = (int)((ncols + V - 1) / V);                                       \
-                for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {                              \
-                    int mr = (int)(m - i0 < GEMM_MR ? m - i0 : GEMM_MR);                   \
-                    switch (mr) {                                                          \
-                        GEMM_LIST(GEMM_MR_CASE, T, SFX)                                    \
+                const int64_t ncols = n - j0 < NB ? n - j0 : NB;                           \
+                const int nv = (int)((ncols + V - 1) / V), mrmax = mr_of[nv];              \
+                const T *b = B + k0 * ldb + j0;                                            \
+                for (int64_t i0 = 0; i0 < m; i0 += mrmax) {                                \
+                    const int mr = (int)(m - i0 < mrmax ? m - i0 : mrmax);                 \
+                    const T *a = A + i0 * sai + k0 * sak;                                  \
+                    T *c = C + i0 * ldc + j0;                                              \
+                    switch (nv * 64 + mr) {                                                \
+                        GEMM_KERNELS(GEMM_CASE, T, SFX)                                    \
                     default:                                                               \
                         break;                                                             \
                     }                                                                      \

@@ -40,7 +40,8 @@ from fastml.utils._csrc cimport (
     fastml_pool_grad_expand_f64, fastml_row_sums_f32, fastml_row_sums_f64,
     fastml_rows_add_bias_f32, fastml_rows_add_bias_f64, fastml_rows_copy_sum_f32,
     fastml_rows_copy_sum_f64, fastml_sp_dx_f32, fastml_sp_dx_f64, fastml_sp_pack_f32,
-    fastml_sp_pack_f64, fastml_unflat_f32, fastml_unflat_f64,
+    fastml_sp_pack_f64, fastml_transpose_pad_f32, fastml_transpose_pad_f64, fastml_unflat_f32,
+    fastml_unflat_f64,
 )
 
 
@@ -753,42 +754,94 @@ def direct_backward(const floating[:, :, :, ::1] gsrc, const unsigned char[:, :,
 
 
 # ----------------------------------------------------------------------------------------
-# Dense layers: C = op(A) B in fixed tiles of GEMM_ROWS rows of C, one per OpenMP task,
-# each computed whole (every sum over k by one thread, in order) by the register-blocked
-# tile of csrc/nn_conv.c. No BLAS call, so no BLAS thread pool meets OpenMP's, and the
-# result is the same for any thread count.
+# Dense layers: C = op(A) B in tasks of GEMM_ROWS rows x GEMM_COL_BYTES of columns of C,
+# spread over the OpenMP threads, each computed whole by the register-blocked tiles of
+# csrc/nn_conv.c: every sum over k by one thread, in order, whatever the tasks, so the
+# result is the same for any thread count. No BLAS call, so no BLAS thread pool meets
+# OpenMP's.
 # ----------------------------------------------------------------------------------------
 cdef int64_t GEMM_ROWS = 24
+# Columns per task: a multiple of every level's register block width (64 bytes at avx2,
+# 256 at avx512), so that only the last task of a row has a partial block.
+cdef int64_t GEMM_COL_BYTES = 256
+# Multiply-adds per thread below which fewer threads run (a parallel region costs more
+# than it saves on the small GEMMs of narrow layers).
+cdef int64_t GEMM_THREAD_WORK = 1 << 20
 
 
 def gemm_rows(const floating[:, ::1] A, bint trans_a, const floating[:, ::1] B, int64_t n,
               floating[:, ::1] C, const floating[::1] bias, bint has_bias, bint relu,
               int n_threads):
     """C (M, n) = op(A) @ B[:, :n] (+ bias) (then max(., 0) when relu). op(A) is A (M, K)
-    or, with trans_a, the transpose of A (K, M). B (K, ldb) has its rows readable past
+    or, with trans_a, the transpose of A (K, M); K is B's row count (A, not transposed,
+    may be wider: its columns past K are not read). B (K, ldb) has its rows readable past
     column n to a whole number of 64-byte lines (the caller pads)."""
-    cdef int64_t M = C.shape[0], K = B.shape[0], ldb = B.shape[1]
-    cdef int64_t sai = 1 if trans_a else A.shape[1]
-    cdef int64_t sak = A.shape[1] if trans_a else 1
-    cdef int64_t ntiles = (M + GEMM_ROWS - 1) // GEMM_ROWS, t, i0, m, i, j
+    cdef int64_t M = C.shape[0], K = B.shape[0]
+    cdef int64_t lda = A.shape[1], ldb = B.shape[1], ldc = C.shape[1]
+    cdef int64_t item = sizeof(floating)
+    cdef int64_t sai = 1 if trans_a else lda
+    cdef int64_t sak = lda if trans_a else 1
+    cdef int64_t cw = GEMM_COL_BYTES // item
+    cdef int64_t nrt = (M + GEMM_ROWS - 1) // GEMM_ROWS, nct = max(1, (n + cw - 1) // cw)
+    cdef int64_t ntasks = nrt * nct, t, i0, m, j0, nc, i, j
     cdef const floating *bp = &bias[0] if has_bias else NULL
     cdef floating *c
-    n_threads = <int>max(1, min(n_threads, ntiles))
+    if M == 0 or n == 0:
+        return
+    n_threads = <int>max(1, min(n_threads, ntasks, M * n * K // GEMM_THREAD_WORK))
     with nogil:
-        for t in prange(ntiles, schedule="dynamic", num_threads=n_threads):
-            i0 = t * GEMM_ROWS
+        for t in prange(ntasks, schedule="dynamic", num_threads=n_threads):
+            i0 = (t // nct) * GEMM_ROWS
             m = min(GEMM_ROWS, M - i0)
+            j0 = (t % nct) * cw
+            nc = min(cw, n - j0)
             if floating is float:
-                fastml_gemm_tile_f32(m, n, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0], ldb,
-                                     &C[i0, 0], C.shape[1], 0)
+                fastml_gemm_tile_f32(m, nc, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0] + j0,
+                                     ldb, &C[0, 0] + i0 * ldc + j0, ldc, 0)
             else:
-                fastml_gemm_tile_f64(m, n, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0], ldb,
-                                     &C[i0, 0], C.shape[1], 0)
+                fastml_gemm_tile_f64(m, nc, K, &A[0, 0] + i0 * sai, sai, sak, &B[0, 0] + j0,
+                                     ldb, &C[0, 0] + i0 * ldc + j0, ldc, 0)
             if has_bias or relu:
                 for i in range(i0, i0 + m):
-                    c = &C[i, 0]
-                    for j in range(n):
+                    c = &C[0, 0] + i * ldc
+                    for j in range(j0, j0 + nc):
                         if has_bias:
                             c[j] = c[j] + bp[j]
                         if relu and c[j] < 0:  # max(c, 0); NaN stays NaN
                             c[j] = 0
+
+
+def dense_grad_rows(const floating[:, ::1] grad, const floating[:, ::1] out, bint relu,
+                    floating[:, ::1] G, bint write, double[::1] db):
+    """The output gradient of a dense layer ready for its two GEMMs, in one pass: with
+    relu, the gradient of ReLU(out) (grad where out > 0, else 0: no gradient through a
+    zeroed unit, even an infinite or NaN one); when write, that into G's first M columns
+    and zeros into the rest of each row (G's padding, read by the GEMM tiles); db[j] the
+    sum over rows of column j, in float64, rows in order."""
+    cdef int64_t N = grad.shape[0], M = grad.shape[1], ld = G.shape[1], i, j
+    cdef floating v
+    with nogil:
+        for j in range(M):
+            db[j] = 0
+        for i in range(N):
+            for j in range(M):
+                v = grad[i, j]
+                if relu and not out[i, j] > 0:
+                    v = 0
+                if write:
+                    G[i, j] = v
+                db[j] = db[j] + v
+            if write:
+                for j in range(M, ld):
+                    G[i, j] = 0
+
+
+def transpose_padded(const floating[:, ::1] W, floating[:, ::1] Wt):
+    """Wt[:, :n] = W.T and zeros in Wt's other columns: W (n, K), Wt (K, ld), ld >= n (the
+    B of a GEMM with W's transpose, its rows padded as gemm_rows reads them)."""
+    cdef int64_t n = W.shape[0], K = W.shape[1]
+    with nogil:
+        if floating is float:
+            fastml_transpose_pad_f32(&W[0, 0], n, K, K, &Wt[0, 0], Wt.shape[1])
+        else:
+            fastml_transpose_pad_f64(&W[0, 0], n, K, K, &Wt[0, 0], Wt.shape[1])

@@ -12,6 +12,7 @@ Arrays are C-contiguous planes (P = N*C, H, W); OpenMP splits the planes.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf
 from libc.string cimport memset
 
 cdef enum:
@@ -123,3 +124,31 @@ def sgd_update(floating[::1] p, const floating[::1] g, floating[::1] v, double l
                 t = m * t
                 t = g[i] + t
             p[i] = p[i] - a * t
+
+
+def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] s,
+                double beta1, double beta2, double step, double c2, double eps):
+    """One Adam step in place, in one pass, each operation rounded in the parameter's dtype
+    as numpy's would be (the optimiser's formulas): m = beta1 m + (1 - beta1) g,
+    s = beta2 s + (1 - beta2) g^2, p -= step m / (sqrt(s / c2) + eps)."""
+    cdef Py_ssize_t i, n = p.shape[0]
+    cdef floating b1 = <floating>beta1, a1 = <floating>(1 - beta1)
+    cdef floating b2 = <floating>beta2, a2 = <floating>(1 - beta2)
+    cdef floating st = <floating>step, c = <floating>c2, e = <floating>eps
+    cdef floating gi, mi, si, r
+    with nogil:
+        for i in range(n):
+            gi = g[i]
+            mi = m[i] * b1
+            mi = mi + a1 * gi
+            m[i] = mi
+            si = s[i] * b2
+            si = si + a2 * (gi * gi)
+            s[i] = si
+            si = si / c
+            if floating is float:
+                r = sqrtf(si)
+            else:
+                r = sqrt(si)
+            r = r + e
+            p[i] = p[i] - (st * mi) / r

@@ -13,15 +13,22 @@ from fastml.nn.base import Layer, Parameter, _check_int
 from fastml.nn.init import check_init, initialize
 
 
+def _line(n, itemsize):
+    """n rounded up to a whole number of 64-byte lines of values of itemsize bytes."""
+    line = 64 // itemsize
+    return -(-n // line) * line
+
+
 def _padded(B):
     """B (C-contiguous) with its rows padded to whole 64-byte lines, as gemm_rows reads
     them (B itself when they already are)."""
     n = B.shape[1]
-    line = 64 // B.itemsize
-    if n % line == 0 and B.flags.c_contiguous:
+    ld = _line(n, B.itemsize)
+    if n == ld and B.flags.c_contiguous:
         return B
-    P = np.zeros((B.shape[0], -(-n // line) * line), dtype=B.dtype)
+    P = np.empty((B.shape[0], ld), dtype=B.dtype)
     P[:, :n] = B
+    P[:, n:] = 0
     return P
 
 
@@ -35,19 +42,37 @@ def dense_forward(x, W, b, relu, n_threads):
     return out
 
 
-def dense_backward(grad, x, W, need_dx, n_threads):
-    """(dx or None, dW, db) of out = x @ W + b for the output gradient grad."""
-    grad = np.ascontiguousarray(grad)
+def dense_backward(grad, x, W, need_dx, n_threads, relu_out=None):
+    """(dx or None, dW, db) of out = x @ W + b for the output gradient grad, or, given
+    relu_out = max(x @ W + b, 0), of relu_out for its gradient grad (the ReLU's mask
+    applied in the same pass that sums db and pads the gradient for the GEMM tiles)."""
     x = np.ascontiguousarray(x)
+    dtype = x.dtype
+    grad = np.ascontiguousarray(grad, dtype=dtype)
     K, M = W.shape
-    zero = np.zeros(1, dtype=x.dtype)
-    dW = np.empty((K, M), dtype=x.dtype)
-    _conv.gemm_rows(x, True, _padded(grad), M, dW, zero, False, False, n_threads)
+    N = grad.shape[0]
+    relu = relu_out is not None
+    ld = _line(M, dtype.itemsize)
+    # the gradient as the GEMMs read it: rows padded to whole lines (grad itself when
+    # they already are and there is no mask to apply)
+    write = relu or ld != M
+    G = np.empty((N, ld), dtype=dtype) if write else grad
+    db = np.empty(M, dtype=np.float64)
+    # (grad may be read-only: it is not written to, nor passed as the written G)
+    _conv.dense_grad_rows(grad, relu_out if relu else grad, relu,
+                          G if write else np.empty((1, 1), dtype=dtype), write, db)
+    zero = np.zeros(1, dtype=dtype)
+    dW = np.empty((K, M), dtype=dtype)
+    _conv.gemm_rows(x, True, G, M, dW, zero, False, False, n_threads)
     dx = None
     if need_dx:
-        dx = np.empty((grad.shape[0], K), dtype=x.dtype)
-        _conv.gemm_rows(grad, False, _padded(W.T), K, dx, zero, False, False, n_threads)
-    return dx, dW, grad.sum(axis=0)
+        dx = np.empty((N, K), dtype=dtype)
+        # (G's padding columns are not read: the sum runs over W.T's M rows)
+        Wt = np.empty((M, _line(K, dtype.itemsize)), dtype=dtype)
+        _conv.transpose_padded(np.ascontiguousarray(W, dtype=dtype), Wt)
+        _conv.gemm_rows(G, False, Wt, K, dx, zero, False, False, n_threads)
+    return dx, dW, db.astype(dtype)
+
 
 __all__ = ["Dense", "Flatten", "Maxout"]
 

@@ -55,10 +55,10 @@ class DenseReLU:
                                "and a gradient of the output's shape.")
         d = self.dense
         x, out = self._c
-        # the ReLU's rule: no gradient where it zeroed the unit (even an infinite one)
-        grad = np.where(out > 0, grad, grad.dtype.type(0)).astype(d.dtype, copy=False)
+        # the ReLU's rule (no gradient where it zeroed the unit, even an infinite one)
+        # applied by dense_backward as it reads the gradient
         dx, d.W.grad, db = dense_backward(grad, x, d.W.value, d.need_input_grad,
-                                          d.n_threads)
+                                          d.n_threads, relu_out=out)
         if d.b is not None:
             d.b.grad = db
         self._c = None

@@ -113,6 +113,18 @@ class Adam(Optimizer):
             self._update(i, p)
 
     def _update(self, i, p):
+        # one compiled pass per parameter, each operation rounded as numpy's would be
+        value, m, s = p.value, self._m[i], self._s[i]
+        dtype = value.dtype
+        if (dtype not in (np.float32, np.float64) or not value.flags.c_contiguous
+                or m.dtype != dtype or s.dtype != dtype):
+            return self._update_numpy(i, p)
+        g = np.ascontiguousarray(p.grad, dtype=dtype).reshape(-1)
+        _train_ops.adam_update(value.reshape(-1), g, m.reshape(-1), s.reshape(-1),
+                               self.beta1, self.beta2, self.learning_rate / self._c1,
+                               self._c2, self.eps)
+
+    def _update_numpy(self, i, p):
         dt = p.value.dtype.type
         g = p.grad
         m, s = self._m[i], self._s[i]

@@ -192,6 +192,10 @@ cdef extern from "fastml_nn.h":
     void fastml_gemm_tile_f64(int64_t m, int64_t n, int64_t K, const double *A, int64_t sai,
                               int64_t sak, const double *B, int64_t ldb, double *C,
                               int64_t ldc, int beta) noexcept nogil
+    void fastml_transpose_pad_f32(const float *B, int64_t n, int64_t K, int64_t ldb,
+                                  float *Bt, int64_t ldt) noexcept nogil
+    void fastml_transpose_pad_f64(const double *B, int64_t n, int64_t K, int64_t ldb,
+                                  double *Bt, int64_t ldt) noexcept nogil
     void fastml_cl_fwd_f32(const float *xp, int64_t C, int64_t Hp, int64_t Wp, int64_t kh,
                            int64_t kw, const float *wq, int64_t wstride, int nb, int64_t Ho,
                            int64_t Wo, float *y, int64_t ystride) noexcept nogil

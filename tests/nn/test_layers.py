@@ -360,6 +360,62 @@ def test_lenet5_epoch_same_bits_for_any_thread_count(monkeypatch):
             np.testing.assert_array_equal(other[k], v, err_msg=k)
 
 
+def test_mlp_adam_epoch_same_bits_for_any_thread_count(monkeypatch):
+    # dense layers wide enough for several row and column tasks per GEMM, fused
+    # Dense + ReLU steps, the input gradient of the second layer, Adam: the same weights,
+    # bit for bit, for 1, 2 and 3 threads
+    from fastml.nn import Trainer
+    from fastml.utils import _parallel
+
+    monkeypatch.setattr(_parallel, "max_usable_threads", lambda: 64)  # 3 threads run
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 300), dtype=np.float32)
+    y = rng.integers(0, 10, 400)
+    states = []
+    for n_jobs in (1, 2, 3):
+        net = Sequential(Dense(150), ReLU(), Dense(70), ReLU(), Dense(10),
+                         input_shape=(300,), random_state=0)
+        Trainer(net, epochs=2, batch_size=100, optimizer="adam", learning_rate=1e-3,
+                validation_fraction=0.0, random_state=0, n_jobs=n_jobs).fit(X, y)
+        states.append(net.state_dict())
+    for other in states[1:]:
+        for k, v in states[0].items():
+            np.testing.assert_array_equal(other[k], v, err_msg=k)
+
+
+def test_dense_backward_takes_read_only_arrays():
+    from fastml.nn.dense import dense_backward, dense_forward
+
+    rng = np.random.default_rng(3)
+    x, W = rng.standard_normal((5, 7)), rng.standard_normal((7, 16))
+    b = rng.standard_normal(16)
+    g = rng.standard_normal((5, 16))
+    out = dense_forward(x, W, b, True, 1)
+    for a in (x, W, g, out):
+        a.flags.writeable = False
+    for relu_out in (None, out):
+        dx, dW, db = dense_backward(g, x, W, True, 2, relu_out=relu_out)
+        gm = g if relu_out is None else np.where(out > 0, g, 0)
+        assert_allclose(dW, x.T @ gm, rtol=1e-12, atol=1e-12)
+        assert_allclose(dx, gm @ W.T, rtol=1e-12, atol=1e-12)
+        assert_allclose(db, gm.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_padded_matches_numpy(dtype):
+    # whole register blocks of every width and the edges, padding zeroed
+    from fastml.nn import _conv
+
+    rng = np.random.default_rng(2)
+    for n, K in [(1, 1), (3, 5), (16, 16), (17, 33), (40, 9), (64, 130)]:
+        W = rng.standard_normal((n, K)).astype(dtype)
+        ld = -(-n // 16) * 16 + 16
+        Wt = np.full((K, ld), np.nan, dtype)
+        _conv.transpose_padded(W, Wt)
+        np.testing.assert_array_equal(Wt[:, :n], W.T)
+        np.testing.assert_array_equal(Wt[:, n:], 0)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_gemm_tiles_match_numpy(dtype):
     # the compiled GEMM tiles of Dense: partial row tiles and register blocks, columns
@@ -384,6 +440,34 @@ def test_dense_gemm_tiles_match_numpy(dtype):
         C = np.empty((M, N), dtype)
         _conv.gemm_rows(A, False, _padded(B), N, C, b, True, True, 2)
         assert_allclose(C, np.maximum(ref, 0), rtol=0, atol=tol * scale.max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_gemm_every_register_block(dtype):
+    # every row count of a register block (1 to 26 rows: the tallest blocks have 12, the
+    # row tiles 24) against column counts that end inside and at the end of vectors of
+    # every width (2 to 16 lanes) and of blocks of 1 to 4 vectors, sums over k short and
+    # across the k blocks (128 and 256 long), A as is and transposed
+    from fastml.nn import _conv
+    from fastml.nn.dense import _padded
+
+    rng = np.random.default_rng(1)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    zero = np.zeros(1, dtype)
+    for K in (7, 300):
+        for N in (1, 3, 8, 9, 16, 17, 33, 49, 65):
+            A = rng.standard_normal((26, K)).astype(dtype)
+            B = rng.standard_normal((K, N)).astype(dtype)
+            for M in range(1, 27):
+                a = A[:M]
+                ref = a.astype(np.float64) @ B
+                atol = tol * (np.abs(a).sum(axis=1).max() * np.abs(B).max())
+                for trans in (False, True):
+                    C = np.full((M, N), np.nan, dtype)
+                    _conv.gemm_rows(np.ascontiguousarray(a.T) if trans else a, trans,
+                                    _padded(B), N, C, zero, False, False, 2)
+                    assert_allclose(C, ref, rtol=0, atol=atol,
+                                    err_msg=f"M={M} N={N} K={K} trans={trans}")
 
 
 def test_fused_dense_relu_equals_separate_layers():
@@ -429,6 +513,29 @@ def test_sgd_compiled_step_matches_formulas(momentum, nesterov, dtype):
         ref._update_numpy(0, q)  # numpy's operations, one at a time
         assert p.value.dtype == dtype
         assert_allclose(p.value, q.value, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_compiled_step_equals_numpy_operations(dtype):
+    # the compiled pass rounds each operation as numpy does: the same bits
+    from fastml.nn import Adam, Parameter
+
+    rng = np.random.default_rng(6)
+    w0 = rng.standard_normal((37, 5)).astype(dtype)
+    p, q = Parameter(w0.copy(), "w"), Parameter(w0.copy(), "w")
+    opt, ref = Adam([p], 0.01), Adam([q], 0.01)
+    for _ in range(5):
+        g = rng.standard_normal(w0.shape).astype(dtype)
+        g[0, :2] = 0
+        p.grad, q.grad = g.copy(), g.copy()
+        opt.step()
+        ref.n_steps += 1
+        ref._c1, ref._c2 = 1 - ref.beta1 ** ref.n_steps, 1 - ref.beta2 ** ref.n_steps
+        ref._update_numpy(0, q)  # numpy's operations, one at a time
+        assert p.value.dtype == dtype
+        np.testing.assert_array_equal(p.value, q.value)
+        np.testing.assert_array_equal(opt._m[0], ref._m[0])
+        np.testing.assert_array_equal(opt._s[0], ref._s[0])
 
 
 # ---------------------------------------------------------------------------------------
