@@ -165,6 +165,18 @@ def test_errors_are_scikit_learn_s():
         pairwise_distances(np.ones((2, 3)), metric="nan_euclidean", nonsense=1)
 
 
+@pytest.mark.parametrize("X, match", [
+    (np.zeros((0, 3)), "0 sample"),
+    (np.ones(3), "Expected 2D array"),
+    (np.ones((2, 2, 2)), "dim 3"),
+    (np.array([["a", "b"]]), "strings"),
+])
+def test_bad_shapes_and_types_are_refused(X, match):
+    # empty, 1-D, 3-D and string input: scikit-learn's errors (strings: fastml's advice)
+    with pytest.raises(ValueError, match=match):
+        pairwise_distances(X, metric="nan_euclidean")
+
+
 def test_sparse_input_is_scikit_learn_s():
     import scipy.sparse as sp
 
