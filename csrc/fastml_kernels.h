@@ -59,7 +59,10 @@
     X(fastml_tile_l4_f32) \
     X(fastml_tile_l4_f64) \
     X(fastml_reduce_tile_f32) \
-    X(fastml_reduce_tile_f64)
+    X(fastml_reduce_tile_f64) \
+    X(fastml_chi2_support_width) \
+    X(fastml_chi2_support_f32) \
+    X(fastml_chi2_support_f64)
 #define FASTML_KERNELS_DISTANCES(X) \
     X(fastml_hamming_packed_t8) \
     X(fastml_first_below_f32) \

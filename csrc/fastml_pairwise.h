@@ -120,6 +120,23 @@ extern void fastml_mirror_tile_f32(float *K, int64_t ld, int64_t i0, int64_t j0,
 extern void fastml_mirror_tile_f64(double *K, int64_t ld, int64_t i0, int64_t j0, int64_t nr,
                                    int64_t nc);
 
+/* Chi-squared by supports (pairwise.c): out[i * ldo + j - j0] = post(|q|_1 + |y_j|_1 -
+ * 4 sum_k q_k y_jk / (q_k + y_jk)) for q the rows[i]-th row of a CSR matrix (qptr, qcol,
+ * qval > 0; qsum its row sums) against the feature-major Yt (ldy columns, zero-padded; ysum their column sums)
+ * and the columns j0 <= j < j1; Yt holds fastml_chi2_support_width(dbl) - 1 zero columns
+ * past j1 - 1 (read, not used). */
+extern int64_t fastml_chi2_support_width(int dbl);
+extern void fastml_chi2_support_f32(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                                    const int32_t *qcol, const float *qval, const double *qsum,
+                                    const float *Yt,
+                                    int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                                    float *out, int64_t ldo, int post, double scale);
+extern void fastml_chi2_support_f64(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                                    const int32_t *qcol, const double *qval, const double *qsum,
+                                    const double *Yt,
+                                    int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                                    double *out, int64_t ldo, int post, double scale);
+
 /* Scalar exp of the same accuracy as the vector loops (for tests and tails). */
 extern float fastml_expf(float x);
 extern double fastml_exp(double x);

@@ -384,3 +384,164 @@ DEFINE_CHI2_DISPATCH(double, f64)
     }
 DEFINE_REDUCE_DISPATCH(float, f32)
 DEFINE_REDUCE_DISPATCH(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * Chi-squared by supports. For non-negative x, y the chi-squared sum is
+ *     sum_k (x_k - y_k)^2 / (x_k + y_k) = |x|_1 + |y|_1 - 4 sum_k x_k y_k / (x_k + y_k),
+ * and a term of the last sum is 0 unless both x_k and y_k are non-zero: it runs over the
+ * support of x only (the idea behind the sparse chi-squared kernels of fastml.metrics).
+ * The queries are rows of a CSR matrix (rows[i] for query i; non-zero columns increasing,
+ * values > 0)
+ * and the other side feature-major, Yt[k * ldy + j] = y_j[k], so the term of one query
+ * feature against CHI2S_NV vectors of consecutive y's is a broadcast and CHI2S_NV vector
+ * loads of one row of Yt: for data with a fraction f of non-zeros, about f of the work
+ * of the dense tiles. The columns [j0, j1) are processed by blocks of CHI2S_W = CHI2S_NV
+ * vectors (Yt's rows are read from cache by every query); the last block reads up to
+ * CHI2S_W - 1 columns past j1 - 1, which Yt holds as zeros (their terms are 0).
+ *
+ * Rounding. The reciprocal is vrcp14 (rcpps at avx2) refined by Newton-Raphson steps, or
+ * a division where there is neither; the terms of float data are float, summed per block
+ * of 8 features in float and then in double, those of double data double throughout.
+ * The sum cancels when x and y are close (|x|_1 + |y|_1 large against the result): its
+ * absolute error is a few units of the terms' precision times |x|_1 + |y|_1, which the
+ * caller weighs against its tolerance before choosing this path. Negative results of
+ * that rounding are clamped to 0. out[i * ldo + j - j0] receives post(value).
+ * ------------------------------------------------------------------------------------ */
+#if FASTML_X86
+#include <immintrin.h>
+#endif
+#define CHI2S_NV 8
+#define CHI2S_FLUSH 8
+typedef float chi2s_vf __attribute__((vector_size(FASTML_VEC_BYTES)));
+typedef double chi2s_vd __attribute__((vector_size(FASTML_VEC_BYTES)));
+enum { CHI2S_LF = FASTML_VEC_BYTES / 4, CHI2S_LD = FASTML_VEC_BYTES / 8 };
+
+int64_t fastml_chi2_support_width(int dbl)
+{
+    return (int64_t)CHI2S_NV * (dbl ? CHI2S_LD : CHI2S_LF);
+}
+
+static inline chi2s_vf chi2s_recip_f(chi2s_vf s)
+{
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
+    chi2s_vf r = (chi2s_vf)_mm512_rcp14_ps((__m512)s);
+    return r + r * (1.0f - s * r);
+#elif FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
+    chi2s_vf r = (chi2s_vf)_mm256_rcp_ps((__m256)s);
+    return r + r * (1.0f - s * r);
+#else
+    return 1.0f / s;
+#endif
+}
+
+static inline chi2s_vd chi2s_recip_d(chi2s_vd s)
+{
+#if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX512
+    chi2s_vd r = (chi2s_vd)_mm512_rcp14_pd((__m512d)s);
+    r = r + r * (1.0 - s * r);
+    return r + r * (1.0 - s * r);
+#else
+    return 1.0 / s;
+#endif
+}
+
+static inline double chi2s_value(double qs, double ys, double acc)
+{
+    double v = qs + ys - 4.0 * acc;
+    return v > 0 ? v : 0;
+}
+
+#define DEFINE_CHI2_SUPPORT_OUT(T, SFX, EXP)                                               \
+    static inline void chi2s_store_##SFX(T *o, const double *acc, double qs,               \
+                                         const double *ys, int64_t w, int post, double scale) \
+    {                                                                                      \
+        if (post == FASTML_POST_EXP) {                                                     \
+            FASTML_PRAGMA(omp simd)                                                        \
+            for (int64_t l = 0; l < w; l++)                                                \
+                o[l] = EXP((T)(scale * chi2s_value(qs, ys[l], acc[l])));                   \
+        } else if (post == FASTML_POST_NEG) {                                              \
+            for (int64_t l = 0; l < w; l++)                                                \
+                o[l] = (T)-chi2s_value(qs, ys[l], acc[l]);                                 \
+        } else {                                                                           \
+            for (int64_t l = 0; l < w; l++)                                                \
+                o[l] = (T)chi2s_value(qs, ys[l], acc[l]);                                  \
+        }                                                                                  \
+    }
+DEFINE_CHI2_SUPPORT_OUT(float, f32, exp_f32)
+DEFINE_CHI2_SUPPORT_OUT(double, f64, exp_f64)
+
+void fastml_chi2_support_f32(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                             const int32_t *qcol, const float *qval, const double *qsum,
+                             const float *Yt,
+                             int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                             float *out, int64_t ldo, int post, double scale)
+{
+    enum { W = CHI2S_NV * CHI2S_LF };
+    double acc64[W];
+    float part[W];
+    for (int64_t jb = j0; jb < j1; jb += W) {
+        const int64_t w = j1 - jb < W ? j1 - jb : W;
+        for (int64_t i = 0; i < nq; i++) {
+            for (int l = 0; l < W; l++)
+                acc64[l] = 0;
+            chi2s_vf acc[CHI2S_NV];
+            for (int v = 0; v < CHI2S_NV; v++)
+                acc[v] = (chi2s_vf){0};
+            int cnt = 0;
+            const int64_t q = rows[i];
+            for (int64_t p = qptr[q]; p < qptr[q + 1]; p++) {
+                const float *y = Yt + (int64_t)qcol[p] * ldy + jb;
+                const float x = qval[p];
+                for (int v = 0; v < CHI2S_NV; v++) {
+                    chi2s_vf yv;
+                    __builtin_memcpy(&yv, y + v * CHI2S_LF, sizeof yv);
+                    chi2s_vf r = chi2s_recip_f(x + yv);
+                    acc[v] += (x * yv) * r;
+                }
+                if (++cnt == CHI2S_FLUSH || p + 1 == qptr[q + 1]) {
+                    __builtin_memcpy(part, acc, sizeof part);
+                    FASTML_PRAGMA(omp simd)
+                    for (int l = 0; l < W; l++)
+                        acc64[l] += (double)part[l];
+                    for (int v = 0; v < CHI2S_NV; v++)
+                        acc[v] = (chi2s_vf){0};
+                    cnt = 0;
+                }
+            }
+            chi2s_store_f32(out + i * ldo + (jb - j0), acc64, qsum[q], ysum + jb, w, post,
+                            scale);
+        }
+    }
+}
+
+void fastml_chi2_support_f64(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                             const int32_t *qcol, const double *qval, const double *qsum,
+                             const double *Yt,
+                             int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                             double *out, int64_t ldo, int post, double scale)
+{
+    enum { W = CHI2S_NV * CHI2S_LD };
+    double acc64[W];
+    for (int64_t jb = j0; jb < j1; jb += W) {
+        const int64_t w = j1 - jb < W ? j1 - jb : W;
+        for (int64_t i = 0; i < nq; i++) {
+            chi2s_vd acc[CHI2S_NV];
+            for (int v = 0; v < CHI2S_NV; v++)
+                acc[v] = (chi2s_vd){0};
+            const int64_t q = rows[i];
+            for (int64_t p = qptr[q]; p < qptr[q + 1]; p++) {
+                const double *y = Yt + (int64_t)qcol[p] * ldy + jb;
+                const double x = qval[p];
+                for (int v = 0; v < CHI2S_NV; v++) {
+                    chi2s_vd yv;
+                    __builtin_memcpy(&yv, y + v * CHI2S_LD, sizeof yv);
+                    chi2s_vd r = chi2s_recip_d(x + yv);
+                    acc[v] += (x * yv) * r;
+                }
+            }
+            __builtin_memcpy(acc64, acc, sizeof acc64);
+            chi2s_store_f64(out + i * ldo + (jb - j0), acc64, qsum[q], ysum + jb, w, post,
+                            scale);
+        }
+    }
+}

@@ -471,12 +471,25 @@ class _FastLibSVM(BaseLibSVM):
         # numeric kernels: the samples, grouped by class, prepared once for every pair
         engine = self._engine(X, perm, n_threads)
         shared = None
+        budget = self.cache_size * (1 << 20)
+        cross_budget = 0
         if engine is not None and labels.size > 2 and _SHARE:
-            # half of cache_size for the blocks shared between pairs, half for the rows
-            # of each pair problem
-            shared = _kernels.SharedBlocks(engine,
-                                           self.cache_size * (1 << 20) / (2 * labels.size))
-            self._cache_share = 0.5
+            itemsize = np.dtype(engine.dtype).itemsize
+            own = float(np.sum(count.astype(np.float64) ** 2)) * itemsize
+            cross = 2.0 * float(np.max(count)) * float(np.partition(count, -2)[-2]) \
+                * itemsize
+            if getattr(engine, "whole_blocks", False) and own + cross <= budget:
+                # every class's block against itself whole, each pair's blocks between
+                # its two classes computed at once: the rows of a pair problem are then
+                # copies, and its row cache gets what is left
+                shared = _kernels.SharedBlocks(engine, own, whole=True)
+                cross_budget = cross
+                self._cache_share = (budget - own - cross) / budget
+            else:
+                # half of cache_size for the blocks shared between pairs (least recently
+                # used rows), half for the rows of each pair problem
+                shared = _kernels.SharedBlocks(engine, budget / (2 * labels.size))
+                self._cache_share = 0.5
         else:
             self._cache_share = 1.0
         k = labels.size
@@ -500,7 +513,9 @@ class _FastLibSVM(BaseLibSVM):
                     probA[p], probB[p] = self._platt(X, sub, ysub, W[sub], wc[i], wc[j],
                                                      rng, n_threads)
                 if engine is not None:
-                    provider = _kernels.SegmentRows(engine, [(si, ci), (sj, cj)], shared)
+                    provider = _kernels.SegmentRows(
+                        engine, [(si, ci), (sj, cj)], shared,
+                        cross_budget=cross_budget)
                 else:
                     provider = self._provider(X, sub, n_threads)
                 coef, rho, it, conv = self._solve_one(provider, sub.size, ysub, W[sub],

@@ -41,6 +41,12 @@ _TILES = {"chi2": (_fast.OP_CHI2, _fast.POST_EXP), "additive_chi2": (_fast.OP_CH
 #: the solver takes the same steps). Sums (gradient, decision values) are in float64.
 ROW_DTYPE = np.dtype(np.float32)
 
+#: the chi-squared kernel by supports (TileRows): used for data with at most this fraction
+#: of non-zero values and at least this many samples, when its bound on the kernel's
+#: relative error is within fastml.metrics' tolerance for the dtype (EXP_RTOL)
+SUPPORT_MAX_DENSITY = 0.5
+SUPPORT_MIN_SAMPLES = 256
+
 
 class GemmRows:
     """linear, polynomial, sigmoid, rbf, cosine and Hellinger kernels: one GEMM per batch
@@ -197,6 +203,75 @@ class TileRows:
         self.scale = -float(gamma) if self.post == _fast.POST_EXP else 0.0
         self.Z = np.ascontiguousarray(Z)
         self.tile = _fast._block_rows(X.shape[1], X.dtype.itemsize)
+        self.support = None
+        if name == "chi2" and self._support_pays(self.Z):
+            self._prepare_support(self.Z)
+        # large blocks at once (SVC's multiclass driver): the kernel by supports is
+        # memory-bound on a few rows at a time and several times faster on large blocks
+        self.whole_blocks = self.support is not None
+
+    def _support_pays(self, Z):
+        """True when the chi-squared kernel by supports is cheaper (rows with few
+        non-zeros) and accurate enough: see _support_error."""
+        if Z.size == 0 or self.m < SUPPORT_MIN_SAMPLES or \
+                Z.dtype not in (np.float32, np.float64):
+            return False
+        nnz = np.count_nonzero(Z, axis=1)
+        if nnz.sum() > SUPPORT_MAX_DENSITY * Z.size:
+            return False
+        self.top = float(np.max(Z.sum(axis=1, dtype=np.float64)))
+        self.max_nnz = int(nnz.max())
+        return self._support_error(2 * self.top, self.max_nnz, Z.dtype) <= _EXP_RTOL[Z.dtype]
+
+    def _support_error(self, sums, nnz, dtype):
+        """A bound on the relative error of exp(-gamma s) computed by supports, s = |x|_1 +
+        |y|_1 - 4 a (csrc/pairwise.c): the terms of a carry a few units of rounding each
+        and their sums, in float by blocks of 8 features for float data, in double over
+        up to nnz features for double data, a unit per term, so |error of s| <= c u
+        (|x|_1 + |y|_1) with u the unit roundoff and c = 16 (float) or nnz + 8 (double);
+        -gamma (self.scale) turns it into the kernel's relative error."""
+        if dtype == np.float32:
+            c, u = 16.0, 2.0 ** -24
+        else:
+            c, u = nnz + 8.0, 2.0 ** -53
+        bound = -self.scale * c * u * sums
+        return bound if np.isfinite(bound) else np.inf
+
+    def _prepare_support(self, Z):
+        width = _solver.chi2_support_width(Z.dtype == np.float64)
+        m, d = Z.shape
+        ldy = -(-(m + width) // 16) * 16
+        Yt = np.zeros((d, ldy), dtype=Z.dtype)
+        Yt[:, :m] = Z.T
+        self.Yt = Yt
+        self.ysum = np.zeros(ldy)
+        self.ysum[:m] = Z.sum(axis=1, dtype=np.float64)
+        self.support = self._csr(Z)
+
+    @staticmethod
+    def _csr(A):
+        """(indptr int64, columns int32, values, row sums in double) of the non-zeros of
+        the dense rows A."""
+        Q = sp.csr_matrix(A)
+        Q.sort_indices()
+        return (Q.indptr.astype(np.int64), Q.indices.astype(np.int32, copy=False),
+                np.ascontiguousarray(Q.data, dtype=A.dtype),
+                A.sum(axis=1, dtype=np.float64))
+
+    def _support_compute(self, csr, rows, j0, j1, out, col0=0):
+        """out[:, col0:col0 + j1 - j0] = K(rows ``rows`` of csr, samples j0..j1-1)."""
+        qptr, qcol, qval, qsum = csr
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        dt = self.Z.dtype
+        w = j1 - j0
+        if out.dtype == dt:
+            _solver.chi2_support_rows(rows, qptr, qcol, qval, qsum, self.Yt, self.ysum, j0,
+                                      j1, out, col0, self.post, self.scale, self.n_threads)
+            return
+        buf = np.empty((rows.size, w), dtype=dt)
+        _solver.chi2_support_rows(rows, qptr, qcol, qval, qsum, self.Yt, self.ysum, j0, j1,
+                                  buf, 0, self.post, self.scale, self.n_threads)
+        out[:, col0:col0 + w] = buf
 
     def _compute(self, A, Z, out, col0=0):
         w = Z.shape[0]
@@ -214,6 +289,14 @@ class TileRows:
             out[:, col0:col0 + w] = buf
 
     def block(self, gidx, j0, j1, out, col0):
+        if self.support is not None:
+            self._support_compute(self.support, gidx, j0, j1, out, col0)
+            # a sample against itself: the sum by supports cancels to a rounding error,
+            # the kernel's value is that of 0
+            r = np.flatnonzero((gidx >= j0) & (gidx < j1))
+            if r.size:
+                out[r, col0 + gidx[r] - j0] = 1.0 if self.post == _fast.POST_EXP else 0.0
+            return
         self._compute(self.Z[gidx], self.Z[j0:j1], out, col0)
 
     def rows(self, idx, out):
@@ -221,7 +304,14 @@ class TileRows:
 
     def cross(self, T, out):
         T = T.astype(self.Z.dtype, copy=False)
-        self._compute(_scaling.scaled(T, self.shift) if self.shift else T, self.Z, out)
+        T = _scaling.scaled(T, self.shift) if self.shift else T
+        if self.support is not None and T.size and float(np.min(T)) >= 0:
+            top = float(np.max(T.sum(axis=1, dtype=np.float64)))
+            nnz = int(np.max(np.count_nonzero(T, axis=1)))
+            if self._support_error(top + self.top, nnz, T.dtype) <= _EXP_RTOL[T.dtype]:
+                self._support_compute(self._csr(T), np.arange(T.shape[0]), 0, self.m, out)
+                return
+        self._compute(T, self.Z, out)
 
 
 class PQRows:
@@ -262,16 +352,32 @@ class SegmentRows:
     shared by every pair of that class: one-vs-one solves k - 1 problems per class, and
     the support vectors of a class recur in most of them."""
 
-    def __init__(self, engine, segments, shared=None):
+    def __init__(self, engine, segments, shared=None, cross_budget=0):
         self.engine = engine
         self.segments = [(int(a), int(c)) for a, c in segments]
         self.m = sum(c for _, c in self.segments)
         self.dtype = engine.dtype
         self.index = np.concatenate([np.arange(a, a + c) for a, c in self.segments])
         self.shared = shared
+        self.cross = None
+        if shared is not None and len(self.segments) == 2:
+            (_, c0), (_, c1) = self.segments
+            if 2 * c0 * c1 * np.dtype(self.dtype).itemsize <= cross_budget:
+                self.cross = False  # computed with the first rows asked for
+
+    def _cross_blocks(self):
+        """K(range 0, range 1) and its transpose, computed once in one call: the solver
+        asks for most rows of both classes (each a block against the other class), and
+        one large block costs about half of those rows computed a few at a time."""
+        (a0, c0), (a1, c1) = self.segments
+        K = np.empty((c0, c1), dtype=self.dtype)
+        self.engine.block(np.arange(a0, a0 + c0), a1, a1 + c1, K, 0)
+        self.cross = (K, np.ascontiguousarray(K.T))
 
     def rows(self, idx, out):
         gidx = self.index[idx]
+        if self.cross is False:
+            self._cross_blocks()
         col = 0
         for s, (a, c) in enumerate(self.segments):
             if self.shared is None:
@@ -279,7 +385,11 @@ class SegmentRows:
             else:
                 own = (gidx >= a) & (gidx < a + c)
                 other = np.flatnonzero(~own)
-                if other.size:
+                if other.size and self.cross:
+                    # rows of the other range: that range's block against this one
+                    oa = self.segments[1 - s][0]
+                    out[other, col:col + c] = self.cross[1 - s][gidx[other] - oa]
+                elif other.size:
                     tmp = np.empty((other.size, out.shape[1]), dtype=out.dtype)
                     self.engine.block(gidx[other], a, a + c, tmp, col)
                     out[other, col:col + c] = tmp[:, col:col + c]
@@ -293,12 +403,16 @@ class SharedBlocks:
     """Blocks K(x_s, samples of s's own range) keyed by the sample s, least recently
     used evicted first, at most ``budget_bytes`` per range (allocated when first used)."""
 
-    def __init__(self, engine, budget_bytes):
+    def __init__(self, engine, budget_bytes, whole=False):
         self.engine = engine
         self.budget = budget_bytes
         self.pools = {}
         self.computed = 0
         self.hits = 0
+        # whole: each range's block against itself computed at once, when first used
+        # (the caller checked that all of them fit its budget)
+        self.whole = whole
+        self.blocks = {}
 
     def _pool(self, a, c):
         pool = self.pools.get(a)
@@ -312,6 +426,14 @@ class SharedBlocks:
 
     def fetch(self, gidx, a, c):
         """K(x_g, samples a..a+c-1) for every g of gidx (all within that range)."""
+        if self.whole:
+            B = self.blocks.get(a)
+            if B is None:
+                B = np.empty((c, c), dtype=self.engine.dtype)
+                self.engine.block(np.arange(a, a + c), a, a + c, B, 0)
+                self.blocks[a] = B
+                self.computed += c
+            return B[gidx - a]
         pool = self._pool(a, c)
         pool["clock"] += 1
         out = np.empty((gidx.size, c), dtype=self.engine.dtype)

@@ -34,7 +34,8 @@ cdef extern from "Python.h":
 
 from fastml.utils._csrc cimport (
     fastml_affine_powi_f32, fastml_affine_powi_f64, fastml_affine_tanh_f32,
-    fastml_affine_tanh_f64, fastml_rbf_row_f32, fastml_rbf_row_f64, fastml_reduce_tile_f32,
+    fastml_affine_tanh_f64, fastml_chi2_support_f32, fastml_chi2_support_f64,
+    fastml_chi2_support_width, fastml_rbf_row_f32, fastml_rbf_row_f64, fastml_reduce_tile_f32,
     fastml_reduce_tile_f64, fastml_svm_gap, fastml_svm_gather_f32, fastml_svm_gather_f64,
     fastml_svm_gemv_f32, fastml_svm_gemv_f64, fastml_svm_rho, fastml_svm_select,
     fastml_svm_smo_f32, fastml_svm_smo_f64,
@@ -142,6 +143,59 @@ def tile_rows(const floating[:, ::1] A, const floating[:, ::1] Z, floating[:, ::
                 fastml_reduce_tile_f64(op, &A[i0, 0], min(block, r - i0), &Z[j0, 0],
                                        min(block, m - j0), d, &out[i0, col0 + j0], NULL, ldo,
                                        post, fs)
+
+
+def chi2_support_width(bint dbl):
+    """The column block of the chi-squared-by-supports loops: Yt needs this many
+    zero columns past the last one read."""
+    return fastml_chi2_support_width(dbl)
+
+
+# chi-squared by supports: columns and queries per task (fixed: the same sums whatever the
+# number of threads)
+cdef int64_t CHI2S_COLS = 1024
+cdef int64_t CHI2S_ROWS = 32
+
+
+def chi2_support_rows(const int64_t[::1] rows, const int64_t[::1] qptr,
+                      const int32_t[::1] qcol, const floating[::1] qval,
+                      const double[::1] qsum, const floating[:, ::1] Yt,
+                      const double[::1] ysum, int64_t j0, int64_t j1, floating[:, ::1] out,
+                      int64_t col0, int post, double scale, int n_threads):
+    """out[i, col0 + j - j0] = post(chi-squared of row rows[i] of the CSR matrix (qptr,
+    qcol, qval; qsum its row sums) and column j of Yt) for j0 <= j < j1
+    (fastml_chi2_support_*; Yt feature-major with at least chi2_support_width zero
+    columns past j1 - 1)."""
+    cdef int64_t r = rows.shape[0], ldy = Yt.shape[1], ldo = out.shape[1]
+    cdef int64_t w = j1 - j0
+    cdef int64_t width = fastml_chi2_support_width(floating is double)
+    if r <= 0 or w <= 0:
+        return
+    if j0 < 0 or j1 + width - 1 > ldy or ysum.shape[0] < j1 or col0 < 0 or col0 + w > ldo \
+            or out.shape[0] != r or qsum.shape[0] != qptr.shape[0] - 1 \
+            or np.min(rows) < 0 or np.max(rows) >= qsum.shape[0]:
+        raise ValueError("chi2_support_rows: the blocks do not fit")
+    cdef int64_t nbi = (r + CHI2S_ROWS - 1) // CHI2S_ROWS
+    cdef int64_t nbj = (w + CHI2S_COLS - 1) // CHI2S_COLS
+    cdef int64_t t, bi, bj, i0, c0, c1
+    cdef const floating *yt = &Yt[0, 0]
+    with nogil:
+        for t in prange(nbi * nbj, schedule="dynamic", num_threads=n_threads):
+            bj = t // nbi
+            bi = t - bj * nbi
+            i0 = bi * CHI2S_ROWS
+            c0 = j0 + bj * CHI2S_COLS
+            c1 = min(c0 + CHI2S_COLS, j1)
+            if floating is float:
+                fastml_chi2_support_f32(min(CHI2S_ROWS, r - i0), &rows[i0], &qptr[0],
+                                        &qcol[0], &qval[0], &qsum[0], yt, ldy, c0, c1,
+                                        &ysum[0],
+                                        &out[i0, col0 + c0 - j0], ldo, post, scale)
+            else:
+                fastml_chi2_support_f64(min(CHI2S_ROWS, r - i0), &rows[i0], &qptr[0],
+                                        &qcol[0], &qval[0], &qsum[0], yt, ldy, c0, c1,
+                                        &ysum[0],
+                                        &out[i0, col0 + c0 - j0], ldo, post, scale)
 
 
 # columns of the gradient update handled by one task (a fixed partition: the sums do not

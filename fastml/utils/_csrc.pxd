@@ -83,6 +83,17 @@ cdef extern from "fastml_pairwise.h":
     void fastml_reduce_tile_f64(int op, const double *X, int64_t nx, const double *Y,
                                 int64_t ny, int64_t d, double *out, double *outT,
                                 int64_t ldo, int post, double scale) noexcept nogil
+    int64_t fastml_chi2_support_width(int dbl) noexcept nogil
+    void fastml_chi2_support_f32(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                                 const int32_t *qcol, const float *qval, const double *qsum,
+                                 const float *Yt,
+                                 int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                                 float *out, int64_t ldo, int post, double scale) noexcept nogil
+    void fastml_chi2_support_f64(int64_t nq, const int64_t *rows, const int64_t *qptr,
+                                 const int32_t *qcol, const double *qval, const double *qsum,
+                                 const double *Yt,
+                                 int64_t ldy, int64_t j0, int64_t j1, const double *ysum,
+                                 double *out, int64_t ldo, int post, double scale) noexcept nogil
 
 cdef extern from "fastml_distances.h":
     void fastml_hamming_packed_t8(const uint64_t *X, int64_t nx, const uint64_t *Yt,
