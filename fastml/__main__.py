@@ -8,9 +8,10 @@ from fastml._simd_levels import NAMES as LEVELS
 _BENCH_DESCRIPTION = """\
 Time fastml against the best peer for each task (scikit-learn, numpy, torch, faiss,
 scikit-learn-intelex, rapidfuzz, ... whichever are installed), on the benchmark cases
-registered in fastml.benchmarks. For each case fastml and each peer run alternately in
-the same process after a warm-up (faiss and scikit-learn-intelex in a process of their
-own), the results are checked for agreement, and each row records the min / median / max
+registered in fastml.benchmarks. For each case fastml and each peer run in the same
+process (faiss and scikit-learn-intelex in a process of their own), each side's repeats
+back to back after a warm-up and, for short cases, a quarter second of untimed runs; the
+results are checked for agreement, and each row records the min / median / max
 seconds over its repeats and the speedup (peer median / fastml median). The table is
 printed and written to OUT/report.md and OUT/report.json, with OUT/speedups.png when
 matplotlib is installed. --cpu LEVEL caps the instruction set of fastml AND of the peers
