@@ -7,7 +7,8 @@ model's decision values equal its own formula sum_i coef_i K(x, sv_i) - rho reco
 here in float64 (numpy, the kernel from scikit-learn / fastml.metrics); for a binary SVC
 the dual solution satisfies the box and equality constraints and libsvm's stopping rule
 (optimality gap <= tol, up to the float32 rounding of the kernel values); the fit is
-bitwise the same with 1 and 2 threads.
+bitwise the same with 1 and 2 threads. The sample count above which chi2 runs by supports
+is lowered on half of the inputs, so that path is fuzzed on small problems too.
 """
 import os
 import sys
@@ -31,9 +32,12 @@ def _kernel(est, A, B):
 
 
 def TestOneInput(data):
-    from fastml.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
+    from fastml.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM, _kernels
 
     r = Data(data)
+    # reach the chi-squared kernel by supports (and its whole class blocks) on small
+    # problems too
+    _kernels.SUPPORT_MIN_SAMPLES = r.pick([256, 2])
     n, d = r.int(2, 40), r.int(1, 6)
     kernel = r.pick(KERNELS)
     X = r.array((n, d), non_negative=kernel in NON_NEGATIVE or r.int(0, 3) == 0,
