@@ -23,6 +23,7 @@ _BENCH_EPILOG = """\
 examples:
   fastml bench --quick --only kernels
   fastml bench --only neighbors --data ~/datasets --threads 2 --cpu avx2
+  fastml bench --only svm --cases chi2
 """
 
 
@@ -55,6 +56,9 @@ def build_parser():
 
     b.add_argument("--only", default=None, metavar="AREA,...",
                    help=f"comma-separated areas (default: all): {', '.join(AREAS)}")
+    b.add_argument("--cases", default=None, metavar="REGEX",
+                   help="only the cases whose id area:task[shape,dtype] matches this "
+                   "regular expression (case-insensitive), e.g. 'chi2' or 'conv2d.*LeNet'")
     b.add_argument("--threads", type=int, default=2,
                    help="threads for fastml and every peer (default 2; -1: all cores)")
     b.add_argument("--data", default=None, metavar="DIR",
@@ -129,6 +133,16 @@ def _bench(parser, args, argv):
         if unknown or not areas:
             parser.error(f"--only: unknown area(s) {unknown or args.only!r}; choose from "
                          f"{', '.join(sorted(AREAS))}")
+    if args.cases is not None:
+        import re
+
+        try:
+            re.compile(args.cases)
+        except re.error as exc:
+            parser.error(f"--cases: {args.cases!r} is not a regular expression ({exc})")
+        if not get_cases(areas, quick=args.quick, match=args.cases):
+            parser.error(f"--cases: no case of {args.only or 'any area'} matches "
+                         f"{args.cases!r}{' among the quick cases' if args.quick else ''}")
     if args.threads == 0 or args.threads < -1:
         parser.error(f"--threads must be a positive number or -1 (all cores), not "
                      f"{args.threads}")
@@ -150,8 +164,8 @@ def _bench(parser, args, argv):
         return subprocess.call([sys.executable, "-m", "fastml", *argv], env=wanted)
     peer_caps = None
     if level is not None:
-        peers = [p for c in get_cases(areas, quick=args.quick) for p in c.peers
-                 if p.available()]
+        peers = [p for c in get_cases(areas, quick=args.quick, match=args.cases)
+                 for p in c.peers if p.available()]
         print(f"checking what the peers run at with every library capped at {level} ...",
               file=sys.stderr, flush=True)
         peer_caps = _caps.check_caps(level, _caps.libraries_of(peers))
@@ -160,7 +174,7 @@ def _bench(parser, args, argv):
     command = "fastml " + " ".join(argv)
     meta = run_meta(command, level, peer_caps, args.threads)
     rows = run_benchmarks(areas, quick=args.quick, threads=args.threads, data_dir=args.data,
-                          repeats=args.repeats, peer_caps=peer_caps)
+                          repeats=args.repeats, peer_caps=peer_caps, match=args.cases)
     print(format_table(rows))
     names = ("report.md", "report.json", "speedups.png")
     for name in names:  # a file left by an earlier run must not pass for this run's

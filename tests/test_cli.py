@@ -30,6 +30,8 @@ def _cli(*args, **env):
     (["bench", "--repeats", "0"], "--repeats"),
     (["bench", "--data", "/does/not/exist"], "not a directory"),
     (["bench", "--threads", "two"], "invalid int"),
+    (["bench", "--cases", "chi2("], "not a regular expression"),
+    (["bench", "--only", "nn", "--cases", "chi2"], "no case of nn matches"),
     (["demo", "--threads", "0"], "--threads"),
     (["demo", "--threads", "-2"], "--threads"),
     (["demo", "--data", "/no/such/dir"], "not a directory"),
@@ -204,6 +206,26 @@ def test_bench_disagreement_is_explained_and_exits_1(tmp_path, monkeypatch, caps
     assert rc == 1
     err = capsys.readouterr().err
     assert "disagree" in err and "kneighbors" in err and "scikit-learn" in err
+
+
+def test_bench_cases_selects_by_id(tmp_path, monkeypatch):
+    import fastml.benchmarks._runner as runner
+    from fastml.benchmarks import get_cases
+
+    _in_process(monkeypatch)
+    ran = {}
+
+    def fake(areas, **kw):
+        ran["ids"] = [c.id for c in get_cases(areas, quick=kw["quick"], match=kw["match"])]
+        return _fake_rows(True)
+
+    monkeypatch.setattr(runner, "run_benchmarks", fake)
+    assert main(["bench", "--only", "kernels,svm", "--cases", "CHI2_kernel K\\(X",
+                 "--out", str(tmp_path)]) == 0
+    assert ran["ids"] and all("chi2_kernel K(X" in i for i in ran["ids"])
+    every = [c.id for c in get_cases(["kernels", "svm"])]
+    assert set(ran["ids"]) == {i for i in every if "chi2_kernel k(x" in i.lower()}
+    assert len(every) > len(ran["ids"])
 
 
 def test_bench_does_not_claim_a_chart_it_did_not_write(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -83,12 +84,16 @@ def register(case):
     return case
 
 
-def get_cases(areas=None, quick=False):
+def get_cases(areas=None, quick=False, match=None):
     """The registered cases of the given areas (all areas by default); with ``quick``
-    only the quick ones (small shapes, for CI and ``fastml bench --quick``)."""
+    only the quick ones (small shapes, for CI and ``fastml bench --quick``); with
+    ``match`` (a regular expression, case-insensitive) only those whose id
+    ``area:task[shape,dtype]`` it is found in."""
     names = list(AREAS) if areas is None else list(areas)
     for a in names:
         if a not in AREAS:
             raise ValueError(f"Unknown benchmark area {a!r}; known areas: {sorted(AREAS)}.")
         importlib.import_module(AREAS[a])
-    return [c for c in _CASES if c.area in names and (c.quick or not quick)]
+    pat = None if match is None else re.compile(match, re.IGNORECASE)
+    return [c for c in _CASES if c.area in names and (c.quick or not quick)
+            and (pat is None or pat.search(c.id))]

@@ -148,18 +148,19 @@ def _peer_cap(peer, caps):
 
 
 def run_benchmarks(areas=None, quick=False, threads=2, data_dir=None, repeats=None,
-                   progress=True, log=print, peer_caps=None):
+                   progress=True, log=print, peer_caps=None, match=None):
     """Run the cases and return a list of row dicts (one per case and peer).
 
     Each row has the median (``fastml_s``, ``peer_s``), ``*_min`` and ``*_max`` over its
     ``repeats`` timed runs, the ratio of the medians (``speedup``), whether the results
     agree, the SIMD level of fastml's kernels and, when ``peer_caps`` (from
     :func:`fastml.benchmarks._caps.check_caps`) is given, whether the peer was capped at
-    the same level (``peer_capped``, ``peer_uncapped``: what was not)."""
+    the same level (``peer_capped``, ``peer_uncapped``: what was not). ``match`` keeps
+    the cases whose id it is found in (see :func:`get_cases`)."""
     from fastml.utils import effective_n_threads
     from fastml.utils._openmp import simd_path
 
-    cases = get_cases(areas, quick=quick)
+    cases = get_cases(areas, quick=quick, match=match)
     n_threads = effective_n_threads(threads)
     _note_missing_data(data_dir, log)
     rows, missing = [], set()
