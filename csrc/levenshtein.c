@@ -428,6 +428,9 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
     }
 }
 
+/* One text step in 13 vector operations: HP = VN | ~(D0 | VP) is kept as its complement
+ * NHP = (D0 | VP) ^ VN (VN is a subset of D0), so that X' = (HP << 1) | 1 is ~(NHP << 1)
+ * and every negation folds into an and-not. */
 #define WIDE_STEP(VP_, VN_, C)                                                             \
     {                                                                                      \
         uint32_t c_ = (C);                                                                 \
@@ -435,12 +438,11 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
         memcpy(&eq, tab + (int64_t)(c_ < 256 ? c_ : 256) * FASTML_VEC_BYTES, sizeof(V));   \
         V X = eq | VN_;                                                                    \
         V D0 = (((X & VP_) + VP_) ^ VP_) | X;                                              \
-        V HP = VN_ | ~(D0 | VP_);                                                          \
+        V NHP = (D0 | VP_) ^ VN_;                                                          \
         V HN = VP_ & D0;                                                                   \
-        HP = (HP + HP) | one;                                                              \
-        HN = HN + HN;                                                                      \
-        VP_ = HN | ~(D0 | HP);                                                             \
-        VN_ = HP & D0;                                                                     \
+        V NX = NHP + NHP;                                                                  \
+        VN_ = D0 & ~NX;                                                                    \
+        VP_ = (HN + HN) | (NX & ~D0);                                                      \
     }
 
 #define WIDE_KERNEL(NAME, T)                                                               \
@@ -450,7 +452,6 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
     {                                                                                      \
         typedef NAME##_v V;                                                                \
         const unsigned char *tab = W->tab;                                                 \
-        const V one = (V){0} + 1;                                                          \
         V vp[4], vn[4];                                                                    \
         for (int t = 0; t < 4; t++) {                                                      \
             vp[t] = ~(V){0};                                                               \
