@@ -1076,6 +1076,31 @@ def radius_dense(const floating[:, ::1] X, const floating[:, ::1] Y, int kind, i
     return indptr, out_ind, out_d
 
 
+cdef inline void push_row_screened_i32(const int32_t *row, int64_t nj, int64_t j0,
+                                       int32_t *hd, int64_t *hi, int64_t k) noexcept nogil:
+    """push_row for int32 counts: blocks of 16 are screened against the heap top with a
+    branch-free (vectorised) test, so the pass only branches on the rare blocks that hold
+    a candidate. The same pushes, in the same order, as push_row."""
+    cdef int64_t b = 0, t
+    cdef int32_t thr, v
+    cdef int hit
+    while b + 16 <= nj:
+        thr = hd[0]
+        hit = 0
+        for t in range(16):
+            hit = hit | (row[b + t] < thr)
+        if hit:
+            for t in range(b, b + 16):
+                v = row[t]
+                if v < hd[0]:
+                    heap_replace_top(hd, hi, k, v, j0 + t)
+        b = b + 16
+    for t in range(b, nj):
+        v = row[t]
+        if v < hd[0]:
+            heap_replace_top(hd, hi, k, v, j0 + t)
+
+
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
                        int32_t[:, ::1] dist, int64_t[:, ::1] ind, int64_t bx, int64_t by,
                        int n_threads):
@@ -1106,7 +1131,8 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
                 nj = min(by, m - j0)
                 fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nj, w, buf, by)
                 for a in range(ni):
-                    push_row(buf + a * by, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
+                    push_row_screened_i32(buf + a * by, nj, j0, &dist[i0 + a, 0],
+                                          &ind[i0 + a, 0], k)
                 j0 = j0 + nj
             for a in range(i0, i0 + ni):
                 sort_pairs(&dist[a, 0], &ind[a, 0], k)
