@@ -1244,10 +1244,17 @@ def _lev_groups(const uint32_t[::1] xs, const int64_t[::1] xo):
             np.array(bits, dtype=np.int64))
 
 
+def _wide_offsets(ys):
+    """The texts of the wide groups as table offsets: min(symbol, 256) * vector bytes."""
+    vb = fastml_lev_wide_lanes(8)
+    return np.minimum(np.asarray(ys), 256).astype(np.uint32) * np.uint32(vb)
+
+
 cdef inline void _wide_columns(fastml_lev_wide *W, const uint32_t *yp, const int64_t *yo,
                                const int64_t *cols, int64_t nc, const uint32_t **tx,
                                int64_t *tl, int64_t *res, int64_t c) noexcept nogil:
-    """Score the group against columns cols[c .. c + nc) (nc <= 4) into res."""
+    """Score the group against columns cols[c .. c + nc) (nc <= 4) into res (yp: the
+    texts as table offsets, _wide_offsets)."""
     cdef int64_t t, i
     for t in range(nc):
         i = cols[c + t]
@@ -1289,6 +1296,8 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                                              dtype=np.uint64)
     cdef uint64_t[:, ::1] wscratch = np.empty(
         (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef const uint32_t[::1] yw = _wide_offsets(ys)
+    cdef const uint32_t *ywp = &yw[0] if yw.shape[0] > 0 else NULL
     cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
     cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
     cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
@@ -1316,7 +1325,7 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                     if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
                         break
                     nc = min(4, m - c)
-                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                    _wide_columns(&wides[tid], ywp, &yo[0], &cols[0], nc,
                                   <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
                                   c)
                     for t in range(nc):
@@ -1430,6 +1439,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                                              dtype=np.uint64)
     cdef uint64_t[:, ::1] wscratch = np.empty(
         (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef const uint32_t[::1] yw = _wide_offsets(ys)
+    cdef const uint32_t *ywp = &yw[0] if yw.shape[0] > 0 else NULL
     cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
     cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
     cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
@@ -1454,7 +1465,7 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                     if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
                         break
                     nc = min(4, m - c)
-                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                    _wide_columns(&wides[tid], ywp, &yo[0], &cols[0], nc,
                                   <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
                                   c)
                     for t in range(nc):
