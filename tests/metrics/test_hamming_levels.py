@@ -10,9 +10,6 @@ accumulators a pair), and queries equal to train rows (distance 0, ties). The le
 fixed per process, so each level runs in a subprocess; the results must equal the
 reference exactly, and be identical for 1, 2 and 3 threads.
 """
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -22,6 +19,8 @@ from fastml._cpu import LEVELS
 from fastml.metrics import pairwise_distances
 from fastml.metrics.distance import kneighbors
 from fastml.utils._openmp import simd_detected
+
+from .._levels import outputs_per_level
 
 SUPPORTED = LEVELS[: LEVELS.index(simd_detected()) + 1]
 
@@ -95,16 +94,7 @@ def level_outputs(cases, tmp_path_factory):
     for name, (Q, F) in cases.items():
         arrays["Q" + name], arrays["F" + name] = Q, F
     np.savez(inp, **arrays)
-    res = {}
-    for level in SUPPORTED:
-        env = dict(os.environ)
-        env["FASTML_CPU"] = level
-        path = tmp / f"out_{level}.npz"
-        subprocess.run([sys.executable, "-c", SCRIPT, str(inp), str(path)], env=env,
-                       check=True, timeout=300)
-        with np.load(path) as f:
-            res[level] = {k: f[k] for k in f.files}
-    return res
+    return outputs_per_level(SCRIPT, inp, tmp, SUPPORTED)
 
 
 @pytest.mark.parametrize("level", SUPPORTED)

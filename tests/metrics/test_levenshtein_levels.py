@@ -15,9 +15,6 @@ sides. The level is fixed per process, so each level runs in a subprocess; the r
 both orientations and the symmetric matrix, must equal the reference exactly for 1, 2 and
 3 threads.
 """
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -28,6 +25,7 @@ from fastml.metrics.distance import kneighbors
 from fastml._cpu import LEVELS
 from fastml.utils._openmp import simd_detected
 
+from .._levels import outputs_per_level
 from .._reference import levenshtein_numpy
 
 SUPPORTED = LEVELS[: LEVELS.index(simd_detected()) + 1]
@@ -130,16 +128,7 @@ def level_outputs(data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lev_levels")
     inp = tmp / "in.json"
     inp.write_text(json.dumps(c), encoding="utf-8")
-    res = {}
-    for level in SUPPORTED:
-        env = dict(os.environ)
-        env["FASTML_CPU"] = level
-        path = tmp / f"out_{level}.npz"
-        subprocess.run([sys.executable, "-c", SCRIPT, str(inp), str(path)], env=env,
-                       check=True, timeout=300)
-        with np.load(path) as f:
-            res[level] = {k: f[k] for k in f.files}
-    return res
+    return outputs_per_level(SCRIPT, inp, tmp, SUPPORTED)
 
 
 def _check_knn(d, i, D):
