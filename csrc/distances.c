@@ -96,17 +96,21 @@ static void hamming_t8_generic(const uint64_t *X, int64_t nx, const uint64_t *Yt
 
 #if FASTML_X86 && FASTML_ISA_LEVEL >= FASTML_LEVEL_AVX2
 #include <immintrin.h>
-/* AVX2 (no VPOPCNTQ): the popcount of each byte from two 16-entry nibble tables (PSHUFB),
- * summed per 64-bit lane by PSADBW (Mula, Kurz & Lemire, "Faster Population Counts Using
- * AVX2 Instructions", 2018). Word k of the 8 train rows is two 256-bit vectors; one lane
- * is one row, so the lane sums are the distances. 4 queries share every load. */
-static inline __m256i popcnt64x4_avx2(__m256i v, __m256i lut, __m256i low)
-{
-    __m256i lo = _mm256_and_si256(v, low);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-    __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-    return _mm256_sad_epu8(c, _mm256_setzero_si256());
-}
+/* AVX2 (no VPOPCNTQ): the popcount of each byte from a 16-entry nibble table (PSHUFB),
+ * the byte counts summed by PSADBW (Mula, Kurz & Lemire, "Faster Population Counts Using
+ * AVX2 Instructions", 2018). One 256-bit vector holds word k of 4 train rows (one row a
+ * 64-bit lane), so the lane sums are the distances. Two savings over counting each
+ * x ^ y afresh:
+ * - the nibbles of x ^ y are the nibbles of x XOR the nibbles of y, so each train vector
+ *   is split into nibbles once for 8 queries, and each query word once (into a small
+ *   buffer, broadcast from memory): a query-vector pair costs 2 XOR, 2 PSHUFB, 2 byte
+ *   additions;
+ * - the per-byte counts (at most 8 a word) accumulate in bytes over up to 31 words
+ *   before one PSADBW.
+ * 8 queries x 4 rows take 8 accumulators, the nibbles of y 2, the table and the nibble
+ * mask 2: the 16 ymm registers of AVX2. */
+#define HAM_QB 8  /* queries a block */
+#define HAM_KC 31 /* words a byte accumulator takes (31 * 8 < 256) */
 
 static void hamming_t8_avx2(
     const uint64_t *X, int64_t nx, const uint64_t *Yt, int64_t ny, int64_t w, int32_t *out,
@@ -116,39 +120,59 @@ static void hamming_t8_avx2(
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f);
-    int64_t i = 0;
-    for (; i + 4 <= nx; i += 4) {
-        const uint64_t *x0 = X + i * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
-        for (int64_t jb = 0; jb < nyb; jb++) {
-            const uint64_t *yb = Yt + jb * w * 8;
-            __m256i a[4][2];
-            for (int q = 0; q < 4; q++)
-                a[q][0] = a[q][1] = _mm256_setzero_si256();
-            for (int64_t k = 0; k < w; k++) {
-                __m256i y0 = _mm256_loadu_si256((const __m256i *)(yb + k * 8));
-                __m256i y1 = _mm256_loadu_si256((const __m256i *)(yb + k * 8 + 4));
-                const uint64_t xs[4] = {x0[k], x1[k], x2[k], x3[k]};
-                for (int q = 0; q < 4; q++) {
-                    __m256i qv = _mm256_set1_epi64x((long long)xs[q]);
-                    a[q][0] = _mm256_add_epi64(
-                        a[q][0], popcnt64x4_avx2(_mm256_xor_si256(y0, qv), lut, low));
-                    a[q][1] = _mm256_add_epi64(
-                        a[q][1], popcnt64x4_avx2(_mm256_xor_si256(y1, qv), lut, low));
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    const uint64_t lo4 = 0x0f0f0f0f0f0f0f0full;
+    /* xs[kk][q][0 / 1]: low / high nibbles of word k0 + kk of query q (0 for absent ones),
+     * broadcast (so that the XOR takes it as a memory operand: no register) */
+    __m256i xs[HAM_KC][HAM_QB][2];
+    for (int64_t i0 = 0; i0 < nx; i0 += HAM_QB) {
+        const int64_t nq = nx - i0 < HAM_QB ? nx - i0 : HAM_QB;
+        for (int64_t k0 = 0; k0 < w; k0 += HAM_KC) {
+            const int64_t kc = w - k0 < HAM_KC ? w - k0 : HAM_KC;
+            for (int64_t kk = 0; kk < kc; kk++)
+                for (int q = 0; q < HAM_QB; q++) {
+                    uint64_t x = q < nq ? X[(i0 + q) * w + k0 + kk] : 0;
+                    xs[kk][q][0] = _mm256_set1_epi64x((long long)(x & lo4));
+                    xs[kk][q][1] = _mm256_set1_epi64x((long long)((x >> 4) & lo4));
                 }
-            }
-            int64_t left = ny - jb * 8; /* the last group may hold fewer than 8 rows */
-            for (int q = 0; q < 4; q++) {
-                int64_t v[8];
-                _mm256_storeu_si256((__m256i *)v, a[q][0]);
-                _mm256_storeu_si256((__m256i *)(v + 4), a[q][1]);
-                int32_t *o = out + (i + q) * ldo + jb * 8;
-                for (int l = 0; l < 8 && l < left; l++)
-                    o[l] = (int32_t)v[l];
+            for (int64_t jb = 0; jb < nyb; jb++) {
+                const uint64_t *yb = Yt + jb * w * 8 + k0 * 8;
+                for (int h = 0; h < 2; h++) {
+                    int64_t left = ny - jb * 8 - h * 4; /* rows of this half */
+                    if (left <= 0)
+                        break;
+                    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0,
+                            a5 = a0, a6 = a0, a7 = a0;
+                    for (int64_t kk = 0; kk < kc; kk++) {
+                        __m256i y = _mm256_loadu_si256((const __m256i *)(yb + kk * 8 + h * 4));
+                        __m256i ylo = _mm256_and_si256(y, low);
+                        __m256i yhi = _mm256_and_si256(_mm256_srli_epi16(y, 4), low);
+                        const __m256i(*xq)[2] = xs[kk];
+#define HAM_Q(A, Q)                                                                        \
+    A = _mm256_add_epi8(                                                                   \
+        A, _mm256_add_epi8(                                                                \
+               _mm256_shuffle_epi8(                                                        \
+                   lut, _mm256_xor_si256(ylo, xq[Q][0])),                                  \
+               _mm256_shuffle_epi8(                                                        \
+                   lut, _mm256_xor_si256(yhi, xq[Q][1]))));
+                        HAM_Q(a0, 0) HAM_Q(a1, 1) HAM_Q(a2, 2) HAM_Q(a3, 3)
+                        HAM_Q(a4, 4) HAM_Q(a5, 5) HAM_Q(a6, 6) HAM_Q(a7, 7)
+#undef HAM_Q
+                    }
+                    const __m256i acc[HAM_QB] = {a0, a1, a2, a3, a4, a5, a6, a7};
+                    for (int q = 0; q < nq; q++) {
+                        __m256i s = _mm256_sad_epu8(acc[q], _mm256_setzero_si256());
+                        __m128i c = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(s, pick));
+                        int32_t v[4];
+                        _mm_storeu_si128((__m128i *)v, c);
+                        int32_t *o = out + (i0 + q) * ldo + jb * 8 + h * 4;
+                        for (int l = 0; l < 4 && l < left; l++)
+                            o[l] = k0 ? o[l] + v[l] : v[l];
+                    }
+                }
             }
         }
     }
-    if (i < nx)
-        hamming_t8_generic(X + i * w, nx - i, Yt, ny, w, out + i * ldo, ldo);
 }
 #endif
 

@@ -110,7 +110,8 @@ extern void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t
  * n <= lanes patterns, each of at most `bits` symbols; scratch of
  * fastml_lev_wide_scratch_bytes() bytes), then
  * fastml_lev_wide_distances(W, texts, lengths, nt <= 4, res): res[t * 64 + l] for the
- * lanes l < n. */
+ * lanes l < n. The texts are given as table offsets: min(symbol, 256) *
+ * fastml_lev_wide_lanes(8) (the vector bytes) for each symbol. */
 typedef struct {
     int n;
     int bits;

@@ -389,12 +389,15 @@ void fastml_lev_group_distances(const fastml_lev_group *G, const uint32_t *t,
  * 64 / 32 / 16 / 8 patterns a vector at avx512, half that at avx2), every symbol of every
  * pattern below 256 (the masks of a symbol for all lanes are one vector of the table;
  * row 256 is all zeros, for the text symbols >= 256, which match nothing). One text step
- * is ~11 vector operations on all lanes; four texts are scored at once, their steps
+ * is 13 vector operations on all lanes (WIDE_STEP); four texts are scored at once, their steps
  * interleaved, so the dependency chain of one text (Hyyro's recurrence is a chain of
  * dependent operations) does not leave the execution units idle. A lane shift by one is
  * the lane added to itself (x86 has no 8-bit shifts). No score is kept during the scan:
  * the last column's vertical differences give it, D[m][n] = D[0][n] + sum of the m
  * differences = n + popcount(VP) - popcount(VN) over the pattern's m bits.
+ * The texts come as byte offsets of their symbols' table rows, min(c, 256) x the vector
+ * bytes (computed once for all the texts): a text step then loads its row directly,
+ * with no clamping or scaling among the vector operations.
  * ------------------------------------------------------------------------------------ */
 int64_t fastml_lev_wide_lanes(int64_t bits) { return (int64_t)FASTML_VEC_BYTES * 8 / bits; }
 
@@ -428,19 +431,20 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
     }
 }
 
+/* One text step in 13 vector operations: HP = VN | ~(D0 | VP) is kept as its complement
+ * NHP = (D0 | VP) ^ VN (VN is a subset of D0), so that X' = (HP << 1) | 1 is ~(NHP << 1)
+ * and every negation folds into an and-not. */
 #define WIDE_STEP(VP_, VN_, C)                                                             \
     {                                                                                      \
-        uint32_t c_ = (C);                                                                 \
         V eq;                                                                              \
-        memcpy(&eq, tab + (int64_t)(c_ < 256 ? c_ : 256) * FASTML_VEC_BYTES, sizeof(V));   \
+        memcpy(&eq, tab + (C), sizeof(V));                                                 \
         V X = eq | VN_;                                                                    \
         V D0 = (((X & VP_) + VP_) ^ VP_) | X;                                              \
-        V HP = VN_ | ~(D0 | VP_);                                                          \
+        V NHP = (D0 | VP_) ^ VN_;                                                          \
         V HN = VP_ & D0;                                                                   \
-        HP = (HP + HP) | one;                                                              \
-        HN = HN + HN;                                                                      \
-        VP_ = HN | ~(D0 | HP);                                                             \
-        VN_ = HP & D0;                                                                     \
+        V NX = NHP + NHP;                                                                  \
+        VN_ = D0 & ~NX;                                                                    \
+        VP_ = (HN + HN) | (NX & ~D0);                                                      \
     }
 
 #define WIDE_KERNEL(NAME, T)                                                               \
@@ -450,7 +454,6 @@ void fastml_lev_wide_build(fastml_lev_wide *W, unsigned char *scratch, const uin
     {                                                                                      \
         typedef NAME##_v V;                                                                \
         const unsigned char *tab = W->tab;                                                 \
-        const V one = (V){0} + 1;                                                          \
         V vp[4], vn[4];                                                                    \
         for (int t = 0; t < 4; t++) {                                                      \
             vp[t] = ~(V){0};                                                               \

@@ -1076,6 +1076,31 @@ def radius_dense(const floating[:, ::1] X, const floating[:, ::1] Y, int kind, i
     return indptr, out_ind, out_d
 
 
+cdef inline void push_row_screened_i32(const int32_t *row, int64_t nj, int64_t j0,
+                                       int32_t *hd, int64_t *hi, int64_t k) noexcept nogil:
+    """push_row for int32 counts: blocks of 16 are screened against the heap top with a
+    branch-free (vectorised) test, so the pass only branches on the rare blocks that hold
+    a candidate. The same pushes, in the same order, as push_row."""
+    cdef int64_t b = 0, t
+    cdef int32_t thr, v
+    cdef int hit
+    while b + 16 <= nj:
+        thr = hd[0]
+        hit = 0
+        for t in range(16):
+            hit = hit | (row[b + t] < thr)
+        if hit:
+            for t in range(b, b + 16):
+                v = row[t]
+                if v < hd[0]:
+                    heap_replace_top(hd, hi, k, v, j0 + t)
+        b = b + 16
+    for t in range(b, nj):
+        v = row[t]
+        if v < hd[0]:
+            heap_replace_top(hd, hi, k, v, j0 + t)
+
+
 def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int64_t m,
                        int32_t[:, ::1] dist, int64_t[:, ::1] ind, int64_t bx, int64_t by,
                        int n_threads):
@@ -1106,7 +1131,8 @@ def knn_hamming_packed(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Yt, int6
                 nj = min(by, m - j0)
                 fastml_hamming_packed_t8(&X[i0, 0], ni, &Yt[j0 // 8, 0], nj, w, buf, by)
                 for a in range(ni):
-                    push_row(buf + a * by, nj, j0, &dist[i0 + a, 0], &ind[i0 + a, 0], k)
+                    push_row_screened_i32(buf + a * by, nj, j0, &dist[i0 + a, 0],
+                                          &ind[i0 + a, 0], k)
                 j0 = j0 + nj
             for a in range(i0, i0 + ni):
                 sort_pairs(&dist[a, 0], &ind[a, 0], k)
@@ -1218,10 +1244,17 @@ def _lev_groups(const uint32_t[::1] xs, const int64_t[::1] xo):
             np.array(bits, dtype=np.int64))
 
 
+def _wide_offsets(ys):
+    """The texts of the wide groups as table offsets: min(symbol, 256) * vector bytes."""
+    vb = fastml_lev_wide_lanes(8)
+    return np.minimum(np.asarray(ys), 256).astype(np.uint32) * np.uint32(vb)
+
+
 cdef inline void _wide_columns(fastml_lev_wide *W, const uint32_t *yp, const int64_t *yo,
                                const int64_t *cols, int64_t nc, const uint32_t **tx,
                                int64_t *tl, int64_t *res, int64_t c) noexcept nogil:
-    """Score the group against columns cols[c .. c + nc) (nc <= 4) into res."""
+    """Score the group against columns cols[c .. c + nc) (nc <= 4) into res (yp: the
+    texts as table offsets, _wide_offsets)."""
     cdef int64_t t, i
     for t in range(nc):
         i = cols[c + t]
@@ -1263,6 +1296,8 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                                              dtype=np.uint64)
     cdef uint64_t[:, ::1] wscratch = np.empty(
         (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef const uint32_t[::1] yw = _wide_offsets(ys)
+    cdef const uint32_t *ywp = &yw[0] if yw.shape[0] > 0 else NULL
     cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
     cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
     cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
@@ -1290,7 +1325,7 @@ def levenshtein_matrix(const uint32_t[::1] xs, const int64_t[::1] xo, const uint
                     if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
                         break
                     nc = min(4, m - c)
-                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                    _wide_columns(&wides[tid], ywp, &yo[0], &cols[0], nc,
                                   <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
                                   c)
                     for t in range(nc):
@@ -1404,6 +1439,8 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                                              dtype=np.uint64)
     cdef uint64_t[:, ::1] wscratch = np.empty(
         (n_threads, fastml_lev_wide_scratch_bytes() // 8), dtype=np.uint64)
+    cdef const uint32_t[::1] yw = _wide_offsets(ys)
+    cdef const uint32_t *ywp = &yw[0] if yw.shape[0] > 0 else NULL
     cdef int64_t[:, ::1] res = np.empty((n_threads, 4 * 64), dtype=np.int64)
     cdef int64_t[:, ::1] tls = np.empty((n_threads, 8), dtype=np.int64)
     cdef uint64_t[:, ::1] txs = np.empty((n_threads, 8), dtype=np.uint64)
@@ -1428,7 +1465,7 @@ def knn_levenshtein(const uint32_t[::1] xs, const int64_t[::1] xo, const uint32_
                     if (c & 255) < 4 and (stopped(stop) or (tid == 0 and check_signals(stop))):
                         break
                     nc = min(4, m - c)
-                    _wide_columns(&wides[tid], yp, &yo[0], &cols[0], nc,
+                    _wide_columns(&wides[tid], ywp, &yo[0], &cols[0], nc,
                                   <const uint32_t **>&txs[tid, 0], &tls[tid, 0], &res[tid, 0],
                                   c)
                     for t in range(nc):

@@ -10,12 +10,11 @@ avx2; 2 x 64 / 4 x 32 at the baseline). The inputs below reach every path: group
 patterns of at most 32 symbols (32-bit lanes), of 33 to 64 (one 64-bit word), of several
 words up to the 1024-symbol limit, longer than it (one pattern at a time), empty strings,
 non-ASCII symbols (hash tables), and pattern counts that leave partial groups and partial
-passes (counts not divisible by 2, 4 or 8). The level is fixed per process, so each level
-runs in a subprocess; the results must equal the reference exactly.
+passes (counts not divisible by 2, 4 or 8); a mixed case puts every length class on both
+sides. The level is fixed per process, so each level runs in a subprocess; the results,
+both orientations and the symmetric matrix, must equal the reference exactly for 1, 2 and
+3 threads.
 """
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -26,6 +25,7 @@ from fastml.metrics.distance import kneighbors
 from fastml._cpu import LEVELS
 from fastml.utils._openmp import simd_detected
 
+from .._levels import outputs_per_level
 from .._reference import levenshtein_numpy
 
 SUPPORTED = LEVELS[: LEVELS.index(simd_detected()) + 1]
@@ -73,8 +73,17 @@ def cases():
                     + [0, 65])
     A_wide = ["".join(rng.choice(latin, n)) for n in wide_lengths]
     B_wide = make_strings(rng, [0, 1, 5, 8, 9, 16, 17, 31, 32, 33, 64, 65, 300])
+    # every length class of the wide groups on both sides (so that either list may hold
+    # the patterns), empty strings and a few strings with symbols >= 256 among them
+    mixed_alphabet = list("abcd\xe9") + ["\u4e00"]
+    p_mixed = [0.24, 0.24, 0.24, 0.24, 0.03, 0.01]
+    A_mixed = ["".join(rng.choice(mixed_alphabet, n, p=p_mixed))
+               for n in rng.integers(0, 72, 150)]
+    B_mixed = ["".join(rng.choice(mixed_alphabet, n, p=p_mixed))
+               for n in rng.integers(0, 72, 70)]
     return {"short": (A_short, B_short), "long": (A_long, B_long),
-            "tiny": (A_short[:3], B_short[:5]), "wide": (A_wide, B_wide)}
+            "tiny": (A_short[:3], B_short[:5]), "wide": (A_wide, B_wide),
+            "mixed": (A_mixed, B_mixed)}
 
 
 SCRIPT = textwrap.dedent(
@@ -90,10 +99,12 @@ SCRIPT = textwrap.dedent(
     for name, (A, B) in data.items():
         A = np.array(A, dtype=object)
         B = np.array(B, dtype=object)
-        out[name] = pairwise_distances(A, B, metric="levenshtein", n_jobs=2)
-        out[name + "_sym"] = pairwise_distances(A, metric="levenshtein", n_jobs=1)
-        d, i = kneighbors(A, B, min(3, len(B)), metric="levenshtein", n_jobs=2)
-        out[name + "_knn_d"], out[name + "_knn_i"] = d, i
+        for nj in (1, 2, 3):
+            out[f"{name}_{nj}"] = pairwise_distances(A, B, metric="levenshtein", n_jobs=nj)
+            out[f"{name}_T_{nj}"] = pairwise_distances(B, A, metric="levenshtein", n_jobs=nj)
+            out[f"{name}_sym_{nj}"] = pairwise_distances(A, metric="levenshtein", n_jobs=nj)
+            d, i = kneighbors(A, B, min(3, len(B)), metric="levenshtein", n_jobs=nj)
+            out[f"{name}_knn_d_{nj}"], out[f"{name}_knn_i_{nj}"] = d, i
     np.savez(sys.argv[2], **out)
     """
 )
@@ -117,16 +128,7 @@ def level_outputs(data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lev_levels")
     inp = tmp / "in.json"
     inp.write_text(json.dumps(c), encoding="utf-8")
-    res = {}
-    for level in SUPPORTED:
-        env = dict(os.environ)
-        env["FASTML_CPU"] = level
-        path = tmp / f"out_{level}.npz"
-        subprocess.run([sys.executable, "-c", SCRIPT, str(inp), str(path)], env=env,
-                       check=True, timeout=300)
-        with np.load(path) as f:
-            res[level] = {k: f[k] for k in f.files}
-    return res
+    return outputs_per_level(SCRIPT, inp, tmp, SUPPORTED)
 
 
 def _check_knn(d, i, D):
@@ -143,10 +145,14 @@ def test_every_level_matches_the_dp(level, data, level_outputs):
     out = level_outputs[level]
     assert str(out["path"]) == level
     for name in c:
-        np.testing.assert_array_equal(out[name], ref[name], err_msg=f"{name} on {level}")
-        np.testing.assert_array_equal(out[name + "_sym"], ref[name + "_sym"],
-                                      err_msg=f"{name} symmetric on {level}")
-        _check_knn(out[name + "_knn_d"], out[name + "_knn_i"], ref[name])
+        for nj in (1, 2, 3):  # exact, hence identical for every thread count
+            np.testing.assert_array_equal(out[f"{name}_{nj}"], ref[name],
+                                          err_msg=f"{name} on {level}, {nj} threads")
+            np.testing.assert_array_equal(out[f"{name}_T_{nj}"], ref[name].T,
+                                          err_msg=f"{name} transposed on {level}")
+            np.testing.assert_array_equal(out[f"{name}_sym_{nj}"], ref[name + "_sym"],
+                                          err_msg=f"{name} symmetric on {level}")
+            _check_knn(out[f"{name}_knn_d_{nj}"], out[f"{name}_knn_i_{nj}"], ref[name])
 
 
 @pytest.mark.parametrize("n_rows", [1, 3, 4, 5, 7, 8, 9, 12, 13, 17])
