@@ -219,7 +219,8 @@ class TileRows:
         nnz = np.count_nonzero(Z, axis=1)
         if nnz.sum() > SUPPORT_MAX_DENSITY * Z.size:
             return False
-        self.top = float(np.max(Z.sum(axis=1, dtype=np.float64)))
+        self._sums = Z.sum(axis=1, dtype=np.float64)
+        self.top = float(np.max(self._sums))
         self.max_nnz = int(nnz.max())
         return self._support_error(2 * self.top, self.max_nnz, Z.dtype) <= _EXP_RTOL[Z.dtype]
 
@@ -245,18 +246,17 @@ class TileRows:
         Yt[:, :m] = Z.T
         self.Yt = Yt
         self.ysum = np.zeros(ldy)
-        self.ysum[:m] = Z.sum(axis=1, dtype=np.float64)
-        self.support = self._csr(Z)
+        self.ysum[:m] = self._sums
+        self.support = self._csr(Z, self._sums)
 
     @staticmethod
-    def _csr(A):
+    def _csr(A, sums):
         """(indptr int64, columns int32, values, row sums in double) of the non-zeros of
-        the dense rows A."""
+        the dense rows A (``sums``: their row sums in double)."""
         Q = sp.csr_matrix(A)
         Q.sort_indices()
         return (Q.indptr.astype(np.int64), Q.indices.astype(np.int32, copy=False),
-                np.ascontiguousarray(Q.data, dtype=A.dtype),
-                A.sum(axis=1, dtype=np.float64))
+                np.ascontiguousarray(Q.data, dtype=A.dtype), sums)
 
     def _support_compute(self, csr, rows, j0, j1, out, col0=0):
         """out[:, col0:col0 + j1 - j0] = K(rows ``rows`` of csr, samples j0..j1-1)."""
@@ -306,10 +306,12 @@ class TileRows:
         T = T.astype(self.Z.dtype, copy=False)
         T = _scaling.scaled(T, self.shift) if self.shift else T
         if self.support is not None and T.size and float(np.min(T)) >= 0:
-            top = float(np.max(T.sum(axis=1, dtype=np.float64)))
+            sums = T.sum(axis=1, dtype=np.float64)
             nnz = int(np.max(np.count_nonzero(T, axis=1)))
-            if self._support_error(top + self.top, nnz, T.dtype) <= _EXP_RTOL[T.dtype]:
-                self._support_compute(self._csr(T), np.arange(T.shape[0]), 0, self.m, out)
+            if self._support_error(float(np.max(sums)) + self.top, nnz,
+                                   T.dtype) <= _EXP_RTOL[T.dtype]:
+                self._support_compute(self._csr(T, sums), np.arange(T.shape[0]), 0, self.m,
+                                      out)
                 return
         self._compute(T, self.Z, out)
 
