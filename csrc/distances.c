@@ -426,9 +426,11 @@ DEFINE_SQDIST(double, f64)
  * count in cnt[i]; cap >= 16 ng). 8 queries x 32 rows of accumulators at avx512 (16 of
  * the 32 registers), 4 x 16 at avx2, portable C at the baseline.
  * ------------------------------------------------------------------------------------ */
+/* out != NULL: every v stored at out[i * ldo + 16 g + l] instead (thr, cj, cv, cnt unused). */
 static void lb_screen_generic(const float *Qa, int64_t nq, int64_t q, const float *Ft,
                               int64_t ng, const float *fadd, const float *thr, int64_t j0,
-                              int32_t *cj, float *cv, int64_t cap, int64_t *cnt)
+                              int32_t *cj, float *cv, int64_t cap, int64_t *cnt, float *out,
+                              int64_t ldo)
 {
     for (int64_t i = 0; i < nq; i++) {
         const float *x = Qa + i * q;
@@ -440,7 +442,9 @@ static void lb_screen_generic(const float *Qa, int64_t nq, int64_t q, const floa
                     acc[l] += x[k] * fg[k * 16 + l];
             for (int l = 0; l < 16; l++) {
                 float v = fadd[g * 16 + l] - 2 * acc[l];
-                if (v < thr[i]) {
+                if (out) {
+                    out[i * ldo + g * 16 + l] = v;
+                } else if (v < thr[i]) {
                     cj[i * cap + cnt[i]] = (int32_t)(j0 + g * 16 + l);
                     cv[i * cap + cnt[i]] = v;
                     cnt[i]++;
@@ -466,11 +470,24 @@ static inline void lb_emit16(__m512 v, float t, int64_t j, int64_t i, int32_t *c
     }
 }
 
-void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
-                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
-                          float *cv, int64_t cap, int64_t *cnt)
+/* one 16-row vector of bounds: appended to the query's list, or stored (out != NULL) */
+static inline void lb_put16(__m512 v, const float *thr, int64_t j, int64_t i, int32_t *cj,
+                            float *cv, int64_t cap, int64_t *cnt, float *out, int64_t ldo)
+{
+    if (out)
+        _mm512_storeu_ps(out + i * ldo + j, v);
+    else
+        lb_emit16(v, thr[i], j, i, cj, cv, cap, cnt);
+}
+
+static inline __attribute__((always_inline)) void lb_screen_avx512(
+    const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng, const float *fadd,
+    const float *thr, int64_t j0, int32_t *cj, float *cv, int64_t cap, int64_t *cnt,
+    float *out, int64_t ldo)
 {
     const __m512 m2 = _mm512_set1_ps(-2.0f);
+    if (out)
+        j0 = 0;
     for (int64_t i0 = 0; i0 < nq; i0 += 8) {
         int64_t ni = nq - i0 < 8 ? nq - i0 : 8;
         const float *x[8];
@@ -503,10 +520,10 @@ void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *F
             __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
                               c40, c41, c50, c51, c60, c61, c70, c71};
             for (int64_t a = 0; a < ni; a++) {
-                lb_emit16(_mm512_fmadd_ps(acc[2 * a], m2, fa0), thr[i0 + a], j0 + g * 16,
-                          i0 + a, cj, cv, cap, cnt);
-                lb_emit16(_mm512_fmadd_ps(acc[2 * a + 1], m2, fa1), thr[i0 + a],
-                          j0 + g * 16 + 16, i0 + a, cj, cv, cap, cnt);
+                lb_put16(_mm512_fmadd_ps(acc[2 * a], m2, fa0), thr, j0 + g * 16, i0 + a, cj,
+                         cv, cap, cnt, out, ldo);
+                lb_put16(_mm512_fmadd_ps(acc[2 * a + 1], m2, fa1), thr, j0 + g * 16 + 16,
+                         i0 + a, cj, cv, cap, cnt, out, ldo);
             }
         }
         if (g < ng) {
@@ -521,10 +538,48 @@ void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *F
             }
             __m512 fa0 = _mm512_loadu_ps(fadd + g * 16);
             for (int64_t a = 0; a < ni; a++)
-                lb_emit16(_mm512_fmadd_ps(acc[a], m2, fa0), thr[i0 + a], j0 + g * 16, i0 + a,
-                          cj, cv, cap, cnt);
+                lb_put16(_mm512_fmadd_ps(acc[a], m2, fa0), thr, j0 + g * 16, i0 + a, cj, cv,
+                         cap, cnt, out, ldo);
         }
     }
+}
+
+void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
+                          float *cv, int64_t cap, int64_t *cnt)
+{
+    lb_screen_avx512(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, cap, cnt, NULL, 0);
+}
+
+void fastml_lb_bounds_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, float *out, int64_t ldo)
+{
+    lb_screen_avx512(Qa, nq, q, Ft, ng, fadd, NULL, 0, NULL, NULL, 0, NULL, out, ldo);
+}
+
+int64_t fastml_below_f32(const float *v, int64_t n, float thr, int64_t j0, int32_t *idx,
+                         float *val)
+{
+    const __m512 t = _mm512_set1_ps(thr);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                           15);
+    int64_t c = 0, j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 x = _mm512_loadu_ps(v + j);
+        __mmask16 mk = _mm512_cmp_ps_mask(x, t, _CMP_LT_OQ);
+        if (mk) {
+            _mm512_mask_compressstoreu_ps(val + c, mk, x);
+            _mm512_mask_compressstoreu_epi32(idx + c, mk,
+                                             _mm512_add_epi32(iota, _mm512_set1_epi32((int)(j0 + j))));
+            c += __builtin_popcount((unsigned)mk);
+        }
+    }
+    for (; j < n; j++)
+        if (v[j] < thr) {
+            idx[c] = (int32_t)(j0 + j);
+            val[c++] = v[j];
+        }
+    return c;
 }
 #elif FASTML_X86 && FASTML_ISA_LEVEL == FASTML_LEVEL_AVX2
 static inline void lb_emit8(__m256 v, float t, int64_t j, int64_t i, int32_t *cj, float *cv,
@@ -545,11 +600,23 @@ static inline void lb_emit8(__m256 v, float t, int64_t j, int64_t i, int32_t *cj
     }
 }
 
-void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
-                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
-                          float *cv, int64_t cap, int64_t *cnt)
+static inline void lb_put8(__m256 v, const float *thr, int64_t j, int64_t i, int32_t *cj,
+                           float *cv, int64_t cap, int64_t *cnt, float *out, int64_t ldo)
+{
+    if (out)
+        _mm256_storeu_ps(out + i * ldo + j, v);
+    else
+        lb_emit8(v, thr[i], j, i, cj, cv, cap, cnt);
+}
+
+static inline __attribute__((always_inline)) void lb_screen_avx2(
+    const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng, const float *fadd,
+    const float *thr, int64_t j0, int32_t *cj, float *cv, int64_t cap, int64_t *cnt,
+    float *out, int64_t ldo)
 {
     const __m256 m2 = _mm256_set1_ps(-2.0f);
+    if (out)
+        j0 = 0;
     for (int64_t i0 = 0; i0 < nq; i0 += 4) {
         int64_t ni = nq - i0 < 4 ? nq - i0 : 4;
         const float *x0 = Qa + i0 * q, *x1 = Qa + (i0 + (ni > 1 ? 1 : 0)) * q,
@@ -577,20 +644,73 @@ void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *F
             __m256 fa0 = _mm256_loadu_ps(fadd + g * 16), fa1 = _mm256_loadu_ps(fadd + g * 16 + 8);
             __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
             for (int64_t a = 0; a < ni; a++) {
-                lb_emit8(_mm256_fmadd_ps(acc[2 * a], m2, fa0), thr[i0 + a], j0 + g * 16,
-                         i0 + a, cj, cv, cap, cnt);
-                lb_emit8(_mm256_fmadd_ps(acc[2 * a + 1], m2, fa1), thr[i0 + a],
-                         j0 + g * 16 + 8, i0 + a, cj, cv, cap, cnt);
+                lb_put8(_mm256_fmadd_ps(acc[2 * a], m2, fa0), thr, j0 + g * 16, i0 + a, cj,
+                        cv, cap, cnt, out, ldo);
+                lb_put8(_mm256_fmadd_ps(acc[2 * a + 1], m2, fa1), thr, j0 + g * 16 + 8,
+                        i0 + a, cj, cv, cap, cnt, out, ldo);
             }
         }
     }
+}
+
+void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, const float *thr, int64_t j0, int32_t *cj,
+                          float *cv, int64_t cap, int64_t *cnt)
+{
+    lb_screen_avx2(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, cap, cnt, NULL, 0);
+}
+
+void fastml_lb_bounds_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, float *out, int64_t ldo)
+{
+    lb_screen_avx2(Qa, nq, q, Ft, ng, fadd, NULL, 0, NULL, NULL, 0, NULL, out, ldo);
+}
+
+int64_t fastml_below_f32(const float *v, int64_t n, float thr, int64_t j0, int32_t *idx,
+                         float *val)
+{
+    const __m256 t = _mm256_set1_ps(thr);
+    int64_t c = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        int mk = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), t, _CMP_LT_OQ));
+        while (mk) {
+            int l = __builtin_ctz((unsigned)mk);
+            idx[c] = (int32_t)(j0 + j + l);
+            val[c++] = v[j + l];
+            mk &= mk - 1;
+        }
+    }
+    for (; j < n; j++)
+        if (v[j] < thr) {
+            idx[c] = (int32_t)(j0 + j);
+            val[c++] = v[j];
+        }
+    return c;
 }
 #else
 void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
                           const float *fadd, const float *thr, int64_t j0, int32_t *cj,
                           float *cv, int64_t cap, int64_t *cnt)
 {
-    lb_screen_generic(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, cap, cnt);
+    lb_screen_generic(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, cap, cnt, NULL, 0);
+}
+
+void fastml_lb_bounds_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft, int64_t ng,
+                          const float *fadd, float *out, int64_t ldo)
+{
+    lb_screen_generic(Qa, nq, q, Ft, ng, fadd, NULL, 0, NULL, NULL, 0, NULL, out, ldo);
+}
+
+int64_t fastml_below_f32(const float *v, int64_t n, float thr, int64_t j0, int32_t *idx,
+                         float *val)
+{
+    int64_t c = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (v[j] < thr) {
+            idx[c] = (int32_t)(j0 + j);
+            val[c++] = v[j];
+        }
+    return c;
 }
 #endif
 

@@ -41,6 +41,16 @@ extern void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const f
                                  int64_t ng, const float *fadd, const float *thr, int64_t j0,
                                  int32_t *cj, float *cv, int64_t cap, int64_t *cnt);
 
+/* The same bounds, all stored: out[i * ldo + j] = fadd[j] - 2 <Qa_i, F_j> for j < 16 ng
+ * (+inf for padding rows). ldo >= 16 ng. */
+extern void fastml_lb_bounds_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
+                                 int64_t ng, const float *fadd, float *out, int64_t ldo);
+
+/* The positions j < n with v[j] < thr, increasing: j0 + j to idx, v[j] to val; returns
+ * their count (idx and val hold n entries at least). */
+extern int64_t fastml_below_f32(const float *v, int64_t n, float thr, int64_t j0,
+                                int32_t *idx, float *val);
+
 /* out[i * ldo + j] = sum_k |X[i, k] - Y[j, k]|^p (no root; p >= 1). */
 extern void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny, int64_t d,
                         float *out, int64_t ldo, float p);

@@ -72,6 +72,8 @@
     X(fastml_sqdist_list_f32) \
     X(fastml_sqdist_list_f64) \
     X(fastml_lb_screen_f32) \
+    X(fastml_lb_bounds_f32) \
+    X(fastml_below_f32) \
     X(fastml_tile_lp_f32) \
     X(fastml_tile_lp_f64) \
     X(fastml_dtw_f32) \

@@ -29,7 +29,8 @@ import numpy as np
 from fastml.utils._csrc cimport (
     FASTML_LEV_GROUP, FASTML_LEV_GROUP_WORDS, FASTML_OP_SQL2, FASTML_POST_NONE,
     fastml_dtw_f32, fastml_dtw_f64, fastml_first_below_f32, fastml_first_below_f64,
-    fastml_hamming_packed_t8, fastml_lb_screen_f32, fastml_lev_build, fastml_lev_distance,
+    fastml_hamming_packed_t8, fastml_lb_screen_f32, fastml_lb_bounds_f32, fastml_below_f32,
+    fastml_lev_build, fastml_lev_distance,
     fastml_lev_group, fastml_lev_group_build, fastml_lev_group_distances,
     fastml_lev_group_scratch_words, fastml_lev_pattern, fastml_lev_scratch_words,
     fastml_lev_wide, fastml_lev_wide_build, fastml_lev_wide_distances,
@@ -758,7 +759,8 @@ cdef inline void _isort(int64_t *a, int64_t n) noexcept nogil:
 
 cdef int64_t _proj_knn_chunk(
         const float *Qa, int64_t q, const float *Ft, const float *fadd, int64_t m,
-        const double *qadd, const floating *Qx, const floating *Fx, int64_t d,
+        const double *qadd, const floating *Qx, const int64_t *qrows, const floating *Fx,
+        int64_t d,
         int64_t i0, int64_t ni, floating *hd, int64_t *hi, int64_t k, double scale2,
         double tol1, int64_t gb, int64_t ck, int32_t *cj, float *cv, int64_t *cnt,
         float *thr, float *chd, int64_t *chi, int64_t *evald, int64_t *nev,
@@ -801,7 +803,7 @@ cdef int64_t _proj_knn_chunk(
     for a in range(ni):
         h_d = hd + a * k
         h_i = hi + a * k
-        x = Qx + (i0 + a) * d
+        x = Qx + qrows[i0 + a] * d
         ntodo = 0
         for c in range(ck):
             if chi[a * ck + c] >= 0:
@@ -832,7 +834,7 @@ cdef int64_t _proj_knn_chunk(
                 continue
             h_d = hd + a * k
             h_i = hi + a * k
-            x = Qx + (i0 + a) * d
+            x = Qx + qrows[i0 + a] * d
             cva = cv + a * cap
             cja = cj + a * cap
             above = _strict_above(_bound_thr(h_d[0], qadd[i0 + a], scale2, tol1), &dummy)
@@ -853,13 +855,127 @@ cdef int64_t _proj_knn_chunk(
     return n_exact
 
 
+cdef int64_t _proj_knn_stored(
+        const float *Qa, int64_t q, const float *Ft, const float *fadd, int64_t m,
+        const double *qadd, const floating *Qx, const int64_t *qrows, const floating *Fx,
+        int64_t d,
+        int64_t i0, int64_t ni, floating *hd, int64_t *hi, int64_t k, double scale2,
+        double tol1, int64_t gb, int64_t ck, float *bnd, int32_t *cj, float *cv,
+        float *chd, int64_t *chi, int64_t *evald, int64_t *nev, int32_t *todo, double *ex,
+        int *stop, bint main_thread) noexcept nogil:
+    """_proj_knn_chunk with the bounds of the ni queries against all m rows computed once
+    and stored (bnd, ni rows of 16 ceil(m / 16)): pass 1 selects the ck smallest of each
+    query from the store, pass 2 reads it again, train block by train block for all the
+    queries (the candidate rows of one block stay in cache). The same pairs are evaluated
+    as by _proj_knn_chunk; the screen's arithmetic runs once instead of twice."""
+    cdef int64_t ng = (m + 15) // 16, mp = 16 * ng, blk = 16 * gb
+    cdef int64_t a, c, cnt, j0, nj, ntodo, n_exact = 0
+    cdef const float *row
+    cdef float *cda
+    cdef int64_t *cia
+    cdef floating *h_d
+    cdef int64_t *h_i
+    cdef floating vv
+    cdef const floating *x
+    cdef float above, dummy = 0
+    if stopped(stop) or (main_thread and check_signals(stop)):
+        return n_exact
+    fastml_lb_bounds_f32(Qa + i0 * q, ni, q, Ft, ng, fadd, bnd, mp)
+    for a in range(ni):
+        # pass 1: the ck smallest bounds, blocks of the store below the heap's top
+        row = bnd + a * mp
+        cda = chd + a * ck
+        cia = chi + a * ck
+        for c in range(ck):
+            cda[c] = INFINITY
+            cia[c] = -1
+        j0 = 0
+        while j0 < m:
+            nj = min(blk, m - j0)
+            cnt = fastml_below_f32(row + j0, nj, cda[0], j0, cj, cv)
+            for c in range(cnt):
+                if cv[c] < cda[0] or (cv[c] == cda[0] and cj[c] < cia[0]):
+                    heap_replace_top(cda, cia, ck, cv[c], <int64_t>cj[c])
+            j0 = j0 + nj
+        # their exact values
+        h_d = hd + a * k
+        h_i = hi + a * k
+        x = Qx + qrows[i0 + a] * d
+        ntodo = 0
+        for c in range(ck):
+            if cia[c] >= 0:
+                evald[a * ck + ntodo] = cia[c]
+                todo[ntodo] = <int32_t>cia[c]
+                ntodo = ntodo + 1
+        nev[a] = ntodo
+        _sqdist_list(x, Fx, d, todo, ntodo, INFINITY, ex)
+        n_exact = n_exact + ntodo
+        for c in range(ntodo):
+            vv = <floating>ex[c]
+            if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+                heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+        _isort(evald + a * ck, ntodo)
+    # pass 2: every other bound within the threshold
+    j0 = 0
+    while j0 < m:
+        if stopped(stop) or (main_thread and check_signals(stop)):
+            return n_exact
+        nj = min(blk, m - j0)
+        for a in range(ni):
+            h_d = hd + a * k
+            h_i = hi + a * k
+            above = _strict_above(_bound_thr(h_d[0], qadd[i0 + a], scale2, tol1), &dummy)
+            cnt = fastml_below_f32(bnd + a * mp + j0, nj, above, j0, cj, cv)
+            ntodo = 0
+            for c in range(cnt):
+                if not _in_sorted(evald + a * ck, nev[a], cj[c]):
+                    todo[ntodo] = cj[c]
+                    ntodo = ntodo + 1
+            if ntodo == 0:
+                continue
+            _sqdist_list(Qx + qrows[i0 + a] * d, Fx, d, todo, ntodo, _above_heap(h_d[0]), ex)
+            n_exact = n_exact + ntodo
+            for c in range(ntodo):
+                vv = <floating>ex[c]
+                if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+                    heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+        j0 = j0 + nj
+    for a in range(ni):
+        sort_pairs(hd + a * k, hi + a * k, k)
+    return n_exact
+
+
+def take_columns(const floating[:, ::1] A, const int64_t[::1] keep, int n_threads):
+    """A[:, keep] for increasing column indices ``keep``: each run of consecutive kept
+    columns copied whole, rows in parallel (np.take gathers element by element)."""
+    cdef int64_t n = A.shape[0], w = keep.shape[0], i, r
+    cdef floating[:, ::1] out = np.empty((n, w), dtype=np.asarray(A).dtype)
+    if n == 0 or w == 0:
+        return np.asarray(out)
+    brk = np.flatnonzero(np.diff(np.asarray(keep)) != 1) + 1
+    cdef int64_t[::1] dst = np.concatenate([[0], brk]).astype(np.int64)
+    cdef int64_t[::1] src = np.asarray(keep)[np.asarray(dst)].astype(np.int64)
+    cdef int64_t[::1] ln = np.diff(np.concatenate([np.asarray(dst), [w]])).astype(np.int64)
+    cdef int64_t nr = dst.shape[0]
+    cdef int team = n_threads if n * w >= (1 << 18) else 1
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=team):
+            for r in range(nr):
+                memcpy(&out[i, dst[r]], &A[i, src[r]], ln[r] * sizeof(floating))
+    return np.asarray(out)
+
+
 def knn_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd, int64_t m,
              const double[::1] qadd, const floating[:, ::1] Qx, const floating[:, ::1] Fx,
              floating[:, ::1] dist, int64_t[:, ::1] ind, double scale2, double tol1,
-             int64_t bx, int64_t gb, int64_t ck, int n_threads):
+             int64_t bx, int64_t gb, int64_t ck, int n_threads, bint store=False,
+             const int64_t[::1] qrows=None):
     """knn_bound for the projected filter: Ft / fadd packed (16 rows a group, m real
     rows), screened by fastml_lb_screen_f32 in train blocks of 16 gb rows. Parallel over
-    blocks of bx queries. Returns the number of exact evaluations."""
+    blocks of bx queries. ``store``: each block's bounds against all rows computed once
+    into a store of bx x 16 ceil(m / 16) floats per thread (_proj_knn_stored), instead of
+    twice. ``qrows``: the row of Qx of each query (Qa, qadd, dist and ind in the same
+    order); None for Qx's own order. Returns the number of exact evaluations."""
     cdef int64_t n = Qx.shape[0], d = Qx.shape[1], q = Qa.shape[1], k = dist.shape[1]
     cdef int64_t nchunks = (n + bx - 1) // bx, cap = 16 * gb
     cdef int64_t c, i0, ni, tid
@@ -874,8 +990,12 @@ def knn_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd,
     cdef int32_t[:, ::1] todo = np.empty((n_threads, max(cap, ck)), dtype=np.int32)
     cdef double[:, ::1] ex = np.empty((n_threads, max(cap, ck)), dtype=np.float64)
     cdef int64_t[::1] counts = np.zeros(n_threads * 8, dtype=np.int64)
+    cdef float[:, ::1] bnd = np.empty((n_threads, bx * 16 * ((m + 15) // 16) if store else 1),
+                                      dtype=np.float32)
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
+    if qrows is None:
+        qrows = np.arange(n, dtype=np.int64)
     dist[:, :] = INFINITY
     ind[:, :] = -1
     if n == 0 or m == 0:
@@ -887,9 +1007,16 @@ def knn_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd,
                 continue
             i0 = c * bx
             ni = min(bx, n - i0)
+            if store:
+                counts[tid * 8] = counts[tid * 8] + _proj_knn_stored(
+                    &Qa[0, 0], q, &Ft[0], &fadd[0], m, &qadd[0], &Qx[0, 0], &qrows[0],
+                    &Fx[0, 0], d, i0, ni, &dist[i0, 0], &ind[i0, 0], k, scale2, tol1, gb, ck,
+                    &bnd[tid, 0], &cj[tid, 0], &cv[tid, 0], &chd[tid, 0], &chi[tid, 0],
+                    &evald[tid, 0], &nev[tid, 0], &todo[tid, 0], &ex[tid, 0], stop, tid == 0)
+                continue
             counts[tid * 8] = counts[tid * 8] + _proj_knn_chunk(
-                &Qa[0, 0], q, &Ft[0], &fadd[0], m, &qadd[0], &Qx[0, 0], &Fx[0, 0], d, i0,
-                ni, &dist[i0, 0], &ind[i0, 0], k, scale2, tol1, gb, ck, &cj[tid, 0],
+                &Qa[0, 0], q, &Ft[0], &fadd[0], m, &qadd[0], &Qx[0, 0], &qrows[0], &Fx[0, 0],
+                d, i0, ni, &dist[i0, 0], &ind[i0, 0], k, scale2, tol1, gb, ck, &cj[tid, 0],
                 &cv[tid, 0], &cnt[tid, 0], &thr[tid, 0], &chd[tid, 0], &chi[tid, 0],
                 &evald[tid, 0], &nev[tid, 0], &todo[tid, 0], &ex[tid, 0], stop, tid == 0)
     if stopped(stop):

@@ -187,7 +187,13 @@ def drop_shared_constant_columns(Q, F, min_gain=0.04, cache=None):
     return Qx, Fx
 
 
-def _drop_columns(Q, F, min_gain=0.04, cache=None):
+def _take_columns(A, keep, n_threads):
+    if A.dtype in (np.float32, np.float64) and A.flags.c_contiguous:
+        return _dist.take_columns(A, keep, n_threads)
+    return np.take(A, keep, axis=1)
+
+
+def _drop_columns(Q, F, min_gain=0.04, cache=None, n_threads=1):
     """drop_shared_constant_columns, and the indices of the columns kept (None: all).
     A self-query (Q is F) gets one compact copy, as both."""
     d = Q.shape[1]
@@ -199,10 +205,9 @@ def _drop_columns(Q, F, min_gain=0.04, cache=None):
     n_const = int(const.sum())
     if n_const < min_gain * d or n_const == d:
         return Q, F, None
-    keep = np.flatnonzero(~const)
-    # np.take, not boolean indexing: 10x faster on wide C-ordered arrays
-    Fx = np.take(F, keep, axis=1)
-    return (Fx if Q is F else np.take(Q, keep, axis=1)), Fx, keep
+    keep = np.flatnonzero(~const).astype(np.int64)
+    Fx = _take_columns(F, keep, n_threads)
+    return (Fx if Q is F else _take_columns(Q, keep, n_threads)), Fx, keep
 
 
 def knn_packed_hamming(Q, F, k, dtype, n_threads, Ft=None):
@@ -289,6 +294,12 @@ PROJ_MIN_DIM = 128      # narrower data: the full-width filter only
 PROJ_MIN_TRAIN = 4096   # fewer training rows: not worth a basis
 PROJ_MIN_QUERIES = 256  # fewer queries in a call: not worth a basis (unless cached)
 PILOT = 128             # queries searched first to measure how well a projection prunes
+# The basis: a fixed cost, and a better one saves exact sums on every query. Calls with
+# fewer queries than this sketch it from SKETCH_SMALL[0] training rows with SKETCH_SMALL[1]
+# power iterations, larger calls from SKETCH_LARGE's.
+SKETCH_MIN_QUERIES = 32768
+SKETCH_SMALL = (2048, 1)
+SKETCH_LARGE = (4096, 2)
 
 
 def _proj_dims(d):
@@ -335,9 +346,8 @@ class BoundFilter:
             nrm = np.empty(n, dtype=np.float64)
 
             def block(i0):
-                Z = A[i0:i0 + 2048].astype(np.float64)
-                if self.mu is not None:
-                    Z -= self.mu
+                Z = A[i0:i0 + 2048] - self.mu if self.mu is not None else \
+                    A[i0:i0 + 2048].astype(np.float64)
                 if self.basis is not None:
                     P = Z @ self.basis
                     r2 = np.einsum("ij,ij->i", Z, Z) - np.einsum("ij,ij->i", P, P)
@@ -414,7 +424,7 @@ def identity_filter(F, dtype):
     return BoundFilter(mu, None, scale, fdtype, coef, abs_slack).fit(F)
 
 
-def projected_filter(F, n_threads=1):
+def projected_filter(F, n_threads=1, n_queries=None):
     """The projected filter of training rows F (see above), or None when F is too small
     or too narrow for one to pay. Any orthonormal basis gives exact results (the bound
     holds for every one), so the sketch that finds it may round."""
@@ -423,7 +433,9 @@ def projected_filter(F, n_threads=1):
         return None
     p = _proj_dims(d)
     mu = F.mean(axis=0, dtype=np.float64)
-    ns = min(m, 4096)
+    small = n_queries is not None and n_queries < SKETCH_MIN_QUERIES
+    ns, n_iter = SKETCH_SMALL if small else SKETCH_LARGE
+    ns = min(m, ns)
     S = F[np.unique(np.linspace(0, m - 1, ns).round().astype(np.intp))].astype(np.float64)
     S -= mu
     if not np.all(np.isfinite(S)):
@@ -432,13 +444,13 @@ def projected_filter(F, n_threads=1):
     # (Halko, Martinsson & Tropp 2011) with a Rayleigh-Ritz step; any orthonormal basis
     # is correct, a good one prunes more
     with blas_threads(1):
-        basis, top = _leading_basis(S, p)
+        basis, top = _leading_basis(S, p, n_iter)
     coef, abs_slack = _slack(p + 1, d, np.float32, True)
     return BoundFilter(mu, basis, _pow2_at_most(top), np.float32, coef,
                        abs_slack).fit(F, n_threads)
 
 
-def _leading_basis(S, p):
+def _leading_basis(S, p, n_iter=2):
     d = S.shape[1]
     rng = np.random.default_rng(0)
     ell = min(d, p + 16)
@@ -446,7 +458,7 @@ def _leading_basis(S, p):
     # the final orthonormalisation in float64 (the bound needs an orthonormal basis)
     S32 = S.astype(np.float32)
     Y = S32.T @ (S32 @ rng.standard_normal((d, ell)).astype(np.float32))
-    for _ in range(2):
+    for _ in range(n_iter):
         Y, _ = np.linalg.qr(Y)
         Y = S32.T @ (S32 @ Y)
     Y, _ = np.linalg.qr(Y.astype(np.float64))
@@ -468,6 +480,38 @@ def _bound_params(flt, dtype, d):
 
 #: projected search: queries per block, groups of 16 train rows per screened block
 PROJ_BLOCKS = (32, 64)
+#: projected k-NN: a block's bounds against every training row are computed once and
+#: kept (then read by both passes) when they take at most this many bytes per thread;
+#: else each pass computes them (twice the arithmetic, no store)
+PROJ_STORE_BYTES = 8 << 20
+#: projected k-NN of at least this many queries: they are searched in an order that
+#: groups similar ones (query_order), so that the training rows a block of queries sums
+#: exactly overlap and stay in cache. The order changes only the speed: each query's
+#: answer is computed on its own.
+ORDER_MIN_QUERIES = 1024
+
+
+def query_order(Qa, n_cells=64, n_iter=3):
+    """A permutation of the rows of Qa (filter rows) grouping them by cell of a few Lloyd
+    iterations of k-means (seeded deterministically), each cell's rows in increasing
+    order."""
+    n = Qa.shape[0]
+    c = int(min(n_cells, max(1, n // 128)))
+    rng = np.random.default_rng(0)
+    A = np.asarray(Qa, dtype=np.float32)
+    C = A[np.sort(rng.choice(n, c, replace=False))]
+    onehot = np.zeros((c, n), dtype=np.float32)
+    with blas_threads(1):
+        for it in range(n_iter + 1):
+            lab = np.argmin(np.einsum("ij,ij->i", C, C)[None, :] - 2 * (A @ C.T), axis=1)
+            if it == n_iter:
+                break
+            onehot[:] = 0
+            onehot[lab, np.arange(n)] = 1
+            size = onehot.sum(axis=1)
+            keep = size > 0
+            C[keep] = (onehot[keep] @ A) / size[keep, None]
+    return np.argsort(lab, kind="stable")
 
 
 def _knn_with(flt, Qx, Fx, Qa, qadd, k, n_threads, bx, by):
@@ -477,8 +521,17 @@ def _knn_with(flt, Qx, Fx, Qa, qadd, k, n_threads, bx, by):
     scale2, tol1 = _bound_params(flt, Qx.dtype, Qx.shape[1])
     ck = max(k + 8, 16)  # candidates of pass 1: a few beyond k (more only feeds its heaps)
     if flt.projected:
-        n_exact = _dist.knn_proj(Qa, flt.Ft, flt.fadd_packed, flt.m, qadd, Qx, Fx, dist, ind,
-                                 scale2, tol1, bx, by, ck, n_threads)
+        store = bx * 16 * (-(-flt.m // 16)) * 4 <= PROJ_STORE_BYTES
+        order = query_order(Qa) if n >= ORDER_MIN_QUERIES else None
+        if order is None:
+            n_exact = _dist.knn_proj(Qa, flt.Ft, flt.fadd_packed, flt.m, qadd, Qx, Fx, dist,
+                                     ind, scale2, tol1, bx, by, ck, n_threads, store)
+            return dist, ind, n_exact
+        dist_o, ind_o = np.empty_like(dist), np.empty_like(ind)
+        n_exact = _dist.knn_proj(np.ascontiguousarray(Qa[order]), flt.Ft, flt.fadd_packed,
+                                 flt.m, np.ascontiguousarray(qadd[order]), Qx, Fx, dist_o,
+                                 ind_o, scale2, tol1, bx, by, ck, n_threads, store, order)
+        dist[order], ind[order] = dist_o, ind_o
         return dist, ind, n_exact
     with blas_threads(1):
         n_exact = _dist.knn_bound(Qa, flt.Fa, qadd, flt.fadd, Qx, Fx, dist, ind, scale2, tol1,
@@ -517,7 +570,7 @@ def get_projection(F, cache, n_queries, n_threads=1):
     if F.shape[1] < PROJ_MIN_DIM or F.shape[0] < PROJ_MIN_TRAIN or (
             n_queries < PROJ_MIN_QUERIES):
         return None
-    flt = projected_filter(F, n_threads)
+    flt = projected_filter(F, n_threads, n_queries)
     if cache is not None:
         cache["proj"] = flt
     return flt
@@ -545,7 +598,7 @@ def _bound_search(Q, F, n_threads, cache, search):
     in query order."""
     n, m = Q.shape[0], F.shape[0]
     proj = get_projection(F, cache, n, n_threads)
-    Qx, Fx, keep = _drop_columns(Q, F, cache=cache)
+    Qx, Fx, keep = _drop_columns(Q, F, cache=cache, n_threads=n_threads)
     d = Qx.shape[1]
     out, start = [], 0
     if proj is not None and n > 0:

@@ -113,6 +113,11 @@ cdef extern from "fastml_distances.h":
     void fastml_lb_screen_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
                               int64_t ng, const float *fadd, const float *thr, int64_t j0,
                               int32_t *cj, float *cv, int64_t cap, int64_t *cnt) noexcept nogil
+    void fastml_lb_bounds_f32(const float *Qa, int64_t nq, int64_t q, const float *Ft,
+                              int64_t ng, const float *fadd, float *out,
+                              int64_t ldo) noexcept nogil
+    int64_t fastml_below_f32(const float *v, int64_t n, float thr, int64_t j0, int32_t *idx,
+                             float *val) noexcept nogil
     void fastml_tile_lp_f32(const float *X, int64_t nx, const float *Y, int64_t ny,
                             int64_t d, float *out, int64_t ldo, float p) noexcept nogil
     void fastml_tile_lp_f64(const double *X, int64_t nx, const double *Y, int64_t ny,
