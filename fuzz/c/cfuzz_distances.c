@@ -1,7 +1,9 @@
 /* Differential fuzz target for csrc/distances.c (fastml_distances.h, not Levenshtein):
  * fastml_hamming_packed_t8 (exact counts), fastml_tile_lp_* (long double powl),
- * fastml_first_below_* (the first index, exact) and fastml_dtw_* (the textbook full DP
- * matrix in long double, any window), float32 and float64, at every SIMD level.
+ * fastml_first_below_* (the first index, exact), fastml_dtw_* (the textbook full DP
+ * matrix in long double, any window), float32 and float64, and the projected search's
+ * screen (fastml_lb_bounds_f32, fastml_lb_screen_f32, fastml_below_f32), at every SIMD
+ * level.
  *
  * Preconditions kept: hamming's train rows come in zero-padded groups of 8, word-major,
  * ldo >= ny; lp gets p >= 1 and finite values; first_below gets rows that the kNN loop
@@ -212,16 +214,94 @@ static void check_hamming(cf_in *in)
 DEFINE_CHECKS(float, f32, EPS_F32, FLT_MAX, FLT_TRUE_MIN, cf_fill_f32, 1)
 DEFINE_CHECKS(double, f64, EPS_F64, DBL_MAX, DBL_TRUE_MIN, cf_fill_f64, 0)
 
+/* The projected search's screen: fastml_lb_bounds_f32 against a long double reference
+ * (within the float accumulation's bound), fastml_lb_screen_f32 with thresholds against
+ * the stored bounds (the same values, in increasing j, exactly those below), and
+ * fastml_below_f32 against a scan. Preconditions kept: moderate finite filter rows (the
+ * search scales them to norms of at most 1), padding rows with fadd = +inf. */
+static void check_lb(cf_in *in)
+{
+    int64_t nq = cf_size(in, 1, 20), q = cf_size(in, 1, 70), m = cf_size(in, 1, 90);
+    int64_t ng = (m + 15) / 16, mp = 16 * ng, j0 = cf_range(in, 0, 1000);
+    float *Qa = cf_alloc((size_t)(nq * q) * sizeof(float));
+    float *Ft = cf_alloc((size_t)(ng * q * 16) * sizeof(float));
+    float *fadd = cf_alloc((size_t)mp * sizeof(float)), *thr = cf_alloc((size_t)nq * sizeof(float));
+    float *bnd = cf_alloc((size_t)(nq * mp) * sizeof(float)), *cv = cf_alloc((size_t)(nq * mp) * sizeof(float));
+    int32_t *cj = cf_alloc((size_t)(nq * mp) * sizeof(int32_t));
+    int64_t *cnt = cf_alloc((size_t)nq * sizeof(int64_t));
+    for (int64_t i = 0; i < nq * q; i++)
+        Qa[i] = (float)((int)cf_u8(in) - 128) / 64.0f;
+    for (int64_t i = 0; i < ng * q * 16; i++)
+        Ft[i] = (float)((int)cf_u8(in) - 128) / 64.0f;
+    for (int64_t j = 0; j < mp; j++)
+        fadd[j] = j < m ? (float)cf_u8(in) / 4.0f : INFINITY;
+    for (int lv = 0; lv <= cfuzz_levels(); lv++) {
+        LV(fastml_lb_bounds_f32, lv)(Qa, nq, q, Ft, ng, fadd, bnd, mp);
+        for (int64_t i = 0; i < nq; i++) {
+            for (int64_t j = 0; j < mp; j++) {
+                int64_t g = j / 16, l = j % 16;
+                long double s = 0, a = 0;
+                for (int64_t k = 0; k < q; k++) {
+                    long double p = (long double)Qa[i * q + k] * Ft[(g * q + k) * 16 + l];
+                    s += p;
+                    a += p < 0 ? -p : p;
+                }
+                long double ref = (long double)fadd[j] - 2 * s;
+                long double tol = (q + 4) * EPS_F32 * (2 * a + fadd[j]) + 1e-30L;
+                if (!cf_close(bnd[i * mp + j], ref, tol))
+                    CF_FAIL("lb_bounds %s: query %lld row %lld gives %g, expected %Lg",
+                            cf_level_names[lv], (long long)i, (long long)j,
+                            (double)bnd[i * mp + j], ref);
+            }
+            int tk = cf_u8(in) % 3;
+            thr[i] = tk == 0 ? INFINITY : bnd[i * mp + cf_range(in, 0, m - 1)];
+        }
+        for (int64_t i = 0; i < nq; i++)
+            cnt[i] = 0;
+        LV(fastml_lb_screen_f32, lv)(Qa, nq, q, Ft, ng, fadd, thr, j0, cj, cv, mp, cnt);
+        for (int64_t i = 0; i < nq; i++) {
+            int64_t c = 0;
+            for (int64_t j = 0; j < mp; j++) {
+                float v = bnd[i * mp + j];
+                if (!(v < thr[i]))
+                    continue;
+                if (c >= cnt[i] || cj[i * mp + c] != j0 + j || !cf_same(cv[i * mp + c], v))
+                    CF_FAIL("lb_screen %s: query %lld, entry %lld differs from the stored "
+                            "bounds", cf_level_names[lv], (long long)i, (long long)c);
+                c++;
+            }
+            if (c != cnt[i])
+                CF_FAIL("lb_screen %s: query %lld lists %lld rows, expected %lld",
+                        cf_level_names[lv], (long long)i, (long long)cnt[i], (long long)c);
+            /* below: the same rows from the stored bounds */
+            int64_t got = LV(fastml_below_f32, lv)(bnd + i * mp, m, thr[i], j0, cj, cv);
+            int64_t want = 0;
+            for (int64_t j = 0; j < m; j++)
+                if (bnd[i * mp + j] < thr[i]) {
+                    if (want >= got || cj[want] != j0 + j || !cf_same(cv[want], bnd[i * mp + j]))
+                        CF_FAIL("below %s: entry %lld differs", cf_level_names[lv],
+                                (long long)want);
+                    want++;
+                }
+            if (got != want)
+                CF_FAIL("below %s: %lld rows, expected %lld", cf_level_names[lv],
+                        (long long)got, (long long)want);
+        }
+    }
+    free(Qa); free(Ft); free(fadd); free(thr); free(bnd); free(cv); free(cj); free(cnt);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cf_in in = {data, size, 0, 0};
-    switch (cf_u8(&in) % 7) {
+    switch (cf_u8(&in) % 8) {
     case 0: check_hamming(&in); break;
     case 1: check_lp_f32(&in); break;
     case 2: check_lp_f64(&in); break;
     case 3: (cf_u8(&in) & 1 ? check_first_below_f64 : check_first_below_f32)(&in); break;
     case 4: check_dtw_f32(&in); break;
     case 5: check_dtw_f64(&in); break;
+    case 6: check_lb(&in); break;
     default: check_lp_f64(&in); break;
     }
     return 0;
