@@ -491,26 +491,29 @@ PROJ_STORE_BYTES = 8 << 20
 ORDER_MIN_QUERIES = 1024
 
 
-def query_order(Qa, n_cells=64, n_iter=3):
-    """A permutation of the rows of Qa (filter rows) grouping them by cell of a few Lloyd
-    iterations of k-means (seeded deterministically), each cell's rows in increasing
-    order."""
+def query_order(Qa, n_cells=64, n_iter=3, max_fit=16384, block=65536):
+    """A permutation of the rows of Qa (filter rows) grouping them by cell: the cells of a
+    few Lloyd iterations of k-means (seeded deterministically) on at most ``max_fit``
+    evenly spaced rows, every row then assigned to its nearest centre (``block`` rows at
+    a time), each cell's rows in increasing order."""
     n = Qa.shape[0]
     c = int(min(n_cells, max(1, n // 128)))
-    rng = np.random.default_rng(0)
     A = np.asarray(Qa, dtype=np.float32)
-    C = A[np.sort(rng.choice(n, c, replace=False))]
-    onehot = np.zeros((c, n), dtype=np.float32)
+    S = A[::max(1, -(-n // max_fit))]
+    C = S[np.sort(np.random.default_rng(0).choice(S.shape[0], c, replace=False))]
+    onehot = np.zeros((c, S.shape[0]), dtype=np.float32)
+
+    def nearest(R, C):
+        return np.argmin(np.einsum("ij,ij->i", C, C)[None, :] - 2 * (R @ C.T), axis=1)
+
     with blas_threads(1):
-        for it in range(n_iter + 1):
-            lab = np.argmin(np.einsum("ij,ij->i", C, C)[None, :] - 2 * (A @ C.T), axis=1)
-            if it == n_iter:
-                break
+        for _ in range(n_iter):
             onehot[:] = 0
-            onehot[lab, np.arange(n)] = 1
+            onehot[nearest(S, C), np.arange(S.shape[0])] = 1
             size = onehot.sum(axis=1)
             keep = size > 0
-            C[keep] = (onehot[keep] @ A) / size[keep, None]
+            C[keep] = (onehot[keep] @ S) / size[keep, None]
+        lab = np.concatenate([nearest(A[i0:i0 + block], C) for i0 in range(0, n, block)])
     return np.argsort(lab, kind="stable")
 
 

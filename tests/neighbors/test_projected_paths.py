@@ -86,13 +86,16 @@ def test_query_order_is_a_permutation(n, rng):
     np.testing.assert_array_equal(order, _knn.query_order(Qa.copy()))
 
 
-def test_query_order_groups_clusters(rng):
+@pytest.mark.parametrize("max_fit, block", [(16384, 65536), (150, 97)])
+def test_query_order_groups_clusters(max_fit, block, rng):
     # two far-apart clouds: no cell mixes points of both, so along the order the cloud
     # changes at most at the boundaries between the 1200 // 128 = 9 cells (a random
-    # order changes about 600 times)
+    # order changes about 600 times); also with centres fitted on a subsample and rows
+    # assigned in blocks
     Qa = np.concatenate([rng.random((600, 5)), rng.random((600, 5)) + 100]).astype(np.float32)
     perm = rng.permutation(1200)
-    order = _knn.query_order(Qa[perm])
+    order = _knn.query_order(Qa[perm], max_fit=max_fit, block=block)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1200))
     side = (perm[order] >= 600).astype(int)
     assert np.count_nonzero(np.diff(side)) <= 8
 
