@@ -757,6 +757,51 @@ cdef inline void _isort(int64_t *a, int64_t n) noexcept nogil:
         a[j + 1] = v
 
 
+cdef inline int64_t _exact_first(const floating *x, const floating *Fx, int64_t d,
+                                 const int64_t *ci, int64_t ck, floating *h_d, int64_t *h_i,
+                                 int64_t k, int64_t *ev, int32_t *todo,
+                                 double *ex) noexcept nogil:
+    """Pass 1's end for one query: the exact values of its candidates (indices ci[:ck], -1
+    for none) offered to its heap; their indices, sorted, to ev. Returns their number."""
+    cdef int64_t c, ntodo = 0
+    cdef floating vv
+    for c in range(ck):
+        if ci[c] >= 0:
+            ev[ntodo] = ci[c]
+            todo[ntodo] = <int32_t>ci[c]
+            ntodo = ntodo + 1
+    _sqdist_list(x, Fx, d, todo, ntodo, INFINITY, ex)
+    for c in range(ntodo):
+        vv = <floating>ex[c]
+        if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+            heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+    _isort(ev, ntodo)
+    return ntodo
+
+
+cdef inline int64_t _exact_rest(const floating *x, const floating *Fx, int64_t d,
+                                const int32_t *cj, const float *cv, int64_t cnt, float above,
+                                const int64_t *ev, int64_t nev, floating *h_d, int64_t *h_i,
+                                int64_t k, int32_t *todo, double *ex) noexcept nogil:
+    """Pass 2 for one query: the listed candidates (cj, cv: cnt of them) whose bound is
+    below ``above`` and that pass 1 did not evaluate (ev, sorted), offered to its heap.
+    Returns the number evaluated."""
+    cdef int64_t c, ntodo = 0
+    cdef floating vv
+    for c in range(cnt):
+        if cv[c] < above and not _in_sorted(ev, nev, cj[c]):
+            todo[ntodo] = cj[c]
+            ntodo = ntodo + 1
+    if ntodo == 0:
+        return 0
+    _sqdist_list(x, Fx, d, todo, ntodo, _above_heap(h_d[0]), ex)
+    for c in range(ntodo):
+        vv = <floating>ex[c]
+        if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
+            heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+    return ntodo
+
+
 cdef int64_t _proj_knn_chunk(
         const float *Qa, int64_t q, const float *Ft, const float *fadd, int64_t m,
         const double *qadd, const floating *Qx, const int64_t *qrows, const floating *Fx,
@@ -769,14 +814,9 @@ cdef int64_t _proj_knn_chunk(
     exact values set a tight threshold), pass 2 evaluates every other pair whose bound is
     within the threshold. Returns the number of exact evaluations."""
     cdef int64_t ng = (m + 15) // 16, cap = 16 * gb
-    cdef int64_t g0, ngb, a, c, j, ntodo, n_exact = 0, e
-    cdef float v
+    cdef int64_t g0, ngb, a, c, n_exact = 0
     cdef float *cva
     cdef int32_t *cja
-    cdef floating *h_d
-    cdef int64_t *h_i
-    cdef floating vv
-    cdef const floating *x
     cdef float above, dummy = 0
     for a in range(ni * ck):
         chd[a] = INFINITY
@@ -801,23 +841,9 @@ cdef int64_t _proj_knn_chunk(
         g0 = g0 + ngb
     # their exact values
     for a in range(ni):
-        h_d = hd + a * k
-        h_i = hi + a * k
-        x = Qx + qrows[i0 + a] * d
-        ntodo = 0
-        for c in range(ck):
-            if chi[a * ck + c] >= 0:
-                evald[a * ck + ntodo] = chi[a * ck + c]
-                todo[ntodo] = <int32_t>chi[a * ck + c]
-                ntodo = ntodo + 1
-        nev[a] = ntodo
-        _sqdist_list(x, Fx, d, todo, ntodo, INFINITY, ex)
-        n_exact = n_exact + ntodo
-        for c in range(ntodo):
-            vv = <floating>ex[c]
-            if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
-                heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
-        _isort(evald + a * ck, ntodo)
+        nev[a] = _exact_first(Qx + qrows[i0 + a] * d, Fx, d, chi + a * ck, ck, hd + a * k,
+                              hi + a * k, k, evald + a * ck, todo, ex)
+        n_exact = n_exact + nev[a]
     # pass 2: every other bound within the threshold
     g0 = 0
     while g0 < ng:
@@ -832,23 +858,10 @@ cdef int64_t _proj_knn_chunk(
         for a in range(ni):
             if cnt[a] == 0:
                 continue
-            h_d = hd + a * k
-            h_i = hi + a * k
-            x = Qx + qrows[i0 + a] * d
-            cva = cv + a * cap
-            cja = cj + a * cap
-            above = _strict_above(_bound_thr(h_d[0], qadd[i0 + a], scale2, tol1), &dummy)
-            ntodo = 0
-            for c in range(cnt[a]):
-                if cva[c] < above and not _in_sorted(evald + a * ck, nev[a], cja[c]):
-                    todo[ntodo] = cja[c]
-                    ntodo = ntodo + 1
-            _sqdist_list(x, Fx, d, todo, ntodo, _above_heap(h_d[0]), ex)
-            n_exact = n_exact + ntodo
-            for c in range(ntodo):
-                vv = <floating>ex[c]
-                if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
-                    heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+            above = _strict_above(_bound_thr(hd[a * k], qadd[i0 + a], scale2, tol1), &dummy)
+            n_exact = n_exact + _exact_rest(
+                Qx + qrows[i0 + a] * d, Fx, d, cj + a * cap, cv + a * cap, cnt[a], above,
+                evald + a * ck, nev[a], hd + a * k, hi + a * k, k, todo, ex)
         g0 = g0 + ngb
     for a in range(ni):
         sort_pairs(hd + a * k, hi + a * k, k)
@@ -869,14 +882,10 @@ cdef int64_t _proj_knn_stored(
     queries (the candidate rows of one block stay in cache). The same pairs are evaluated
     as by _proj_knn_chunk; the screen's arithmetic runs once instead of twice."""
     cdef int64_t ng = (m + 15) // 16, mp = 16 * ng, blk = 16 * gb
-    cdef int64_t a, c, cnt, j0, nj, ntodo, n_exact = 0
+    cdef int64_t a, c, cnt, j0, nj, n_exact = 0
     cdef const float *row
     cdef float *cda
     cdef int64_t *cia
-    cdef floating *h_d
-    cdef int64_t *h_i
-    cdef floating vv
-    cdef const floating *x
     cdef float above, dummy = 0
     if stopped(stop) or (main_thread and check_signals(stop)):
         return n_exact
@@ -898,23 +907,9 @@ cdef int64_t _proj_knn_stored(
                     heap_replace_top(cda, cia, ck, cv[c], <int64_t>cj[c])
             j0 = j0 + nj
         # their exact values
-        h_d = hd + a * k
-        h_i = hi + a * k
-        x = Qx + qrows[i0 + a] * d
-        ntodo = 0
-        for c in range(ck):
-            if cia[c] >= 0:
-                evald[a * ck + ntodo] = cia[c]
-                todo[ntodo] = <int32_t>cia[c]
-                ntodo = ntodo + 1
-        nev[a] = ntodo
-        _sqdist_list(x, Fx, d, todo, ntodo, INFINITY, ex)
-        n_exact = n_exact + ntodo
-        for c in range(ntodo):
-            vv = <floating>ex[c]
-            if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
-                heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
-        _isort(evald + a * ck, ntodo)
+        nev[a] = _exact_first(Qx + qrows[i0 + a] * d, Fx, d, cia, ck, hd + a * k, hi + a * k,
+                              k, evald + a * ck, todo, ex)
+        n_exact = n_exact + nev[a]
     # pass 2: every other bound within the threshold
     j0 = 0
     while j0 < m:
@@ -922,23 +917,11 @@ cdef int64_t _proj_knn_stored(
             return n_exact
         nj = min(blk, m - j0)
         for a in range(ni):
-            h_d = hd + a * k
-            h_i = hi + a * k
-            above = _strict_above(_bound_thr(h_d[0], qadd[i0 + a], scale2, tol1), &dummy)
+            above = _strict_above(_bound_thr(hd[a * k], qadd[i0 + a], scale2, tol1), &dummy)
             cnt = fastml_below_f32(bnd + a * mp + j0, nj, above, j0, cj, cv)
-            ntodo = 0
-            for c in range(cnt):
-                if not _in_sorted(evald + a * ck, nev[a], cj[c]):
-                    todo[ntodo] = cj[c]
-                    ntodo = ntodo + 1
-            if ntodo == 0:
-                continue
-            _sqdist_list(Qx + qrows[i0 + a] * d, Fx, d, todo, ntodo, _above_heap(h_d[0]), ex)
-            n_exact = n_exact + ntodo
-            for c in range(ntodo):
-                vv = <floating>ex[c]
-                if _pair_lt(vv, <int64_t>todo[c], h_d[0], h_i[0]):
-                    heap_replace_top(h_d, h_i, k, vv, <int64_t>todo[c])
+            n_exact = n_exact + _exact_rest(
+                Qx + qrows[i0 + a] * d, Fx, d, cj, cv, cnt, above, evald + a * ck, nev[a],
+                hd + a * k, hi + a * k, k, todo, ex)
         j0 = j0 + nj
     for a in range(ni):
         sort_pairs(hd + a * k, hi + a * k, k)
