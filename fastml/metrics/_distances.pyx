@@ -979,6 +979,9 @@ def knn_proj(const float[:, ::1] Qa, const float[::1] Ft, const float[::1] fadd,
     cdef int *stop = &stop_flag
     if qrows is None:
         qrows = np.arange(n, dtype=np.int64)
+    elif qrows.shape[0] != n or Qa.shape[0] != n or qadd.shape[0] != n or (
+            n and (np.min(qrows) < 0 or np.max(qrows) >= n)):
+        raise ValueError("knn_proj: qrows must give a row of Qx for each of the n queries")
     dist[:, :] = INFINITY
     ind[:, :] = -1
     if n == 0 or m == 0:

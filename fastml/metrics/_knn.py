@@ -531,9 +531,10 @@ def _knn_with(flt, Qx, Fx, Qa, qadd, k, n_threads, bx, by):
                                      ind, scale2, tol1, bx, by, ck, n_threads, store)
             return dist, ind, n_exact
         dist_o, ind_o = np.empty_like(dist), np.empty_like(ind)
-        n_exact = _dist.knn_proj(np.ascontiguousarray(Qa[order]), flt.Ft, flt.fadd_packed,
-                                 flt.m, np.ascontiguousarray(qadd[order]), Qx, Fx, dist_o,
-                                 ind_o, scale2, tol1, bx, by, ck, n_threads, store, order)
+        # (fancy indexing copies: Qa[order] and qadd[order] are contiguous)
+        n_exact = _dist.knn_proj(Qa[order], flt.Ft, flt.fadd_packed, flt.m, qadd[order], Qx,
+                                 Fx, dist_o, ind_o, scale2, tol1, bx, by, ck, n_threads,
+                                 store, order)
         dist[order], ind[order] = dist_o, ind_o
         return dist, ind, n_exact
     with blas_threads(1):

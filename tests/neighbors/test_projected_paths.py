@@ -121,3 +121,18 @@ def test_take_columns_matches_numpy(dtype, n_threads, rng):
             got = _distances.take_columns(A, keep, n_threads)
             assert got.dtype == A.dtype and got.flags.c_contiguous
             np.testing.assert_array_equal(got, A[:, keep])
+
+
+def test_knn_proj_refuses_a_bad_query_order(rng):
+    # the private entry point checks the order it is given (it indexes rows with it)
+    F = clustered(rng, 4200, 150, np.float32)
+    cache = {}
+    _knn.knn_sqeuclidean(F[:300], F, 3, 1, cache)
+    flt = cache["proj"]
+    Qa, qadd = flt.rows(F[:40])
+    args = (Qa, flt.Ft, flt.fadd_packed, flt.m, qadd, F[:40], F,
+            np.empty((40, 3), np.float32), np.empty((40, 3), np.int64), 1.0, 1.0, 32, 64, 16,
+            1, True)
+    for bad in (np.arange(39), np.arange(1, 41), -np.arange(40)):
+        with pytest.raises(ValueError, match="qrows"):
+            _distances.knn_proj(*args, bad.astype(np.int64))
